@@ -1,0 +1,158 @@
+"""Perceptual bitrate allocation: salience mask -> bit shares under a budget -> integer QP offsets.
+
+Rate model (DESIGN.md): the bits of a block scale about as 2^(-QP/6), so a block whose share of the frame's
+bits should change by a factor s gets the offset -6*log2(s).  Offsets are re-centred so that the
+complexity-weighted predicted bits of the frame never exceed what the frame would cost without a map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .errors import PreanalysisError
+
+BLOCK = 16  # H.264 macroblock; x264/x265 wrappers take offsets per 16x16 block.
+
+
+@dataclass(frozen=True)
+class QpMap:
+    """Integer QP offsets per block of one frame (negative = more bits), in full-resolution coordinates."""
+
+    offsets: np.ndarray  # int8, (ceil(height / block_size), ceil(width / block_size))
+    width: int
+    height: int
+    block_size: int = BLOCK
+
+    def __post_init__(self):
+        rows, cols = grid_shape(self.width, self.height, self.block_size)
+        if self.offsets.shape != (rows, cols):
+            raise PreanalysisError(
+                f"QP map shape {self.offsets.shape} does not match a {self.width}x{self.height} frame "
+                f"with {self.block_size}px blocks ({rows}x{cols}): regenerate the maps for this video"
+            )
+
+    def aggregate(self, block_size: int) -> QpMap:
+        """Coarser grid (32 for x265 CUs, 64 for CTBs/superblocks): the rounded mean of the covered blocks."""
+        if block_size == self.block_size:
+            return self
+        if block_size % self.block_size:
+            raise PreanalysisError(f"cannot aggregate {self.block_size}px blocks to {block_size}px")
+        k = block_size // self.block_size
+        rows, cols = grid_shape(self.width, self.height, block_size)
+        padded = np.full((rows * k, cols * k), np.nan, dtype=np.float64)
+        padded[: self.offsets.shape[0], : self.offsets.shape[1]] = self.offsets
+        means = np.nanmean(padded.reshape(rows, k, cols, k), axis=(1, 3))
+        return QpMap(np.round(means).astype(np.int8), self.width, self.height, block_size)
+
+    def mean(self) -> float:
+        return float(self.offsets.mean())
+
+
+def grid_shape(width: int, height: int, block_size: int = BLOCK) -> tuple[int, int]:
+    return (-(-height // block_size), -(-width // block_size))
+
+
+def allocate_bits(weights: np.ndarray, budget: float, min_rate: float, max_rate: float) -> np.ndarray:
+    """The seed's allocator: rate_i proportional to weight_i, clamped to [min_rate, max_rate], sum <= budget.
+
+    What clamping frees (or takes) is redistributed over the unclamped entries by solving for the
+    proportionality constant k in sum(clip(k * w, min, max)) = budget (monotone in k, so bisection is exact
+    to float precision).  If even max_rate everywhere stays under the budget, everything gets max_rate.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise PreanalysisError("allocation weights must be finite and >= 0")
+    if not 0 <= min_rate <= max_rate:
+        raise PreanalysisError(f"need 0 <= min_rate <= max_rate, got {min_rate} and {max_rate}")
+    n = w.size
+    if n == 0:
+        return w.copy()
+    if min_rate * n > budget * (1 + 1e-12):
+        raise PreanalysisError(
+            f"budget {budget:g} is below {n} x min_rate {min_rate:g}: lower min_rate or raise the budget"
+        )
+    if max_rate * n <= budget or not np.any(w > 0):
+        rate = max_rate if max_rate * n <= budget else budget / n
+        return np.full_like(w, rate)
+
+    def total(k: float) -> float:
+        return float(np.clip(k * w, min_rate, max_rate).sum())
+
+    lo, hi = 0.0, max_rate / w[w > 0].min()
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if total(mid) > budget:
+            hi = mid
+        else:
+            lo = mid
+    return np.clip(lo * w, min_rate, max_rate)
+
+
+@dataclass(frozen=True)
+class AllocatorSettings:
+    """How hard the mask steers bits; the defaults live in preanalysis.config.AllocateConfig."""
+
+    strength: float = 1.0  # exponent on (floor + mask): 0 = flat map, 1 = bits proportional to the mask
+    floor: float = 0.5  # added to the 0..1 mask so that a zero-salience block still gets bits
+    min_offset: int = -6
+    max_offset: int = 6
+
+
+def block_means(image: np.ndarray, width: int, height: int, block_size: int = BLOCK) -> np.ndarray:
+    """Average an analysis-resolution map over the encoder's block grid of a width x height frame."""
+    rows, cols = grid_shape(width, height, block_size)
+    # Resample onto the padded grid so that edge blocks average only the pixels the frame really has.
+    scale_w, scale_h = cols * block_size / width, rows * block_size / height
+    h, w = image.shape
+    src = image.astype(np.float32)
+    pad_w, pad_h = round(w * scale_w) - w, round(h * scale_h) - h
+    if pad_w > 0 or pad_h > 0:
+        src = cv2.copyMakeBorder(src, 0, max(pad_h, 0), 0, max(pad_w, 0), cv2.BORDER_REPLICATE)
+    return cv2.resize(src, (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float64)
+
+
+def qp_offsets(
+    block_salience: np.ndarray, block_complexity: np.ndarray, settings: AllocatorSettings
+) -> np.ndarray:
+    """Per-block salience (0..1) -> integer QP offsets whose predicted frame bits do not exceed the no-map bits.
+
+    block_complexity is each block's relative cost at the frame's base QP (bits ~ complexity * 2^(-dQP/6)).
+    """
+    s = np.asarray(block_salience, dtype=np.float64)
+    c = np.asarray(block_complexity, dtype=np.float64)
+    if s.shape != c.shape:
+        raise PreanalysisError(f"salience grid {s.shape} and complexity grid {c.shape} differ")
+    lo, hi = settings.min_offset, settings.max_offset
+    if settings.strength == 0 or lo == hi == 0:
+        return np.zeros(s.shape, dtype=np.int8)
+    # Share of bits relative to a flat map, in the pixel domain: proportional to the mask, clamped so no
+    # block leaves the offset range, redistributed by the seed's allocator over an equal total.
+    weights = (settings.floor + np.clip(s, 0, 1)) ** settings.strength
+    shares = allocate_bits(weights.ravel(), budget=float(s.size), min_rate=2.0 ** (-hi / 6), max_rate=2.0 ** (-lo / 6))
+    raw = (-6.0 * np.log2(shares)).reshape(s.shape)
+    return recentre(raw, c, lo, hi)
+
+
+def predicted_bits(offsets: np.ndarray, complexity: np.ndarray) -> float:
+    return float((complexity * np.exp2(-offsets / 6.0)).sum())
+
+
+def recentre(raw: np.ndarray, complexity: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Round and shift the offsets by the smallest delta that keeps predicted bits within the no-map budget."""
+    budget = float(complexity.sum())
+
+    def quantise(delta: float) -> np.ndarray:
+        return np.clip(np.round(raw + delta), lo, hi)
+
+    a, b = float(lo - raw.max()) - 1, float(hi - raw.min()) + 1  # all-lo (over budget) .. all-hi (under)
+    for _ in range(60):
+        mid = 0.5 * (a + b)
+        if predicted_bits(quantise(mid), complexity) > budget:
+            a = mid
+        else:
+            b = mid
+    out = quantise(b)
+    return out.astype(np.int8)

@@ -1,0 +1,63 @@
+"""The analyser interface and its registry: every analysis (classical or learned) is one class here.
+
+An analyser sees frames in order through an AnalysisContext and returns named float32 maps in [0, 1] at
+the analysis resolution.  It may keep recurrent state between frames; `reset()` starts a new shot/stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar
+
+import numpy as np
+
+from ..errors import PreanalysisError
+
+
+@dataclass
+class AnalysisContext:
+    """What an analyser may look at for one frame; shared work (e.g. optical flow) is cached per frame."""
+
+    index: int
+    luma: np.ndarray  # float32 (h, w) in [0, 1], analysis resolution
+    previous: np.ndarray | None  # the previous frame's luma, None on the first frame
+    scale: float  # full-resolution pixels per analysis pixel
+    cache: dict = field(default_factory=dict)
+
+    def shared(self, key: str, compute: Callable[[], object]):
+        """Compute something once per frame however many analysers ask for it."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+
+class Analyser:
+    """Base class: subclasses set `name` and `maps` and implement `process`."""
+
+    name: ClassVar[str]
+    maps: ClassVar[tuple[str, ...]]
+
+    def reset(self) -> None:
+        """Forget state carried across frames (new stream, new chunk)."""
+
+    def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+ANALYSERS: dict[str, type[Analyser]] = {}
+
+
+def register_analyser(cls: type[Analyser]) -> type[Analyser]:
+    if cls.name in ANALYSERS:
+        raise ValueError(f"analyser {cls.name!r} registered twice")
+    ANALYSERS[cls.name] = cls
+    return cls
+
+
+def map_owner(map_name: str) -> str:
+    """Which analyser produces a map called map_name (a map may be named after its analyser)."""
+    for name, cls in ANALYSERS.items():
+        if map_name in cls.maps:
+            return name
+    known = sorted(m for cls in ANALYSERS.values() for m in cls.maps)
+    raise PreanalysisError(f"no analyser produces a map called {map_name!r}: use one of {', '.join(known)}")

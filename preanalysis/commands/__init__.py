@@ -1,0 +1,1 @@
+"""Subcommands of the `preanalysis` CLI (see preanalysis.cli.COMMANDS)."""

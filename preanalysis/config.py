@@ -1,0 +1,190 @@
+"""Configuration as dataclasses, loaded from YAML with strict validation; the CLI builds its options from them."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import PreanalysisError
+
+
+@dataclass
+class Roi:
+    """A user-drawn region of interest in full-resolution pixels, active on frames [start, end)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    weight: float = 1.0  # added to the 0..1 salience score inside the rectangle (negative = fewer bits)
+    start: int = 0
+    end: int | None = None
+
+    def __post_init__(self):
+        _check(self.width > 0 and self.height > 0, "roi width and height must be > 0")
+        _check(self.x >= 0 and self.y >= 0, "roi x and y must be >= 0")
+        _check(-4 <= self.weight <= 4, "roi weight must be within [-4, 4]")
+        _check(self.end is None or self.end > self.start >= 0, "roi needs 0 <= start < end")
+
+    def active(self, frame_index: int) -> bool:
+        return self.start <= frame_index and (self.end is None or frame_index < self.end)
+
+
+@dataclass
+class AnalysisConfig:
+    """Where and how the analysers run."""
+
+    max_width: int = 480  # analysis resolution: the source is downscaled by an integer factor to fit
+    analysers: list[str] = field(default_factory=list)  # extra analysers to run although no weight uses them
+    device: str = "auto"  # torch device for learned analysers: auto | cpu | cuda
+
+    def __post_init__(self):
+        _check(64 <= self.max_width <= 4096, "analysis.max_width must be within [64, 4096]")
+        _check(self.device in ("auto", "cpu", "cuda"), "analysis.device must be auto, cpu or cuda")
+
+
+def _default_weights() -> dict[str, float]:
+    # More bits where texture hides little (VMAF rewards it), fewer on fast motion, protect moving objects.
+    return {"texture": 0.5, "motion": -0.5, "foreground": 0.5}
+
+
+@dataclass
+class SalienceConfig:
+    """How the analysers' maps combine into the 0..255 mask."""
+
+    weights: dict[str, float] = field(default_factory=_default_weights)
+    rois: list[Roi] = field(default_factory=list)
+
+    def __post_init__(self):
+        for name, w in self.weights.items():
+            _check(isinstance(w, (int, float)) and -10 <= w <= 10, f"salience weight {name!r} must be within [-10, 10]")
+
+
+@dataclass
+class AllocateConfig:
+    """How the mask turns into QP offsets (see preanalysis.allocate)."""
+
+    strength: float = 1.0
+    floor: float = 0.5
+    min_offset: int = -6
+    max_offset: int = 6
+
+    def __post_init__(self):
+        _check(0 <= self.strength <= 8, "allocate.strength must be within [0, 8]")
+        _check(0 < self.floor <= 10, "allocate.floor must be within (0, 10]")
+        _check(-51 <= self.min_offset <= 0 <= self.max_offset <= 51,
+               "allocate offsets need -51 <= min_offset <= 0 <= max_offset <= 51")
+
+
+@dataclass
+class Config:
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    salience: SalienceConfig = field(default_factory=SalienceConfig)
+    allocate: AllocateConfig = field(default_factory=AllocateConfig)
+    objective: str = "efficiency"  # efficiency | salience (see eval)
+
+    def __post_init__(self):
+        _check(self.objective in ("efficiency", "salience"), "objective must be efficiency or salience")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise PreanalysisError(f"invalid config: {message}")
+
+
+def from_dict(cls, data, where: str = "config"):
+    """Build dataclass `cls` from plain data, rejecting unknown keys and wrong types with the key's path."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PreanalysisError(f"invalid config: {where} must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise PreanalysisError(f"invalid config: unknown key {where}.{unknown[0]} (known: {', '.join(sorted(names))})")
+    kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise PreanalysisError(f"invalid config: {where}: {exc}") from None
+
+
+def _convert(hint, value, where: str):
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        return _convert(next(a for a in args if a is not type(None)), value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise PreanalysisError(f"invalid config: {where} must be a list")
+        return [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise PreanalysisError(f"invalid config: {where} must be a mapping")
+        return {str(k): _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is str and isinstance(value, str):
+        return value
+    if hint is bool and isinstance(value, bool):
+        return value
+    raise PreanalysisError(f"invalid config: {where} must be {getattr(hint, '__name__', hint)}, got {value!r}")
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The default config, or the one in a YAML file (keys not given keep their defaults)."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    if not path.is_file():
+        raise PreanalysisError(f"config file {path} does not exist: check the --config path")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise PreanalysisError(f"config file {path} is not valid YAML{at}: fix the syntax") from None
+    return from_dict(Config, data)
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    from .io import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def scalar_fields(cls=Config, prefix: str = ""):
+    """(dotted name, type, default) for every scalar field: the CLI turns each into an option."""
+    for f in dataclasses.fields(cls):
+        hint = typing.get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(hint):
+            yield from scalar_fields(hint, f"{prefix}{f.name}.")
+        elif hint in (int, float, str):
+            yield f"{prefix}{f.name}", hint, f.default
+
+
+def with_overrides(config: Config, overrides: dict[str, object]) -> Config:
+    """Copy of config with dotted-name scalar values replaced (validated like YAML values)."""
+    data = config.to_dict()
+    for dotted, value in overrides.items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return from_dict(Config, data)

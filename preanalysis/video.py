@@ -1,0 +1,165 @@
+"""Streaming video input: one decoded frame at a time (flat memory), pts kept, analysis-resolution luma.
+
+Any file PyAV decodes works, including odd sizes, 10-bit and variable frame rate (pts are passed through,
+never re-timed).  A truncated or corrupt stream yields what can be decoded and logs what was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from .errors import PreanalysisError
+
+log = logging.getLogger("preanalysis")
+
+MAX_DIMENSION = 8192  # x264/x265 levels stop at 8K; larger frames are almost always a misread header
+MIN_DIMENSION = 16
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    width: int
+    height: int
+    pix_fmt: str
+    bit_depth: int
+    codec: str
+    time_base: Fraction
+    frame_rate: Fraction | None  # average rate; VFR sources keep their own pts
+    frame_count: int  # 0 when the container does not say
+
+    @property
+    def fps(self) -> float:
+        return float(self.frame_rate) if self.frame_rate else 25.0
+
+
+@dataclass
+class DecodedFrame:
+    index: int
+    pts: int
+    time: float  # seconds
+    frame: av.VideoFrame  # full resolution, as decoded
+
+
+@dataclass
+class Frame:
+    """What the analysers get: index, timing and the analysis-resolution luma in [0, 1]."""
+
+    index: int
+    pts: int
+    time: float
+    luma: np.ndarray  # float32 (h, w)
+
+
+def _open(path: str | Path):
+    path = Path(path)
+    if not path.exists():
+        raise PreanalysisError(f"input {path} does not exist: check the path")
+    if path.is_dir():
+        raise PreanalysisError(f"input {path} is a folder: give a video file")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise PreanalysisError(f"input {path} is not a readable video ({_reason(exc)}): give a file FFmpeg can decode") from None
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        container.close()
+        raise PreanalysisError(f"input {path} has no video stream ({', '.join(kinds)} only): give a video file")
+    return container
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read the stream header (no decoding) and reject sizes no encoder here can take."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        width, height = ctx.width, ctx.height
+        pix_fmt = ctx.pix_fmt or "yuv420p"
+        info = VideoInfo(
+            path=Path(path),
+            width=width,
+            height=height,
+            pix_fmt=pix_fmt,
+            bit_depth=_bit_depth(pix_fmt),
+            codec=ctx.name,
+            time_base=stream.time_base or Fraction(1, 25),
+            frame_rate=stream.average_rate or stream.guessed_rate,
+            frame_count=stream.frames or _frames_from_duration(stream),
+        )
+    if not (MIN_DIMENSION <= width <= MAX_DIMENSION and MIN_DIMENSION <= height <= MAX_DIMENSION):
+        raise PreanalysisError(
+            f"input {path} is {width}x{height}: frame sides must be within {MIN_DIMENSION}..{MAX_DIMENSION} pixels"
+            " (scale the video first)"
+        )
+    return info
+
+
+def _frames_from_duration(stream) -> int:
+    if stream.duration and stream.time_base and stream.average_rate:
+        return int(round(float(stream.duration * stream.time_base * stream.average_rate)))
+    return 0
+
+
+def _bit_depth(pix_fmt: str) -> int:
+    try:
+        return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+    except (ValueError, av.error.FFmpegError):
+        return 8
+
+
+def decode(path: str | Path, start: int = 0, stop: int | None = None) -> Iterator[DecodedFrame]:
+    """Decode frames [start, stop) in order, full resolution; on a corrupt stream, log what was lost and stop."""
+    info = probe(path)
+    index = 0
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = stream.time_base or Fraction(1, 25)
+        try:
+            for frame in container.decode(stream):
+                if stop is not None and index >= stop:
+                    return
+                if index >= start:
+                    pts = frame.pts if frame.pts is not None else index
+                    yield DecodedFrame(index, pts, float(pts * tb), frame)
+                index += 1
+        except av.error.FFmpegError as exc:
+            expected = f" of about {info.frame_count}" if info.frame_count else ""
+            log.warning(
+                "%s is truncated or corrupt (%s): decoded %d frame(s)%s, the rest is lost",
+                path, _reason(exc), index, expected,
+            )
+    if index == 0:
+        raise PreanalysisError(f"input {path} has no decodable video frames: the file is empty or broken")
+
+
+def analysis_size(width: int, height: int, max_width: int) -> tuple[int, int]:
+    """Downscale by the smallest integer factor that fits max_width (integer factors keep blocks aligned)."""
+    factor = max(1, math.ceil(width / max_width))
+    return max(MIN_DIMENSION, width // factor), max(MIN_DIMENSION, height // factor)
+
+
+def to_luma(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
+    """Analysis-resolution luma in [0, 1] (any bit depth; area-averaged so noise does not alias)."""
+    small = frame.reformat(width=size[0], height=size[1], format="gray", interpolation="AREA")
+    return small.to_ndarray().astype(np.float32) * np.float32(1 / 255)
+
+
+def frames(path: str | Path, max_width: int = 480, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
+    """Stream analysis frames of a video file."""
+    info = probe(path)
+    size = analysis_size(info.width, info.height, max_width)
+    for d in decode(path, start, stop):
+        yield Frame(d.index, d.pts, d.time, to_luma(d.frame, size))
