@@ -1,0 +1,67 @@
+"""Shipped weights: safetensors files in preanalysis/weights/, loaded by name or path with architecture checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..errors import PreanalysisError
+from ..io import atomic_output
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def weights_path(name_or_path: str | Path) -> Path:
+    """A bare name means the shipped file preanalysis/weights/<name>.safetensors; anything else is a path."""
+    p = Path(name_or_path)
+    if p.suffix == ".safetensors" or p.parent != Path("."):
+        return p
+    return WEIGHTS_DIR / f"{p}.safetensors"
+
+
+def save_weights(model: torch.nn.Module, name_or_path: str | Path, arch: str, meta: dict | None = None) -> Path:
+    """Write the state dict with the architecture name and hyper-parameters in the metadata."""
+    path = weights_path(name_or_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    metadata = {"arch": arch, "meta": json.dumps(meta or {}, sort_keys=True)}
+    with atomic_output(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return path
+
+
+def load_weights(model: torch.nn.Module, name_or_path: str | Path, arch: str) -> dict:
+    """Load into model; a missing, corrupt or other-architecture file gives a one-line error. Returns meta."""
+    path = weights_path(name_or_path)
+    if not path.is_file():
+        raise PreanalysisError(f"weights file {path} is missing: run `preanalysis train` or fix the weights path")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise PreanalysisError(f"weights file {path} is corrupt ({exc}): retrain it or restore the file") from None
+    if metadata.get("arch") != arch:
+        raise PreanalysisError(
+            f"weights file {path} is for architecture {metadata.get('arch')!r}, not {arch!r}: point to {arch} weights"
+        )
+    own = model.state_dict()
+    fits = set(own) == set(tensors) and all(own[k].shape == v.shape for k, v in tensors.items())
+    if not fits:
+        raise PreanalysisError(f"weights file {path} does not fit the {arch} network (different size): retrain it")
+    model.load_state_dict(tensors)
+    return json.loads(metadata.get("meta", "{}"))
+
+
+def pick_device(setting: str = "auto") -> torch.device:
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise PreanalysisError("analysis.device is cuda but no CUDA device is available: use auto or cpu")
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(setting)
