@@ -156,3 +156,12 @@ def recentre(raw: np.ndarray, complexity: np.ndarray, lo: int, hi: int) -> np.nd
             b = mid
     out = quantise(b)
     return out.astype(np.int8)
+
+
+def block_complexity(luma: np.ndarray, width: int, height: int, block_size: int = BLOCK) -> np.ndarray:
+    """Relative bits of each block at the frame's base QP: a constant (modes, headers) plus the RMS gradient,
+    a cheap stand-in for the SATD an encoder's lookahead would measure."""
+    y = luma.astype(np.float32) * 255.0
+    gx = np.abs(np.diff(y, axis=1, prepend=y[:, :1]))
+    gy = np.abs(np.diff(y, axis=0, prepend=y[:1, :]))
+    return 2.0 + block_means(gx + gy, width, height, block_size)

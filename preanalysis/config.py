@@ -42,9 +42,12 @@ class AnalysisConfig:
     max_width: int = 480  # analysis resolution: the source is downscaled by an integer factor to fit
     analysers: list[str] = field(default_factory=list)  # extra analysers to run although no weight uses them
     device: str = "auto"  # torch device for learned analysers: auto | cpu | cuda
+    max_scene_frames: int = 300  # analyser state resets at scene cuts and at least this often
+
 
     def __post_init__(self):
         _check(64 <= self.max_width <= 4096, "analysis.max_width must be within [64, 4096]")
+        _check(16 <= self.max_scene_frames <= 100000, "analysis.max_scene_frames must be within [16, 100000]")
         _check(self.device in ("auto", "cpu", "cuda"), "analysis.device must be auto, cpu or cuda")
 
 

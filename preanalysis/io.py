@@ -34,6 +34,9 @@ def atomic_output(target: str | Path, suffix: str | None = None):
     target = Path(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=target.resolve().parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the permissions any new file would
     try:
         yield Path(tmp)
         os.replace(tmp, target)

@@ -1,0 +1,110 @@
+"""Classical analysers: texture energy, dense-flow motion magnitude, and foreground (motion unlike the camera's).
+
+Maps are absolute (fixed log scales, not per-frame normalised) so that a static scene gives the same map
+every frame: per-frame normalisation would make QPs flicker.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .base import AnalysisContext, Analyser, register_analyser
+
+
+def analysis_block(scale: float) -> int:
+    """Analysis pixels per 16x16 encoder block."""
+    return max(2, round(16 / scale))
+
+
+def per_block(values: np.ndarray, block: int, reduce=np.mean) -> np.ndarray:
+    """Reduce a map over block x block tiles and expand back, so the map is constant inside each block."""
+    h, w = values.shape
+    rows, cols = -(-h // block), -(-w // block)
+    padded = np.pad(values, ((0, rows * block - h), (0, cols * block - w)), mode="edge")
+    tiles = reduce(padded.reshape(rows, block, cols, block), axis=(1, 3))
+    return np.repeat(np.repeat(tiles, block, 0), block, 1)[:h, :w]
+
+
+def log_scale(values: np.ndarray, full_scale: float) -> np.ndarray:
+    """Map 0..full_scale onto 0..1 logarithmically (perceived activity is roughly logarithmic)."""
+    return np.clip(np.log2(1 + values) / np.log2(1 + full_scale), 0, 1).astype(np.float32)
+
+
+def gradient_energy(luma: np.ndarray) -> np.ndarray:
+    """Squared gradient magnitude in 8-bit units (what residual coding of a block costs, roughly)."""
+    y = luma * 255.0
+    gx = np.zeros_like(y)
+    gy = np.zeros_like(y)
+    gx[:, 1:] = np.diff(y, axis=1)
+    gy[1:, :] = np.diff(y, axis=0)
+    return gx * gx + gy * gy
+
+
+@register_analyser
+class Texture(Analyser):
+    """Per-block gradient energy: where detail is (and where coarse quantisation shows)."""
+
+    name = "texture"
+    maps = ("texture",)
+
+    def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        energy = ctx.shared("gradient_energy", lambda: gradient_energy(ctx.luma))
+        return {"texture": log_scale(per_block(energy, analysis_block(ctx.scale)), 4096.0)}
+
+
+def dense_flow(ctx: AnalysisContext) -> np.ndarray:
+    """Flow previous -> current in analysis pixels (DIS ultrafast: ~700 fps at 640x360); zeros on a first frame."""
+
+    def compute():
+        if ctx.previous is None:
+            return np.zeros(ctx.luma.shape + (2,), np.float32)
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        prev = (ctx.previous * 255).astype(np.uint8)
+        cur = (ctx.luma * 255).astype(np.uint8)
+        return dis.calc(prev, cur, None)
+
+    return ctx.shared("dense_flow", compute)
+
+
+@register_analyser
+class Motion(Analyser):
+    """Per-block motion magnitude in full-resolution pixels per frame."""
+
+    name = "motion"
+    maps = ("motion",)
+
+    def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        flow = dense_flow(ctx)
+        magnitude = np.hypot(flow[..., 0], flow[..., 1]) * ctx.scale
+        return {"motion": log_scale(per_block(magnitude, analysis_block(ctx.scale)), 64.0)}
+
+
+def global_motion(flow: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """The camera's motion as an affine field fitted to the flow, re-fitted on the best-agreeing 70%."""
+    h, w = flow.shape[:2]
+    step = max(1, min(h, w) // 32)
+    ys, xs = np.mgrid[0:h:step, 0:w:step]
+    basis = np.stack([np.ones(xs.size), xs.ravel() / w, ys.ravel() / h], axis=1)
+    target = flow[ys, xs].reshape(-1, 2).astype(np.float64)
+    keep = np.ones(len(target), bool)
+    for _ in range(iterations):
+        coef, *_ = np.linalg.lstsq(basis[keep], target[keep], rcond=None)
+        residual = np.linalg.norm(basis @ coef - target, axis=1)
+        keep = residual <= np.quantile(residual, 0.7)
+    yy, xx = np.mgrid[0:h, 0:w]
+    full = np.stack([np.ones(h * w), xx.ravel() / w, yy.ravel() / h], axis=1)
+    return (full @ coef).reshape(h, w, 2).astype(np.float32)
+
+
+@register_analyser
+class Foreground(Analyser):
+    """Motion that differs from the global (camera) motion: objects moving in the scene."""
+
+    name = "foreground"
+    maps = ("foreground",)
+
+    def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        flow = dense_flow(ctx)
+        residual = np.linalg.norm(flow - global_motion(flow), axis=2) * ctx.scale
+        return {"foreground": log_scale(per_block(residual, analysis_block(ctx.scale)), 32.0)}

@@ -1,0 +1,51 @@
+"""Options shared by subcommands, generated from the config dataclasses so the CLI cannot drift from the API."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import Config, Roi, load_config, scalar_fields, with_overrides
+from ..errors import PreanalysisError
+
+
+def _flag(dotted: str) -> str:
+    return "--" + dotted.replace(".", "-").replace("_", "-")
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("analysis config (a YAML file, then single values on top)")
+    group.add_argument("--config", metavar="C.yaml", help="YAML config (keys as in preanalysis.config)")
+    for dotted, kind, default in scalar_fields():
+        group.add_argument(_flag(dotted), dest="cfg:" + dotted, type=kind, metavar=kind.__name__.upper(),
+                           help=f"{dotted} (default {default})")
+    group.add_argument("--weight", action="append", default=[], metavar="MAP=W",
+                       help="salience weight of a map, e.g. texture=0.5 (negative = fewer bits); repeatable")
+    group.add_argument("--roi", action="append", default=[], metavar="X,Y,W,H,WEIGHT[,START,END]",
+                       help="region of interest in source pixels, optional frame range; repeatable")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg:") and v is not None}
+    config = with_overrides(config, overrides) if overrides else config
+    for item in args.weight:
+        name, sep, value = item.partition("=")
+        try:
+            config.salience.weights[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise PreanalysisError(f"--weight {item!r} must look like NAME=NUMBER, e.g. texture=0.5")
+    for item in args.roi:
+        parts = item.split(",")
+        try:
+            nums = [float(p) for p in parts]
+            if len(nums) not in (5, 7):
+                raise ValueError
+            x, y, w, h = (int(v) for v in nums[:4])
+            config.salience.rois.append(
+                Roi(x, y, w, h, nums[4], *(int(v) for v in nums[5:7])) if len(nums) == 7 else Roi(x, y, w, h, nums[4])
+            )
+        except ValueError:
+            raise PreanalysisError(f"--roi {item!r} must be X,Y,W,H,WEIGHT or X,Y,W,H,WEIGHT,START,END") from None
+    return with_overrides(config, {})  # re-validate everything together

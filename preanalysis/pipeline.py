@@ -1,0 +1,133 @@
+"""The analysis pipeline: frames -> analysers -> salience -> QP map, one frame at a time.
+
+Analyser state is reset at scene cuts and at forced cuts every `max_scene_frames` frames after a cut.
+Because cut detection only looks at the current segment, analysing from any cut onward gives exactly the
+frames a full run gives: that is what lets a farm split a title into chunks at cuts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from . import video
+from .allocate import AllocatorSettings, QpMap, block_complexity, block_means, qp_offsets
+from .analysers import ANALYSERS, AnalysisContext, Analyser, map_owner
+from .config import Config
+from .salience import combine
+
+
+LEARNED_MODULES = ("preanalysis.models.zoo",)
+
+
+@dataclass
+class FrameAnalysis:
+    index: int
+    pts: int
+    time: float
+    luma: np.ndarray
+    maps: dict[str, np.ndarray]
+    salience: np.ndarray  # uint8, analysis resolution
+    qp: QpMap
+    scene_start: bool
+
+
+class SceneCutDetector:
+    """Cut where the luma histogram changes a lot, or the frame difference jumps far above the segment's."""
+
+    def __init__(self, max_scene_frames: int = 300):
+        self.max_scene_frames = max_scene_frames
+        self.reset()
+
+    def reset(self) -> None:
+        self.previous: np.ndarray | None = None
+        self.previous_hist: np.ndarray | None = None
+        self.diffs: list[float] = []
+        self.since_cut = 0
+
+    def is_cut(self, luma: np.ndarray) -> bool:
+        hist = np.histogram(luma, bins=32, range=(0, 1))[0] / luma.size
+        cut = self.previous is None
+        if not cut:
+            diff = float(np.mean(np.abs(luma - self.previous)))
+            hist_change = 0.5 * float(np.abs(hist - self.previous_hist).sum())
+            recent = np.mean(self.diffs[-8:]) if self.diffs else 0.0
+            jump = diff > 0.08 and diff > 4 * recent and len(self.diffs) >= 1
+            cut = hist_change > 0.45 or jump or self.since_cut >= self.max_scene_frames
+            self.diffs.append(diff)
+        if cut:
+            self.diffs, self.since_cut = [], 0
+        self.since_cut += 1
+        self.previous, self.previous_hist = luma, hist
+        return cut
+
+
+def _load_learned() -> None:
+    for name in LEARNED_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def analyser_names(config: Config) -> list[str]:
+    """The analysers a config needs: those producing a weighted map, plus any listed explicitly."""
+    _load_learned()
+    names = [map_owner(m) for m, w in config.salience.weights.items() if w != 0]
+    names += [map_owner(n) if n not in ANALYSERS else n for n in config.analysis.analysers]
+    return list(dict.fromkeys(names))
+
+
+def build_analysers(config: Config) -> list[Analyser]:
+    return [ANALYSERS[name]() for name in analyser_names(config)]
+
+
+def analyze(
+    path: str | Path, config: Config, start: int = 0, stop: int | None = None, progress: bool = False
+) -> Iterator[FrameAnalysis]:
+    """Analyse frames [start, stop) of a video; start should be 0 or a scene cut (see module docstring)."""
+    info = video.probe(path)
+    size = video.analysis_size(info.width, info.height, config.analysis.max_width)
+    scale = info.width / size[0]
+    analysers = build_analysers(config)
+    detector = SceneCutDetector(config.analysis.max_scene_frames)
+    settings = AllocatorSettings(**vars(config.allocate))
+    previous = None
+    decoded = video.decode(path, start, stop)
+    if progress:
+        from tqdm import tqdm
+
+        total = (min(stop, info.frame_count) if stop else info.frame_count) - start if info.frame_count else None
+        decoded = tqdm(decoded, total=total, unit="frame", desc=f"analyse {Path(path).name}", leave=False)
+    for d in decoded:
+        luma = video.to_luma(d.frame, size)
+        cut = detector.is_cut(luma)
+        if cut:
+            previous = None
+            for a in analysers:
+                a.reset()
+        ctx = AnalysisContext(index=d.index, luma=luma, previous=previous, scale=scale)
+        maps: dict[str, np.ndarray] = {}
+        for a in analysers:
+            maps.update(a.process(ctx))
+        salience = combine(maps, config.salience.weights, config.salience.rois, d.index, scale)
+        offsets = qp_offsets(
+            block_means(salience.astype(np.float32) / 255, info.width, info.height),
+            block_complexity(luma, info.width, info.height),
+            settings,
+        )
+        yield FrameAnalysis(d.index, d.pts, d.time, luma, maps, salience, QpMap(offsets, info.width, info.height), cut)
+        previous = luma
+
+
+def scene_cuts(path: str | Path, config: Config) -> list[int]:
+    """Frame indices where analysis segments start (always including 0): the frame-accurate chunk points."""
+    info = video.probe(path)
+    size = video.analysis_size(info.width, info.height, config.analysis.max_width)
+    detector = SceneCutDetector(config.analysis.max_scene_frames)
+    return [d.index for d in video.decode(path) if detector.is_cut(video.to_luma(d.frame, size))]

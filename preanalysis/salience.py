@@ -1,0 +1,41 @@
+"""Salience: a weighted combination of the analysers' maps plus user regions of interest -> 0..255 mask.
+
+The score is normalised by the weights' own range (not per frame), so the same content gives the same
+mask in every frame and QPs do not flicker.  Negative weights mean "fewer bits where this map is high".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import Roi
+from .errors import PreanalysisError
+
+
+def combine(
+    maps: dict[str, np.ndarray],
+    weights: dict[str, float],
+    rois: list[Roi] = (),
+    frame_index: int = 0,
+    scale: float = 1.0,
+) -> np.ndarray:
+    """uint8 mask at the maps' resolution; scale = full-resolution pixels per map pixel (for ROI rectangles)."""
+    active = {k: w for k, w in weights.items() if w != 0}
+    missing = sorted(set(active) - set(maps))
+    if missing:
+        raise PreanalysisError(f"salience weight names map {missing[0]!r} but no analyser produced it")
+    shape = next(iter(maps.values())).shape if maps else None
+    if shape is None:
+        raise PreanalysisError("salience needs at least one map")
+    score = np.zeros(shape, np.float32)
+    for name, w in active.items():
+        score += np.float32(w) * maps[name]
+    low = sum(min(w, 0.0) for w in active.values())
+    high = sum(max(w, 0.0) for w in active.values())
+    score = (score - low) / (high - low) if high > low else np.full(shape, 0.5, np.float32)
+    for roi in rois:
+        if roi.active(frame_index):
+            y0, x0 = int(roi.y / scale), int(roi.x / scale)
+            y1, x1 = int(np.ceil((roi.y + roi.height) / scale)), int(np.ceil((roi.x + roi.width) / scale))
+            score[y0:y1, x0:x1] += np.float32(roi.weight)
+    return np.round(np.clip(score, 0, 1) * 255).astype(np.uint8)
