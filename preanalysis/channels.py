@@ -38,25 +38,31 @@ def allocate_channels(
     hi = _per(max_rate, n, "max_rate", "channel")[:, None]
     if np.any(lo < 0) or np.any(lo > hi):
         raise PreanalysisError("need 0 <= min_rate <= max_rate for every channel: fix the channel limits")
-    if np.any(lo.sum() > total * (1 + 1e-12)):
+    if np.any(lo.sum() > total):
         raise PreanalysisError(
             f"aggregate {float(total.min()):g} is below the sum of min rates {float(lo.sum()):g}: "
             "lower min_rate or raise the aggregate"
         )
     # A window with no measured complexity anywhere is treated as equally complex channels.
-    weights = np.where(c.sum(axis=0, keepdims=True) > 0, c, 1.0)
+    # Weights are scaled to a window maximum of 1 so that k stays finite for any input scale.
+    peak = c.max(axis=0, keepdims=True)
+    weights = np.where(peak > 0, c / np.where(peak > 0, peak, 1.0), 1.0)
 
     def rates(k: np.ndarray) -> np.ndarray:
         return np.clip(k * weights, lo, hi)
 
-    # Bisection on k per window: the window total is monotone in k.  lo_k gives <= aggregate throughout.
-    positive = np.where(weights > 0, weights, np.inf).min(axis=0, keepdims=True)
-    lo_k, hi_k = np.zeros((1, windows)), (hi.max() / positive)
-    for _ in range(200):
+    # Bisection on log k per window (weights span any range): the window total is monotone in k, and
+    # k = 0 gives the minimums, which fit.
+    positive = np.maximum(np.where(weights > 0, weights, np.inf).min(axis=0, keepdims=True), 1e-300)
+    lo_k = np.full((1, windows), np.log(1e-300))
+    hi_k = np.log(np.maximum(hi.max(), 1e-300) / positive)
+    for _ in range(120):
         mid = 0.5 * (lo_k + hi_k)
-        over = rates(mid).sum(axis=0, keepdims=True) > total
+        over = rates(np.exp(mid)).sum(axis=0, keepdims=True) > total
         hi_k = np.where(over, mid, hi_k)
         lo_k = np.where(over, lo_k, mid)
+    lo_k = np.exp(lo_k)
+    lo_k = np.where(rates(lo_k).sum(axis=0, keepdims=True) > total, 0.0, lo_k)  # aggregate == sum of minimums
     out = rates(lo_k)
     # All at max_rate fits: give max_rate (the bisection stops just short of it).
     return np.where(hi.sum() <= total, np.broadcast_to(hi, out.shape), out)
