@@ -78,10 +78,12 @@ def allocate_bits(weights: np.ndarray, budget: float, min_rate: float, max_rate:
         rate = max_rate if max_rate * n <= budget else budget / n
         return np.full_like(w, rate)
 
+    w = w / w.max()  # scale-free, and keeps k * w finite for tiny weights
+
     def total(k: float) -> float:
         return float(np.clip(k * w, min_rate, max_rate).sum())
 
-    lo, hi = 0.0, max_rate / w[w > 0].min()
+    lo, hi = 0.0, min(max_rate / w[w > 0].min(), 1e300)
     for _ in range(200):
         mid = 0.5 * (lo + hi)
         if total(mid) > budget:

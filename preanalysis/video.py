@@ -98,12 +98,16 @@ def probe(path: str | Path) -> VideoInfo:
             frame_rate=stream.average_rate or stream.guessed_rate,
             frame_count=stream.frames or _frames_from_duration(stream),
         )
+    _check_size(path, width, height)
+    return info
+
+
+def _check_size(path, width: int, height: int) -> None:
     if not (MIN_DIMENSION <= width <= MAX_DIMENSION and MIN_DIMENSION <= height <= MAX_DIMENSION):
         raise PreanalysisError(
             f"input {path} is {width}x{height}: frame sides must be within {MIN_DIMENSION}..{MAX_DIMENSION} pixels"
             " (scale the video first)"
         )
-    return info
 
 
 def _frames_from_duration(stream) -> int:

@@ -1,0 +1,103 @@
+"""Analysers, salience and the pipeline on generated scenes with known ground truth and on a real clip."""
+
+import numpy as np
+import pytest
+
+from preanalysis.config import Config, Roi, from_dict, load_config
+from preanalysis.errors import PreanalysisError
+from preanalysis.maps import load_maps, write_maps
+from preanalysis.pipeline import analyze, scene_cuts
+from preanalysis.salience import combine
+from preanalysis import video
+
+
+def test_maps_are_in_unit_range_and_find_the_moving_objects(scene):
+    path, s = scene
+    frames = list(analyze(path, Config()))
+    assert len(frames) == len(s.frames)
+    for fa in frames:
+        for name, m in fa.maps.items():
+            assert m.dtype == np.float32 and 0 <= m.min() and m.max() <= 1, name
+    inside, outside = [], []
+    for fa in frames[2:]:
+        mask = video.analysis_size(320, 192, 480)  # analysis at full size here (320 < 480)
+        fg = fa.maps["foreground"]
+        m = s.masks[fa.index]
+        assert fg.shape == m.shape == (mask[1], mask[0])
+        inside.append(fg[m].mean())
+        outside.append(fg[~m].mean())
+    # the background pans (camera motion) yet only the objects count as foreground
+    assert np.mean(inside) > 3 * np.mean(outside)
+    assert np.mean([fa.maps["motion"][~s.masks[fa.index]].mean() for fa in frames[2:]]) > 0.1  # pan seen
+
+
+def test_salience_combines_signed_weights_and_rois():
+    maps = {"a": np.full((4, 6), 1.0, np.float32), "b": np.zeros((4, 6), np.float32)}
+    maps["b"][:, 3:] = 1
+    out = combine(maps, {"a": 1.0, "b": -1.0}, [Roi(0, 0, 4, 4, weight=-1.0, start=0, end=5)], 0, scale=2.0)
+    assert out.dtype == np.uint8
+    assert (out[2:, :3] == 255).all()  # a=1, b=0: score 1 on the range [-1, 1] -> top
+    assert (out[:, 3:] == 128).all()  # a=1, b=1: score 0 -> 0.5
+    assert (out[:2, :2] == 0).all()  # ROI with weight -1 on source pixels 0..4 -> analysis 0..2
+    later = combine(maps, {"a": 1.0, "b": -1.0}, [Roi(0, 0, 4, 4, weight=-1.0, start=0, end=5)], 5, scale=2.0)
+    assert (later[:2, :2] == 255).all()  # ROI inactive from frame 5 on
+
+
+def test_unknown_map_in_weights_is_a_clear_error(scene):
+    path, _ = scene
+    config = from_dict(Config, {"salience": {"weights": {"sharpness": 1.0}}})
+    with pytest.raises(PreanalysisError, match="no analyser produces a map called 'sharpness'"):
+        next(analyze(path, config))
+
+
+def test_analysis_is_deterministic_and_maps_file_is_byte_identical(scene, tmp_path):
+    path, _ = scene
+    info = video.probe(path)
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    write_maps(analyze(path, Config()), a, info)
+    write_maps(analyze(path, Config()), b, info)
+    assert a.read_bytes() == b.read_bytes()
+    m = load_maps(a)
+    assert m.qp_offsets.dtype == np.int8 and m.qp_offsets.shape == (16, 12, 20)
+    assert m.salience.dtype == np.uint8 and m.salience.shape == (16, 192, 320)
+    assert (m.width, m.height, m.block_size) == (320, 192, 16)
+    assert np.allclose(m.time, np.arange(16) / 25)  # mkv stores ms pts; time is what matters
+
+
+def test_analysis_from_a_cut_equals_the_full_run(bikes):
+    config = from_dict(Config, {"analysis": {"max_scene_frames": 20, "max_width": 160}})
+    cuts = scene_cuts(bikes, config)
+    assert cuts[0] == 0 and len(cuts) > 3
+    start, stop = cuts[2], cuts[3]
+    full = {fa.index: fa for fa in analyze(bikes, config, stop=stop) if fa.index >= start}
+    chunk = list(analyze(bikes, config, start=start, stop=stop))
+    assert [fa.index for fa in chunk] == list(range(start, stop))
+    for fa in chunk:
+        assert np.array_equal(fa.qp.offsets, full[fa.index].qp.offsets)
+        assert np.array_equal(fa.salience, full[fa.index].salience)
+
+
+def test_default_map_steers_bits(bikes):
+    """Offsets are spread over the configured range and centred below zero cost (predicted bits <= budget)."""
+    offsets = np.stack([fa.qp.offsets for fa in analyze(bikes, Config(), stop=20)])
+    assert offsets.min() < -1 and offsets.max() > 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("analysis: [1, 2", "not valid YAML"),
+    ("analysis:\n  colour: red\n", "unknown key config.analysis.colour"),
+    ("allocate:\n  strength: 99\n", "allocate.strength must be within"),
+    ("allocate:\n  min_offset: 3\n", "min_offset <= 0"),
+    ("salience:\n  weights:\n    texture: lots\n", "config.salience.weights.texture must be float"),
+    ("objective: speed\n", "objective must be"),
+])
+def test_bad_configs(tmp_path, text, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(PreanalysisError, match=message):
+        load_config(path)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(PreanalysisError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
