@@ -1,0 +1,7 @@
+"""Farm batches: chunked analysis of many inputs on a local process pool or a Ray cluster, resumable."""
+
+from .chunks import Chunk, analyse_chunk, plan_chunks
+from .job import Job, load_job
+from .runner import FarmReport, Failure, run_job
+
+__all__ = ["Chunk", "FarmReport", "Failure", "Job", "analyse_chunk", "load_job", "plan_chunks", "run_job"]

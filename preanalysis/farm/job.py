@@ -1,0 +1,99 @@
+"""The job file: which inputs, what to produce, where, and how to fan the work out.
+
+Smallest job:  inputs: [a.mp4, b.mkv]   output_dir: out/   produce: [maps]
+Relative paths are taken relative to the job file, so a job file travels with its media.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..config import Config, from_dict, load_config
+from ..errors import PreanalysisError
+
+PRODUCTS = ("maps",)
+
+
+@dataclass
+class Job:
+    inputs: list[str]
+    output_dir: str
+    produce: list[str] = field(default_factory=lambda: ["maps"])
+    config: str | None = None  # analysis config YAML (preanalysis.config); default config when absent
+    chunk_frames: int = 300  # a chunk is whole analysis segments, at least this long where the input allows
+    frames: int | None = None  # analyse only the first N frames of each input
+    workers: int = 1  # local processes (1 = in this process)
+    retries: int = 2  # extra attempts per chunk before it is reported as failed
+    ray_address: str | None = None  # None: local pool; "auto", "ray://host:10001", "host:6379"; "local": private Ray
+
+    def __post_init__(self):
+        _check(len(self.inputs) > 0, "inputs must list at least one video")
+        _check(len(self.produce) > 0 and all(p in PRODUCTS for p in self.produce),
+               f"produce must be a list of {', '.join(PRODUCTS)}")
+        _check(self.chunk_frames >= 1, "chunk_frames must be >= 1")
+        _check(self.frames is None or self.frames >= 1, "frames must be >= 1")
+        _check(1 <= self.workers <= 1024, "workers must be within [1, 1024]")
+        _check(0 <= self.retries <= 100, "retries must be within [0, 100]")
+        stems: dict[str, str] = {}
+        for path in self.inputs:
+            stem = Path(path).stem
+            _check(stem not in stems, f"inputs {stems.get(stem)} and {path} would both write {stem}.npz: rename one")
+            stems[stem] = path
+
+    def analysis_config(self) -> Config:
+        return load_config(self.config)
+
+    def output(self, input_path: str, product: str = "maps") -> Path:
+        return Path(self.output_dir) / f"{Path(input_path).stem}.npz"
+
+    @property
+    def state_dir(self) -> Path:
+        """Done-list and finished chunk parts (kept until their input's outputs are written)."""
+        return Path(self.output_dir) / ".preanalysis-farm"
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise PreanalysisError(f"invalid job: {message}")
+
+
+def load_job(path: str | Path) -> Job:
+    """Read and validate a job YAML file; paths in it are resolved relative to the file's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise PreanalysisError(f"job file {path} does not exist: check the path")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise PreanalysisError(f"job file {path} is not valid YAML{at}: fix the syntax") from None
+    job = from_dict(Job, data, "job")
+    return resolve(job, path.parent)
+
+
+def resolve(job: Job, base: Path) -> Job:
+    """Make the job's paths absolute against `base`.  A missing input is reported with the farm's per-input
+    failures (the rest of the batch still runs), not here."""
+    def absolute(p: str) -> str:
+        return str((base / Path(p).expanduser()).resolve())
+
+    job.inputs = [absolute(p) for p in job.inputs]
+    job.output_dir = absolute(job.output_dir)
+    job.config = absolute(job.config) if job.config else None
+    out = Path(job.output_dir)
+    if out.exists() and not out.is_dir():
+        raise PreanalysisError(f"output_dir {out} is a file: give a folder")
+    job.analysis_config()  # fail early on a bad analysis config
+    return job
+
+
+def fingerprint(job: Job, input_path: str, config_yaml: str) -> str:
+    """Identifies one input's work: a changed file, config or frame limit invalidates its done-list entries."""
+    st = Path(input_path).stat()
+    key = f"{input_path}\0{st.st_size}\0{st.st_mtime_ns}\0{config_yaml}\0{job.frames}\0{job.chunk_frames}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
