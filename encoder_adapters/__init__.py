@@ -1,0 +1,13 @@
+"""Encoder adapters: encode frames with x264/x265 through PyAV, a per-block QP map attached to every frame.
+
+    from encoder_adapters import EncodeSettings, encode_file
+    encode_file("in.mp4", "out.mp4", EncodeSettings("x264", crf=23), qp_for_frame=lambda i: maps.qp_map(i))
+"""
+
+from .base import ADAPTERS, EncodeResult, EncodeSettings, EncoderAdapter, get_adapter
+from . import x264, x265  # noqa: F401  (registers the adapters)
+from .encode import encode_file, encode_frames
+from .readback import read_qps
+
+__all__ = ["ADAPTERS", "EncodeResult", "EncodeSettings", "EncoderAdapter", "encode_file", "encode_frames",
+           "get_adapter", "read_qps"]

@@ -1,0 +1,75 @@
+"""Self-check at adapter start: encode two small noisy frames with a strong left/right map, using the user's
+own params, and fail loudly unless the encoder honoured it (a PyAV layout change, a side-data type renumbered,
+a param combination that turns the map off).  Cached per process per (encoder, params, crf, depth)."""
+
+from __future__ import annotations
+
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from preanalysis.allocate import QpMap
+from preanalysis.errors import PreanalysisError
+from preanalysis.video import DecodedFrame, VideoInfo
+
+from .base import EncodeSettings, EncoderAdapter
+
+WIDTH, HEIGHT = 256, 128  # two 128-px halves: whole 64-px CTUs for x265
+DELTA = 10
+_passed: set[tuple] = set()
+
+
+def check_frames(bit_depth: int) -> list[av.VideoFrame]:
+    """Two frames of the same noise statistics on both halves (so only the map can make them differ)."""
+    rng = np.random.default_rng(7)
+    pix_fmt = "yuv420p10le" if bit_depth > 8 else "yuv420p"
+    scale = 4 if bit_depth > 8 else 1
+    frames = []
+    for _ in range(2):
+        ramp = np.linspace(60, 190, HEIGHT)[:, None] * np.ones((1, WIDTH))
+        luma = np.clip(ramp + rng.normal(0, 24, (HEIGHT, WIDTH)), 0, 255) * scale
+        frame = av.VideoFrame(WIDTH, HEIGHT, pix_fmt)
+        dtype = np.uint16 if bit_depth > 8 else np.uint8
+        for i, plane in enumerate(frame.planes):
+            rows = np.frombuffer(plane, dtype).reshape(plane.height, -1)
+            rows[:, : plane.width] = luma.astype(dtype) if i == 0 else 128 * scale
+        frames.append(frame)
+    return frames
+
+
+def check_map() -> QpMap:
+    offsets = np.full((HEIGHT // 16, WIDTH // 16), DELTA, dtype=np.int8)
+    offsets[:, : WIDTH // 32] = -DELTA
+    return QpMap(offsets, WIDTH, HEIGHT)
+
+
+def run_self_check(adapter: EncoderAdapter, settings: EncodeSettings, bit_depth: int) -> float:
+    """Encode the check frames with the map in CRF mode; raise PreanalysisError if the map had no effect."""
+    crf = settings.crf if settings.crf is not None else 23.0
+    key = (adapter.name, tuple(sorted(settings.params.items())), settings.preset, crf, bit_depth)
+    if key in _passed:
+        return float("nan")
+    from .encode import encode_pass
+
+    check = EncodeSettings(adapter.name, crf=crf, preset=settings.preset, params=settings.params)
+    sources = check_frames(bit_depth)
+    pix_fmt = sources[0].format.name
+    info = VideoInfo(Path("self-check"), WIDTH, HEIGHT, pix_fmt, bit_depth, "rawvideo", Fraction(1, 25),
+                     Fraction(25), len(sources))
+    frames = [DecodedFrame(i, i, i / 25, f) for i, f in enumerate(check_frames(bit_depth))]
+    qp = check_map()
+    with tempfile.TemporaryDirectory(prefix="preanalysis-selfcheck-") as tmpdir:
+        out = Path(tmpdir) / f"check.{'264' if adapter.stream_codec == 'h264' else '265'}"
+        encode_pass(frames, info, out, adapter, check, lambda i: qp)
+        effect = adapter.map_effect(out, sources)
+    if not effect >= adapter.min_map_effect:
+        raise PreanalysisError(
+            f"self-check failed: {adapter.name} ignored a strong QP map (effect {effect:.1f} {adapter.map_effect_unit}, "
+            f"need >= {adapter.min_map_effect:g}) with params {settings.params or '{}'} and PyAV {av.__version__}: "
+            "change the params that disable the map, use PyAV 18.1, or encode with --no-map"
+        )
+    _passed.add(key)
+    return effect
