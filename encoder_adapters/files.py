@@ -58,10 +58,11 @@ ffmpeg command line only (write_addroi_script, x265_zones)
 
 from __future__ import annotations
 
+import itertools
 import struct
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Iterable, Sequence
 
 import numpy as np
 from scipy.ndimage import median_filter
@@ -90,7 +91,7 @@ def stack_offsets(maps: Iterable[QpMap | None], block_size: int) -> tuple[np.nda
     for m in known:
         if (m.width, m.height) != (width, height):
             raise PreanalysisError(
-                f"QP maps of {m.width}x{m.height} and {width}x{height} frames are mixed: use maps of one video"
+                f"QP maps of {m.width}x{m.height} and {width}x{height} frames are mixed: use one video's maps"
             )
     grids = [m.aggregate(block_size).offsets for m in known]
     zero = np.zeros_like(grids[0])
@@ -136,7 +137,9 @@ class NvencMaps:
         return np.ascontiguousarray(self.offsets[index]).tobytes()
 
 
-def write_nvenc_maps(path: str | Path, maps: Iterable[QpMap | None], codec: str = "h264", ctb_size: int = 32) -> NvencMaps:
+def write_nvenc_maps(
+    path: str | Path, maps: Iterable[QpMap | None], codec: str = "h264", ctb_size: int = 32
+) -> NvencMaps:
     """Write one delta-QP file for the sequence: 16x16 blocks for H.264, ctb_size (32|64) blocks for HEVC."""
     if codec not in NVENC_CODECS:
         raise PreanalysisError(f"unknown NVENC codec {codec!r}: use h264 or hevc")
@@ -156,14 +159,20 @@ def read_nvenc_maps(path: str | Path) -> NvencMaps:
     """Read a file written by write_nvenc_maps, checking the header against the payload size."""
     raw = Path(path).read_bytes()
     if len(raw) < NVENC_HEADER.size or raw[:4] != NVENC_MAGIC:
-        raise PreanalysisError(f"{path} is not an NVENC delta-QP map file: write it with `preanalysis qpfile --format nvenc`")
-    magic, version, codec_id, block, cols, rows, frames = NVENC_HEADER.unpack_from(raw)
+        raise PreanalysisError(
+            f"{path} is not an NVENC delta-QP map file: write it with `preanalysis qpfile --format nvenc`"
+        )
+    _, version, codec_id, block, cols, rows, frames = NVENC_HEADER.unpack_from(raw)
     if version != NVENC_VERSION:
-        raise PreanalysisError(f"{path} has map file version {version}, this reader knows {NVENC_VERSION}: rewrite it")
+        raise PreanalysisError(
+            f"{path} has map file version {version}, this reader knows {NVENC_VERSION}: rewrite it"
+        )
     codec = {v: k for k, v in NVENC_CODECS.items()}.get(codec_id)
     expected = NVENC_HEADER.size + frames * rows * cols
     if codec is None or len(raw) != expected:
-        raise PreanalysisError(f"{path} is damaged ({len(raw)} bytes, header says {expected}): write it again")
+        raise PreanalysisError(
+            f"{path} is damaged ({len(raw)} bytes, header says {expected}): write it again"
+        )
     offsets = np.frombuffer(raw, dtype=np.int8, offset=NVENC_HEADER.size).reshape(frames, rows, cols)
     return NvencMaps(codec, block, offsets)
 
@@ -198,7 +207,7 @@ def quantise_levels(values: np.ndarray, max_levels: int) -> np.ndarray:
             end = start
     bounds = [0, *sorted(cuts), n]
     levels = np.empty(n)
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         levels[a:b] = np.round((cx[b] - cx[a]) / (cw[b] - cw[a]))
     return levels[inverse].reshape(v.shape).astype(v.dtype)
 
@@ -210,7 +219,9 @@ def svtav1_offsets(maps: Iterable[QpMap | None], qindex_per_qp: float = 4.0) -> 
     return np.stack([quantise_levels(frame, SVTAV1_MAX_SEGMENTS) for frame in q])
 
 
-def write_svtav1_roi_map(path: str | Path, maps: Iterable[QpMap | None], qindex_per_qp: float = 4.0) -> np.ndarray:
+def write_svtav1_roi_map(
+    path: str | Path, maps: Iterable[QpMap | None], qindex_per_qp: float = 4.0
+) -> np.ndarray:
     q = svtav1_offsets(maps, qindex_per_qp)
     lines = [f"{n} " + " ".join(map(str, frame.ravel())) for n, frame in enumerate(q)]
     atomic_write_text(Path(path), "\n".join(lines) + "\n")
@@ -226,7 +237,9 @@ def kvazaar_roi(maps: Iterable[QpMap | None], block_size: int = KVAZAAR_LCU) -> 
     return np.clip(np.round(np.median(offsets, axis=0)), -QP_RANGE_8BIT, QP_RANGE_8BIT).astype(np.int32)
 
 
-def write_kvazaar_roi(path: str | Path, maps: Iterable[QpMap | None], block_size: int = KVAZAAR_LCU) -> np.ndarray:
+def write_kvazaar_roi(
+    path: str | Path, maps: Iterable[QpMap | None], block_size: int = KVAZAAR_LCU
+) -> np.ndarray:
     roi = kvazaar_roi(maps, block_size)
     rows = "\n".join(" ".join(map(str, r)) for r in roi)
     atomic_write_text(Path(path), f"{roi.shape[1]} {roi.shape[0]}\n{rows}\n")
@@ -274,20 +287,26 @@ def largest_rectangle(mask: np.ndarray) -> tuple[int, int, int, int, int]:
     return best
 
 
-def roi_rectangles(grid: np.ndarray, width: int, height: int, block_size: int = 16, max_rects: int = 32) -> list[Roi]:
+def roi_rectangles(
+    grid: np.ndarray, width: int, height: int, block_size: int = 16, max_rects: int = 32
+) -> list[Roi]:
     """Cover the nonzero blocks of an integer grid with at most max_rects uniform, non-overlapping boxes."""
     remaining = grid.copy()
     rois: list[Roi] = []
     while len(rois) < max_rects and remaining.any():
-        candidates = [(largest_rectangle(remaining == v), int(v)) for v in np.unique(remaining[remaining != 0])]
-        (area, r, c, h, w), value = max(candidates, key=lambda cand: cand[0][0] * abs(cand[1]))
+        candidates = [
+            (largest_rectangle(remaining == v), int(v)) for v in np.unique(remaining[remaining != 0])
+        ]
+        (_, r, c, h, w), value = max(candidates, key=lambda cand: cand[0][0] * abs(cand[1]))
         remaining[r : r + h, c : c + w] = 0
         x, y = c * block_size, r * block_size
         rois.append(Roi(x, y, min(w * block_size, width - x), min(h * block_size, height - y), value))
     return rois
 
 
-def addroi_rois(maps: Iterable[QpMap | None], levels: int = 4, max_rects: int = 32, agreement: float = 0.8) -> list[Roi]:
+def addroi_rois(
+    maps: Iterable[QpMap | None], levels: int = 4, max_rects: int = 32, agreement: float = 0.8
+) -> list[Roi]:
     """The temporally stable part of the maps as at most max_rects addroi boxes (see the module docstring)."""
     offsets, width, height = stack_offsets(maps, 16)
     stable = stable_offsets(offsets, agreement)
@@ -315,7 +334,7 @@ class Zone:
 
 
 def scenes(frame_means: Sequence[float], min_frames: int = 12, step: float = 1.0) -> list[Zone]:
-    """Runs of frames whose median-filtered mean offset stays in one `step` bin; short runs join a neighbour."""
+    """Runs of frames whose median-filtered mean offset stays in one `step` bin; short runs are merged."""
     m = np.asarray(frame_means, dtype=np.float64)
     if m.size == 0:
         return []
@@ -325,10 +344,8 @@ def scenes(frame_means: Sequence[float], min_frames: int = 12, step: float = 1.0
     runs = [[a, b] for a, b in zip(starts, starts[1:] + [m.size])]
     merged: list[list[int]] = []
     for run in runs:
-        if merged and run[1] - run[0] < min_frames:
-            merged[-1][1] = run[1]
-        elif merged and merged[-1][1] - merged[-1][0] < min_frames:
-            merged[-1][1] = run[1]
+        if merged and (run[1] - run[0] < min_frames or merged[-1][1] - merged[-1][0] < min_frames):
+            merged[-1][1] = run[1]  # a short run joins the previous one (a short first run takes the next)
         else:
             merged.append(run)
     return [Zone(a, b - 1, float(m[a:b].mean())) for a, b in merged]

@@ -13,14 +13,14 @@ from ..errors import PreanalysisError
 from ..io import check_output_path
 from ._options import add_config_options, config_from_args
 
-HELP = "write the QP maps as an encoder's own file: x264/x265 qpfile, NVENC, SVT-AV1, kvazaar, ffmpeg addroi/zones"
+HELP = "write the QP maps as an encoder's own file (x264/x265 qpfile, NVENC, SVT-AV1, kvazaar, ffmpeg)"
 log = logging.getLogger("preanalysis")
 
 FORMATS = ("x264", "x265", "nvenc", "nvenc-h264", "nvenc-hevc", "svtav1", "kvazaar", "addroi", "x265-zones")
 USAGE = {
     "x264": "x264 --qpfile {out} --aq-mode 0 --no-mbtree ... (frame QPs exact only with AQ and mbtree off)",
     "x265": "x265 --qpfile {out} --aq-mode 0 --no-cutree ... (frame QPs exact only with AQ and cutree off)",
-    "nvenc": "NVENC SDK: qpMapMode=NV_ENC_QP_MAP_DELTA, qpDeltaMap = frame i of {out} (layout: encoder_adapters.files)",
+    "nvenc": "NVENC SDK: qpMapMode=NV_ENC_QP_MAP_DELTA, qpDeltaMap = frame i of {out} (encoder_adapters.files)",
     "svtav1": "SvtAv1EncApp --roi-map-file {out} ...",
     "kvazaar": "kvazaar --roi {out} ...  or  ffmpeg -i {input} -c:v libkvazaar -kvazaar-params roi={out} ...",
     "addroi": "ffmpeg -i {input} -/filter:v {out} -c:v libx264 ...  (AQ must stay on)",
@@ -31,14 +31,26 @@ USAGE = {
 def add_arguments(p):
     p.add_argument("input", help="video file (anything FFmpeg decodes)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
-    p.add_argument("--format", required=True, choices=FORMATS,
-                   help="x264/x265: --qpfile; nvenc (with --codec), nvenc-h264, nvenc-hevc: delta-QP maps; "
-                   "svtav1: --roi-map-file; kvazaar: --roi; addroi: ffmpeg filter script; "
-                   "x265-zones: the value of -x265-params zones=")
-    p.add_argument("--maps", metavar="MAPS.npz", help="use maps from `preanalysis analyze` instead of analysing")
-    p.add_argument("--base-qp", type=float, default=26.0, help="qpfile frame QP = base + mean offset (default 26)")
-    p.add_argument("--codec", choices=("h264", "hevc"), default="h264", help="codec for --format nvenc (default h264)")
-    p.add_argument("--ctb", type=int, choices=(32, 64), default=32, help="HEVC CTB size for NVENC maps (default 32)")
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=FORMATS,
+        help="x264/x265: --qpfile; nvenc (with --codec), nvenc-h264, nvenc-hevc: delta-QP maps; "
+        "svtav1: --roi-map-file; kvazaar: --roi; addroi: ffmpeg filter script; "
+        "x265-zones: the value of -x265-params zones=",
+    )
+    p.add_argument(
+        "--maps", metavar="MAPS.npz", help="use maps from `preanalysis analyze` instead of analysing"
+    )
+    p.add_argument(
+        "--base-qp", type=float, default=26.0, help="qpfile frame QP = base + mean offset (default 26)"
+    )
+    p.add_argument(
+        "--codec", choices=("h264", "hevc"), default="h264", help="codec for --format nvenc (default h264)"
+    )
+    p.add_argument(
+        "--ctb", type=int, choices=(32, 64), default=32, help="HEVC CTB size for NVENC maps (default 32)"
+    )
     add_config_options(p)
 
 
@@ -71,11 +83,25 @@ def run(args) -> int:
     maps, cuts = load_qp_maps(args)
     if fmt in ("x264", "x265"):
         qps = [q for q in files.write_qpfile(out, maps, args.base_qp, keyframes=set(cuts)) if q is not None]
-        log.info("wrote %d frame QPs (%d..%d, %d scene cuts forced to I) to %s", len(qps), min(qps), max(qps), len(cuts), out)
+        log.info(
+            "wrote %d frame QPs (%d..%d, %d scene cuts forced to I) to %s",
+            len(qps),
+            min(qps),
+            max(qps),
+            len(cuts),
+            out,
+        )
     elif fmt.startswith("nvenc-"):
         nv = files.write_nvenc_maps(out, maps, codec=fmt[6:], ctb_size=args.ctb)
-        log.info("wrote %d NVENC %s maps of %dx%d blocks (%d px) to %s", *nv.offsets.shape[:1], nv.codec,
-                 nv.offsets.shape[2], nv.offsets.shape[1], nv.block_size, out)
+        log.info(
+            "wrote %d NVENC %s maps of %dx%d blocks (%d px) to %s",
+            *nv.offsets.shape[:1],
+            nv.codec,
+            nv.offsets.shape[2],
+            nv.offsets.shape[1],
+            nv.block_size,
+            out,
+        )
     elif fmt == "svtav1":
         q = files.write_svtav1_roi_map(out, maps)
         log.info("wrote %d SVT-AV1 ROI lines of %d superblocks to %s", len(q), q[0].size, out)
@@ -88,5 +114,8 @@ def run(args) -> int:
     else:
         zones = files.write_x265_zones(out, maps)
         log.info("wrote x265 zones %r to %s", zones or "(none: no scene differs)", out)
-    log.info("use it with: %s", USAGE[fmt.split("-")[0] if fmt.startswith("nvenc") else fmt].format(out=out, input=args.input))
+    log.info(
+        "use it with: %s",
+        USAGE[fmt.split("-")[0] if fmt.startswith("nvenc") else fmt].format(out=out, input=args.input),
+    )
     return 0

@@ -1,0 +1,463 @@
+"""Encoder-native files: their layouts, and real encoders (x264, x265, ffmpeg libx264/x265/kvazaar) obeying them."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import struct
+import subprocess
+
+import av
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from av.sidedata.sidedata import Type
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from encoder_adapters import files
+from preanalysis.allocate import QpMap, grid_shape
+from preanalysis.cli import main
+from preanalysis.errors import PreanalysisError
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+W, H = 256, 144  # 16x9 macroblocks, 4x3 superblocks (the bottom row half outside the frame)
+
+
+def flat_maps(values, width=W, height=H) -> list[QpMap]:
+    rows, cols = grid_shape(width, height)
+    return [QpMap(np.full((rows, cols), v, np.int8), width, height) for v in values]
+
+
+def left_right_maps(frames: int, delta: int = 8) -> list[QpMap]:
+    m = np.zeros(grid_shape(W, H), np.int8)
+    m[:, :8], m[:, 8:] = -delta, delta
+    return [QpMap(m, W, H)] * frames
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """60 frames of ffmpeg's moving test pattern as y4m (what the x264/x265 CLIs read)."""
+    path = tmp_path_factory.mktemp("clip") / "clip.y4m"
+    subprocess.run(
+        [
+            FFMPEG,
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={W}x{H}:rate=25",
+            "-frames:v",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+    )
+    return path
+
+
+def ffmpeg_encode(clip, out, *args) -> str:
+    run = subprocess.run(
+        [FFMPEG, "-hide_banner", "-y", "-i", str(clip), *args, str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-1000:]
+    return run.stderr
+
+
+def decoded_qps(path) -> list[np.ndarray]:
+    """Per-macroblock QPs of each H.264 frame in display order, read back from the bitstream."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.options = {"export_side_data": "venc_params"}
+        return [f.side_data.get(Type.VIDEO_ENC_PARAMS).qp_map() for f in container.decode(stream)]
+
+
+def luma(path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="gray").astype(np.float64) for f in container.decode(video=0)])
+
+
+def psnr(a, b) -> float:
+    return float(10 * np.log10(255**2 / np.mean((a - b) ** 2)))
+
+
+def need(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        pytest.skip(f"{binary} CLI is not installed (apt-get install -y {binary})")
+    return path
+
+
+# --- qpfile ---------------------------------------------------------------------------------------------
+
+QPFILE_OFFSETS = [0, 4, -3, 8, -6, 2, 1, -1, 5, -4, 3, 0]
+
+
+def test_qpfile_lines(tmp_path):
+    maps = flat_maps([0, 30, -40, 2]) + [None] + flat_maps([-1, 0])
+    qps = files.write_qpfile(tmp_path / "q.txt", maps, base_qp=26, keyframes={5})
+    assert qps == [26, 51, 0, 28, None, 25, 26]  # clipped to 0..51, no QP where there is no map
+    assert (tmp_path / "q.txt").read_text().splitlines() == [
+        "0 I 26",
+        "1 P 51",
+        "2 P 0",
+        "3 P 28",
+        "5 I 25",
+        "6 P 26",
+    ]
+
+
+def test_qpfile_frame_qp_is_rounded_mean():
+    m = np.zeros(grid_shape(W, H), np.int8)
+    m[:, :4] = -6  # a quarter of the blocks: mean -1.5
+    assert files.frame_qps([QpMap(m, W, H)], base_qp=30.2) == [round(30.2 - 1.5)]
+
+
+def test_qpfile_rejects_bad_base_qp_and_empty_or_mixed_maps(tmp_path):
+    with pytest.raises(PreanalysisError, match="base QP"):
+        files.write_qpfile(tmp_path / "q.txt", flat_maps([0]), base_qp=60)
+    with pytest.raises(PreanalysisError, match="no QP maps"):
+        files.write_nvenc_maps(tmp_path / "n.bin", [None, None])
+    with pytest.raises(PreanalysisError, match="mixed"):
+        files.write_svtav1_roi_map(tmp_path / "s.txt", flat_maps([0]) + flat_maps([0], 176, 144))
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_x264_honours_qpfile(tmp_path, clip):
+    x264 = need("x264")
+    qps = files.write_qpfile(tmp_path / "q.txt", flat_maps(QPFILE_OFFSETS), base_qp=26, keyframes={6})
+    out = tmp_path / "out.264"
+    subprocess.run(
+        [
+            x264,
+            "--quiet",
+            "--frames",
+            str(len(qps)),
+            "--qpfile",
+            str(tmp_path / "q.txt"),
+            "--aq-mode",
+            "0",
+            "--no-mbtree",
+            "-o",
+            str(out),
+            str(clip),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    read = decoded_qps(out)
+    assert len(read) == len(qps)
+    for want, got in zip(qps, read):
+        assert np.all(got == want), (want, np.unique(got))
+
+
+def test_x265_honours_qpfile(tmp_path, clip):
+    x265 = need("x265")
+    qps = files.write_qpfile(tmp_path / "q.txt", flat_maps(QPFILE_OFFSETS), base_qp=26, keyframes={6})
+    csv = tmp_path / "log.csv"
+    subprocess.run(
+        [
+            x265,
+            "--log-level",
+            "error",
+            "--frames",
+            str(len(qps)),
+            "--qpfile",
+            str(tmp_path / "q.txt"),
+            "--aq-mode",
+            "0",
+            "--no-cutree",
+            "--csv",
+            str(csv),
+            "--csv-log-level",
+            "1",
+            "-o",
+            str(tmp_path / "out.hevc"),
+            str(clip),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    frame_log = csv.read_text().split("\n\n")[0]  # per-frame table; a run summary follows a blank line
+    header, *rows = [[c.strip() for c in line.split(",")] for line in frame_log.splitlines()]
+    poc, qp, kind = header.index("POC"), header.index("QP"), header.index("Type")
+    by_poc = {int(r[poc]): (float(r[qp]), r[kind]) for r in rows}
+    assert [by_poc[n][0] for n in range(len(qps))] == qps
+    assert by_poc[0][1] == by_poc[6][1] == "I-SLICE" and by_poc[1][1] == "P-SLICE"
+
+
+# --- NVENC ----------------------------------------------------------------------------------------------
+
+
+def test_nvenc_h264_round_trip_and_header(tmp_path):
+    rng = np.random.default_rng(1)
+    maps = [QpMap(rng.integers(-12, 13, grid_shape(W, H)).astype(np.int8), W, H) for _ in range(3)] + [None]
+    path = tmp_path / "maps.nvqp"
+    files.write_nvenc_maps(path, maps, codec="h264")
+    raw = path.read_bytes()
+    assert struct.unpack_from("<4sHBBHHI", raw) == (b"PQPM", 1, 0, 16, 16, 9, 4)
+    assert len(raw) == 16 + 4 * 9 * 16
+    back = files.read_nvenc_maps(path)
+    assert back.codec == "h264" and back.block_size == 16 and back.offsets.dtype == np.int8
+    for i in range(3):
+        np.testing.assert_array_equal(back.offsets[i], maps[i].offsets)
+        assert back.frame(i) == maps[i].offsets.tobytes()  # raster order, one signed byte per macroblock
+    assert not back.offsets[3].any()
+
+
+@pytest.mark.parametrize("ctb", [32, 64])
+def test_nvenc_hevc_uses_ctb_grid(tmp_path, ctb):
+    rng = np.random.default_rng(2)
+    maps = [QpMap(rng.integers(-6, 7, grid_shape(W, H)).astype(np.int8), W, H) for _ in range(2)]
+    files.write_nvenc_maps(tmp_path / "m", maps, codec="hevc", ctb_size=ctb)
+    back = files.read_nvenc_maps(tmp_path / "m")
+    assert (back.codec, back.block_size, back.offsets.shape) == ("hevc", ctb, (2, *grid_shape(W, H, ctb)))
+    np.testing.assert_array_equal(back.offsets[1], maps[1].aggregate(ctb).offsets)
+
+
+def test_nvenc_bad_inputs(tmp_path):
+    with pytest.raises(PreanalysisError, match="use h264 or hevc"):
+        files.write_nvenc_maps(tmp_path / "m", flat_maps([0]), codec="av1")
+    with pytest.raises(PreanalysisError, match="32 or 64"):
+        files.write_nvenc_maps(tmp_path / "m", flat_maps([0]), codec="hevc", ctb_size=16)
+    (tmp_path / "junk").write_bytes(b"not a map file at all")
+    with pytest.raises(PreanalysisError, match="not an NVENC"):
+        files.read_nvenc_maps(tmp_path / "junk")
+    files.write_nvenc_maps(tmp_path / "m", flat_maps([1, 2]))
+    (tmp_path / "cut").write_bytes((tmp_path / "m").read_bytes()[:-5])
+    with pytest.raises(PreanalysisError, match="damaged"):
+        files.read_nvenc_maps(tmp_path / "cut")
+
+
+# --- SVT-AV1 --------------------------------------------------------------------------------------------
+
+
+def brute_force_error(values: np.ndarray, k: int) -> float:
+    """Least squared error of any split of the sorted distinct values into k contiguous groups."""
+    x = np.unique(values)
+    best = np.inf
+    for cuts in itertools.combinations(range(1, len(x)), min(k, len(x)) - 1):
+        bounds = [0, *cuts, len(x)]
+        err = 0.0
+        for a, b in itertools.pairwise(bounds):
+            seg = values[(values >= x[a]) & (values <= x[b - 1])].astype(float)
+            err += ((seg - seg.mean()) ** 2).sum()
+        best = min(best, err)
+    return best
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(-20, 20), min_size=1, max_size=40), st.integers(1, 4))
+def test_quantise_levels_is_optimal(values, k):
+    v = np.array(values)
+    q = files.quantise_levels(v, k)
+    assert len(np.unique(q)) <= k
+    order = np.argsort(v, kind="stable")
+    assert np.all(np.diff(q[order]) >= 0)  # order preserving
+    # Levels are the groups' means rounded to integers: at most 0.25 extra squared error per value.
+    assert ((q - v) ** 2).sum() <= brute_force_error(v, k) + 0.25 * v.size + 1e-9
+
+
+def test_svtav1_roi_map_format(tmp_path):
+    rng = np.random.default_rng(3)
+    width, height = 1280, 720
+    maps = [
+        QpMap(rng.integers(-12, 13, grid_shape(width, height)).astype(np.int8), width, height)
+        for _ in range(3)
+    ]
+    q = files.write_svtav1_roi_map(tmp_path / "roi.txt", maps)
+    lines = (tmp_path / "roi.txt").read_text().splitlines()
+    assert len(lines) == 3
+    for n, line in enumerate(lines):
+        assert re.fullmatch(r"-?\d+( -?\d+)+", line)
+        number, *offsets = map(int, line.split())
+        assert number == n and len(offsets) == 20 * 12  # 64x64 superblocks in raster order
+        assert 2 <= len(set(offsets)) <= 8
+        sb = maps[n].aggregate(64).offsets.ravel() * 4  # q-index = 4 x QP delta, before the 8-level quantiser
+        assert len(np.unique(sb)) > 8 and np.corrcoef(sb, offsets)[0, 1] > 0.95
+    np.testing.assert_array_equal(q[0].ravel(), list(map(int, lines[0].split()))[1:])
+
+
+def test_svtav1_exact_when_few_levels_and_clamped(tmp_path):
+    m = np.zeros(grid_shape(W, H), np.int8)
+    m[:, :8], m[:, 8:] = -51, 3
+    q = files.svtav1_offsets([QpMap(m, W, H)], qindex_per_qp=6)
+    assert q.shape == (1, 3, 4)
+    assert np.all(q[0][:, :2] == -255) and np.all(q[0][:, 2:] == 18)  # -306 clamped; 3 QP -> 18 q-index
+
+
+# --- kvazaar --------------------------------------------------------------------------------------------
+
+
+def test_kvazaar_roi_is_temporal_median_on_lcu_grid(tmp_path):
+    maps = flat_maps([-4, 2, 6, 9, -1])  # median 2
+    roi = files.write_kvazaar_roi(tmp_path / "roi.txt", maps)
+    lines = (tmp_path / "roi.txt").read_text().split("\n")
+    assert lines[0] == "4 3" and roi.shape == (3, 4)
+    values = [int(v) for line in lines[1:] for v in line.split()]
+    assert values == [2] * 12
+
+
+def test_kvazaar_accepts_roi_and_spends_bits_where_told(tmp_path, clip):
+    roi = tmp_path / "roi.txt"
+    files.write_kvazaar_roi(roi, left_right_maps(10))
+    ffmpeg_encode(
+        clip, tmp_path / "roi.mp4", "-frames:v", "10", "-c:v", "libkvazaar", "-kvazaar-params", f"roi={roi}"
+    )
+    ffmpeg_encode(clip, tmp_path / "plain.mp4", "-frames:v", "10", "-c:v", "libkvazaar")
+    src = luma(clip)[:10]
+    mapped, plain = luma(tmp_path / "roi.mp4"), luma(tmp_path / "plain.mp4")
+    half = W // 2
+    assert psnr(src[..., :half], mapped[..., :half]) > psnr(src[..., :half], plain[..., :half]) + 2
+    assert psnr(src[..., half:], mapped[..., half:]) < psnr(src[..., half:], plain[..., half:]) - 2
+
+
+# --- ffmpeg addroi script and x265 zones ----------------------------------------------------------------
+
+
+def test_addroi_keeps_only_stable_regions():
+    frames = []
+    for k in range(10):
+        m = np.zeros(grid_shape(W, H), np.int8)
+        m[2:6, 3:9] = -5  # stable salient box
+        m[0, :] = 4 * (-1) ** (k + np.arange(m.shape[1]))  # sign flips from frame to frame: not stable
+        frames.append(QpMap(m, W, H))
+    rois = files.addroi_rois(frames)
+    assert rois == [files.Roi(x=48, y=32, w=96, h=64, delta=-5)]
+    assert rois[0].filter() == "addroi=x=48:y=32:w=96:h=64:qoffset=-5/51"
+
+
+def test_addroi_rectangles_are_few_disjoint_and_uniform():
+    rng = np.random.default_rng(5)
+    width, height = 1280, 720
+    base = np.repeat(np.repeat(rng.integers(-6, 7, (6, 10)), 8, axis=0), 8, axis=1)[:45, :80].astype(np.int8)
+    rois = files.addroi_rois([QpMap(base, width, height)] * 3, max_rects=32)
+    assert 0 < len(rois) <= 32
+    cover = np.zeros((height, width), np.int32)
+    for r in rois:
+        assert r.x % 16 == r.y % 16 == 0 and r.x + r.w <= width and r.y + r.h <= height
+        cover[r.y : r.y + r.h, r.x : r.x + r.w] += 1
+        assert r.delta != 0 and -51 <= r.delta <= 51
+    assert cover.max() == 1
+
+
+def test_ffmpeg_accepts_addroi_script_and_lowers_qp_inside(tmp_path, clip):
+    script = tmp_path / "roi.txt"
+    files.write_addroi_script(script, left_right_maps(12))
+    ffmpeg_encode(clip, tmp_path / "roi.mp4", "-frames:v", "12", "-/filter:v", str(script), "-c:v", "libx264")
+    ffmpeg_encode(clip, tmp_path / "plain.mp4", "-frames:v", "12", "-c:v", "libx264")
+    mapped, plain = decoded_qps(tmp_path / "roi.mp4")[0], decoded_qps(tmp_path / "plain.mp4")[0]  # I-frames
+    assert np.median(mapped[:, :8]) <= np.median(plain[:, :8]) - 6
+    assert np.median(mapped[:, 8:]) >= np.median(plain[:, 8:]) + 6
+
+
+def test_empty_addroi_script_is_a_valid_null_filter(tmp_path, clip):
+    script = tmp_path / "roi.txt"
+    assert files.write_addroi_script(script, flat_maps([0, 0])) == []
+    ffmpeg_encode(clip, tmp_path / "out.mp4", "-frames:v", "2", "-/filter:v", str(script), "-c:v", "libx264")
+
+
+def test_scenes_follow_mean_offset_changes():
+    means = [0.1] * 30 + [3.0] * 30 + [-2.0] * 5 + [3.0] * 25 + [-2.2] * 20
+    zones = files.scenes(means, min_frames=12)
+    assert [(z.start, z.end) for z in zones] == [(0, 29), (30, 89), (90, 109)]
+    assert zones[2].offset == pytest.approx(-2.2) and zones[2].bitrate_factor == pytest.approx(2 ** (2.2 / 6))
+    maps = flat_maps([0] * 30 + [3] * 30 + [-2] * 20)
+    assert files.x265_zones(maps) == "30,59,b=0.707/60,79,b=1.260"
+
+
+def test_x265_zones_through_ffmpeg_change_the_bits(tmp_path, clip):
+    maps = flat_maps([0] * 30 + [6] * 30)  # +6 QP on the second scene: about half the bits
+    zones = files.x265_zones(maps)
+    assert zones == "30,59,b=0.500"
+    log = ffmpeg_encode(
+        clip, tmp_path / "z.mp4", "-c:v", "libx265", "-x265-params", f"zones={zones}:log-level=error"
+    )
+    assert "Invalid value" not in log
+    ffmpeg_encode(clip, tmp_path / "plain.mp4", "-c:v", "libx265", "-x265-params", "log-level=error")
+
+    def frame_bytes(path):
+        with av.open(str(path)) as container:
+            packets = sorted((p.pts, p.size) for p in container.demux(video=0) if p.size)
+        return np.array([size for _, size in packets])
+
+    zoned, plain = frame_bytes(tmp_path / "z.mp4"), frame_bytes(tmp_path / "plain.mp4")
+    assert zoned[:30].sum() == plain[:30].sum()
+    assert 0.35 < zoned[30:].sum() / plain[30:].sum() < 0.75
+
+
+# --- the `preanalysis qpfile` command --------------------------------------------------------------------
+
+
+def test_cli_qpfile_from_analysis_and_from_maps(tmp_path, scene):
+    path, s = scene
+    out = tmp_path / "h.nvqp"
+    assert (
+        main(["qpfile", str(path), "--format", "nvenc", "--codec", "hevc", "--ctb", "64", "-o", str(out)])
+        == 0
+    )
+    fresh = files.read_nvenc_maps(out)
+    assert fresh.codec == "hevc" and fresh.offsets.shape == (len(s.frames), *grid_shape(320, 192, 64))
+    maps = tmp_path / "maps.npz"
+    assert main(["analyze", str(path), "-o", str(maps)]) == 0
+    assert (
+        main(
+            [
+                "qpfile",
+                str(path),
+                "--maps",
+                str(maps),
+                "--format",
+                "nvenc-hevc",
+                "--ctb",
+                "64",
+                "-o",
+                str(tmp_path / "again.nvqp"),
+            ]
+        )
+        == 0
+    )
+    np.testing.assert_array_equal(files.read_nvenc_maps(tmp_path / "again.nvqp").offsets, fresh.offsets)
+    assert (
+        main(["qpfile", str(path), "--maps", str(maps), "--format", "x264", "-o", str(tmp_path / "q.txt")])
+        == 0
+    )
+    lines = (tmp_path / "q.txt").read_text().splitlines()
+    assert len(lines) == len(s.frames) and lines[0].startswith("0 I ")
+
+
+def test_cli_qpfile_errors(tmp_path, scene, capsys):
+    path, _ = scene
+    assert main(["qpfile", str(path), "--format", "svtav1", "-o", str(path)]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    other = tmp_path / "other.y4m"
+    subprocess.run(
+        [
+            FFMPEG,
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=176x144:rate=25",
+            "-frames:v",
+            "2",
+            str(other),
+        ],
+        check=True,
+    )
+    maps = tmp_path / "maps.npz"
+    assert main(["analyze", str(other), "-o", str(maps)]) == 0
+    assert (
+        main(["qpfile", str(path), "--maps", str(maps), "--format", "kvazaar", "-o", str(tmp_path / "k.txt")])
+        == 2
+    )
+    assert "176x144 video" in capsys.readouterr().err
+    assert not (tmp_path / "k.txt").exists()
