@@ -1,4 +1,4 @@
-"""Encoder-native files: their layouts, and real encoders (x264, x265, ffmpeg libx264/x265/kvazaar) obeying them."""
+"""Encoder-native files: their layouts, and real encoders (x264, x265, ffmpeg) obeying them."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ import av
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from av.sidedata.sidedata import Type
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from encoder_adapters import files
+from encoder_adapters import files, read_qps
 from preanalysis.allocate import QpMap, grid_shape
 from preanalysis.cli import main
 from preanalysis.errors import PreanalysisError
@@ -69,14 +68,6 @@ def ffmpeg_encode(clip, out, *args) -> str:
     )
     assert run.returncode == 0, run.stderr[-1000:]
     return run.stderr
-
-
-def decoded_qps(path) -> list[np.ndarray]:
-    """Per-macroblock QPs of each H.264 frame in display order, read back from the bitstream."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.codec_context.options = {"export_side_data": "venc_params"}
-        return [f.side_data.get(Type.VIDEO_ENC_PARAMS).qp_map() for f in container.decode(stream)]
 
 
 def luma(path) -> np.ndarray:
@@ -152,7 +143,7 @@ def test_x264_honours_qpfile(tmp_path, clip):
         check=True,
         capture_output=True,
     )
-    read = decoded_qps(out)
+    read = [qp for _, qp in read_qps(out)]
     assert len(read) == len(qps)
     for want, got in zip(qps, read):
         assert np.all(got == want), (want, np.unique(got))
@@ -353,7 +344,8 @@ def test_ffmpeg_accepts_addroi_script_and_lowers_qp_inside(tmp_path, clip):
     files.write_addroi_script(script, left_right_maps(12))
     ffmpeg_encode(clip, tmp_path / "roi.mp4", "-frames:v", "12", "-/filter:v", str(script), "-c:v", "libx264")
     ffmpeg_encode(clip, tmp_path / "plain.mp4", "-frames:v", "12", "-c:v", "libx264")
-    mapped, plain = decoded_qps(tmp_path / "roi.mp4")[0], decoded_qps(tmp_path / "plain.mp4")[0]  # I-frames
+    (kind, mapped), (_, plain) = read_qps(tmp_path / "roi.mp4")[0], read_qps(tmp_path / "plain.mp4")[0]
+    assert kind == "I"
     assert np.median(mapped[:, :8]) <= np.median(plain[:, :8]) - 6
     assert np.median(mapped[:, 8:]) >= np.median(plain[:, 8:]) + 6
 

@@ -20,7 +20,7 @@ FORMATS = ("x264", "x265", "nvenc", "nvenc-h264", "nvenc-hevc", "svtav1", "kvaza
 USAGE = {
     "x264": "x264 --qpfile {out} --aq-mode 0 --no-mbtree ... (frame QPs exact only with AQ and mbtree off)",
     "x265": "x265 --qpfile {out} --aq-mode 0 --no-cutree ... (frame QPs exact only with AQ and cutree off)",
-    "nvenc": "NVENC SDK: qpMapMode=NV_ENC_QP_MAP_DELTA, qpDeltaMap = frame i of {out} (encoder_adapters.files)",
+    "nvenc": "NVENC SDK: qpMapMode=NV_ENC_QP_MAP_DELTA, qpDeltaMap = frame i of {out} (layout: files.py)",
     "svtav1": "SvtAv1EncApp --roi-map-file {out} ...",
     "kvazaar": "kvazaar --roi {out} ...  or  ffmpeg -i {input} -c:v libkvazaar -kvazaar-params roi={out} ...",
     "addroi": "ffmpeg -i {input} -/filter:v {out} -c:v libx264 ...  (AQ must stay on)",
