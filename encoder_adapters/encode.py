@@ -86,7 +86,9 @@ def encode_pass(
         if settings.bitrate_kbps is not None:
             ctx.bit_rate = int(round(settings.bitrate_kbps * 1000))
         stream.options = adapter.options(settings, extra_params)
-        ctx.sample_aspect_ratio = sample_aspect_ratio(info)
+        sar = sample_aspect_ratio(info)
+        if sar:
+            ctx.sample_aspect_ratio = sar
         bar = _progress(progress, info.frame_count)
         for d in frames:
             if count == 0:  # the encoder opens on the first frame: signal the source's colours as ffmpeg does
