@@ -29,12 +29,16 @@ NVENC delta-QP maps (write_nvenc_maps / read_nvenc_maps)
     ``qpMapMode = NV_ENC_QP_MAP_DELTA`` (one signed byte per macroblock / CTB).  Deltas are clamped to +-51.
 
 SVT-AV1 ``--roi-map-file`` (write_svtav1_roi_map)
-    One line per picture: ``<picture number> <offset> ...``, one offset per 64x64 superblock in raster
-    order, in q-index units.  AV1's q-index (0..255) is 4x the 0..63 quantizer scale of SVT-AV1's
-    ``--crf``/``--qp``, and its step size doubles about every 24 q-index in the working range, as H.264/HEVC
-    QP does every 6: so offset = 4 x QP delta (``qindex_per_qp``), clamped to +-255.  AV1 codes the offsets
-    as segments, at most 8 per picture, so each picture's offsets are quantised to <= 8 levels by optimal
-    1-D k-means (dynamic programming over the distinct values, least squared error).
+    Lines ``<picture number> <offset> ...``, one offset per 64x64 superblock in raster order, in q-index
+    units (+-255).  A line starts an "ROI event" that holds until the next line, so a line is written only
+    when a picture's offsets differ from the previous line's.  Units: our offsets follow H.264/HEVC QP, whose
+    quantiser step grows by 2^(1/6) per QP.  AV1's 8-bit AC step table (ac_qlookup_QTX) grows from 112 to
+    1369 over q-index 100..240, where SVT-AV1's usual --crf 25..60 lands (q-index = 4 x crf): 6.46 q-index
+    per 2^(1/6) on average (about 9 in the linear part at q-index 60..100).  So offset = 6.5 x QP delta
+    (``qindex_per_qp``; SVT's own "4 x crf" scale would under-apply the map by a third), clamped to +-255.
+    AV1 codes the offsets as segments, at most 8 per picture (SvtAv1EncApp rejects a 9th value), so each
+    picture's offsets are quantised to <= 8 levels by optimal 1-D k-means (dynamic programming over the
+    distinct values, least squared error).  SvtAv1EncApp warns when all of a picture's offsets are negative.
 
 kvazaar ``--roi`` (write_kvazaar_roi)
     Text ``W H`` then W*H integer deltas (+-51) in raster order, one map for the whole encode (kvazaar
@@ -78,6 +82,7 @@ NVENC_HEADER = struct.Struct("<4sHBBHHI")
 NVENC_CODECS = {"h264": 0, "hevc": 1}
 SVTAV1_SUPERBLOCK = 64
 SVTAV1_MAX_SEGMENTS = 8
+SVTAV1_QINDEX_PER_QP = 6.5  # see the module docstring
 KVAZAAR_LCU = 64
 
 
@@ -212,7 +217,7 @@ def quantise_levels(values: np.ndarray, max_levels: int) -> np.ndarray:
     return levels[inverse].reshape(v.shape).astype(v.dtype)
 
 
-def svtav1_offsets(maps: Iterable[QpMap | None], qindex_per_qp: float = 4.0) -> np.ndarray:
+def svtav1_offsets(maps: Iterable[QpMap | None], qindex_per_qp: float = SVTAV1_QINDEX_PER_QP) -> np.ndarray:
     """Per-picture superblock offsets in q-index units, clamped to +-255, at most 8 distinct values each."""
     offsets, _, _ = stack_offsets(maps, SVTAV1_SUPERBLOCK)
     q = np.clip(np.round(offsets * qindex_per_qp), -255, 255).astype(np.int32)
@@ -220,10 +225,15 @@ def svtav1_offsets(maps: Iterable[QpMap | None], qindex_per_qp: float = 4.0) -> 
 
 
 def write_svtav1_roi_map(
-    path: str | Path, maps: Iterable[QpMap | None], qindex_per_qp: float = 4.0
+    path: str | Path, maps: Iterable[QpMap | None], qindex_per_qp: float = SVTAV1_QINDEX_PER_QP
 ) -> np.ndarray:
+    """Write the ROI events (a line where a picture's offsets change); returns every picture's offsets."""
     q = svtav1_offsets(maps, qindex_per_qp)
-    lines = [f"{n} " + " ".join(map(str, frame.ravel())) for n, frame in enumerate(q)]
+    lines = [
+        f"{n} " + " ".join(map(str, frame.ravel()))
+        for n, frame in enumerate(q)
+        if n == 0 or not np.array_equal(frame, q[n - 1])
+    ]
     atomic_write_text(Path(path), "\n".join(lines) + "\n")
     return q
 

@@ -259,21 +259,20 @@ def test_quantise_levels_is_optimal(values, k):
 def test_svtav1_roi_map_format(tmp_path):
     rng = np.random.default_rng(3)
     width, height = 1280, 720
-    maps = [
-        QpMap(rng.integers(-12, 13, grid_shape(width, height)).astype(np.int8), width, height)
-        for _ in range(3)
-    ]
+    grid = grid_shape(width, height)
+    maps = [QpMap(rng.integers(-12, 13, grid).astype(np.int8), width, height) for _ in range(3)]
+    maps.insert(2, maps[1])  # picture 2 repeats picture 1: no new ROI event
     q = files.write_svtav1_roi_map(tmp_path / "roi.txt", maps)
     lines = (tmp_path / "roi.txt").read_text().splitlines()
-    assert len(lines) == 3
-    for n, line in enumerate(lines):
+    assert len(q) == 4 and [int(line.split()[0]) for line in lines] == [0, 1, 3]
+    for line in lines:
         assert re.fullmatch(r"-?\d+( -?\d+)+", line)
         number, *offsets = map(int, line.split())
-        assert number == n and len(offsets) == 20 * 12  # 64x64 superblocks in raster order
+        assert len(offsets) == 20 * 12  # 64x64 superblocks in raster order
         assert 2 <= len(set(offsets)) <= 8
-        sb = maps[n].aggregate(64).offsets.ravel() * 4  # q-index = 4 x QP delta, before the 8-level quantiser
+        np.testing.assert_array_equal(q[number].ravel(), offsets)
+        sb = maps[number].aggregate(64).offsets.ravel() * files.SVTAV1_QINDEX_PER_QP  # before the quantiser
         assert len(np.unique(sb)) > 8 and np.corrcoef(sb, offsets)[0, 1] > 0.95
-    np.testing.assert_array_equal(q[0].ravel(), list(map(int, lines[0].split()))[1:])
 
 
 def test_svtav1_exact_when_few_levels_and_clamped(tmp_path):

@@ -104,7 +104,7 @@ def run(args) -> int:
         )
     elif fmt == "svtav1":
         q = files.write_svtav1_roi_map(out, maps)
-        log.info("wrote %d SVT-AV1 ROI lines of %d superblocks to %s", len(q), q[0].size, out)
+        log.info("wrote SVT-AV1 ROI events for %d pictures of %d superblocks to %s", len(q), q[0].size, out)
     elif fmt == "kvazaar":
         roi = files.write_kvazaar_roi(out, maps)
         log.info("wrote a %dx%d kvazaar ROI map (temporal median) to %s", roi.shape[1], roi.shape[0], out)
