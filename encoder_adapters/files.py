@@ -42,8 +42,10 @@ SVT-AV1 ``--roi-map-file`` (write_svtav1_roi_map)
 
 kvazaar ``--roi`` (write_kvazaar_roi)
     Text ``W H`` then W*H integer deltas (+-51) in raster order, one map for the whole encode (kvazaar
-    stretches it over the frame): the temporal median of the frames' maps on kvazaar's 64x64 LCU grid, so
-    each value lands on exactly one LCU.
+    stretches it over the frame, LCU x -> value x * W / LCUs per row): the temporal median of the frames'
+    maps on kvazaar's 64x64 LCU grid, so each value lands on exactly one LCU.  (The kvazaar inside the static
+    ffmpeg 9 reads a further map per frame when the file holds several, but in coding order, not display
+    order, so per-frame maps do not reach the intended frames that way; one map holds for every frame.)
 
 ffmpeg command line only (write_addroi_script, x265_zones)
     FFmpeg's libx264 takes no qpfile, but its libx264/libx265 wrappers honour ``addroi`` side data:

@@ -338,6 +338,13 @@ def test_addroi_rectangles_are_few_disjoint_and_uniform():
     assert cover.max() == 1
 
 
+def test_addroi_rectangles_stay_inside_odd_sized_frames():
+    width, height = 200, 120  # 12.5 x 7.5 macroblocks
+    m = np.full(grid_shape(width, height), -3, np.int8)
+    (roi,) = files.addroi_rois([QpMap(m, width, height)] * 2)
+    assert (roi.x, roi.y, roi.w, roi.h, roi.delta) == (0, 0, 200, 120, -3)
+
+
 def test_ffmpeg_accepts_addroi_script_and_lowers_qp_inside(tmp_path, clip):
     script = tmp_path / "roi.txt"
     files.write_addroi_script(script, left_right_maps(12))
