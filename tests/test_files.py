@@ -245,7 +245,7 @@ def brute_force_error(values: np.ndarray, k: int) -> float:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(-20, 20), min_size=1, max_size=40), st.integers(1, 4))
+@given(st.lists(st.integers(-12, 12), min_size=1, max_size=40), st.integers(1, 4))
 def test_quantise_levels_is_optimal(values, k):
     v = np.array(values)
     q = files.quantise_levels(v, k)
