@@ -96,7 +96,7 @@ def probe(path: str | Path) -> VideoInfo:
             codec=ctx.name,
             time_base=stream.time_base or Fraction(1, 25),
             frame_rate=stream.average_rate or stream.guessed_rate,
-            frame_count=stream.frames or _frames_from_duration(stream),
+            frame_count=stream.frames or _frames_from_duration(stream, container.duration),
         )
     _check_size(path, width, height)
     return info
@@ -110,9 +110,14 @@ def _check_size(path, width: int, height: int) -> None:
         )
 
 
-def _frames_from_duration(stream) -> int:
-    if stream.duration and stream.time_base and stream.average_rate:
-        return int(round(float(stream.duration * stream.time_base * stream.average_rate)))
+def _frames_from_duration(stream, container_duration: int | None) -> int:
+    rate = stream.average_rate or stream.guessed_rate
+    if not rate:
+        return 0
+    if stream.duration and stream.time_base:
+        return int(round(float(stream.duration * stream.time_base * rate)))
+    if container_duration:  # microseconds (AV_TIME_BASE)
+        return int(round(container_duration / 1e6 * float(rate)))
     return 0
 
 
@@ -147,6 +152,10 @@ def decode(path: str | Path, start: int = 0, stop: int | None = None) -> Iterato
             )
     if index == 0:
         raise PreanalysisError(f"input {path} has no decodable video frames: the file is empty or broken")
+    # Demuxers often end a truncated file silently; the header's length is what tells.
+    if stop is None and info.frame_count and index < 0.98 * info.frame_count - 1:
+        log.warning("%s is truncated or corrupt: decoded %d frame(s) of the %d its header promises, the rest is lost",
+                    path, index, info.frame_count)
 
 
 def analysis_size(width: int, height: int, max_width: int) -> tuple[int, int]:
