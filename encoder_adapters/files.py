@@ -19,7 +19,7 @@ NVENC delta-QP maps (write_nvenc_maps / read_nvenc_maps)
         0      4     magic  b"PQPM"
         4      2     version (uint16) = 1
         6      1     codec (uint8): 0 = H.264, 1 = HEVC
-        7      1     block size in pixels (uint8): 16 for H.264, the CTB size 32 or 64 for HEVC
+        7      1     block size in pixels (uint8): 16 for H.264, the CTB size (16, 32 or 64) for HEVC
         8      2     cols (uint16)  = ceil(width / block size)
         10     2     rows (uint16)  = ceil(height / block size)
         12     4     frames (uint32)
@@ -73,9 +73,11 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import median_filter
 
-from preanalysis.allocate import QpMap
+from preanalysis.allocate import QpMap, grid_shape
 from preanalysis.errors import PreanalysisError
 from preanalysis.io import atomic_output, atomic_write_text
+
+from . import nvenc
 
 QP_RANGE_8BIT = 51
 NVENC_MAGIC = b"PQPM"
@@ -147,16 +149,18 @@ class NvencMaps:
 def write_nvenc_maps(
     path: str | Path, maps: Iterable[QpMap | None], codec: str = "h264", ctb_size: int = 32
 ) -> NvencMaps:
-    """Write one delta-QP file for the sequence: 16x16 blocks for H.264, ctb_size (32|64) blocks for HEVC."""
-    if codec not in NVENC_CODECS:
-        raise PreanalysisError(f"unknown NVENC codec {codec!r}: use h264 or hevc")
-    if codec == "hevc" and ctb_size not in (32, 64):
-        raise PreanalysisError(f"HEVC CTB size {ctb_size} is not supported by NVENC: use 32 or 64")
-    block = 16 if codec == "h264" else ctb_size
-    offsets, _, _ = stack_offsets(maps, block)
-    data = NvencMaps(codec, block, np.clip(offsets, -QP_RANGE_8BIT, QP_RANGE_8BIT).astype(np.int8))
-    frames, rows, cols = data.offsets.shape
-    header = NVENC_HEADER.pack(NVENC_MAGIC, NVENC_VERSION, NVENC_CODECS[codec], block, cols, rows, frames)
+    """Write one delta-QP file for the sequence: 16x16 blocks for H.264, ctb_size blocks for HEVC.
+
+    Each frame is packed by encoder_adapters.nvenc.qp_delta_map: the very bytes the SDK adapter sends.
+    """
+    maps = list(maps)
+    block = nvenc.block_size(codec, ctb_size)
+    _, width, height = stack_offsets(maps, block)  # refuses no maps and mixed frame sizes
+    rows, cols = grid_shape(width, height, block)
+    zero = np.zeros(rows * cols, np.int8)
+    packed = [zero if m is None else nvenc.qp_delta_map(m, codec, width, height, ctb_size) for m in maps]
+    data = NvencMaps(codec, block, np.stack(packed).reshape(len(maps), rows, cols))
+    header = NVENC_HEADER.pack(NVENC_MAGIC, NVENC_VERSION, NVENC_CODECS[codec], block, cols, rows, len(maps))
     with atomic_output(path) as tmp:
         tmp.write_bytes(header + data.offsets.tobytes())
     return data

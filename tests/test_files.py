@@ -203,7 +203,7 @@ def test_nvenc_h264_round_trip_and_header(tmp_path):
     assert not back.offsets[3].any()
 
 
-@pytest.mark.parametrize("ctb", [32, 64])
+@pytest.mark.parametrize("ctb", [16, 32, 64])
 def test_nvenc_hevc_uses_ctb_grid(tmp_path, ctb):
     rng = np.random.default_rng(2)
     maps = [QpMap(rng.integers(-6, 7, grid_shape(W, H)).astype(np.int8), W, H) for _ in range(2)]
@@ -216,8 +216,8 @@ def test_nvenc_hevc_uses_ctb_grid(tmp_path, ctb):
 def test_nvenc_bad_inputs(tmp_path):
     with pytest.raises(PreanalysisError, match="use h264 or hevc"):
         files.write_nvenc_maps(tmp_path / "m", flat_maps([0]), codec="av1")
-    with pytest.raises(PreanalysisError, match="32 or 64"):
-        files.write_nvenc_maps(tmp_path / "m", flat_maps([0]), codec="hevc", ctb_size=16)
+    with pytest.raises(PreanalysisError, match="CTB size 128"):
+        files.write_nvenc_maps(tmp_path / "m", flat_maps([0]), codec="hevc", ctb_size=128)
     (tmp_path / "junk").write_bytes(b"not a map file at all")
     with pytest.raises(PreanalysisError, match="not an NVENC"):
         files.read_nvenc_maps(tmp_path / "junk")

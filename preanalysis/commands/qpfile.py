@@ -49,7 +49,7 @@ def add_arguments(p):
         "--codec", choices=("h264", "hevc"), default="h264", help="codec for --format nvenc (default h264)"
     )
     p.add_argument(
-        "--ctb", type=int, choices=(32, 64), default=32, help="HEVC CTB size for NVENC maps (default 32)"
+        "--ctb", type=int, choices=(16, 32, 64), default=32, help="HEVC CTB size for NVENC maps (default 32)"
     )
     add_config_options(p)
 
