@@ -354,8 +354,8 @@ def scenes(frame_means: Sequence[float], min_frames: int = 12, step: float = 1.0
     m = np.asarray(frame_means, dtype=np.float64)
     if m.size == 0:
         return []
-    size = min(min_frames | 1, m.size if m.size % 2 else m.size - 1) or 1
-    bins = np.round(median_filter(m, size=size, mode="nearest") / step)
+    window = min(min_frames | 1, m.size)  # odd, so a step edge stays where it is
+    bins = np.round(median_filter(m, size=window, mode="nearest") / step)
     starts = [0] + [t for t in range(1, m.size) if bins[t] != bins[t - 1]]
     runs = [[a, b] for a, b in zip(starts, starts[1:] + [m.size])]
     merged: list[list[int]] = []

@@ -369,6 +369,8 @@ def test_scenes_follow_mean_offset_changes():
     assert zones[2].offset == pytest.approx(-2.2) and zones[2].bitrate_factor == pytest.approx(2 ** (2.2 / 6))
     maps = flat_maps([0] * 30 + [3] * 30 + [-2] * 20)
     assert files.x265_zones(maps) == "30,59,b=0.707/60,79,b=1.260"
+    assert files.scenes([]) == [] and files.scenes([2.0]) == [files.Zone(0, 0, 2.0)]
+    assert files.x265_zones(flat_maps([0] * 20)) == ""  # nothing differs: no zones
 
 
 def test_x265_zones_through_ffmpeg_change_the_bits(tmp_path, clip):
