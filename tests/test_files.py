@@ -35,28 +35,16 @@ def left_right_maps(frames: int, delta: int = 8) -> list[QpMap]:
     return [QpMap(m, W, H)] * frames
 
 
+def make_test_pattern(path, size: str, frames: int):
+    """ffmpeg's moving test pattern (testsrc2) as a y4m file, what the x264/x265 CLIs read."""
+    source = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25", "-frames:v", str(frames)]
+    subprocess.run([FFMPEG, "-v", "error", *source, "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    """60 frames of ffmpeg's moving test pattern as y4m (what the x264/x265 CLIs read)."""
-    path = tmp_path_factory.mktemp("clip") / "clip.y4m"
-    subprocess.run(
-        [
-            FFMPEG,
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size={W}x{H}:rate=25",
-            "-frames:v",
-            "60",
-            "-pix_fmt",
-            "yuv420p",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
+    return make_test_pattern(tmp_path_factory.mktemp("clip") / "clip.y4m", f"{W}x{H}", 60)
 
 
 def ffmpeg_encode(clip, out, *args) -> str:
@@ -396,68 +384,53 @@ def test_x265_zones_through_ffmpeg_change_the_bits(tmp_path, clip):
 # --- the `preanalysis qpfile` command --------------------------------------------------------------------
 
 
-def test_cli_qpfile_from_analysis_and_from_maps(tmp_path, scene):
-    path, s = scene
-    out = tmp_path / "h.nvqp"
-    assert (
-        main(["qpfile", str(path), "--format", "nvenc", "--codec", "hevc", "--ctb", "64", "-o", str(out)])
-        == 0
-    )
-    fresh = files.read_nvenc_maps(out)
-    assert fresh.codec == "hevc" and fresh.offsets.shape == (len(s.frames), *grid_shape(320, 192, 64))
-    maps = tmp_path / "maps.npz"
-    assert main(["analyze", str(path), "-o", str(maps)]) == 0
-    assert (
-        main(
-            [
-                "qpfile",
-                str(path),
-                "--maps",
-                str(maps),
-                "--format",
-                "nvenc-hevc",
-                "--ctb",
-                "64",
-                "-o",
-                str(tmp_path / "again.nvqp"),
-            ]
-        )
-        == 0
-    )
-    np.testing.assert_array_equal(files.read_nvenc_maps(tmp_path / "again.nvqp").offsets, fresh.offsets)
-    assert (
-        main(["qpfile", str(path), "--maps", str(maps), "--format", "x264", "-o", str(tmp_path / "q.txt")])
-        == 0
-    )
-    lines = (tmp_path / "q.txt").read_text().splitlines()
-    assert len(lines) == len(s.frames) and lines[0].startswith("0 I ")
+def qpfile(*args) -> int:
+    return main(["qpfile", *map(str, args)])
 
 
-def test_cli_qpfile_errors(tmp_path, scene, capsys):
-    path, _ = scene
-    assert main(["qpfile", str(path), "--format", "svtav1", "-o", str(path)]) == 2
+@pytest.fixture(scope="module")
+def scene_maps(scene, tmp_path_factory):
+    """The generated scene and its maps file from `preanalysis analyze`."""
+    maps = tmp_path_factory.mktemp("maps") / "maps.npz"
+    assert main(["analyze", str(scene[0]), "-o", str(maps)]) == 0
+    return scene[0], maps
+
+
+def test_cli_qpfile_from_analysis_equals_from_maps(tmp_path, scene_maps):
+    path, maps = scene_maps
+    assert qpfile(path, "--format", "nvenc", "--codec", "hevc", "--ctb", "64", "-o", tmp_path / "a") == 0
+    fresh = files.read_nvenc_maps(tmp_path / "a")
+    assert fresh.codec == "hevc" and fresh.offsets.shape == (16, *grid_shape(320, 192, 64))
+    assert qpfile(path, "--maps", maps, "--format", "nvenc-hevc", "--ctb", "64", "-o", tmp_path / "b") == 0
+    np.testing.assert_array_equal(files.read_nvenc_maps(tmp_path / "b").offsets, fresh.offsets)
+
+
+@pytest.mark.parametrize("fmt", ["x264", "x265", "nvenc-h264", "svtav1", "kvazaar", "addroi", "x265-zones"])
+def test_cli_qpfile_every_format(tmp_path, scene_maps, fmt):
+    path, maps = scene_maps
+    out = tmp_path / "out.txt"
+    assert qpfile(path, "--maps", maps, "--format", fmt, "-o", out) == 0
+    text = out.read_bytes()
+    if fmt in ("x264", "x265"):
+        lines = text.decode().splitlines()
+        assert len(lines) == 16 and lines[0].startswith("0 I ") and lines[1].startswith("1 P ")
+    elif fmt == "kvazaar":
+        assert text.decode().split("\n")[0] == "5 3"
+    elif fmt == "svtav1":
+        assert len(text.decode().splitlines()[0].split()) == 1 + 5 * 3
+    elif fmt == "nvenc-h264":
+        assert files.read_nvenc_maps(out).offsets.shape == (16, 12, 20)
+    else:
+        assert text.endswith(b"\n")
+
+
+def test_cli_qpfile_errors(tmp_path, scene_maps, capsys):
+    path, _ = scene_maps
+    assert qpfile(path, "--format", "svtav1", "-o", path) == 2
     assert "is the input file" in capsys.readouterr().err
-    other = tmp_path / "other.y4m"
-    subprocess.run(
-        [
-            FFMPEG,
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=176x144:rate=25",
-            "-frames:v",
-            "2",
-            str(other),
-        ],
-        check=True,
-    )
+    other = make_test_pattern(tmp_path / "other.y4m", "176x144", 2)
     maps = tmp_path / "maps.npz"
     assert main(["analyze", str(other), "-o", str(maps)]) == 0
-    assert (
-        main(["qpfile", str(path), "--maps", str(maps), "--format", "kvazaar", "-o", str(tmp_path / "k.txt")])
-        == 2
-    )
+    assert qpfile(path, "--maps", maps, "--format", "kvazaar", "-o", tmp_path / "k.txt") == 2
     assert "176x144 video" in capsys.readouterr().err
     assert not (tmp_path / "k.txt").exists()
