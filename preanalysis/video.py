@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 import av
+import cv2
 import numpy as np
 
 from .errors import PreanalysisError
@@ -164,10 +165,17 @@ def analysis_size(width: int, height: int, max_width: int) -> tuple[int, int]:
     return max(MIN_DIMENSION, width // factor), max(MIN_DIMENSION, height // factor)
 
 
+PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"}
+
+
 def to_luma(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
     """Analysis-resolution luma in [0, 1] (any bit depth; area-averaged so noise does not alias)."""
-    small = frame.reformat(width=size[0], height=size[1], format="gray", interpolation="AREA")
-    return small.to_ndarray().astype(np.float32) * np.float32(1 / 255)
+    if frame.format.name not in PLANAR_YUV:  # 10-bit, RGB, ...: to 8-bit 4:2:0 first (the Y the encoder sees)
+        frame = frame.reformat(format="yuv420p")
+    plane = frame.planes[0]  # the Y plane as it is (no colour conversion), then OpenCV's SIMD area resize
+    y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+    small = cv2.resize(y, size, interpolation=cv2.INTER_AREA) if size != (plane.width, plane.height) else y
+    return small.astype(np.float32) * np.float32(1 / 255)
 
 
 def frames(path: str | Path, max_width: int = 480, start: int = 0, stop: int | None = None) -> Iterator[Frame]:

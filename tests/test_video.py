@@ -49,7 +49,7 @@ def test_ten_bit(tmp_path):
     info = video.probe(path)
     assert info.bit_depth == 10
     luma = next(video.frames(path)).luma
-    expected = np.asarray(av.VideoFrame.from_ndarray(s.frames[0], format="rgb24").reformat(format="gray").to_ndarray())
+    expected = np.asarray(av.VideoFrame.from_ndarray(s.frames[0], format="rgb24").reformat(format="yuv420p").to_ndarray()[:96])
     assert np.abs(luma * 255 - expected).mean() < 1.5  # same picture, 10-bit precision reduced to analysis
 
 

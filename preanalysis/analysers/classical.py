@@ -92,9 +92,10 @@ def global_motion(flow: np.ndarray, iterations: int = 3) -> np.ndarray:
         coef, *_ = np.linalg.lstsq(basis[keep], target[keep], rcond=None)
         residual = np.linalg.norm(basis @ coef - target, axis=1)
         keep = residual <= np.quantile(residual, 0.7)
-    yy, xx = np.mgrid[0:h, 0:w]
-    full = np.stack([np.ones(h * w), xx.ravel() / w, yy.ravel() / h], axis=1)
-    return (full @ coef).reshape(h, w, 2).astype(np.float32)
+    coef = coef.astype(np.float32)
+    x = (np.arange(w, dtype=np.float32) / w)[None, :, None]
+    y = (np.arange(h, dtype=np.float32) / h)[:, None, None]
+    return coef[0] + x * coef[1] + y * coef[2]
 
 
 @register_analyser
