@@ -36,8 +36,10 @@ def left_right_maps(frames: int, delta: int = 8) -> list[QpMap]:
 
 
 def make_test_pattern(path, size: str, frames: int):
-    """ffmpeg's moving test pattern (testsrc2) as a y4m file, what the x264/x265 CLIs read."""
-    source = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25", "-frames:v", str(frames)]
+    """ffmpeg's moving test pattern with film-like noise (so every block codes a residual and shows its QP),
+    as a y4m file: what the x264/x265 CLIs read."""
+    pattern = f"testsrc2=size={size}:rate=25,noise=alls=12:allf=t+u"
+    source = ["-f", "lavfi", "-i", pattern, "-frames:v", str(frames)]
     subprocess.run([FFMPEG, "-v", "error", *source, "-pix_fmt", "yuv420p", str(path)], check=True)
     return path
 
@@ -257,8 +259,8 @@ def test_kvazaar_accepts_roi_and_spends_bits_where_told(tmp_path, clip):
     src = luma(clip)[:10]
     mapped, plain = luma(tmp_path / "roi.mp4"), luma(tmp_path / "plain.mp4")
     half = W // 2
-    assert psnr(src[..., :half], mapped[..., :half]) > psnr(src[..., :half], plain[..., :half]) + 2
-    assert psnr(src[..., half:], mapped[..., half:]) < psnr(src[..., half:], plain[..., half:]) - 2
+    assert psnr(src[..., :half], mapped[..., :half]) > psnr(src[..., :half], plain[..., :half]) + 3
+    assert psnr(src[..., half:], mapped[..., half:]) < psnr(src[..., half:], plain[..., half:]) - 1.5
 
 
 # --- ffmpeg addroi script and x265 zones ----------------------------------------------------------------
@@ -304,8 +306,9 @@ def test_ffmpeg_accepts_addroi_script_and_lowers_qp_inside(tmp_path, clip):
     ffmpeg_encode(clip, tmp_path / "plain.mp4", "-frames:v", "12", "-c:v", "libx264")
     (kind, mapped), (_, plain) = read_qps(tmp_path / "roi.mp4")[0], read_qps(tmp_path / "plain.mp4")[0]
     assert kind == "I"
-    assert np.median(mapped[:, :8]) <= np.median(plain[:, :8]) - 6
-    assert np.median(mapped[:, 8:]) >= np.median(plain[:, 8:]) + 6
+    # The -8 / +8 map comes back on the I-frame's coded macroblocks (x264's own AQ and mbtree add to it).
+    assert -10.5 <= np.median(mapped[:, :8]) - np.median(plain[:, :8]) <= -5.5
+    assert 5.5 <= np.median(mapped[:, 8:]) - np.median(plain[:, 8:]) <= 10.5
 
 
 def test_empty_addroi_script_is_a_valid_null_filter(tmp_path, clip):
