@@ -1,0 +1,223 @@
+"""Motion prediction engine: a ConvGRU on the backbone's grid that predicts the motion field n frames ahead.
+
+Each step it is fed the current frame's backbone features, the current backward motion field, that field
+advected by itself (where the motion will have carried it) and its change since the last frame; the past
+motion fields live in its recurrent state.  It outputs the field between frames t+n-1 and t+n as a
+residual on the current one (so an untrained head starts from "motion stays as it is").  The
+`predicted_motion` analyser turns the prediction's magnitude into a [0, 1] map.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..analysers.base import AnalysisContext, Analyser, register_analyser
+from ..errors import PreanalysisError
+from . import flow as backbone
+from .clips import GRID, Clip, report_clip, training_clips
+from .teacher import warp_torch
+from .training import fit, param_count, seed_everything
+from .weights import load_weights, pick_device, save_weights
+
+ARCH = "motion_predictor_convgru_v1"
+WEIGHTS = "predictor"
+WINDOW = 4  # warm-up steps (past motion fields) before a prediction counts; training unrolls 2*WINDOW steps
+FLOW_SCALE = 0.25  # grid pixels -> network input units
+
+
+class ConvGRUCell(nn.Module):
+    def __init__(self, cin: int, hidden: int):
+        super().__init__()
+        self.gates = nn.Conv2d(cin + hidden, 2 * hidden, 3, 1, 1)
+        self.candidate = nn.Conv2d(cin + hidden, hidden, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        z, r = torch.sigmoid(self.gates(torch.cat((x, h), 1))).chunk(2, 1)
+        n = torch.tanh(self.candidate(torch.cat((x, r * h), 1)))
+        return (1 - z) * h + z * n
+
+
+class MotionPredictor(nn.Module):
+    def __init__(self, feature_channels: int = 24, hidden: int = 16, horizon: int = 1):
+        super().__init__()
+        self.horizon, self.hidden = horizon, hidden
+        self.squeeze = nn.Conv2d(feature_channels, 8, 1)
+        self.cell = ConvGRUCell(8 + 6, hidden)
+        self.head = nn.Conv2d(hidden, 2, 3, 1, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def initial_state(self, flow: torch.Tensor) -> torch.Tensor:
+        return flow.new_zeros(flow.shape[0], self.hidden, *flow.shape[-2:])
+
+    def step(self, feat: torch.Tensor, flow: torch.Tensor, prev_flow: torch.Tensor, h: torch.Tensor):
+        """One frame: (features, backward flow now, backward flow one frame earlier, state) -> (prediction, state)."""
+        advected = warp_torch(flow, flow)
+        x = torch.cat((F.leaky_relu(self.squeeze(feat), 0.1), FLOW_SCALE * flow, FLOW_SCALE * advected,
+                       FLOW_SCALE * (flow - prev_flow)), 1)
+        h = self.cell(x, h)
+        return flow + self.head(h) / FLOW_SCALE, h
+
+
+def load_predictor(weights: str | Path = WEIGHTS, horizon: int = 1, device: str = "cpu") -> MotionPredictor:
+    net = MotionPredictor(horizon=horizon)
+    meta = load_weights(net, weights, ARCH)
+    if meta.get("horizon", 1) != horizon:
+        raise PreanalysisError(
+            f"predictor weights {weights} predict {meta.get('horizon')} frame(s) ahead, not {horizon}:"
+            f" train them with that horizon or use horizon {meta.get('horizon')}"
+        )
+    return net.to(pick_device(device)).eval()
+
+
+@register_analyser
+class PredictedMotion(Analyser):
+    """Magnitude of the motion expected n frames ahead; `vectors` holds the field in source pixels per grid cell."""
+
+    name = "predicted_motion"
+    maps = ("predicted_motion",)
+
+    def __init__(self, weights: str = WEIGHTS, horizon: int = 1):
+        self.weights, self.horizon = weights, horizon
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = self.prev_flow = None
+        self.vectors: np.ndarray | None = None
+
+    @functools.cached_property
+    def net(self) -> MotionPredictor:
+        return load_predictor(self.weights, self.horizon, str(backbone.engine().device))
+
+    @torch.inference_mode()
+    def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        flow, feat = backbone.backbone_outputs(ctx)
+        if self.state is None or self.state.shape[-2:] != flow.shape[-2:]:
+            self.state, self.prev_flow = self.net.initial_state(flow), flow
+        pred, self.state = self.net.step(feat, flow, self.prev_flow, self.state)
+        self.prev_flow = flow
+        self.vectors = pred[0].cpu().numpy() * (GRID * ctx.scale)
+        return {"predicted_motion": backbone.motion_map(pred[0].cpu().numpy(), ctx.scale, ctx.luma.shape)}
+
+
+# ---------------------------------------------------------------- training and report
+
+
+@torch.inference_mode()
+def backbone_sequence(clip: Clip, engine: backbone.FlowEngine, batch: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Backbone backward flows B_t (frame t -> t-1) and features of frame t for t = 1..T-1, on the CPU."""
+    flows, feats = [], []
+    for s in range(1, len(clip.luma), batch):
+        cur = clip.luma[s:s + batch]
+        f, ft = engine.flows(cur, clip.luma[s - 1:s - 1 + len(cur)])
+        flows.append(f.cpu())
+        feats.append(ft.cpu())
+    return torch.cat(flows), torch.cat(feats)
+
+
+class _Sampler:
+    """Random grid crops of 2*WINDOW consecutive steps: backbone inputs and the teacher field n ahead."""
+
+    def __init__(self, data: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], horizon: int, crop: int, batch: int):
+        self.steps, self.horizon, self.crop, self.batch = 2 * WINDOW, horizon, crop, batch
+        self.data = [d for d in data if len(d[0]) > self.steps + horizon]
+        if not self.data:
+            raise PreanalysisError(f"training clips are shorter than the predictor's window of {self.steps + horizon + 1} frames: give longer clips")
+
+    def __call__(self, rng: np.random.Generator):
+        out = []
+        for _ in range(self.batch):
+            flows, feats, teacher = self.data[rng.integers(len(self.data))]
+            s = int(rng.integers(1, len(flows) - self.steps - self.horizon + 1))
+            gh, gw = flows.shape[-2:]
+            ch, cw = min(self.crop, gh), min(self.crop, gw)
+            y, x = int(rng.integers(0, gh - ch + 1)), int(rng.integers(0, gw - cw + 1))
+            c = np.s_[..., y:y + ch, x:x + cw]
+            seq = (flows[s - 1:s + self.steps][c], feats[s:s + self.steps][c],
+                   teacher[s + self.horizon:s + self.steps + self.horizon][c])
+            if rng.random() < 0.5:
+                seq = tuple(t.flip(-1) for t in seq)
+                seq = (seq[0] * torch.tensor([-1.0, 1.0])[:, None, None], seq[1], seq[2] * torch.tensor([-1.0, 1.0])[:, None, None])
+            out.append(seq)
+        hmin = min(o[0].shape[-2] for o in out)
+        wmin = min(o[0].shape[-1] for o in out)
+        return tuple(torch.stack([o[i][..., :hmin, :wmin] for o in out], 1) for i in range(3))
+
+
+def loss_of(net: MotionPredictor, flows: torch.Tensor, feats: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """flows (S+1, B, 2, h, w) starting one frame early; feats/targets (S, B, ...). Mean EPE after WINDOW//2 steps."""
+    h = net.initial_state(flows[0])
+    losses = []
+    for k in range(len(feats)):
+        pred, h = net.step(feats[k], flows[k + 1], flows[k], h)
+        if k >= WINDOW // 2:
+            losses.append(torch.sqrt(((pred - targets[k]) ** 2).sum(1) + 1e-6).mean())
+    return torch.stack(losses).mean()
+
+
+def _clip_data(clips: list[Clip], engine: backbone.FlowEngine):
+    data = []
+    for clip in clips:
+        flows, feats = backbone_sequence(clip, engine)
+        # prepend B_0 = B_1 so index k of flows is B_k; teacher[k] is the teacher's B_{k+1}
+        data.append((torch.cat((flows[:1], flows)), torch.cat((feats[:1], feats)), torch.from_numpy(np.concatenate((clip.back[:1], clip.back)))))
+    return data
+
+
+def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Path | None = None, horizon: int = 1) -> dict:
+    """Train on the shipped backbone's flows over the heads of the training clips, teacher fields as targets."""
+    seed_everything(0)
+    videos_dir = videos if isinstance(videos, (str, Path)) or videos is None else (videos[0] if videos else None)
+    engine = backbone.FlowEngine(device="cpu")
+    data = _clip_data(training_clips(videos_dir, quick, min_frames=2 * WINDOW + horizon + 2), engine)
+    net = MotionPredictor(horizon=horizon)
+    sample = _Sampler(data, horizon, crop=16 if quick else 32, batch=4 if quick else 8)
+    stats = fit(net, lambda rng: loss_of(net, *sample(rng)), 100 if quick else 2500, lr=2e-3,
+                max_seconds=20 if quick else 540, name="predictor")
+    stats["params"] = param_count(net)
+    target = out if out is not None else (None if quick else WEIGHTS)
+    if target is not None:
+        stats["weights"] = str(save_weights(net, target, ARCH, {"horizon": horizon, "window": WINDOW, "train": stats}))
+    return stats
+
+
+@torch.inference_mode()
+def report_one(clip: Clip, net: MotionPredictor, engine: backbone.FlowEngine) -> dict:
+    """Run recurrently over the clip; after WINDOW warm-up steps compare the prediction for t+n with the teacher."""
+    n = net.horizon
+    flows, feats = backbone_sequence(clip, engine)
+    teacher = torch.from_numpy(clip.back)  # teacher[k] = teacher B_{k+1}
+    epe = lambda a, b: float(torch.linalg.vector_norm(a - b, dim=0).mean())
+    h, prev = net.initial_state(flows[:1]), flows[:1]
+    rows = []
+    for k in range(len(flows) - n):  # input B_{k+1}, target teacher B_{k+1+n} = teacher[k+n]
+        pred, h = net.step(feats[k:k + 1], flows[k:k + 1], prev, h)
+        prev = flows[k:k + 1]
+        if k >= WINDOW:
+            tgt = teacher[k + n]
+            rows.append((epe(pred[0], tgt), epe(0 * tgt, tgt), epe(teacher[k], tgt), epe(flows[k], tgt)))
+    if not rows:
+        raise PreanalysisError(f"{clip.path} is too short for the predictor's window of {WINDOW + n + 2} frames: give a longer clip")
+    e = np.mean(rows, axis=0) * GRID * clip.scale
+    return {"frames": len(clip.luma), "horizon": n, "epe": e[0], "epe_zero": e[1], "epe_constant": e[2],
+            "epe_constant_backbone": e[3], "ratio_to_constant": e[0] / e[2]}
+
+
+def report(clips: list[Path], horizon: int = 1) -> dict:
+    """Per clip (held-out tail) and mean: prediction EPE vs teacher next to the zero and constant baselines."""
+    net = load_predictor(WEIGHTS, horizon)
+    engine = backbone.FlowEngine(device="cpu")
+    per = {str(p): report_one(report_clip(p, min_frames=WINDOW + horizon + 2), net, engine) for p in clips}
+    keys = ("epe", "epe_zero", "epe_constant", "epe_constant_backbone")
+    mean = {k: float(np.mean([v[k] for v in per.values()])) for k in keys}
+    mean["ratio_to_constant"] = mean["epe"] / mean["epe_constant"]
+    return {"unit": "epe in source pixels per frame; epe_constant repeats the teacher's last field,"
+                    " epe_constant_backbone the backbone's (the predictor's own input)",
+            "target": "epe <= 0.8 * epe_constant", "target_met": mean["ratio_to_constant"] <= 0.8,
+            "clips": per, "mean": mean}
