@@ -1,0 +1,134 @@
+"""Pieces the segmentation, static and temporal networks share: a tiny U-Net, a ConvGRU cell, SSIM, the
+working resolution they run at, and one deterministic training loop."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+WORK_WIDTH = 160  # the networks run at about this width; their outputs are per 16x16 block anyway
+
+
+def work_size(width: int, height: int, max_width: int = WORK_WIDTH) -> tuple[int, int]:
+    """Integer downscale factor to fit max_width (the same rule video.analysis_size uses)."""
+    factor = max(1, math.ceil(width / max_width))
+    return max(8, width // factor), max(8, height // factor)
+
+
+def to_work(image: np.ndarray, max_width: int = WORK_WIDTH) -> np.ndarray:
+    h, w = image.shape[:2]
+    size = work_size(w, h, max_width)
+    if size == (w, h):
+        return image.astype(np.float32)
+    return cv2.resize(image.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+
+
+def from_work(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Back to shape=(h, w), bilinear."""
+    if image.shape[:2] == tuple(shape):
+        return image.astype(np.float32)
+    return cv2.resize(image.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.1))
+
+
+class TinyUNet(nn.Module):
+    """Three-level encoder-decoder with skips; any input size (padded to a multiple of 4 inside)."""
+
+    def __init__(self, cin: int, cout: int, width: int = 16):
+        super().__init__()
+        c1, c2, c3 = width, width * 3 // 2, width * 2
+        self.enc1 = nn.Sequential(conv(cin, c1), conv(c1, c1))
+        self.enc2 = nn.Sequential(conv(c1, c2, 2), conv(c2, c2))
+        self.enc3 = nn.Sequential(conv(c2, c3, 2), conv(c3, c3), conv(c3, c3))
+        self.dec2 = nn.Sequential(conv(c3 + c2, c2), conv(c2, c2))
+        self.dec1 = nn.Sequential(conv(c2 + c1, c1), conv(c1, c1))
+        self.head = nn.Conv2d(c1, cout, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        x = F.pad(x, (0, -w % 4, 0, -h % 4), mode="replicate")
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        e3 = self.enc3(e2)
+        d2 = self.dec2(torch.cat([F.interpolate(e3, size=e2.shape[-2:], mode="bilinear"), e2], 1))
+        d1 = self.dec1(torch.cat([F.interpolate(d2, size=e1.shape[-2:], mode="bilinear"), e1], 1))
+        return self.head(d1)[..., :h, :w]
+
+
+class ConvGRUCell(nn.Module):
+    def __init__(self, cin: int, hidden: int):
+        super().__init__()
+        self.hidden = hidden
+        self.gates = nn.Conv2d(cin + hidden, 2 * hidden, 3, 1, 1)
+        self.cand = nn.Conv2d(cin + hidden, hidden, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden, *x.shape[-2:])
+        z, r = torch.sigmoid(self.gates(torch.cat([x, h], 1))).chunk(2, 1)
+        c = torch.tanh(self.cand(torch.cat([x, r * h], 1)))
+        return (1 - z) * h + z * c
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7) -> torch.Tensor:
+    """Mean SSIM of images in [0, 1] (box window): a perceptual term that needs no downloaded weights."""
+    pad = window // 2
+    mu_a, mu_b = F.avg_pool2d(a, window, 1, pad), F.avg_pool2d(b, window, 1, pad)
+    va = F.avg_pool2d(a * a, window, 1, pad) - mu_a**2
+    vb = F.avg_pool2d(b * b, window, 1, pad) - mu_b**2
+    cov = F.avg_pool2d(a * b, window, 1, pad) - mu_a * mu_b
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (va + vb + c2))
+    return s.mean()
+
+
+def smoothness(m: torch.Tensor) -> torch.Tensor:
+    """Total variation of a mask: penalises speckle."""
+    return (m[..., 1:, :] - m[..., :-1, :]).abs().mean() + (m[..., :, 1:] - m[..., :, :-1]).abs().mean()
+
+
+def fit(
+    model: nn.Module,
+    loss_of_step: Callable[[int, np.random.Generator], torch.Tensor],
+    steps: int,
+    lr: float = 2e-3,
+    seed: int = 0,
+    log_every: int = 50,
+) -> dict:
+    """Adam with cosine decay; returns the mean loss of the first and last tenth of the steps (the evidence
+    that training lowered it) and the wall time."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=lr * 0.05)
+    losses: list[float] = []
+    start = time.time()
+    model.train()
+    for step in range(steps):
+        loss = loss_of_step(step, rng)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if log_every and (step + 1) % log_every == 0:
+            print(f"  step {step + 1}/{steps} loss {np.mean(losses[-log_every:]):.4f}", flush=True)
+    model.eval()
+    k = max(1, steps // 10)
+    return {"steps": steps, "loss_first": float(np.mean(losses[:k])), "loss_last": float(np.mean(losses[-k:])),
+            "seconds": round(time.time() - start, 1)}
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,246 @@
+"""Object segmentation: a small encoder-decoder gives the probability that a pixel belongs to a moving object,
+and a tracker turns the foreground into object ids that stay the same from frame to frame.
+
+Input (at the networks' working resolution): the current frame, the previous frame aligned to it by the
+camera's global translation (phase correlation), and their difference.  Aligning first means the network
+only has to tell "moves unlike the camera" from texture and noise, which a few convolutions can do.
+Trained on generated scenes with exact masks plus real clips whose labels are teacher-flow pixels moving
+unlike the camera (affine global motion fitted to the flow).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..analysers.base import AnalysisContext, Analyser, register_analyser
+from ..analysers.classical import global_motion
+from ..errors import PreanalysisError
+from .blocks import TinyUNet, fit, from_work, n_params, to_work
+from .scenes import full_res_luma, generate_scene, load_clip
+from .teacher import teacher_flow
+from .weights import load_weights, save_weights
+
+ARCH = "segmentation-unet16-v1"
+NAME = "segmentation"
+MOVING_PX = 1.0  # full-resolution pixels per frame of motion unlike the camera's that count as "moving object"
+MIN_OBJECT_PIXELS = 6  # components smaller than this (at analysis resolution) are noise, not objects
+
+
+def align_previous(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """prev shifted by the global translation that best maps it onto cur (phase correlation, sub-pixel)."""
+    (dx, dy), _ = cv2.phaseCorrelate(prev.astype(np.float64), cur.astype(np.float64))
+    shift = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(prev, shift, (cur.shape[1], cur.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+
+
+def network_input(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """(3, H, W): current frame, aligned previous frame, their difference (lighting change removed, x4)."""
+    aligned = align_previous(prev, cur)
+    diff = cur - aligned
+    diff = diff - np.median(diff)
+    return np.stack([cur, aligned, 4 * diff]).astype(np.float32)
+
+
+class SegmentationNet(TinyUNet):
+    def __init__(self):
+        super().__init__(3, 1, 16)
+
+
+class ObjectTracker:
+    """Connected components of the foreground, ids kept across frames by the largest overlap with the
+    previous frame's objects (each old id goes to at most one new component); new objects get new ids."""
+
+    def __init__(self, threshold: float = 0.5, min_pixels: int = MIN_OBJECT_PIXELS):
+        self.threshold, self.min_pixels = threshold, min_pixels
+        self.reset()
+
+    def reset(self) -> None:
+        self.previous: np.ndarray | None = None
+        self.next_id = 1
+
+    def update(self, probability: np.ndarray) -> np.ndarray:
+        """int32 id map (0 = background) for this frame."""
+        n, labels, stats, _ = cv2.connectedComponentsWithStats((probability > self.threshold).astype(np.uint8), 8)
+        ids = np.zeros(labels.shape, np.int32)
+        candidates = []
+        for label in range(1, n):
+            if stats[label, cv2.CC_STAT_AREA] < self.min_pixels:
+                continue
+            region = labels == label
+            if self.previous is not None:
+                old, counts = np.unique(self.previous[region], return_counts=True)
+                candidates += [(int(c), label, int(o)) for o, c in zip(old, counts) if o > 0]
+            ids[region] = -label  # not yet assigned
+        taken_old, taken_new = set(), set()
+        for _, label, old in sorted(candidates, reverse=True):
+            if old not in taken_old and label not in taken_new:
+                ids[ids == -label] = old
+                taken_old.add(old)
+                taken_new.add(label)
+        for label in np.unique(ids[ids < 0]):
+            ids[ids == label] = self.next_id
+            self.next_id += 1
+        self.previous = ids
+        return ids
+
+
+class Segmenter:
+    """Foreground probability of the current frame given the previous one (any resolution in, same out)."""
+
+    def __init__(self, weights: str | Path = NAME, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.net = SegmentationNet()
+        load_weights(self.net, weights, ARCH)
+        self.net.to(self.device).eval()
+
+    @torch.no_grad()
+    def __call__(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(network_input(to_work(prev), to_work(cur)))[None].to(self.device)
+        prob = torch.sigmoid(self.net(x))[0, 0].cpu().numpy()
+        return np.clip(from_work(prob, cur.shape), 0, 1)
+
+
+@register_analyser
+class Objects(Analyser):
+    """Map `objects`: foreground probability; `self.ids` holds the current frame's object ids (int32)."""
+
+    name = "objects"
+    maps = ("objects",)
+
+    def __init__(self, weights: str | Path = NAME):
+        self.segmenter = Segmenter(weights)
+        self.tracker = ObjectTracker()
+        self.ids: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.tracker.reset()
+        self.ids = None
+
+    def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        prev = ctx.luma if ctx.previous is None else ctx.previous
+        prob = self.segmenter(prev, ctx.luma)
+        self.ids = self.tracker.update(prob)
+        return {"objects": prob.astype(np.float32)}
+
+
+# ---------------------------------------------------------------- labels, training, report
+
+
+def moving_object_labels(path: Path, max_frames: int | None = None, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Real-clip pseudo-labels: (work-res frames (T, h, w), labels (T-1, h, w) for frames 1..T-1), a pixel is
+    foreground where the full-resolution teacher flow differs from the fitted camera motion by > MOVING_PX."""
+    full = full_res_luma(path, max_frames)
+    if len(full) < 2:
+        raise PreanalysisError(f"clip {path} has {len(full)} frame(s): segmentation needs at least 2")
+    work = np.stack([to_work(f) for f in full])
+    labels = np.zeros((len(full) - 1,) + work.shape[1:], np.float32)
+    for t in range(1, len(full), step):
+        flow = teacher_flow(full[t], full[t - 1])
+        residual = np.linalg.norm(flow - global_motion(flow), axis=-1)
+        labels[t - 1] = to_work((residual > MOVING_PX).astype(np.float32)) > 0.5
+    return work, labels
+
+
+def _scene_pairs(seeds: range, frames: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    inputs, labels = [], []
+    for s in seeds:
+        scene = generate_scene(s, size=(96, 72), frames=frames)
+        for t in range(1, frames):
+            inputs.append(network_input(scene.frames[t - 1], scene.frames[t]))
+            labels.append(scene.masks[t])
+    return np.stack(inputs), np.stack(labels)[:, None].astype(np.float32)
+
+
+def _real_pairs(videos: list[Path], max_frames: int, step: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    inputs, labels = [], []
+    for path in videos:
+        work, lab = moving_object_labels(path, max_frames, step)
+        for t in range(1, len(work), step):
+            inputs.append(network_input(work[t - 1], work[t]))
+            labels.append(lab[t - 1][None])
+    return inputs, labels
+
+
+def _crop(x: np.ndarray, y: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    h, w = x.shape[-2:]
+    y0, x0 = rng.integers(0, max(h - size, 0) + 1), rng.integers(0, max(w - size, 0) + 1)
+    x, y = x[:, y0:y0 + size, x0:x0 + size], y[:, y0:y0 + size, x0:x0 + size]
+    if rng.random() < 0.5:
+        x, y = x[..., ::-1], y[..., ::-1]
+    pad = ((0, 0), (0, size - x.shape[1]), (0, size - x.shape[2]))
+    return np.pad(x, pad, mode="edge"), np.pad(y, pad, mode="edge")
+
+
+def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """BCE + soft Dice (Dice keeps small objects from being ignored)."""
+    p = torch.sigmoid(logits)
+    dice = 1 - (2 * (p * target).sum() + 1) / (p.sum() + target.sum() + 1)
+    return F.binary_cross_entropy_with_logits(logits, target) + dice
+
+
+def train(videos: list[Path], quick: bool, out: Path | None = None) -> dict:
+    """Train on generated scenes (+ pseudo-labelled real clips); write the weights; return losses/metrics."""
+    torch.manual_seed(0)
+    n_scenes, steps = (24, 60) if quick else (400, 2500)
+    sx, sy = _scene_pairs(range(n_scenes))
+    rx, ry = _real_pairs([Path(v) for v in videos], 12 if quick else 120, 3 if quick else 2)
+    batch, size = 16, 64
+
+    def step(i: int, rng: np.random.Generator) -> torch.Tensor:
+        xs, ys = [], []
+        for k in range(batch):
+            if rx and k < batch // 4:
+                j = rng.integers(len(rx))
+                x, y = _crop(rx[j], ry[j], size, rng)
+            else:
+                j = rng.integers(len(sx))
+                x, y = _crop(sx[j], sy[j], size, rng)
+            xs.append(x)
+            ys.append(y)
+        x, y = torch.from_numpy(np.stack(xs).copy()), torch.from_numpy(np.stack(ys).copy())
+        return seg_loss(net(x), y)
+
+    net = SegmentationNet()
+    result = fit(net, step, steps, lr=3e-3)
+    path = save_weights(net, out or NAME, ARCH, {"steps": steps, "scenes": n_scenes, "real_pairs": len(rx)})
+    result.update(params=n_params(net), weights=str(path), real_pairs=len(rx), scene_pairs=len(sx))
+    result["heldout_iou"] = heldout_iou(net, range(100_000, 100_000 + (4 if quick else 20)))
+    return result
+
+
+@torch.no_grad()
+def _predict(net: SegmentationNet, inputs: np.ndarray) -> np.ndarray:
+    net.eval()
+    return torch.sigmoid(net(torch.from_numpy(inputs))).numpy()[:, 0]
+
+
+def heldout_iou(net: SegmentationNet, seeds: range) -> float:
+    """IoU of the thresholded foreground against the exact sprite masks of scenes never trained on."""
+    x, y = _scene_pairs(seeds)
+    pred, truth = _predict(net, x) > 0.5, y[:, 0] > 0.5
+    return float((pred & truth).sum() / max((pred | truth).sum(), 1))
+
+
+def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30) -> dict:
+    """IoU on held-out generated scenes; per clip the fraction of moving-object pixels (teacher flow unlike
+    the camera) that the foreground covers, and how much of the frame the foreground takes."""
+    seg = Segmenter(weights)
+    result: dict = {"heldout_iou": heldout_iou(seg.net, range(100_000, 100_020)), "iou_target": 0.8, "clips": {}}
+    for path in clips:
+        work, labels = moving_object_labels(Path(path), max_frames)
+        pred = np.stack([seg(work[t - 1], work[t]) for t in range(1, len(work))]) > 0.5
+        truth = labels > 0.5
+        result["clips"][Path(path).name] = {
+            "moving_pixels_covered": float((pred & truth).sum() / truth.sum()) if truth.any() else None,
+            "moving_fraction": float(truth.mean()),
+            "foreground_fraction": float(pred.mean()),
+            "frames": int(len(work)),
+        }
+    covered = [c["moving_pixels_covered"] for c in result["clips"].values() if c["moving_pixels_covered"] is not None]
+    result["moving_pixels_covered"] = float(np.mean(covered)) if covered else None
+    return result

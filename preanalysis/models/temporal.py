@@ -1,0 +1,353 @@
+"""Temporal predictability and the motion-compensated pre-filter built on it.
+
+A shared CNN extracts features of the three latest frames F(t-2), F(t-1), F(t); concatenated (with the
+noise level) they drive a ConvGRU that predicts the motion to frame t+1 (n = 1), so the prediction
+P(t+1) is the filtered frame E(t) warped by that motion.  When F(t+1) arrives a MaskNet scores per pixel
+how far P can be trusted (M in [0, 1], trained to exp(-(|P - clean| / TRUST_SCALE)^2)); the pre-filter is
+E = w·P + (1 - w)·F with w = strength·W_MAX·M, a recursive motion-compensated temporal filter.
+
+The networks run at the working resolution; motion and trust are upsampled, the fusion is done at full
+resolution on all three planes.  The strength follows an Immerkær noise estimate of the source: measured
+(BASELINES.md) temporal filters lose 0.5-15% VMAF BD-rate on clean sources and save 7-13% at σ=4, so `auto`
+is off below σ=2 and full from σ=4.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..analysers.base import AnalysisContext, Analyser, register_analyser
+from ..errors import PreanalysisError
+from ..video import DecodedFrame
+from .blocks import ConvGRUCell, TinyUNet, conv, fit, from_work, n_params, smoothness, ssim, to_work
+from .scenes import full_res_luma, generate_scene, load_clip
+from .teacher import resize_flow, warp, warp_torch
+from .weights import load_weights, save_weights
+
+ARCH = "temporal-gru32-mask8-v1"
+NAME = "temporal"
+WINDOW = 3  # frames whose features feed the GRU
+W_MAX = 0.8  # never take more than this share of the prediction: the filter stays recursive, not frozen
+TRUST_SCALE = 3 / 255  # prediction error (work resolution, 3x3 mean) at which trust falls to 1/e
+SIGMA_OFF, SIGMA_FULL = 2.0, 4.0  # `auto` strength ramps from 0 to 1 between these noise levels (8-bit units)
+
+
+def noise_sigma(luma: np.ndarray) -> float:
+    """Immerkær's fast noise estimate in 8-bit units, for luma in [0, 1] at the resolution it was captured."""
+    y = luma.astype(np.float64) * 255
+    if min(y.shape) < 3:
+        return 0.0
+    lap = (y[:-2, :-2] - 2 * y[:-2, 1:-1] + y[:-2, 2:] - 2 * y[1:-1, :-2] + 4 * y[1:-1, 1:-1]
+           - 2 * y[1:-1, 2:] + y[2:, :-2] - 2 * y[2:, 1:-1] + y[2:, 2:])
+    return float(np.sqrt(np.pi / 2) * np.abs(lap).mean() / 6)
+
+
+def auto_strength(sigma: float) -> float:
+    return float(np.clip((sigma - SIGMA_OFF) / (SIGMA_FULL - SIGMA_OFF), 0, 1))
+
+
+class TemporalNet(nn.Module):
+    """step(): GRU update from the three latest frames -> motion to the next frame; trust(): the MaskNet."""
+
+    def __init__(self, feat: int = 16, hidden: int = 32):
+        super().__init__()
+        self.encoder = nn.Sequential(conv(1, 12), conv(12, feat, 2), conv(feat, feat))
+        self.gru = ConvGRUCell(WINDOW * feat + 1, hidden)
+        self.flow_head = nn.Sequential(conv(hidden, hidden), nn.Conv2d(hidden, 2, 3, 1, 1))
+        nn.init.zeros_(self.flow_head[-1].weight)  # start from "no motion": the repeat-last-frame predictor
+        nn.init.zeros_(self.flow_head[-1].bias)
+        self.mask_net = TinyUNet(4, 1, 8)
+
+    def step(self, frames: torch.Tensor, sigma: torch.Tensor, h: torch.Tensor | None):
+        """frames (B, WINDOW, H, W) oldest first, sigma (B,) work-res noise in [0, 1] units -> (flow, h)."""
+        b, n, height, width = frames.shape
+        x = F.pad(frames, (0, width % 2, 0, height % 2), mode="replicate")
+        feats = self.encoder(x.reshape(b * n, 1, *x.shape[-2:]))
+        feats = feats.reshape(b, -1, *feats.shape[-2:])
+        noise = (sigma * 20).view(b, 1, 1, 1).expand(b, 1, *feats.shape[-2:])
+        h = self.gru(torch.cat([feats, noise], 1), h)
+        flow = F.interpolate(self.flow_head(h) * 2, scale_factor=2, mode="bilinear")
+        return flow[..., :height, :width], h
+
+    def trust(self, prediction: torch.Tensor, frame: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        noise = (sigma * 20).view(-1, 1, 1, 1).expand_as(frame)
+        x = torch.cat([prediction, frame, 4 * (prediction - frame).abs(), noise], 1)
+        return torch.sigmoid(self.mask_net(x))
+
+
+class TemporalState:
+    """Runs the network over a stream at the working resolution; feed() returns (P, M, E) for each frame."""
+
+    def __init__(self, net: TemporalNet, strength: float = 1.0):
+        self.net, self.strength = net, strength
+        self.recent: list[torch.Tensor] = []
+        self.h: torch.Tensor | None = None
+        self.flow: torch.Tensor | None = None
+        self.filtered: torch.Tensor | None = None
+
+    def feed(self, frame: torch.Tensor, sigma: torch.Tensor):
+        """frame (B, 1, H, W) -> prediction, trust and fused frame (None, None, frame on the first frame)."""
+        prediction = trust = None
+        fused = frame
+        if self.flow is not None:
+            prediction = warp_torch(self.filtered, self.flow)
+            trust = self.net.trust(prediction, frame, sigma)
+            w = self.strength * W_MAX * trust
+            fused = w * prediction + (1 - w) * frame
+        self.filtered = fused
+        self.recent = (self.recent + [frame])[-WINDOW:]
+        window = [self.recent[0]] * (WINDOW - len(self.recent)) + self.recent
+        self.flow, self.h = self.net.step(torch.cat(window, 1), sigma, self.h)
+        return prediction, trust, fused
+
+
+def load_net(weights: str | Path = NAME) -> TemporalNet:
+    net = TemporalNet()
+    load_weights(net, weights, ARCH)
+    return net.eval()
+
+
+@register_analyser
+class Predictability(Analyser):
+    """Map `predictability`: the MaskNet's trust in the prediction of this frame from the previous ones."""
+
+    name = "predictability"
+    maps = ("predictability",)
+
+    def __init__(self, weights: str | Path = NAME):
+        self.net = load_net(weights)
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = TemporalState(self.net)
+
+    @torch.no_grad()
+    def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        work = to_work(ctx.luma)
+        sigma = torch.tensor([noise_sigma(work) / 255], dtype=torch.float32)
+        _, trust, _ = self.state.feed(torch.from_numpy(work)[None, None], sigma)
+        if trust is None:
+            return {"predictability": np.zeros(ctx.luma.shape, np.float32)}
+        return {"predictability": from_work(trust[0, 0].numpy(), ctx.luma.shape)}
+
+
+# ---------------------------------------------------------------- the pre-filter
+
+
+def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
+    """Y, U, V of a frame as float32 in [0, 1] (converted to 8-bit 4:2:0)."""
+    if frame.width % 2 or frame.height % 2:
+        raise PreanalysisError(f"the temporal pre-filter needs even frame sides, got {frame.width}x{frame.height}:"
+                               " crop or scale the video to even sides")
+    yuv = frame.to_ndarray(format="yuv420p").astype(np.float32) / 255
+    h, w = frame.height, frame.width
+    return [yuv[:h], yuv[h:h + h // 4].reshape(h // 2, w // 2), yuv[h + h // 4:].reshape(h // 2, w // 2)]
+
+
+def _frame(planes: list[np.ndarray], like: av.VideoFrame) -> av.VideoFrame:
+    h, w = planes[0].shape
+    data = np.concatenate([planes[0], planes[1].reshape(h // 4, w), planes[2].reshape(h // 4, w)])
+    out = av.VideoFrame.from_ndarray(np.clip(np.rint(data * 255), 0, 255).astype(np.uint8), format="yuv420p")
+    out.pts, out.time_base = like.pts, like.time_base
+    return out
+
+
+def prefilter_frames(
+    decoded_frames: Iterable[DecodedFrame], strength: str | float = "auto", weights: str | Path = NAME
+) -> Iterator[DecodedFrame]:
+    """Motion-compensated temporal pre-filter: the same frames (index, pts, time) filtered at full resolution,
+    8-bit 4:2:0.  strength: "auto" (from the source's noise, measured on the first frame), "off", or 0..1."""
+    if strength == "off":
+        yield from decoded_frames
+        return
+    if not (strength == "auto" or (isinstance(strength, (int, float)) and 0 <= strength <= 1)):
+        raise PreanalysisError(f"pre-filter strength {strength!r} is not valid: use auto, off or a number in 0..1")
+    net = load_net(weights)
+    decoded_frames = iter(decoded_frames)
+    state: TemporalState | None = None
+    filtered: list[np.ndarray] | None = None
+    with torch.no_grad():
+        for d in decoded_frames:
+            planes = _planes(d.frame)
+            work = to_work(planes[0])
+            if state is None:
+                s = auto_strength(noise_sigma(planes[0])) if strength == "auto" else float(strength)
+                state = TemporalState(net, s)
+                if s == 0:  # clean source: pass through untouched (and skip the network)
+                    yield d
+                    yield from decoded_frames
+                    return
+            sigma = torch.tensor([noise_sigma(work) / 255], dtype=torch.float32)
+            flow_work = state.flow
+            _, trust, _ = state.feed(torch.from_numpy(work)[None, None], sigma)
+            if trust is not None:
+                flow = flow_work[0].permute(1, 2, 0).numpy()
+                weight = from_work(state.strength * W_MAX * trust[0, 0].numpy(), planes[0].shape)
+                out = []
+                for k, (plane, previous) in enumerate(zip(planes, filtered)):
+                    size = (plane.shape[1], plane.shape[0])
+                    wk = weight if k == 0 else weight[::2, ::2]
+                    out.append(wk * warp(previous, resize_flow(flow, size)) + (1 - wk) * plane)
+                planes = out
+            filtered = planes
+            yield DecodedFrame(d.index, d.pts, d.time, _frame(planes, d.frame))
+
+
+# ---------------------------------------------------------------- training
+
+
+def _sequences(videos: list[Path], n_scenes: int, length: int, max_frames: int) -> list[np.ndarray]:
+    seqs = [load_clip(v, max_frames=max_frames) for v in videos]
+    seqs += [generate_scene(s, size=(96, 72), frames=length, noise=0, max_speed=2.0).clean for s in range(n_scenes)]
+    return seqs
+
+
+def _batch(seqs: list[np.ndarray], batch: int, length: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    out = np.zeros((batch, length, size, size), np.float32)
+    for b in range(batch):
+        seq = seqs[rng.integers(len(seqs))]
+        t = rng.integers(0, len(seq) - length + 1)
+        h, w = seq.shape[1:]
+        y0, x0 = rng.integers(0, max(h - size, 0) + 1), rng.integers(0, max(w - size, 0) + 1)
+        crop = seq[t:t + length, y0:y0 + size, x0:x0 + size]
+        crop = crop[::-1] if rng.random() < 0.3 else crop  # time reversal: more motion patterns
+        out[b] = np.pad(crop, ((0, 0), (0, size - crop.shape[1]), (0, size - crop.shape[2])), mode="edge")
+    return out
+
+
+def unroll(net: TemporalNet, clean: torch.Tensor, noisy: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """The training loss over a sequence (B, T, H, W): prediction fidelity (L1 + L2 + SSIM), trust (BCE to its
+    target) and trust smoothness, each from frame WINDOW-1 on (once the window is full)."""
+    state = TemporalState(net)
+    total = clean.new_zeros(())
+    for t in range(clean.shape[1]):
+        prediction, trust, _ = state.feed(noisy[:, t:t + 1], sigma)
+        if prediction is None or t < WINDOW:
+            continue
+        target = clean[:, t:t + 1]
+        error = F.avg_pool2d((prediction - target).abs(), 3, 1, 1)
+        trust_target = torch.exp(-(error / TRUST_SCALE) ** 2).detach()
+        fidelity = (prediction - target).abs().mean() + 10 * ((prediction - target) ** 2).mean()
+        total = total + fidelity + 0.2 * (1 - ssim(prediction, target))
+        total = total + 0.05 * F.binary_cross_entropy(trust, trust_target) + 0.01 * smoothness(trust)
+    return total / (clean.shape[1] - WINDOW)
+
+
+def train(videos: list[Path], quick: bool, out: Path | None = None) -> dict:
+    torch.manual_seed(0)
+    steps, n_scenes, max_frames = (16, 16, 16) if quick else (1200, 200, 120)
+    length, batch, size = 7, 8, 48
+    seqs = _sequences([Path(v) for v in videos], n_scenes, length, max_frames)
+    if any(len(s) < length for s in seqs):
+        raise PreanalysisError(f"a training clip is shorter than {length} frames: give longer clips")
+
+    def step(i: int, rng: np.random.Generator) -> torch.Tensor:
+        clean = torch.from_numpy(_batch(seqs, batch, length, size, rng))
+        sigma_w = torch.from_numpy((rng.uniform(0, 5, batch) * (rng.random(batch) < 0.7) / 255).astype(np.float32))
+        noise = torch.from_numpy(rng.standard_normal(clean.shape).astype(np.float32)) * sigma_w.view(-1, 1, 1, 1)
+        noisy = (clean + noise).clamp(0, 1)
+        measured = torch.tensor([noise_sigma(n[0].numpy()) / 255 for n in noisy], dtype=torch.float32)
+        return unroll(net, clean, noisy, measured)
+
+    net = TemporalNet()
+    result = fit(net, step, steps, lr=2e-3)
+    path = save_weights(net, out or NAME, ARCH, {"steps": steps, "window": WINDOW, "w_max": W_MAX})
+    result.update(params=n_params(net), weights=str(path), sequences=len(seqs))
+    return result
+
+
+# ---------------------------------------------------------------- report
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1 / max(float(np.mean((a - b) ** 2)), 1e-10)))
+
+
+@torch.no_grad()
+def predict_clip(net: TemporalNet, frames: np.ndarray) -> tuple[list[float], list[float], list[float]]:
+    """Per predicted frame: PSNR of P, PSNR of repeating the previous frame, mean trust (clean input)."""
+    if len(frames) < WINDOW + 1:
+        raise PreanalysisError(f"clip has {len(frames)} frame(s), the temporal model needs at least {WINDOW + 1}:"
+                               " give a longer clip")
+    state = TemporalState(net, strength=0.0)  # no fusion: the prediction is judged on its own
+    psnr, psnr_repeat, trust_mean = [], [], []
+    sigma = torch.tensor([noise_sigma(frames[0]) / 255], dtype=torch.float32)
+    for t, f in enumerate(frames):
+        prediction, trust, _ = state.feed(torch.from_numpy(f)[None, None], sigma)
+        if prediction is not None and t >= WINDOW:
+            psnr.append(_psnr(prediction[0, 0].numpy(), f))
+            psnr_repeat.append(_psnr(frames[t - 1], f))
+            trust_mean.append(float(trust.mean()))
+    return psnr, psnr_repeat, trust_mean
+
+
+def _encode_pair(path: Path, frames: int, crf: float, noise: float, folder: Path) -> dict:
+    """Bitrate and VMAF with and without the pre-filter; VMAF against the encoder's input (noisy or not) and
+    against the clean clip.  x264 medium, AQ strength 0 (the BASELINES anchor)."""
+    from encoder_adapters import EncodeSettings, encode_frames
+    from eval.metrics import measure
+
+    from .. import video
+
+    info = video.probe(path)
+    settings = EncodeSettings("x264", crf=crf, params={"aq-mode": "1", "aq-strength": "0"})
+
+    def source(noise: float = noise):
+        rng = np.random.default_rng(1)
+        for d in video.decode(path, 0, frames):
+            if noise == 0:
+                yield d
+                continue
+            yuv = d.frame.to_ndarray(format="yuv420p").astype(np.float32)
+            yuv[:d.frame.height] += rng.normal(0, noise, yuv[:d.frame.height].shape)
+            f = av.VideoFrame.from_ndarray(np.clip(np.rint(yuv), 0, 255).astype(np.uint8), format="yuv420p")
+            f.pts, f.time_base = d.frame.pts, d.frame.time_base
+            yield DecodedFrame(d.index, d.pts, d.time, f)
+
+    lossless = EncodeSettings("x264", crf=0, preset="ultrafast")
+    reference, clean = folder / f"ref_{noise:g}.mkv", folder / "ref_0.mkv"
+    encode_frames(source, info, reference, lossless)
+    if not clean.exists():
+        encode_frames(lambda: source(0.0), info, clean, lossless)
+    first = next(iter(source())).frame.to_ndarray(format="gray").astype(np.float32) / 255
+    out: dict = {"noise_sigma_added": noise, "noise_sigma_measured": round(noise_sigma(first), 3)}
+    for label, wrap in (("off", source), ("temporal", lambda: prefilter_frames(source(), "auto"))):
+        result = encode_frames(wrap, info, folder / f"enc_{noise:g}_{label}.mkv", settings)
+        scores = measure(reference, result.path).means()
+        out[label] = {"kbps": round(result.bitrate_kbps, 2), "vmaf": round(scores["vmaf"], 3),
+                      "psnr_y": round(scores["psnr_y"], 3)}
+        if noise:
+            out[label]["vmaf_vs_clean"] = round(measure(clean, result.path).means()["vmaf"], 3)
+    return out
+
+
+def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30, encode_frames_n: int = 30,
+           crf: float = 27, encode: bool = True) -> dict:
+    """Per clip: prediction PSNR next to repeat-last-frame, mean trust, noise σ; with encode=True, bitrate
+    and VMAF with / without the pre-filter (x264 medium, AQ strength 0, one CRF) on the clip and a σ=4 copy."""
+    import tempfile
+
+    net = load_net(weights)
+    per_clip = {}
+    for path in clips:
+        path = Path(path)
+        frames = load_clip(path, max_frames=max_frames)
+        psnr, repeat, trust = predict_clip(net, frames)
+        entry = {"prediction_psnr": float(np.mean(psnr)), "repeat_last_psnr": float(np.mean(repeat)),
+                 "mean_mask": float(np.mean(trust)), "noise_sigma": noise_sigma(full_res_luma(path, 1)[0]),
+                 "frames": int(len(frames))}
+        if encode:
+            with tempfile.TemporaryDirectory(prefix="preanalysis-temporal-") as tmp:
+                entry["encode"] = {f"sigma_{n:g}": _encode_pair(path, encode_frames_n, crf, n, Path(tmp))
+                                   for n in (0.0, 4.0)}
+        per_clip[path.name] = entry
+    keys = ("prediction_psnr", "repeat_last_psnr", "mean_mask")
+    mean = {k: float(np.mean([c[k] for c in per_clip.values()])) for k in keys} if per_clip else {}
+    return {**mean, "crf": crf, "clips": per_clip}

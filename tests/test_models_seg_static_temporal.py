@@ -1,0 +1,203 @@
+"""Segmentation, StaticMaskNet and the temporal predictor / pre-filter: shipped weights, quick training,
+generated-scene ground truth, report figures on a few carphone frames, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from preanalysis import video
+from preanalysis.analysers import ANALYSERS, AnalysisContext
+from preanalysis.errors import PreanalysisError
+from preanalysis.models import scenes, segmentation, static, temporal
+from preanalysis.models.teacher import warp
+from preanalysis.models.weights import save_weights
+from preanalysis.synthetic import write_video
+
+torch.set_num_threads(1)
+
+
+def _gray_video(frames: np.ndarray, path) -> object:
+    """(T, H, W) float luma in [0, 1] -> a lossless video file."""
+    rgb = np.repeat(np.clip(np.rint(frames * 255), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+    return write_video(rgb, path)
+
+
+# ---------------------------------------------------------------- generated scenes
+
+
+def test_scene_is_deterministic_and_its_flow_is_exact():
+    a, b = scenes.generate_scene(5, noise=0), scenes.generate_scene(5, noise=0)
+    assert np.array_equal(a.frames, b.frames) and np.array_equal(a.masks, b.masks)
+    assert a.frames.shape == (8, 64, 96) and a.flow.shape == (7, 64, 96, 2)
+    # Warping frame t+1 by the exact flow rebuilds frame t far better than no motion compensation.
+    rebuilt = np.mean([np.abs(warp(a.clean[t + 1], a.flow[t]) - a.clean[t]).mean() for t in range(7)])
+    unmoved = np.mean([np.abs(a.clean[t + 1] - a.clean[t]).mean() for t in range(7)])
+    assert rebuilt < 0.5 * unmoved
+    assert 0.02 < a.masks.mean() < 0.8
+
+
+# ---------------------------------------------------------------- shipped networks: shapes, determinism
+
+
+@pytest.mark.parametrize("name", ["objects", "static", "predictability"])
+def test_learned_analysers_give_deterministic_maps_of_the_frame_size(name, carphone):
+    frames = [f.luma for f in video.frames(carphone, stop=5)]
+
+    def run():
+        analyser = ANALYSERS[name]()
+        out = []
+        for i, luma in enumerate(frames):
+            ctx = AnalysisContext(i, luma, frames[i - 1] if i else None, 1.0)
+            out.append(analyser.process(ctx)[name])
+        return out, analyser
+
+    first, analyser = run()
+    second, _ = run()
+    for m1, m2 in zip(first, second):
+        assert m1.shape == frames[0].shape and m1.dtype == np.float32
+        assert 0 <= m1.min() and m1.max() <= 1
+        assert np.array_equal(m1, m2)
+    if name == "objects":
+        assert analyser.ids.shape == frames[0].shape and analyser.ids.dtype == np.int32
+
+
+def test_tracker_keeps_ids_across_frames():
+    tracker = segmentation.ObjectTracker()
+    a = np.zeros((40, 60), np.float32)
+    a[5:15, 5:15] = 1
+    a[20:35, 40:55] = 1
+    ids1 = tracker.update(a)
+    b = np.roll(a, 3, axis=1)
+    b[30:38, 2:10] = 1  # a new object appears
+    ids2 = tracker.update(b)
+    assert ids1[10, 10] == ids2[10, 13] and ids1[25, 45] == ids2[25, 48]
+    assert ids1[10, 10] != ids1[25, 45]
+    assert ids2[34, 5] not in (ids1[10, 10], ids1[25, 45], 0)
+
+
+# ---------------------------------------------------------------- quick training lowers the loss
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", [segmentation, static, temporal])
+def test_quick_training_lowers_the_loss(module, carphone, tmp_path):
+    out = tmp_path / "w.safetensors"
+    result = module.train([carphone], quick=True, out=out)
+    assert result["loss_last"] < result["loss_first"]
+    assert out.is_file() and out.stat().st_size < 1_000_000
+
+
+def test_shipped_weights_fit_the_budget():
+    sizes = [(scenes.Path(segmentation.__file__).parent.parent / "weights" / f"{n}.safetensors").stat().st_size
+             for n in (segmentation.NAME, static.NAME, temporal.NAME)]
+    assert all(s < 1_000_000 for s in sizes)
+
+
+# ---------------------------------------------------------------- generated scenes: the known regions
+
+
+def test_segmentation_finds_the_sprites_of_an_unseen_scene():
+    seg = segmentation.Segmenter()
+    scene = scenes.generate_scene(123_456, size=(96, 72), frames=6)
+    pred = np.stack([seg(scene.frames[t - 1], scene.frames[t]) for t in range(1, 6)]) > 0.5
+    truth = scene.masks[1:]
+    assert (pred & truth).sum() / (pred | truth).sum() > 0.6
+
+
+def test_static_mask_finds_the_still_background_and_the_moving_sprites():
+    masker = static.StaticMasker()
+    # seed with no camera pan: the background is still, the sprites move
+    seed = next(s for s in range(200_000, 200_100)
+                if not np.any(np.linalg.norm(scenes.generate_scene(s, frames=static.WINDOW).flow[0, 0, 0]) > 0))
+    scene = scenes.generate_scene(seed, size=(96, 72), frames=static.WINDOW, noise=3)
+    prob = masker.window(scene.frames)
+    truth = scene.static
+    assert prob[truth].mean() > 0.7 and prob[~truth].mean() < 0.4
+
+
+# ---------------------------------------------------------------- report figures on a few real frames
+
+
+def test_segmentation_report(carphone):
+    r = segmentation.report([carphone], max_frames=5)
+    assert 0 <= r["heldout_iou"] <= 1
+    clip = r["clips"][carphone.name]
+    assert clip["frames"] == 5 and 0 <= clip["foreground_fraction"] <= 1
+    assert clip["moving_pixels_covered"] is None or 0 <= clip["moving_pixels_covered"] <= 1
+
+
+def test_static_report(carphone):
+    r = static.report([carphone], max_frames=6)
+    clip = r["clips"][carphone.name]
+    for key in ("agreement", "agreement_frame_difference", "accuracy_vs_teacher"):
+        assert 0 <= clip[key] <= 1
+    # the network is trained for flicker and noise; a plain frame difference is not
+    assert clip["agreement"] > clip["agreement_frame_difference"]
+
+
+@pytest.mark.slow
+def test_temporal_report_with_encodes(carphone):
+    r = temporal.report([carphone], max_frames=6, encode_frames_n=6)
+    clip = r["clips"][carphone.name]
+    assert np.isfinite(clip["prediction_psnr"]) and 0 <= clip["mean_mask"] <= 1
+    assert 0.5 < clip["noise_sigma"] < 4
+    enc = clip["encode"]
+    assert enc["sigma_4"]["noise_sigma_measured"] > enc["sigma_0"]["noise_sigma_measured"]
+    for case in enc.values():
+        for label in ("off", "temporal"):
+            assert case[label]["kbps"] > 0 and 0 <= case[label]["vmaf"] <= 100
+    # carphone is clean: `auto` leaves it untouched, so the encodes are identical
+    assert enc["sigma_0"]["off"] == enc["sigma_0"]["temporal"]
+
+
+# ---------------------------------------------------------------- the pre-filter
+
+
+def test_prefilter_keeps_timing_passes_clean_sources_and_denoises_noisy_ones(carphone, tmp_path):
+    clean = scenes.load_clip(carphone, width=176, max_frames=8)
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 6 / 255, clean.shape), 0, 1)
+    path = _gray_video(noisy.astype(np.float32), tmp_path / "noisy.mkv")
+    original = list(video.decode(path))
+    out = list(temporal.prefilter_frames(video.decode(path), "auto"))
+    assert [(d.index, d.pts) for d in out] == [(d.index, d.pts) for d in original]
+    assert all(d.frame.time_base == o.frame.time_base for d, o in zip(out, original))
+    luma_in = np.stack([o.frame.to_ndarray(format="gray") / 255 for o in original])
+    luma_out = np.stack([d.frame.to_ndarray(format="gray") / 255 for d in out])
+    err_in, err_out = np.abs(luma_in[3:] - clean[3:]).mean(), np.abs(luma_out[3:] - clean[3:]).mean()
+    assert err_out < 0.95 * err_in
+    passed = list(temporal.prefilter_frames(video.decode(carphone, 0, 4), "auto"))
+    assert all(np.array_equal(p.frame.to_ndarray(), o.frame.to_ndarray())
+               for p, o in zip(passed, video.decode(carphone, 0, 4)))
+    with pytest.raises(PreanalysisError, match="strength"):
+        list(temporal.prefilter_frames(video.decode(carphone, 0, 2), 3.0))
+
+
+def test_noise_estimate_tracks_added_noise(carphone):
+    luma = scenes.full_res_luma(carphone, 1)[0]
+    noisy = luma + np.random.default_rng(0).normal(0, 4 / 255, luma.shape)
+    assert temporal.noise_sigma(luma) < 2.5
+    assert 3.5 < temporal.noise_sigma(noisy) < 5.5
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_clip_shorter_than_the_temporal_window_is_refused(carphone, tmp_path):
+    short = _gray_video(scenes.load_clip(carphone, max_frames=2), tmp_path / "short.mkv")
+    with pytest.raises(PreanalysisError, match="needs at least 4"):
+        temporal.report([short], encode=False)
+    with pytest.raises(PreanalysisError, match="static mask needs 4"):
+        static.report([short])
+
+
+def test_missing_and_foreign_weights_give_clear_errors(tmp_path):
+    with pytest.raises(PreanalysisError, match="missing"):
+        segmentation.Segmenter(tmp_path / "none.safetensors")
+    foreign = save_weights(static.StaticMaskNet(), tmp_path / "static.safetensors", static.ARCH)
+    with pytest.raises(PreanalysisError, match="architecture"):
+        temporal.load_net(foreign)
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(PreanalysisError, match="corrupt"):
+        static.StaticMasker(tmp_path / "bad.safetensors")
