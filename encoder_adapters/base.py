@@ -111,6 +111,7 @@ class EncoderAdapter:
                                           "slower", "veryslow", "placebo")
     default_params: ClassVar[dict[str, str]] = {}  # added unless the user sets the key; must not change the output
     tree_param: ClassVar[str]  # x264 mbtree / x265 cutree: with aq-strength 0 it decides whether AQ stays on
+    presets_without_aq: ClassVar[tuple[str, ...]] = ()  # presets whose default is aq-mode 0 (measured)
 
     def options(self, settings: EncodeSettings, extra: dict[str, str] | None = None) -> dict[str, str]:
         """AVOptions for the PyAV stream (the bitrate goes on the codec context, not here)."""
@@ -152,10 +153,16 @@ class EncoderAdapter:
                     "QP map: use --crf or --bitrate, or --no-map")
         if is_zero(settings.param("aq-mode")):
             return f"aq-mode=0 makes {self.name} skip the QP map: {self.no_aq_advice()}, or encode with --no-map"
+        if settings.preset in self.presets_without_aq and settings.param("aq-mode") is None:
+            return (f"preset {settings.preset} turns AQ off in {self.name}, so it would skip the QP map: add "
+                    "--param aq-mode=1 (and a non-zero aq-strength), use a slower preset, or encode with --no-map")
         tree = self.tree_param
         tree_off = (settings.param(f"no-{tree}") or "x").lower() in TRUE_WORDS or (
             (settings.param(tree) or "x").lower() in FALSE_WORDS
         )
+        if is_zero(settings.param("aq-strength")) and settings.param("keyint") == "1":
+            return (f"aq-strength=0 with keyint=1 (intra-only turns {tree} off) makes {self.name} turn AQ off and "
+                    "ignore the QP map: use a small non-zero aq-strength (e.g. 0.1), or encode with --no-map")
         if is_zero(settings.param("aq-strength")) and tree_off:
             return (f"aq-strength=0 with {tree} off makes {self.name} turn AQ off and ignore the QP map: "
                     f"{self.no_aq_advice()}, or encode with --no-map")

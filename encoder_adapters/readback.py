@@ -32,3 +32,11 @@ def read_qps(path: str | Path) -> list[tuple[str, np.ndarray]]:
                 raise PreanalysisError(f"{path}: the decoder exported no QPs for frame {len(out)}: use PyAV 18.x")
             out.append((PictureType(frame.pict_type).name, np.asarray(params.qp_map(), dtype=np.int16)))
     return out
+
+
+def luma_plane(frame: av.VideoFrame) -> np.ndarray:
+    """The coded Y plane as float64 (no range conversion, unlike reformat(format='gray')), any depth."""
+    plane = frame.planes[0]
+    dtype = np.uint16 if frame.format.components[0].bits > 8 else np.uint8
+    rows = np.frombuffer(plane, dtype).reshape(plane.height, -1)
+    return rows[:, : plane.width].astype(np.float64)

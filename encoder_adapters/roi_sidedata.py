@@ -57,6 +57,8 @@ def _avutil() -> ctypes.CDLL:
     lib = ctypes.CDLL(candidates[0])
     lib.av_frame_new_side_data.restype = ctypes.c_void_p
     lib.av_frame_new_side_data.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+    lib.av_frame_get_side_data.restype = ctypes.c_void_p
+    lib.av_frame_get_side_data.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.av_frame_remove_side_data.restype = None
     lib.av_frame_remove_side_data.argtypes = [ctypes.c_void_p, ctypes.c_int]
     return lib
@@ -157,3 +159,13 @@ def attach_qp_map(frame: av.VideoFrame, qp: QpMap, bit_depth: int = 8) -> int:
         raise _layout_error("AVFrameSideData has an unexpected layout")
     ctypes.memmove(sd.data, rects.ctypes.data, rects.nbytes)
     return len(rects)
+
+
+def attached_rois(frame: av.VideoFrame) -> np.ndarray:
+    """The ROI rectangles on the frame now, as attach_qp_map wrote them (PyAV caches its side-data view)."""
+    sd_ptr = _avutil().av_frame_get_side_data(frame_pointer(frame), ROI_SIDE_DATA)
+    if not sd_ptr:
+        return np.zeros((0, 7), dtype=np.int32)
+    sd = _SideData.from_address(sd_ptr)
+    raw = ctypes.string_at(sd.data, sd.size)
+    return np.frombuffer(raw, dtype=np.int32).reshape(-1, 7).copy()

@@ -22,17 +22,16 @@ DELTA = 10
 _passed: set[tuple] = set()
 
 
-def check_frames(bit_depth: int) -> list[av.VideoFrame]:
-    """Two frames of the same noise statistics on both halves (so only the map can make them differ)."""
-    rng = np.random.default_rng(7)
-    pix_fmt = "yuv420p10le" if bit_depth > 8 else "yuv420p"
-    scale = 4 if bit_depth > 8 else 1
+def noise_frames(count: int, width: int, height: int, bit_depth: int = 8, seed: int = 7) -> list[av.VideoFrame]:
+    """Vertical ramp + Gaussian noise, grey chroma: every block has the same statistics and coded residual,
+    so only a QP map can make regions differ."""
+    rng = np.random.default_rng(seed)
+    pix_fmt, scale, dtype = ("yuv420p10le", 4, np.uint16) if bit_depth > 8 else ("yuv420p", 1, np.uint8)
     frames = []
-    for _ in range(2):
-        ramp = np.linspace(60, 190, HEIGHT)[:, None] * np.ones((1, WIDTH))
-        luma = np.clip(ramp + rng.normal(0, 24, (HEIGHT, WIDTH)), 0, 255) * scale
-        frame = av.VideoFrame(WIDTH, HEIGHT, pix_fmt)
-        dtype = np.uint16 if bit_depth > 8 else np.uint8
+    for _ in range(count):
+        ramp = np.linspace(60, 190, height)[:, None] * np.ones((1, width))
+        luma = np.clip(ramp + rng.normal(0, 24, (height, width)), 0, 255) * scale
+        frame = av.VideoFrame(width, height, pix_fmt)
         for i, plane in enumerate(frame.planes):
             rows = np.frombuffer(plane, dtype).reshape(plane.height, -1)
             rows[:, : plane.width] = luma.astype(dtype) if i == 0 else 128 * scale
@@ -55,11 +54,11 @@ def run_self_check(adapter: EncoderAdapter, settings: EncodeSettings, bit_depth:
     from .encode import encode_pass
 
     check = EncodeSettings(adapter.name, crf=crf, preset=settings.preset, params=settings.params)
-    sources = check_frames(bit_depth)
+    sources = noise_frames(2, WIDTH, HEIGHT, bit_depth)
     pix_fmt = sources[0].format.name
     info = VideoInfo(Path("self-check"), WIDTH, HEIGHT, pix_fmt, bit_depth, "rawvideo", Fraction(1, 25),
                      Fraction(25), len(sources))
-    frames = [DecodedFrame(i, i, i / 25, f) for i, f in enumerate(check_frames(bit_depth))]
+    frames = [DecodedFrame(i, i, i / 25, f) for i, f in enumerate(noise_frames(2, WIDTH, HEIGHT, bit_depth))]
     qp = check_map()
     with tempfile.TemporaryDirectory(prefix="preanalysis-selfcheck-") as tmpdir:
         out = Path(tmpdir) / f"check.{'264' if adapter.stream_codec == 'h264' else '265'}"
@@ -68,8 +67,9 @@ def run_self_check(adapter: EncoderAdapter, settings: EncodeSettings, bit_depth:
     if not effect >= adapter.min_map_effect:
         raise PreanalysisError(
             f"self-check failed: {adapter.name} ignored a strong QP map (effect {effect:.1f} {adapter.map_effect_unit}, "
-            f"need >= {adapter.min_map_effect:g}) with params {settings.params or '{}'} and PyAV {av.__version__}: "
-            "change the params that disable the map, use PyAV 18.1, or encode with --no-map"
+            f"need >= {adapter.min_map_effect:g}) with preset {settings.preset}, params {settings.params or '{}'} and "
+            f"PyAV {av.__version__}: AQ must stay on (aq-mode >= 1 and, without {adapter.tree_param} or with keyint=1, "
+            "a non-zero aq-strength; ultrafast presets lower both), or encode with --no-map"
         )
     _passed.add(key)
     return effect

@@ -18,6 +18,7 @@ class X264(EncoderAdapter):
     params_option = "x264-params"
     stream_codec = "h264"
     tree_param = "mbtree"
+    presets_without_aq = ("ultrafast",)
     min_map_effect = 8.0  # QP: the self-check map asks for 20 (left -10, right +10)
     map_effect_unit = "QP"
 

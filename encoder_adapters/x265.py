@@ -10,6 +10,7 @@ import av
 import numpy as np
 
 from .base import TRUE_WORDS, EncoderAdapter, EncodeSettings, register
+from .readback import luma_plane
 
 
 @register
@@ -19,6 +20,7 @@ class X265(EncoderAdapter):
     params_option = "x265-params"
     stream_codec = "hevc"
     tree_param = "cutree"
+    presets_without_aq = ("ultrafast", "superfast")
     default_params = {"log-level": "error"}  # x265 prints its banner and stats to stderr otherwise
     min_map_effect = 3.0  # dB
     map_effect_unit = "dB PSNR"
@@ -38,8 +40,8 @@ class X265(EncoderAdapter):
 
 
 def half_psnr(reference: av.VideoFrame, decoded: av.VideoFrame) -> float:
-    ref = _luma(reference)
-    dec = _luma(decoded)[: ref.shape[0], : ref.shape[1]]
+    ref = luma_plane(reference)
+    dec = luma_plane(decoded)[: ref.shape[0], : ref.shape[1]]
     half = ref.shape[1] // 2
     peak = 1023.0 if reference.format.components[0].bits > 8 else 255.0
 
@@ -48,10 +50,3 @@ def half_psnr(reference: av.VideoFrame, decoded: av.VideoFrame) -> float:
         return 10 * np.log10(peak * peak / max(mse, 1e-6))
 
     return psnr(ref[:, :half], dec[:, :half]) - psnr(ref[:, half:], dec[:, half:])
-
-
-def _luma(frame: av.VideoFrame) -> np.ndarray:
-    plane = frame.planes[0]
-    dtype = np.uint16 if frame.format.components[0].bits > 8 else np.uint8
-    rows = np.frombuffer(plane, dtype).reshape(plane.height, -1)
-    return rows[:, : plane.width].astype(np.float64)
