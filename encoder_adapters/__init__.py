@@ -4,8 +4,8 @@
     encode_file("in.mp4", "out.mp4", EncodeSettings("x264", crf=23), qp_for_frame=lambda i: maps.qp_map(i))
 """
 
-from .base import ADAPTERS, EncodeResult, EncodeSettings, EncoderAdapter, get_adapter
 from . import x264, x265  # noqa: F401  (registers the adapters)
+from .base import ADAPTERS, EncoderAdapter, EncodeResult, EncodeSettings, get_adapter
 from .encode import encode_file, encode_frames
 from .readback import read_qps
 

@@ -26,7 +26,7 @@ from preanalysis.errors import PreanalysisError
 from preanalysis.io import atomic_output, check_output_path
 from preanalysis.video import DecodedFrame, VideoInfo, decode, probe
 
-from .base import EncodeResult, EncodeSettings, EncoderAdapter, get_adapter
+from .base import EncoderAdapter, EncodeResult, EncodeSettings, get_adapter
 from .roi_sidedata import attach_qp_map, clear_roi
 
 log = logging.getLogger("preanalysis")
@@ -84,7 +84,7 @@ def encode_pass(
         stream.time_base = time_base
         ctx.thread_type = "FRAME"
         if settings.bitrate_kbps is not None:
-            ctx.bit_rate = int(round(settings.bitrate_kbps * 1000))
+            ctx.bit_rate = round(settings.bitrate_kbps * 1000)
         stream.options = adapter.options(settings, extra_params)
         sar = sample_aspect_ratio(info)
         if sar:

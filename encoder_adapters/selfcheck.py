@@ -15,7 +15,7 @@ from preanalysis.allocate import QpMap
 from preanalysis.errors import PreanalysisError
 from preanalysis.video import DecodedFrame, VideoInfo
 
-from .base import EncodeSettings, EncoderAdapter
+from .base import EncoderAdapter, EncodeSettings
 
 WIDTH, HEIGHT = 256, 128  # two 128-px halves: whole 64-px CTUs for x265
 DELTA = 10

@@ -5,6 +5,7 @@ so the halves are 64-px multiples)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import av
 import numpy as np
@@ -21,7 +22,7 @@ class X265(EncoderAdapter):
     stream_codec = "hevc"
     tree_param = "cutree"
     presets_without_aq = ("ultrafast", "superfast")
-    default_params = {"log-level": "error"}  # x265 prints its banner and stats to stderr otherwise
+    default_params: ClassVar[dict[str, str]] = {"log-level": "error"}  # x265 prints its banner and stats to stderr otherwise
     min_map_effect = 3.0  # dB
     map_effect_unit = "dB PSNR"
 

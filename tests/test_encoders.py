@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 
 import encoder_adapters.encode as encode_module
-from encoder_adapters import EncodeSettings, encode_file, encode_frames, read_qps
+from encoder_adapters import EncodeSettings, encode_file, encode_frames, get_adapter, read_qps
 from encoder_adapters.readback import luma_plane
 from encoder_adapters.roi_sidedata import attach_qp_map, attached_rois, clear_roi, roi_rectangles
 from encoder_adapters.selfcheck import _passed, noise_frames, run_self_check
 from encoder_adapters.x265 import half_psnr
-from encoder_adapters import get_adapter
 from preanalysis.allocate import QpMap, grid_shape
 from preanalysis.errors import PreanalysisError
 from preanalysis.video import DecodedFrame, VideoInfo, decode, probe
