@@ -1,0 +1,130 @@
+"""Turn RD points into the sweep report: BD-rates per clip and as a mean, a CSV of points, PNG RD curves.
+
+report.json layout, for the primary mapped variant against every baseline (and the same under
+`variants` for every mapped variant, e.g. an ablation):
+  clips.<clip>.baselines.<baseline> = {bd_rate: {vmaf, vmaf_neg, psnr_y}, salient_psnr_gain_db}
+  mean.baselines.<baseline>        = the mean of the clips' values (NaNs skipped)
+bd_rate is percent (negative = the mapped encode saves bits); salient_psnr_gain_db is the mean PSNR-Y gain
+inside the salient region at equal bitrate, interpolated on the RD curves (pchip, like BD-PSNR).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import numpy as np
+
+from preanalysis.io import atomic_output, atomic_write_text
+
+from .bdrate import bd_quality, bd_rate
+from .metrics import METRICS
+from .sweep import RDPoint
+
+
+def _curve(points: list[RDPoint], clip: str, variant: str, metric: str) -> tuple[list[float], list[float]]:
+    sel = sorted((p for p in points if p.clip == clip and p.variant == variant), key=lambda p: p.bitrate_kbps)
+    return [p.bitrate_kbps for p in sel], [getattr(p, metric) for p in sel]
+
+
+def compare(points: list[RDPoint], clip: str, test: str, anchor: str) -> dict:
+    """BD-rates of `test` against `anchor` on one clip, and the salient-region PSNR gain at equal rate."""
+    bd = {m: bd_rate(*_curve(points, clip, anchor, m), *_curve(points, clip, test, m)) for m in METRICS}
+    gain = bd_quality(*_curve(points, clip, anchor, "salient_psnr_y"), *_curve(points, clip, test, "salient_psnr_y"))
+    return {"bd_rate": bd, "salient_psnr_gain_db": gain}
+
+
+def _mean(entries: list[dict]) -> dict:
+    def avg(values):
+        finite = [v for v in values if v is not None and math.isfinite(v)]
+        return float(np.mean(finite)) if finite else float("nan")
+
+    return {
+        "bd_rate": {m: avg([e["bd_rate"][m] for e in entries]) for m in METRICS},
+        "salient_psnr_gain_db": avg([e["salient_psnr_gain_db"] for e in entries]),
+    }
+
+
+def summarise(points: list[RDPoint], baselines: list[str], mapped: list[str], settings: dict) -> dict:
+    """The report dict: every mapped variant against every baseline, per clip and as a mean over clips."""
+    clips = list(dict.fromkeys(p.clip for p in points))
+    per_clip = {
+        c: {"variants": {v: {b: compare(points, c, v, b) for b in baselines} for v in mapped}} for c in clips
+    }
+    mean = {"variants": {v: {b: _mean([per_clip[c]["variants"][v][b] for c in clips]) for b in baselines}
+                         for v in mapped}}
+    primary = mapped[0]
+    for entry in (*per_clip.values(), mean):
+        entry["baselines"] = entry["variants"][primary]
+    return {"settings": settings, "primary": primary, "clips": per_clip, "mean": mean}
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN; null = "no value" (e.g. saturated curve)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def points_csv(points: list[RDPoint]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=[f.name for f in fields(RDPoint)], lineterminator="\n")
+    writer.writeheader()
+    for p in points:
+        writer.writerow(asdict(p))
+    return buf.getvalue()
+
+
+def plot_clip(points: list[RDPoint], clip: str, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for variant in dict.fromkeys(p.variant for p in points if p.clip == clip):
+        rates, vmaf = _curve(points, clip, variant, "vmaf")
+        ax.plot(rates, vmaf, marker="o", label=variant)
+    ax.set_xscale("log")
+    ax.set(xlabel="bitrate (kbit/s)", ylabel="VMAF v0.6.1", title=f"{clip}: rate vs VMAF")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_output(out) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def markdown_table(report: dict, baseline: str) -> str:
+    """Rows = mapped variants (e.g. an ablation), columns = mean VMAF / VMAF-NEG / PSNR-Y BD-rate vs baseline."""
+    lines = [f"| configuration | VMAF | VMAF-NEG | PSNR-Y | salient PSNR-Y gain (dB) |  (vs {baseline})",
+             "|---|---|---|---|---|"]
+    fmt = lambda v: "n/a" if v is None or not math.isfinite(v) else f"{v:+.2f}"  # noqa: E731
+    for variant, by_base in report["mean"]["variants"].items():
+        e = by_base[baseline]
+        lines.append(f"| {variant} | " + " | ".join(fmt(e["bd_rate"][m]) + "%" for m in METRICS)
+                     + f" | {fmt(e['salient_psnr_gain_db'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict, points: list[RDPoint], out_dir: Path) -> list[Path]:
+    """report.json, rd_points.csv, rd_<clip>.png (and ablation.md when several mapped variants ran)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / "report.json", out_dir / "rd_points.csv"]
+    atomic_write_text(written[0], json.dumps(_json_safe(report), indent=2) + "\n")
+    atomic_write_text(written[1], points_csv(points))
+    for clip in report["clips"]:
+        written.append(out_dir / f"rd_{clip}.png")
+        plot_clip(points, clip, written[-1])
+    if len(report["mean"]["variants"]) > 1:
+        baseline = next(iter(report["mean"]["baselines"]))
+        written.append(out_dir / "ablation.md")
+        atomic_write_text(written[-1], markdown_table(report, baseline))
+    return written

@@ -1,0 +1,224 @@
+"""RD sweep: every variant (baselines without a map, mapped configurations) at every CRF, encoded, measured.
+
+A point is cached on disk under a key of (input content hash, encoder settings, analysis config, frame
+count, metric version), so a re-run only encodes and measures what changed.  Analysis of a clip (QP maps and
+the salience used for region metrics) is cached the same way.  Points run in parallel up to `jobs`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import yaml
+
+from preanalysis.allocate import QpMap
+from preanalysis.config import Config
+from preanalysis.errors import PreanalysisError
+from preanalysis.io import atomic_write_text
+from preanalysis.video import VideoInfo, decode, probe
+
+from .metrics import measure
+from .regions import region_psnr
+
+log = logging.getLogger("preanalysis")
+
+CACHE_VERSION = 1  # bump when what a cached point means changes (metric set, pooling, region definition)
+MAP_PARAMS = "aq-mode=1:aq-strength=0.0"  # x264 without its own AQ, map still honoured (ENCODERS.md)
+
+
+def parse_params(text: str) -> dict[str, str]:
+    """'aq-mode=1:aq-strength=0.0' -> {'aq-mode': '1', 'aq-strength': '0.0'} (encoder option spelling)."""
+    params = {}
+    for item in filter(None, text.split(":")):
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise PreanalysisError(f"encoder parameter {item!r} is not key=value: write e.g. aq-mode=1:aq-strength=0.0")
+        params[key] = value
+    return params
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One RD curve: encoder params, plus an analysis config when the encode carries QP maps."""
+
+    name: str
+    params: dict[str, str]
+    config: Config | None = None  # None = baseline, no map
+
+    @property
+    def mapped(self) -> bool:
+        return self.config is not None
+
+
+@dataclass
+class RDPoint:
+    clip: str
+    variant: str
+    crf: float
+    frames: int
+    size_bytes: int
+    bitrate_kbps: float
+    vmaf: float
+    vmaf_neg: float
+    psnr_y: float
+    salient_psnr_y: float
+    background_psnr_y: float
+    encode_seconds: float
+
+
+@dataclass
+class SweepSettings:
+    encoder: str = "x264"
+    preset: str = "medium"
+    crfs: tuple[float, ...] = (22, 27, 32, 37)
+    frames: int | None = None  # first N frames of every clip (None = all)
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    ffmpeg: str | None = None
+
+
+@dataclass
+class ClipAnalysis:
+    """What a mapped encode and the region metrics need from the analysis of one clip."""
+
+    qp: list[QpMap]
+    salience: list[np.ndarray]
+    salience_key: str  # identifies the salience (region metrics) for point cache keys
+
+
+def file_hash(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+class Cache:
+    """Small JSON/NPZ files under one folder, one per key; writes are atomic so a crash never leaves junk."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.hits = self.misses = 0
+
+    def path(self, key: str, suffix: str) -> Path:
+        return self.root / f"{key}{suffix}"
+
+    def get_json(self, key: str) -> dict | None:
+        p = self.path(key, ".json")
+        if p.is_file():
+            self.hits += 1
+            return json.loads(p.read_text())
+        self.misses += 1
+        return None
+
+    def put_json(self, key: str, value: dict) -> None:
+        atomic_write_text(self.path(key, ".json"), json.dumps(value))
+
+
+def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, input_hash: str) -> ClipAnalysis:
+    """QP maps and salience of the first `frames` frames (cached by input content and config)."""
+    from preanalysis.pipeline import analyze
+
+    target = cache.path(_key("analysis", input_hash, config.to_dict(), frames, CACHE_VERSION), ".npz")
+    if not target.is_file():
+        info = probe(path)
+        qp, sal = [], []
+        for fa in analyze(path, config, 0, frames):
+            qp.append(fa.qp.offsets)
+            sal.append(fa.salience)
+        with tempfile.NamedTemporaryFile(dir=cache.root, suffix=".npz", delete=False) as tmp:
+            np.savez(tmp, qp=np.stack(qp), salience=np.stack(sal), size=np.array([info.width, info.height]))
+        os.replace(tmp.name, target)
+    data = np.load(target)
+    width, height = (int(v) for v in data["size"])
+    return ClipAnalysis([QpMap(o, width, height) for o in data["qp"]], list(data["salience"]), target.stem)
+
+
+def encode_variant(
+    path: Path, info: VideoInfo, out: Path, settings: SweepSettings, variant: Variant, crf: float,
+    qp: list[QpMap] | None,
+):
+    """One encode of the first settings.frames frames through the encoder adapters (maps attached if given)."""
+    from encoder_adapters import EncodeSettings, encode_frames
+
+    enc = EncodeSettings(encoder=settings.encoder, crf=crf, bitrate_kbps=None, preset=settings.preset,
+                         params=dict(variant.params))
+    qp_for_frame: Callable[[int], QpMap | None] | None = None
+    if qp is not None:
+        qp_for_frame = lambda i: qp[i] if i < len(qp) else None  # noqa: E731
+    return encode_frames(lambda: decode(path, 0, settings.frames), info, out, enc, qp_for_frame)
+
+
+def run_point(
+    path: Path, clip: str, input_hash: str, info: VideoInfo, settings: SweepSettings, variant: Variant,
+    crf: float, analysis: ClipAnalysis, cache: Cache,
+) -> RDPoint:
+    """Encode, measure (full frame + salient region) and cache one point."""
+    key = _key("point", input_hash, settings.encoder, settings.preset, crf, variant.params,
+               variant.config.to_dict() if variant.mapped else None, settings.frames,
+               analysis.salience_key, CACHE_VERSION)
+    cached = cache.get_json(key)
+    if cached is not None:
+        return RDPoint(**{**cached, "clip": clip, "variant": variant.name})
+    with tempfile.TemporaryDirectory(prefix="preanalysis-eval-") as tmp:
+        out = Path(tmp) / f"{clip}.mp4"
+        t0 = time.perf_counter()
+        result = encode_variant(path, info, out, settings, variant, crf, analysis.qp if variant.mapped else None)
+        seconds = time.perf_counter() - t0
+        scores = measure(path, out, len(analysis.salience), settings.ffmpeg, threads=1).means()
+        inside, outside = region_psnr(path, out, analysis.salience)
+    point = RDPoint(clip, variant.name, crf, len(analysis.salience), result.size_bytes, result.bitrate_kbps,
+                    scores["vmaf"], scores["vmaf_neg"], scores["psnr_y"], float(np.nanmean(inside)),
+                    float(np.nanmean(outside)), seconds)
+    cache.put_json(key, asdict(point))
+    log.info("%s %s crf %g: %.1f kbps, VMAF %.2f", clip, variant.name, crf, point.bitrate_kbps, point.vmaf)
+    return point
+
+
+def clip_names(paths: list[Path]) -> list[str]:
+    """Report names: file stems, made unique with a suffix where two inputs share one."""
+    names: list[str] = []
+    for p in paths:
+        name, n = p.stem, 2
+        while name in names:
+            name, n = f"{p.stem}-{n}", n + 1
+        names.append(name)
+    return names
+
+
+def sweep(
+    inputs: list[str | Path], variants: list[Variant], settings: SweepSettings, cache: Cache,
+    region_config: Config,
+) -> list[RDPoint]:
+    """All points of all clips; the salient region of every clip comes from `region_config`'s analysis."""
+    if not variants:
+        raise PreanalysisError("nothing to sweep: give at least one --baseline or a mapped configuration")
+    paths = [Path(p) for p in inputs]
+    infos = [probe(p) for p in paths]  # fail on a bad input before any encoding
+    hashes = [file_hash(p) for p in paths]
+    tasks = []
+    for path, clip, info, h in zip(paths, clip_names(paths), infos, hashes):
+        region = analyse_clip(path, region_config, settings.frames, cache, h)
+        for v in variants:
+            analysis = region
+            if v.mapped and v.config.to_dict() != region_config.to_dict():
+                analysis = ClipAnalysis(analyse_clip(path, v.config, settings.frames, cache, h).qp, region.salience,
+                                        region.salience_key)
+            tasks += [(path, clip, h, info, settings, v, crf, analysis, cache) for crf in settings.crfs]
+    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+        return list(pool.map(lambda t: run_point(*t), tasks))
