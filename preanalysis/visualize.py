@@ -7,9 +7,9 @@ Layouts: "side" puts source | salience heatmap (+ object outlines and ids) | QP 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import av
 import cv2

@@ -33,7 +33,7 @@ def bit_position(cls, name: str) -> tuple[int, int, int]:
     first = next(i for i, b in enumerate(raw) if b)
     word = first & ~3
     value = int.from_bytes(raw[word: word + 4], "little")
-    return word, (value & -value).bit_length() - 1, bin(value).count("1")
+    return word, (value & -value).bit_length() - 1, value.bit_count()
 
 
 @pytest.mark.parametrize("name", [k for k in LAYOUT if isinstance(LAYOUT[k], dict)])

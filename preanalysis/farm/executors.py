@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Callable
 
 from ..errors import PreanalysisError
 
@@ -32,7 +32,7 @@ class InlineExecutor:
         future: Future = Future()
         try:
             future.set_result(fn(*args))
-        except Exception as exc:  # reported per chunk by the runner, like a worker's exception
+        except Exception as exc:  # noqa: BLE001 (reported per chunk by the runner, like a worker's exception)
             future.set_exception(exc)
         return future
 

@@ -13,11 +13,11 @@ import hashlib
 import logging
 import shutil
 import time
+from collections.abc import Callable, Hashable
 from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Hashable
 
 import yaml
 
@@ -186,7 +186,7 @@ def _run_tasks(executor, tasks: dict[Hashable, tuple], retries: int, on_done: Ca
                     else:
                         on_failed(k, "a worker process died while running it (crash or out of memory)")
                 break
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (any task error is retried, then reported with its cause)
                 if attempts[key] <= retries:
                     log.warning("farm: %s failed (%s), retrying", key, failure_cause(exc))
                     queue.insert(0, key)
