@@ -146,7 +146,9 @@ def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, i
         os.replace(tmp.name, target)
     data = np.load(target)
     width, height = (int(v) for v in data["size"])
-    return ClipAnalysis([QpMap(o, width, height) for o in data["qp"]], list(data["salience"]), target.stem)
+    salience = data["salience"]
+    region_key = hashlib.sha256(salience.tobytes()).hexdigest()[:24]  # by content: allocation changes keep it
+    return ClipAnalysis([QpMap(o, width, height) for o in data["qp"]], list(salience), region_key)
 
 
 def encode_variant(

