@@ -159,6 +159,8 @@ def encode_frames(
 ) -> EncodeResult:
     """Encode the frames (CRF: one pass; bitrate: 2 passes, so frames_factory is called twice) atomically.
 
+    The frames are consumed: their pict_type, pts/time_base and ROI side data are set before encoding.
+
     With qp_for_frame, settings that would silently ignore the map are refused and a cached self-check
     proves the encoder honours maps with these params before the real encode starts.
     """

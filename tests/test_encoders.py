@@ -10,6 +10,7 @@ import av
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from av.video.frame import PictureType
 
 import encoder_adapters.encode as encode_module
 from encoder_adapters import EncodeSettings, encode_file, encode_frames, get_adapter, read_qps
@@ -79,6 +80,11 @@ def test_rectangles_rebuild_the_map_exactly():
         rects[:, 6] = 51
         assert (paint(rects, width, height) == offsets).all()
         assert len(rects) < offsets.size  # runs merge
+        coarse = QpMap(offsets, width, height).aggregate(32)  # x265-style CU map: rectangles in 32-px units
+        rects = roi_rectangles(coarse, width, height)
+        rects[:, 6] = 51
+        expect = np.repeat(np.repeat(coarse.offsets, 2, axis=0), 2, axis=1)[:rows, :cols]
+        assert (paint(rects, width, height) == expect).all()
 
 
 def test_side_data_is_replaced_not_stacked_and_cleared():
@@ -232,6 +238,21 @@ def test_x264_without_map_is_byte_identical_to_ffmpeg_cli(carphone_y4m, tmp_path
     ours = encode_file(carphone_y4m, tmp_path / "ours.264", EncodeSettings("x264", crf=25, preset="fast"))
     assert ours.frames == 12
     assert ours.path.read_bytes() == cli.read_bytes()
+
+
+def test_x265_without_map_matches_ffmpeg_cli(carphone_y4m, tmp_path):
+    # PyAV bundles x265 4.2, the static ffmpeg x265 4.3: bytes cannot agree, frame types and rate must.
+    cli = tmp_path / "cli.265"
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(carphone_y4m), "-c:v", "libx265", "-preset", "fast",
+                    "-crf", "28", str(cli)], check=True)
+    ours = encode_file(carphone_y4m, tmp_path / "ours.265", EncodeSettings("x265", crf=28, preset="fast"))
+
+    def types(path):
+        with av.open(str(path)) as c:
+            return [PictureType(f.pict_type).name for f in c.decode(video=0)]
+
+    assert types(ours.path) == types(cli)
+    assert abs(ours.path.stat().st_size / cli.stat().st_size - 1) < 0.01
 
 
 @pytest.mark.parametrize("encoder", ["x264", "x265"])
