@@ -401,3 +401,20 @@ def test_encode_command_with_maps_no_map_and_errors(carphone_y4m, tmp_path, caps
     code, _, err = cli(capsys, carphone_y4m, "-o", carphone_y4m, "--encoder", "x264", "--crf", "23", "--no-map")
     assert code == 2 and "is the input file" in err
     assert not (tmp_path / "x.264").exists()
+
+
+def test_encode_command_analyses_in_step_and_restarts_for_pass_two(carphone_y4m, tmp_path, capsys):
+    from preanalysis.commands.encode import AnalysisInStep
+    from preanalysis.config import Config
+    from preanalysis.pipeline import analyze
+
+    config = Config()
+    expected = [fa.qp.offsets for fa in analyze(carphone_y4m, config, stop=6)]
+    step = AnalysisInStep(str(carphone_y4m), config)
+    first = [step(i).offsets for i in range(6)]
+    again = [step(i).offsets for i in range(3)]  # pass 2 starts over at frame 0
+    assert all((a == b).all() for a, b in zip(first, expected)) and all((a == b).all() for a, b in zip(again, expected))
+    code, out, err = cli(capsys, carphone_y4m, "-o", tmp_path / "a.mp4", "--encoder", "x264", "--bitrate", "120",
+                         "--preset", "veryfast")
+    assert code == 0, err
+    assert "12 frames" in out and "analysed maps" in out
