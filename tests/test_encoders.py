@@ -268,6 +268,9 @@ def test_crf_and_two_pass_bitrate(bikes, tmp_path, encoder):
     with av.open(str(two.path)) as c:
         payload = sum(p.size for p in c.demux(video=0) if p.size)
         assert abs(payload * 8 / 1.2 / 1000 - two.bitrate_kbps) < 1  # 30 frames at 25 fps = 1.2 s
+    if encoder == "x264":  # the map is honoured in 2-pass too (left -8 / right +8 on the first I-frame)
+        _, qp = read_qps(two.path)[0]
+        assert np.median(qp[:, 20:]) - np.median(qp[:, :20]) >= 10
 
 
 def write_vfr(path: Path, pts_ms: list[int], size=(96, 64), pix_fmt="yuv420p") -> Path:
