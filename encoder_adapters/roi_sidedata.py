@@ -66,7 +66,13 @@ def _avutil() -> ctypes.CDLL:
 
 def _read_words(address: int, count: int) -> tuple[int, ...] | None:
     """Read machine words without risking a segfault: None when the address is not mapped."""
-    fd = os.open("/proc/self/mem", os.O_RDONLY)
+    try:
+        fd = os.open("/proc/self/mem", os.O_RDONLY)
+    except OSError as exc:
+        raise PreanalysisError(
+            f"cannot read /proc/self/mem ({exc.strerror}), needed to validate PyAV's frame layout before writing "
+            "ROI side data: run on Linux with /proc mounted, or encode with --no-map"
+        ) from None
     try:
         raw = os.pread(fd, 8 * count, address)
     except (OSError, OverflowError, ValueError):
