@@ -47,7 +47,8 @@ def reference(clips, tmp_path_factory):
 
 
 def write_job(folder: Path, inputs: list[Path], out: Path, **extra) -> Path:
-    lines = [f"inputs: [{', '.join(str(p) for p in inputs)}]", f"output_dir: {out}", "produce: [maps]",
+    extra = {"produce": "[maps]", **extra}
+    lines = [f"inputs: [{', '.join(str(p) for p in inputs)}]", f"output_dir: {out}",
              f"config: {folder / 'cfg.yaml'}", "chunk_frames: 16", *(f"{k}: {v}" for k, v in extra.items())]
     job = out.parent / f"{out.name}.yaml"
     job.write_text("\n".join(lines) + "\n")
@@ -193,3 +194,27 @@ def test_bad_job_files_are_refused(tmp_path, text, message):
     (tmp_path / "job.yaml").write_text(text)
     with pytest.raises(PreanalysisError, match=message):
         load_job(tmp_path / "job.yaml")
+
+
+def test_qpfile_and_encode_products_are_made_from_the_maps(clips, reference, tmp_path):
+    import av
+
+    folder, paths = clips
+    out = tmp_path / "out"
+    job_file = write_job(folder, paths[:1], out, produce="[maps, qpfile, encode]",
+                         encode="{crf: 30, preset: veryfast}")
+    report = run_job(load_job(job_file))
+    assert not report.failures, report.failures
+    assert (out / "clip0.npz").read_bytes() == reference["clip0"]
+    lines = (out / "clip0.qpfile.txt").read_text().splitlines()
+    assert len(lines) == 48 and lines[0].startswith("0 I ")
+    with av.open(str(out / "clip0.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 48
+    encoded = (out / "clip0.mp4").read_bytes()
+    # A changed qpfile setting remakes only the qpfile: no chunk is analysed again, the encode is kept.
+    job = load_job(job_file)
+    job.qpfile_base_qp = 30
+    again = run_job(job)
+    assert again.chunks_run == 0 and not again.failures
+    assert (out / "clip0.qpfile.txt").read_text() != "\n".join(lines) + "\n"
+    assert (out / "clip0.mp4").read_bytes() == encoded

@@ -15,7 +15,26 @@ import yaml
 from ..config import Config, from_dict, load_config
 from ..errors import PreanalysisError
 
-PRODUCTS = ("maps",)
+PRODUCTS = ("maps", "qpfile", "encode")  # maps are always made: the other products are built from them
+
+
+@dataclass
+class EncodeSpec:
+    """How `produce: [encode]` encodes each input with its maps (encoder_adapters.EncodeSettings fields)."""
+
+    encoder: str = "x264"
+    crf: float | None = None  # CRF 23 when neither crf nor bitrate_kbps is given
+    bitrate_kbps: float | None = None
+    preset: str = "medium"
+    params: dict[str, str] = field(default_factory=dict)
+    container: str = "mp4"
+
+    def settings(self):
+        from encoder_adapters import EncodeSettings
+
+        crf = 23.0 if self.crf is None and self.bitrate_kbps is None else self.crf
+        return EncodeSettings(self.encoder, crf=crf, bitrate_kbps=self.bitrate_kbps, preset=self.preset,
+                              params=self.params)
 
 
 @dataclass
@@ -29,6 +48,8 @@ class Job:
     workers: int = 1  # local processes (1 = in this process)
     retries: int = 2  # extra attempts per chunk before it is reported as failed
     ray_address: str | None = None  # None: local pool; "auto", "ray://host:10001", "host:6379"; "local": private Ray
+    encode: EncodeSpec = field(default_factory=EncodeSpec)  # used by produce: [encode]
+    qpfile_base_qp: float = 26.0  # used by produce: [qpfile] (x264/x265 --qpfile, frame-level QPs)
 
     def __post_init__(self):
         _check(len(self.inputs) > 0, "inputs must list at least one video")
@@ -38,6 +59,10 @@ class Job:
         _check(self.frames is None or self.frames >= 1, "frames must be >= 1")
         _check(1 <= self.workers <= 1024, "workers must be within [1, 1024]")
         _check(0 <= self.retries <= 100, "retries must be within [0, 100]")
+        _check(self.encode.container in ("mp4", "mkv", "mov"), "encode.container must be mp4, mkv or mov")
+        _check(0 <= self.qpfile_base_qp <= 51, "qpfile_base_qp must be within [0, 51]")
+        if "encode" in self.produce:
+            self.encode.settings()  # refuse bad encoder settings before any work
         stems: dict[str, str] = {}
         for path in self.inputs:
             stem = Path(path).stem
@@ -48,7 +73,12 @@ class Job:
         return load_config(self.config)
 
     def output(self, input_path: str, product: str = "maps") -> Path:
-        return Path(self.output_dir) / f"{Path(input_path).stem}.npz"
+        suffix = {"maps": ".npz", "qpfile": ".qpfile.txt", "encode": f".{self.encode.container}"}[product]
+        return Path(self.output_dir) / f"{Path(input_path).stem}{suffix}"
+
+    @property
+    def products(self) -> list[str]:
+        return ["maps", *(p for p in PRODUCTS[1:] if p in self.produce)]
 
     @property
     def state_dir(self) -> Path:

@@ -29,6 +29,7 @@ from .chunks import Chunk, analyse_chunk, assemble, find_cuts, plan_chunks
 from .donelist import DoneList, fsync_file_and_dir
 from .executors import failure_cause, make_executor
 from .job import Job, fingerprint
+from .products import make_product
 
 log = logging.getLogger("preanalysis")
 
@@ -46,7 +47,7 @@ class Failure:
 
 @dataclass
 class FarmReport:
-    outputs: dict[str, Path] = field(default_factory=dict)  # input -> maps file
+    outputs: dict[str, Path] = field(default_factory=dict)  # input -> maps file (other products beside it)
     failures: list[Failure] = field(default_factory=list)
     chunks_run: int = 0
     chunks_resumed: int = 0  # found done in the done-list
@@ -72,36 +73,43 @@ def run_job(job: Job, progress: bool = False, chunk_task: Callable[[Chunk, objec
         except OSError as exc:
             report.failures.append(Failure(inp, None, f"cannot read the input ({exc.strerror}): fix the path"))
     records = [r for r in done.records() if prints.get(r.get("input")) == r.get("fingerprint")]
-    finished = {r["input"] for r in records if r["kind"] == "output" and job.output(r["input"]).is_file()}
+    made = {(r["input"], r.get("product", "maps")) for r in records if r["kind"] == "output"
+            and r.get("settings", "") == _product_settings(job, r.get("product", "maps"))
+            and job.output(r["input"], r.get("product", "maps")).is_file()}
     plans = {r["input"]: r["cuts"] for r in records if r["kind"] == "plan"}
     parts: dict[tuple[str, int], Path] = {}
     for r in records:
         if r["kind"] == "chunk" and _intact(state / r["part"], r["sha256"]):
             parts[(r["input"], r["index"])] = state / r["part"]
-    for inp in finished:
-        report.outputs[inp] = job.output(inp)
-        shutil.rmtree(state / "parts" / prints[inp], ignore_errors=True)
-    active = [inp for inp in prints if inp not in finished]
+    for inp in prints:
+        if (inp, "maps") in made:
+            shutil.rmtree(state / "parts" / prints[inp], ignore_errors=True)
+    active = [inp for inp in prints if any((inp, p) not in made for p in job.products)]
+    need_maps = [inp for inp in active if (inp, "maps") not in made]
 
-    wants_gpu = _uses_learned_analysers(config)
-    executor = make_executor(job.workers, job.ray_address, wants_gpu) if active else None
+    def record(inp: str, product: str) -> None:
+        done.append({"kind": "output", "input": inp, "fingerprint": prints[inp], "product": product,
+                     "settings": _product_settings(job, product), "path": str(job.output(inp, product))})
+        made.add((inp, product))
+
+    executor = make_executor(job.workers, job.ray_address, _uses_learned_analysers(config)) if active else None
     try:
         if executor:
             report.backend = executor.name
             log.info("farm: %d input(s) to do, %d already finished; running on %s",
-                     len(active), len(finished), executor.name)
+                     len(active), len(prints) - len(active), executor.name)
 
         def planned(inp: str, cuts: list[int]) -> None:
             plans[inp] = cuts
             done.append({"kind": "plan", "input": inp, "fingerprint": prints[inp], "cuts": cuts})
 
-        def plan_failed(inp: str, cause: str) -> None:
+        def input_failed(inp: str, cause: str) -> None:
             report.failures.append(Failure(inp, None, cause))
 
-        unplanned = {inp: (find_cuts, inp, config) for inp in active if inp not in plans}
-        _run_tasks(executor, unplanned, job.retries, planned, plan_failed, _bar(progress, "plan", len(unplanned)))
+        unplanned = {inp: (find_cuts, inp, config) for inp in need_maps if inp not in plans}
+        _run_tasks(executor, unplanned, job.retries, planned, input_failed, _bar(progress, "plan", len(unplanned)))
 
-        chunks = {inp: plan_chunks(inp, plans[inp], job.chunk_frames, job.frames) for inp in active if inp in plans}
+        chunks = {inp: plan_chunks(inp, plans[inp], job.chunk_frames, job.frames) for inp in need_maps if inp in plans}
         todo = {(inp, c.index): (chunk_task, c, config) for inp, cs in chunks.items() for c in cs
                 if (inp, c.index) not in parts}
         report.chunks_resumed = sum(len(cs) for cs in chunks.values()) - len(todo)
@@ -136,14 +144,31 @@ def run_job(job: Job, progress: bool = False, chunk_task: Callable[[Chunk, objec
             except PreanalysisError as exc:
                 report.failures.append(Failure(inp, None, str(exc)))
                 continue
-            done.append({"kind": "output", "input": inp, "fingerprint": prints[inp], "path": str(job.output(inp))})
-            report.outputs[inp] = job.output(inp)
+            record(inp, "maps")
             shutil.rmtree(state / "parts" / prints[inp], ignore_errors=True)
+
+        # Products made from the maps: whole-input tasks on the same executor.
+        products = {(inp, p): (make_product, p, inp, str(job.output(inp)), str(job.output(inp, p)), job.encode,
+                               job.frames, job.qpfile_base_qp)
+                    for inp in active for p in job.products[1:] if (inp, "maps") in made and (inp, p) not in made}
+
+        def product_failed(key: tuple[str, str], cause: str) -> None:
+            report.failures.append(Failure(key[0], None, f"{key[1]}: {cause}"))
+
+        _run_tasks(executor, products, job.retries, lambda key, _: record(*key), product_failed,
+                   _bar(progress, "products", len(products)))
     finally:
         if executor:
             executor.shutdown()
+    report.outputs = {inp: job.output(inp) for inp in prints if (inp, "maps") in made}
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _product_settings(job: Job, product: str) -> str:
+    """What a product depends on besides the maps: a change makes it again."""
+    return {"maps": "", "qpfile": f"base_qp={job.qpfile_base_qp}", "encode": repr(job.encode)}[product] + \
+        (f" frames={job.frames}" if product == "encode" else "")
 
 
 def _write_output(job: Job, inp: str, chunks: list[Chunk], parts: list[Path], config_yaml: str) -> None:
