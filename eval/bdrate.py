@@ -46,7 +46,7 @@ def _delta(fn, anchor, test) -> float:
         warnings.simplefilter("always")
         value = float(fn(anchor[0], anchor[1], test[0], test[1], METHOD, require_matching_points=False))
     for w in caught:
-        log.warning("BD: %s", w.message)
+        log.debug("BD: %s", w.message)
     return value
 
 

@@ -188,7 +188,7 @@ def run_point(
                     scores["vmaf"], scores["vmaf_neg"], scores["psnr_y"], float(np.nanmean(inside)),
                     float(np.nanmean(outside)), seconds)
     cache.put_json(key, asdict(point))
-    log.info("%s %s crf %g: %.1f kbps, VMAF %.2f", clip, variant.name, crf, point.bitrate_kbps, point.vmaf)
+    log.debug("%s %s crf %g: %.1f kbps, VMAF %.2f", clip, variant.name, crf, point.bitrate_kbps, point.vmaf)
     return point
 
 
