@@ -120,8 +120,8 @@ def encode_pass(
     if count == 0:
         raise PreanalysisError(f"no frames to encode into {output}: check the input and the frame range")
     # n frames span n intervals: the pts range covers n - 1 of them.
-    span = float((last - first) * time_base) * count / (count - 1) if count > 1 else 1 / info.fps
-    return count, payload, span
+    span = float((last - first) * time_base) * count / (count - 1) if count > 1 else 0.0
+    return count, payload, span if span > 0 else count / info.fps
 
 
 def sample_aspect_ratio(info: VideoInfo) -> Fraction | None:
