@@ -24,7 +24,8 @@ def add_arguments(p):
     p.add_argument("input", help="video file (anything FFmpeg decodes)")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="encoded file: .mp4 .mkv .mov, or raw .264/.h264 (x264) .265/.hevc (x265)")
-    p.add_argument("--encoder", required=True, choices=sorted(ADAPTERS), help="encoder that receives the per-block QP map (through PyAV)")
+    p.add_argument("--encoder", required=True, choices=sorted(ADAPTERS),
+                   help="encoder that receives the per-block QP map (through PyAV)")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--crf", type=float, help="constant rate factor (one pass)")
     mode.add_argument("--bitrate", type=float, metavar="KBPS", help="target bitrate in kbit/s (2-pass)")
