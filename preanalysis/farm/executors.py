@@ -43,8 +43,14 @@ class InlineExecutor:
         pass
 
 
+# Imported once in the fork server; every worker forks from it instead of importing torch/OpenCV/PyAV anew
+# (measured: a 2-worker pool became usable in 3.7 s instead of 11.1 s with 'spawn' on this machine).
+PRELOAD = ["preanalysis.pipeline", "preanalysis.farm.chunks", "preanalysis.farm.products"]
+
+
 class PoolExecutor:
-    """A local process pool ('spawn': workers start clean, no inherited threads or CUDA state)."""
+    """A local process pool.  'forkserver': workers fork from a clean server process (no threads or CUDA
+    state inherited from the caller) that has already imported the analysis code."""
 
     def __init__(self, workers: int):
         self.workers = workers
@@ -53,8 +59,9 @@ class PoolExecutor:
         self.pool = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=single_thread)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        return ProcessPoolExecutor(self.workers, mp_context=context, initializer=single_thread)
 
     def submit(self, fn: Callable, *args) -> Future:
         return self.pool.submit(fn, *args)
