@@ -6,8 +6,8 @@ region comes from the analysis of the source, never from the encode under test.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np

@@ -106,7 +106,7 @@ def markdown_table(report: dict, baseline: str) -> str:
     """Rows = mapped variants (e.g. an ablation), columns = mean VMAF / VMAF-NEG / PSNR-Y BD-rate vs baseline."""
     lines = [f"| configuration | VMAF | VMAF-NEG | PSNR-Y | salient PSNR-Y gain (dB) |  (vs {baseline})",
              "|---|---|---|---|---|"]
-    fmt = lambda v: "n/a" if v is None or not math.isfinite(v) else f"{v:+.2f}"  # noqa: E731
+    fmt = lambda v: "n/a" if v is None or not math.isfinite(v) else f"{v:+.2f}"
     for variant, by_base in report["mean"]["variants"].items():
         e = by_base[baseline]
         lines.append(f"| {variant} | " + " | ".join(fmt(e["bd_rate"][m]) + "%" for m in METRICS)

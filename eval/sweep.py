@@ -13,13 +13,12 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-import yaml
 
 from preanalysis.allocate import QpMap
 from preanalysis.config import Config
@@ -162,7 +161,7 @@ def encode_variant(
                          params=dict(variant.params))
     qp_for_frame: Callable[[int], QpMap | None] | None = None
     if qp is not None:
-        qp_for_frame = lambda i: qp[i] if i < len(qp) else None  # noqa: E731
+        qp_for_frame = lambda i: qp[i] if i < len(qp) else None
     return encode_frames(lambda: decode(path, 0, settings.frames), info, out, enc, qp_for_frame)
 
 

@@ -117,5 +117,5 @@ def test_region_psnr_splits_the_frame_error(encodes):
     inside, outside = region_psnr(CARPHONE, encodes[38], [sal] * 3)
     frac = salient_mask(sal, 176, 144).mean()
     full = measure(CARPHONE, encodes[38], FRAMES).psnr_y[:3]
-    mse = lambda p: 255.0**2 / 10 ** (p / 10)  # noqa: E731
+    mse = lambda p: 255.0**2 / 10 ** (p / 10)
     np.testing.assert_allclose(frac * mse(inside) + (1 - frac) * mse(outside), mse(full), rtol=1e-3)

@@ -39,7 +39,7 @@ def test_tuner_improves_a_bad_start(tmp_path, caplog):
             "--trials", "5", "--seed", "1", "--cache", str(tmp_path / "cache"), "-o", str(out), *bad]
     assert main(args) == 0
     text = out.read_text()
-    header = [line for line in text.splitlines() if line.startswith("# objective")][0]
+    header = next(line for line in text.splitlines() if line.startswith("# objective"))
     start, tuned = (float(v) for v in header.split(": start ")[1].split(" -> tuned "))
     assert start > 3  # the bad start really is bad (VMAF BD-rate vs AQ off, percent)
     assert tuned < start - 2

@@ -42,10 +42,10 @@ def add_arguments(p):
 def tuned_yaml(result, args, seconds: float) -> str:
     """The config as YAML, headed by what was measured (comments, so the file loads like any config)."""
     lines = [
-        f"# tuned by `preanalysis tune` on {', '.join(Path(i).name for i in args.inputs)} "
-        f"(first {args.frames} frames, {args.encoder} {args.preset}, CRF {' '.join(f'{c:g}' for c in args.crf)})",
-        f"# anchor: {args.baseline}; mapped encodes: {args.map_params}; {len(result.trials)} probe configs, "
-        f"seed {args.seed}, {seconds:.0f} s",
+        (f"# tuned by `preanalysis tune` on {', '.join(Path(i).name for i in args.inputs)} "
+        f"(first {args.frames} frames, {args.encoder} {args.preset}, CRF {' '.join(f'{c:g}' for c in args.crf)})"),
+        (f"# anchor: {args.baseline}; mapped encodes: {args.map_params}; {len(result.trials)} probe configs, "
+        f"seed {args.seed}, {seconds:.0f} s"),
         f"# objective ({result.config.objective}): start {result.start_value:+.3f} -> tuned {result.value:+.3f}",
     ]
     for path, s0, s in zip(args.inputs, result.start_scores, result.scores):
