@@ -28,7 +28,7 @@ class InlineExecutor:
     name = "in-process"
     capacity = 1  # tasks in flight
 
-    def submit(self, fn: Callable, *args) -> Future:
+    def submit(self, fn: Callable, *args, gpu: bool = False) -> Future:
         future: Future = Future()
         try:
             future.set_result(fn(*args))
@@ -63,7 +63,7 @@ class PoolExecutor:
         context.set_forkserver_preload(PRELOAD)
         return ProcessPoolExecutor(self.workers, mp_context=context, initializer=single_thread)
 
-    def submit(self, fn: Callable, *args) -> Future:
+    def submit(self, fn: Callable, *args, gpu: bool = False) -> Future:
         return self.pool.submit(fn, *args)
 
     def restart(self) -> None:
@@ -80,11 +80,19 @@ def _ray_call(fn: Callable, *args):
     return fn(*args)
 
 
+class _GpuWorker:
+    """A Ray actor holding one GPU for its lifetime (CUDA context and loaded networks stay warm)."""
+
+    def run(self, fn: Callable, *args):
+        return fn(*args)
+
+
 class RayExecutor:
     """Ray tasks on a cluster (`address`: "auto", "ray://host:10001", "host:6379") or a private local Ray.
 
-    One CPU per task; where the cluster has GPUs and `wants_gpu`, each task asks for one GPU so learned
-    analysers run on it.  Ray's own retries are off: the runner counts attempts itself.
+    One CPU per task.  Where the cluster has GPUs and `wants_gpu` (learned analysers), chunk tasks go to one
+    actor per GPU (num_gpus=1 each) instead; planning and products stay CPU tasks.  Ray's own retries are
+    off: the runner counts attempts itself.
     """
 
     def __init__(self, address: str, workers: int, wants_gpu: bool):
@@ -107,14 +115,19 @@ class RayExecutor:
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise PreanalysisError(f"cannot connect to Ray at {address!r} ({exc}): start the cluster "
                                        "(ray start --head) or fix --ray-address") from None
-        gpus = ray.cluster_resources().get("GPU", 0)
-        self.num_gpus = 1 if wants_gpu and gpus >= 1 else 0
-        self.task = ray.remote(num_cpus=1, num_gpus=self.num_gpus, max_retries=0)(_ray_call)
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        self.task = ray.remote(num_cpus=1, max_retries=0)(_ray_call)
+        actor = ray.remote(num_cpus=1, num_gpus=1, max_restarts=1)(_GpuWorker)
+        self.actors = [actor.remote() for _ in range(gpus)] if wants_gpu else []
+        self.turn = 0
         cpus = int(ray.cluster_resources().get("CPU", 0))
         self.capacity = max(2, 2 * cpus)
-        self.name = f"Ray at {address} ({cpus} CPUs, {int(gpus)} GPUs{', 1 GPU per task' if self.num_gpus else ''})"
+        self.name = f"Ray at {address} ({cpus} CPUs, {gpus} GPUs{', chunks on GPU actors' if self.actors else ''})"
 
-    def submit(self, fn: Callable, *args) -> Future:
+    def submit(self, fn: Callable, *args, gpu: bool = False) -> Future:
+        if gpu and self.actors:
+            self.turn = (self.turn + 1) % len(self.actors)
+            return self.actors[self.turn].run.remote(fn, *args).future()
         return self.task.remote(fn, *args).future()
 
     def restart(self) -> None:

@@ -134,7 +134,7 @@ def run_job(job: Job, progress: bool = False, chunk_task: Callable[[Chunk, objec
             report.failures.append(Failure(key[0], chunks[key[0]][key[1]].frames, cause))
 
         bar = _bar(progress, "chunks", sum(len(cs) for cs in chunks.values()), report.chunks_resumed)
-        report.attempts = _run_tasks(executor, todo, job.retries, chunk_done, chunk_failed, bar)
+        report.attempts = _run_tasks(executor, todo, job.retries, chunk_done, chunk_failed, bar, gpu=True)
 
         for inp, cs in chunks.items():
             if inp in failed_inputs:
@@ -178,7 +178,7 @@ def _write_output(job: Job, inp: str, chunks: list[Chunk], parts: list[Path], co
 
 
 def _run_tasks(executor, tasks: dict[Hashable, tuple], retries: int, on_done: Callable, on_failed: Callable,
-               bar=None) -> int:
+               bar=None, gpu: bool = False) -> int:
     """Run tasks with a bounded number in flight; retry each failure up to `retries` times. Returns attempts."""
     attempts: dict[Hashable, int] = {}
     pending: dict = {}
@@ -188,7 +188,7 @@ def _run_tasks(executor, tasks: dict[Hashable, tuple], retries: int, on_done: Ca
     def submit(key: Hashable) -> None:
         attempts[key] = attempts.get(key, 0) + 1
         fn, *args = tasks[key]
-        pending[executor.submit(fn, *args)] = key
+        pending[executor.submit(fn, *args, gpu=gpu)] = key
 
     while queue or pending:
         while queue and len(pending) < capacity:
