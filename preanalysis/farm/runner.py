@@ -81,9 +81,9 @@ def run_job(job: Job, progress: bool = False, chunk_task: Callable[[Chunk, objec
     for r in records:
         if r["kind"] == "chunk" and _intact(state / r["part"], r["sha256"]):
             parts[(r["input"], r["index"])] = state / r["part"]
-    for inp in prints:
+    for inp, print_ in prints.items():
         if (inp, "maps") in made:
-            shutil.rmtree(state / "parts" / prints[inp], ignore_errors=True)
+            shutil.rmtree(state / "parts" / print_, ignore_errors=True)
     active = [inp for inp in prints if any((inp, p) not in made for p in job.products)]
     need_maps = [inp for inp in active if (inp, "maps") not in made]
 
