@@ -62,16 +62,19 @@ class PyramidFlow(nn.Module):
             level = F.avg_pool2d(level, 2)
         return [None] + [torch.cat((encoded[i], self.down(encoded[i - 1])), 1) for i in range(1, LEVELS)]
 
-    def flow(self, fa: list[torch.Tensor], fb: list[torch.Tensor]) -> torch.Tensor:
-        """Coarse-to-fine flow a -> b on the padded grid (level 1), in grid pixels."""
+    def flow(self, fa: list[torch.Tensor], fb: list[torch.Tensor], every_level: bool = False):
+        """Coarse-to-fine flow a -> b on the padded grid (level 1), in grid pixels; every_level also returns
+        the coarser estimates (finest first, each in its own level's pixels) for multi-scale supervision."""
         coarse = fa[LEVELS - 1]
         flow = coarse.new_zeros(coarse.shape[0], 2, *coarse.shape[-2:])
+        estimates = []
         for lvl in range(LEVELS - 1, 0, -1):
             if lvl < LEVELS - 1:
                 flow = 2.0 * F.interpolate(flow, size=fa[lvl].shape[-2:], mode="bilinear", align_corners=False)
             warped = warp_torch(fb[lvl], flow)
             flow = flow + self.estimate(torch.cat((fa[lvl], warped, flow), 1))
-        return flow
+            estimates.insert(0, flow)
+        return estimates if every_level else flow
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Flow from a to b, (B, 2, ceil(H/4), ceil(W/4)) in grid pixels."""
@@ -180,6 +183,15 @@ def _epe(flow: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(((flow - ref) ** 2).sum(1) + 1e-6).mean()
 
 
+def _multiscale_epe(estimates: list[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
+    """EPE at the finest level plus half-weighted EPE at each coarser one (teacher pooled and rescaled)."""
+    total = _epe(crop_grid(estimates[0], (ref.shape[-2] * GRID, ref.shape[-1] * GRID)), ref)
+    for k, est in enumerate(estimates[1:], start=1):
+        r = F.avg_pool2d(ref, 2 ** k) / 2 ** k
+        total = total + 0.5 * _epe(est[..., : r.shape[-2], : r.shape[-1]], r)
+    return total
+
+
 class _Sampler:
     """Random triplet crops (t-1, t, t+1) with the teacher flows between t-1 and t, flipped at random."""
 
@@ -214,7 +226,7 @@ class _Sampler:
         return t(imgs), t(fwd), t(back)
 
 
-INTERP_WEIGHT = 4.0
+INTERP_WEIGHT = 1.0
 
 
 def loss_of(net: PyramidFlow, imgs: torch.Tensor, fwd: torch.Tensor, back: torch.Tensor) -> torch.Tensor:
@@ -223,10 +235,10 @@ def loss_of(net: PyramidFlow, imgs: torch.Tensor, fwd: torch.Tensor, back: torch
     i0, it, i1 = imgs[:, :1], imgs[:, 1:2], imgs[:, 2:]
     feats = net.features(torch.cat((i0, it, i1)))
     f0, ft, f1 = (split(feats, k * n, (k + 1) * n) for k in range(3))
-    epe = _epe(crop_grid(net.flow(f0, ft), i0.shape[-2:]), fwd) + _epe(crop_grid(net.flow(ft, f0), i0.shape[-2:]), back)
+    epe = _multiscale_epe(net.flow(f0, ft, True), fwd) + _multiscale_epe(net.flow(ft, f0, True), back)
     mid, _, _ = net.interpolate(f0, f1, i0, i1)
     interp = (mid - it).abs().mean() + ((mid - it) ** 2).mean() + (1 - ssim(mid, it))
-    return 0.5 * epe + INTERP_WEIGHT * interp
+    return epe + INTERP_WEIGHT * interp
 
 
 def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Path | None = None) -> dict:
@@ -237,7 +249,7 @@ def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Pat
     net = PyramidFlow()
     sample = _Sampler(clips, crop=64 if quick else 96, batch=4 if quick else 8)
     steps = 150 if quick else 3000
-    stats = fit(net, lambda rng: loss_of(net, *sample(rng)), steps, lr=3e-3, max_seconds=25 if quick else 540,
+    stats = fit(net, lambda rng: loss_of(net, *sample(rng)), steps, lr=3e-3, max_seconds=25 if quick else 1500,
                 name="motion")
     stats["params"] = param_count(net)
     target = out if out is not None else (None if quick else WEIGHTS)

@@ -179,7 +179,7 @@ def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Pat
     net = MotionPredictor(horizon=horizon)
     sample = _Sampler(data, horizon, crop=16 if quick else 32, batch=4 if quick else 8)
     stats = fit(net, lambda rng: loss_of(net, *sample(rng)), 100 if quick else 2500, lr=2e-3,
-                max_seconds=20 if quick else 540, name="predictor")
+                max_seconds=20 if quick else 1500, name="predictor")
     stats["params"] = param_count(net)
     target = out if out is not None else (None if quick else WEIGHTS)
     if target is not None:

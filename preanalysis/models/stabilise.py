@@ -178,7 +178,7 @@ def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Pat
     net = RefineNet()
     sample = _Sampler(clips, flows, crop=48 if quick else 96, batch=4 if quick else 8)
     stats = fit(net, lambda rng: loss_of(net, *sample(rng)), 80 if quick else 1500, lr=2e-3,
-                max_seconds=20 if quick else 480, name="stabilise")
+                max_seconds=20 if quick else 1500, name="stabilise")
     stats["params"] = param_count(net)
     target = out if out is not None else (None if quick else WEIGHTS)
     if target is not None:

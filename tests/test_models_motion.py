@@ -1,0 +1,161 @@
+"""Motion backbone, motion predictor and mask stabiliser: shapes, determinism, quick training, report
+figures on a real clip, ground truth on generated motion, and the bad-input errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from preanalysis.analysers import ANALYSERS, AnalysisContext
+from preanalysis.errors import PreanalysisError
+from preanalysis.models import flow, predictor, stabilise, zoo
+from preanalysis.models.teacher import teacher_flow, warp
+from preanalysis.models.weights import save_weights
+from preanalysis.synthetic import moving_objects, texture, write_video
+
+torch.set_num_threads(1)
+
+
+def shifted_pair(dx: int, dy: int, h: int = 96, w: int = 128):
+    a = texture(np.random.default_rng(1), h, w, 2.0)
+    return a, np.roll(a, (dy, dx), axis=(0, 1))  # b(x) = a(x - d)  =>  a(x) = b(x + d)
+
+
+def test_teacher_recovers_a_known_shift_and_warp_inverts_it():
+    a, b = shifted_pair(3, -2)
+    f = teacher_flow(a, b)
+    inner = np.s_[8:-8, 8:-8]
+    assert abs(np.median(f[inner][..., 0]) - 3) < 0.1 and abs(np.median(f[inner][..., 1]) + 2) < 0.1
+    assert np.abs(warp(b, f) - a)[inner].mean() < 0.01
+
+
+def test_backbone_shapes_and_determinism():
+    torch.manual_seed(0)
+    net = flow.PyramidFlow().eval()
+    a, b = torch.rand(2, 1, 70, 90), torch.rand(2, 1, 70, 90)
+    with torch.inference_mode():
+        out1, out2 = net(a, b), net(a, b)
+    assert out1.shape == (2, 2, math.ceil(70 / 4), math.ceil(90 / 4))
+    assert torch.equal(out1, out2)
+    torch.manual_seed(0)
+    assert torch.equal(flow.PyramidFlow().eval()(a, b), out1)
+
+
+def test_shipped_backbone_follows_a_pan():
+    a, b = shifted_pair(4, 0, 128, 160)
+    eng = flow.engine()
+    f, feats = eng.flows(a[None], b[None])
+    f = f[0].cpu().numpy() * flow.GRID  # analysis pixels
+    inner = np.s_[:, 4:-4, 4:-4]
+    assert abs(np.median(f[inner][0]) - 4) < 1.0 and abs(np.median(f[inner][1])) < 1.0
+    assert feats.shape[1] == flow.PyramidFlow().feature_channels
+
+
+def test_flow_motion_map_is_high_on_moving_objects_low_on_still_background():
+    scene = moving_objects(width=192, height=128, frames=4, objects=1, pan=(0.0, 0.0), seed=5)
+    lumas = [s.mean(axis=2).astype(np.float32) / 255 for s in scene.frames]
+    analyser = ANALYSERS["flow_motion"]()
+    m = analyser.process(AnalysisContext(3, lumas[3], lumas[2], 1.0))["flow_motion"]
+    assert m.shape == lumas[3].shape and m.dtype == np.float32 and 0 <= m.min() and m.max() <= 1
+    moving = scene.masks[3] | scene.masks[2]
+    assert m[moving].mean() > 3 * m[~moving].mean() + 0.05
+
+
+def test_predictor_step_shapes_and_determinism():
+    torch.manual_seed(0)
+    net = predictor.MotionPredictor(horizon=2).eval()
+    feat, f = torch.rand(1, 24, 9, 11), torch.randn(1, 2, 9, 11)
+    with torch.inference_mode():
+        p1, h1 = net.step(feat, f, f, net.initial_state(f))
+        p2, _ = net.step(feat, f, f, net.initial_state(f))
+    assert p1.shape == f.shape and h1.shape == (1, net.hidden, 9, 11)
+    assert torch.equal(p1, p2)
+    assert torch.equal(p1, f)  # the untrained head starts from "motion stays as it is"
+
+
+def test_stabiliser_halves_flicker_of_a_noisy_mask_on_a_still_scene():
+    rng = np.random.default_rng(0)
+    luma = texture(rng, 96, 128, 2.0)
+    clean = texture(rng, 96, 128, 8.0)
+    stab = stabilise.Stabiliser()
+    zero = torch.zeros(1, 2, 24, 32)
+    raw, out = [], []
+    for t in range(12):
+        m = np.clip(clean * rng.uniform(0.8, 1.2) + rng.normal(0, 0.05, clean.shape), 0, 1).astype(np.float32)
+        raw.append(m)
+        out.append(stab.step(m, luma, luma if t else None, zero))
+    flick = lambda ms: np.mean([np.abs(b - a).mean() for a, b in zip(ms[2:], ms[3:])])
+    assert flick(out) < 0.5 * flick(raw)
+    assert np.abs(np.mean(out[-1]) - clean.mean()) < 0.1  # still the same mask, not washed out
+
+
+@pytest.mark.parametrize("name", ["motion", "predictor", "stabilise"])
+def test_quick_training_lowers_the_loss_and_writes_loadable_weights(name, tmp_path):
+    out = tmp_path / f"{name}.safetensors"
+    stats = zoo.train(name, None, quick=True, out=out)
+    assert stats["loss_last"] < stats["loss_first"], stats
+    assert stats["seconds"] < 30
+    if name == "motion":
+        flow.FlowEngine(out, "cpu")
+    elif name == "predictor":
+        predictor.load_predictor(out)
+    else:
+        stabilise.Stabiliser(out)
+
+
+def test_report_figures_on_a_real_clip(carphone):
+    m = zoo.report("motion", [carphone])["mean"]
+    assert 0 <= m["epe"] < 5 and m["epe_zero"] >= 0 and 20 < m["interp_psnr"] < 60 and 20 < m["interp_psnr_average"] < 60
+    p = zoo.report("predictor", [carphone])
+    assert {"epe", "epe_zero", "epe_constant", "epe_constant_backbone"} <= set(p["mean"])
+    assert all(np.isfinite(v) for v in p["mean"].values())
+    s = zoo.report("stabilise", [carphone])["mean"]
+    for name in stabilise.REPORT_MAPS:
+        assert s[name]["flicker_after"] <= s[name]["flicker_before"]
+
+
+def test_models_report_command_writes_json(carphone, tmp_path):
+    from preanalysis.commands import models
+
+    parser = argparse.ArgumentParser()
+    models.add_arguments(parser)
+    out = tmp_path / "report.json"
+    args = parser.parse_args(["report", str(carphone), "--json", str(out), "--only", "stabilise", "--threads", "1"])
+    assert models.run(args) == 0
+    data = json.loads(out.read_text())
+    assert data["clips"] == [str(carphone)] and "flicker_after" in data["stabilise"]["mean"]["texture"]
+    with pytest.raises(PreanalysisError, match="not a report section"):
+        models.run(parser.parse_args(["report", str(carphone), "--json", str(out), "--only", "bogus"]))
+
+
+def test_a_clip_shorter_than_the_temporal_window_is_refused(tmp_path):
+    short = write_video(moving_objects(width=64, height=48, frames=4, seed=1).frames, tmp_path / "short.mkv")
+    with pytest.raises(PreanalysisError, match="temporal window|too short"):
+        predictor.report([short])
+
+
+def test_missing_corrupt_and_foreign_weights_give_clear_errors(tmp_path):
+    with pytest.raises(PreanalysisError, match="missing"):
+        predictor.load_predictor(tmp_path / "none.safetensors")
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00\x01 not a safetensors file")
+    with pytest.raises(PreanalysisError, match="corrupt"):
+        flow.FlowEngine(corrupt, "cpu")
+    foreign = save_weights(flow.PyramidFlow(), tmp_path / "flow.safetensors", flow.ARCH)
+    with pytest.raises(PreanalysisError, match="architecture"):
+        predictor.load_predictor(foreign)
+    with pytest.raises(PreanalysisError, match="architecture"):
+        stabilise.Stabiliser(foreign)
+    horizon1 = save_weights(predictor.MotionPredictor(), tmp_path / "p.safetensors", predictor.ARCH, {"horizon": 1})
+    with pytest.raises(PreanalysisError, match="ahead"):
+        predictor.load_predictor(horizon1, horizon=3)
+
+
+def test_unknown_model_name_is_refused():
+    with pytest.raises(PreanalysisError, match="no model called"):
+        zoo.module("optical")
