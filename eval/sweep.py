@@ -36,7 +36,11 @@ MAP_PARAMS = "aq-mode=1:aq-strength=0.0"  # x264 without its own AQ, map still h
 
 
 def parse_params(text: str) -> dict[str, str]:
-    """'aq-mode=1:aq-strength=0.0' -> {'aq-mode': '1', 'aq-strength': '0.0'} (encoder option spelling)."""
+    """'aq-mode=1:aq-strength=0.0' -> {'aq-mode': '1', 'aq-strength': '0.0'} (encoder option spelling).
+
+    'default' (or nothing) means the encoder's own defaults for the preset."""
+    if text.strip() in ("", "default"):
+        return {}
     params = {}
     for item in filter(None, text.split(":")):
         key, sep, value = item.partition("=")

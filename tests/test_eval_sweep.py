@@ -74,6 +74,7 @@ def test_changed_setting_is_not_served_from_cache(swept, monkeypatch, tmp_path):
 
 def test_parse_params():
     assert parse_params("aq-mode=1:aq-strength=0.0") == {"aq-mode": "1", "aq-strength": "0.0"}
+    assert parse_params("default") == {}
     with pytest.raises(PreanalysisError, match="key=value"):
         parse_params("aq-mode")
 
