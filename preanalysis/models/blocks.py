@@ -1,11 +1,9 @@
-"""Pieces the segmentation, static and temporal networks share: a tiny U-Net, a ConvGRU cell, SSIM, the
-working resolution they run at, and one deterministic training loop."""
+"""Pieces the segmentation, static and temporal networks share: a tiny U-Net, a ConvGRU cell, SSIM, mask
+smoothness and the working resolution they run at (training loop: preanalysis.models.training)."""
 
 from __future__ import annotations
 
 import math
-import time
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -95,40 +93,3 @@ def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7) -> torch.Tensor:
 def smoothness(m: torch.Tensor) -> torch.Tensor:
     """Total variation of a mask: penalises speckle."""
     return (m[..., 1:, :] - m[..., :-1, :]).abs().mean() + (m[..., :, 1:] - m[..., :, :-1]).abs().mean()
-
-
-def fit(
-    model: nn.Module,
-    loss_of_step: Callable[[int, np.random.Generator], torch.Tensor],
-    steps: int,
-    lr: float = 2e-3,
-    seed: int = 0,
-    log_every: int = 50,
-) -> dict:
-    """Adam with cosine decay; returns the mean loss of the first and last tenth of the steps (the evidence
-    that training lowered it) and the wall time."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=lr * 0.05)
-    losses: list[float] = []
-    start = time.time()
-    model.train()
-    for step in range(steps):
-        loss = loss_of_step(step, rng)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
-        if log_every and (step + 1) % log_every == 0:
-            print(f"  step {step + 1}/{steps} loss {np.mean(losses[-log_every:]):.4f}", flush=True)
-    model.eval()
-    k = max(1, steps // 10)
-    return {"steps": steps, "loss_first": float(np.mean(losses[:k])), "loss_last": float(np.mean(losses[-k:])),
-            "seconds": round(time.time() - start, 1)}
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

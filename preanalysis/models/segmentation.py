@@ -17,12 +17,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..analysers.base import AnalysisContext, Analyser, register_analyser
+from ..analysers.base import Analyser, AnalysisContext, register_analyser
 from ..analysers.classical import global_motion
 from ..errors import PreanalysisError
-from .blocks import TinyUNet, fit, from_work, n_params, to_work
-from .scenes import full_res_luma, generate_scene, load_clip
+from .blocks import TinyUNet, from_work, to_work
+from .scenes import full_res_luma, generate_scene, head, tail, training_videos
 from .teacher import teacher_flow
+from .training import fit, param_count, seed_everything
 from .weights import load_weights, save_weights
 
 ARCH = "segmentation-unet16-v1"
@@ -131,10 +132,11 @@ class Objects(Analyser):
 # ---------------------------------------------------------------- labels, training, report
 
 
-def moving_object_labels(path: Path, max_frames: int | None = None, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def moving_object_labels(path: Path, max_frames: int | None = None, step: int = 1, start: int = 0,
+                         ) -> tuple[np.ndarray, np.ndarray]:
     """Real-clip pseudo-labels: (work-res frames (T, h, w), labels (T-1, h, w) for frames 1..T-1), a pixel is
     foreground where the full-resolution teacher flow differs from the fitted camera motion by > MOVING_PX."""
-    full = full_res_luma(path, max_frames)
+    full = full_res_luma(path, max_frames, start)
     if len(full) < 2:
         raise PreanalysisError(f"clip {path} has {len(full)} frame(s): segmentation needs at least 2")
     work = np.stack([to_work(f) for f in full])
@@ -159,7 +161,8 @@ def _scene_pairs(seeds: range, frames: int = 6) -> tuple[np.ndarray, np.ndarray]
 def _real_pairs(videos: list[Path], max_frames: int, step: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     inputs, labels = [], []
     for path in videos:
-        work, lab = moving_object_labels(path, max_frames, step)
+        start, stop = head(path, max_frames)
+        work, lab = moving_object_labels(path, stop - start, step, start)
         for t in range(1, len(work), step):
             inputs.append(network_input(work[t - 1], work[t]))
             labels.append(lab[t - 1][None])
@@ -183,15 +186,16 @@ def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target) + dice
 
 
-def train(videos: list[Path], quick: bool, out: Path | None = None) -> dict:
-    """Train on generated scenes (+ pseudo-labelled real clips); write the weights; return losses/metrics."""
-    torch.manual_seed(0)
-    n_scenes, steps = (24, 60) if quick else (400, 2500)
+def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Path | None = None) -> dict:
+    """Train on generated scenes and the pseudo-labelled heads of real clips; write the weights (quick: only
+    to `out`); return losses and the held-out IoU."""
+    seed_everything(0)
+    n_scenes, steps = (24, 60) if quick else (400, 4000)
     sx, sy = _scene_pairs(range(n_scenes))
-    rx, ry = _real_pairs([Path(v) for v in videos], 12 if quick else 120, 3 if quick else 2)
+    rx, ry = _real_pairs(training_videos(videos, quick), 12 if quick else 120, 3 if quick else 2)
     batch, size = 16, 64
 
-    def step(i: int, rng: np.random.Generator) -> torch.Tensor:
+    def step(rng: np.random.Generator) -> torch.Tensor:
         xs, ys = [], []
         for k in range(batch):
             if rx and k < batch // 4:
@@ -206,9 +210,10 @@ def train(videos: list[Path], quick: bool, out: Path | None = None) -> dict:
         return seg_loss(net(x), y)
 
     net = SegmentationNet()
-    result = fit(net, step, steps, lr=3e-3)
-    path = save_weights(net, out or NAME, ARCH, {"steps": steps, "scenes": n_scenes, "real_pairs": len(rx)})
-    result.update(params=n_params(net), weights=str(path), real_pairs=len(rx), scene_pairs=len(sx))
+    result = fit(net, step, steps, lr=3e-3, name=NAME)
+    result.update(params=param_count(net), real_pairs=len(rx), scene_pairs=len(sx))
+    if out is not None or not quick:
+        result["weights"] = str(save_weights(net, out or NAME, ARCH, {"steps": steps, "scenes": n_scenes}))
     result["heldout_iou"] = heldout_iou(net, range(100_000, 100_000 + (4 if quick else 20)))
     return result
 
@@ -227,19 +232,20 @@ def heldout_iou(net: SegmentationNet, seeds: range) -> float:
 
 
 def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30) -> dict:
-    """IoU on held-out generated scenes; per clip the fraction of moving-object pixels (teacher flow unlike
-    the camera) that the foreground covers, and how much of the frame the foreground takes."""
+    """IoU on held-out generated scenes; per clip (its held-out tail) the fraction of moving-object pixels
+    (teacher flow unlike the camera) that the foreground covers, and how much of the frame it takes."""
     seg = Segmenter(weights)
     result: dict = {"heldout_iou": heldout_iou(seg.net, range(100_000, 100_020)), "iou_target": 0.8, "clips": {}}
     for path in clips:
-        work, labels = moving_object_labels(Path(path), max_frames)
+        start, stop = tail(Path(path), max_frames)
+        work, labels = moving_object_labels(Path(path), stop - start, 1, start)
         pred = np.stack([seg(work[t - 1], work[t]) for t in range(1, len(work))]) > 0.5
         truth = labels > 0.5
         result["clips"][Path(path).name] = {
             "moving_pixels_covered": float((pred & truth).sum() / truth.sum()) if truth.any() else None,
             "moving_fraction": float(truth.mean()),
             "foreground_fraction": float(pred.mean()),
-            "frames": int(len(work)),
+            "frames": len(work),
         }
     covered = [c["moving_pixels_covered"] for c in result["clips"].values() if c["moving_pixels_covered"] is not None]
     result["moving_pixels_covered"] = float(np.mean(covered)) if covered else None

@@ -14,11 +14,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..analysers.base import AnalysisContext, Analyser, register_analyser
+from ..analysers.base import Analyser, AnalysisContext, register_analyser
 from ..errors import PreanalysisError
-from .blocks import TinyUNet, fit, from_work, n_params, to_work
-from .scenes import full_res_luma, generate_scene, texture
+from .blocks import TinyUNet, from_work, to_work
+from .scenes import full_res_luma, generate_scene, head, tail, texture, training_videos
 from .teacher import teacher_flow
+from .training import fit, param_count, seed_everything
 from .weights import load_weights, save_weights
 
 ARCH = "staticmasknet-n4-unet16-v1"
@@ -99,9 +100,9 @@ class Static(Analyser):
 # ---------------------------------------------------------------- labels, augmentation, training, report
 
 
-def teacher_static(path: Path, max_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def teacher_static(path: Path, max_frames: int | None = None, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Work-res frames (T, h, w) and labels (T-1, h, w): 1 where the full-resolution teacher flow < STATIC_PX."""
-    full = full_res_luma(path, max_frames)
+    full = full_res_luma(path, max_frames, start)
     if len(full) < WINDOW:
         raise PreanalysisError(f"clip {path} has {len(full)} frame(s) but the static mask needs {WINDOW}: give a longer clip")
     work = np.stack([to_work(f) for f in full])
@@ -148,24 +149,26 @@ def _sample(clip: tuple[np.ndarray, np.ndarray], size: int, rng: np.random.Gener
     return network_input(augment(np.pad(f, pad, mode="edge"), rng)), np.pad(lab, pad, mode="edge")
 
 
-def train(videos: list[Path], quick: bool, out: Path | None = None) -> dict:
-    """Distil teacher-flow static labels (real clips) and exact ones (generated scenes) into the network."""
-    torch.manual_seed(0)
+def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Path | None = None) -> dict:
+    """Distil teacher-flow static labels (heads of real clips) and exact ones (generated scenes) into the
+    network; write the weights (quick: only to `out`)."""
+    seed_everything(0)
     steps, n_scenes, max_frames = (60, 24, 16) if quick else (2500, 300, 120)
-    clips = [teacher_static(Path(v), max_frames) for v in videos]
+    clips = [teacher_static(v, max_frames, head(v, max_frames)[0]) for v in training_videos(videos, quick)]
     scenes = _scene_windows(range(n_scenes))
     batch, size = 16, 64
 
-    def step(i: int, rng: np.random.Generator) -> torch.Tensor:
+    def step(rng: np.random.Generator) -> torch.Tensor:
         xs, ys = zip(*[_sample(clips[rng.integers(len(clips))] if clips and k % 2 == 0
                                else scenes[rng.integers(len(scenes))], size, rng) for k in range(batch)])
         x, y = torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
         return F.binary_cross_entropy_with_logits(net(x), y)
 
     net = StaticMaskNet()
-    result = fit(net, step, steps, lr=3e-3)
-    path = save_weights(net, out or NAME, ARCH, {"steps": steps, "window": WINDOW, "static_px": STATIC_PX})
-    result.update(params=n_params(net), weights=str(path), real_clips=len(clips), scenes=n_scenes)
+    result = fit(net, step, steps, lr=3e-3, name=NAME)
+    result.update(params=param_count(net), real_clips=len(clips), scenes=n_scenes)
+    if out is not None or not quick:
+        result["weights"] = str(save_weights(net, out or NAME, ARCH, {"steps": steps, "static_px": STATIC_PX}))
     return result
 
 
@@ -187,7 +190,8 @@ def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30) 
     masker = StaticMasker(weights)
     per_clip = {}
     for path in clips:
-        frames, labels = teacher_static(Path(path), max_frames)
+        start, stop = tail(Path(path), max_frames)
+        frames, labels = teacher_static(Path(path), stop - start, start)
         noisy = perturb(frames)
         net_clean, net_noisy = masker.clip(frames) > 0.5, masker.clip(noisy) > 0.5
         diff_clean, diff_noisy = frame_difference_static(frames) > 0.5, frame_difference_static(noisy) > 0.5
@@ -199,7 +203,7 @@ def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30) 
             "accuracy_vs_teacher_perturbed": float((net_noisy == truth).mean()),
             "accuracy_frame_difference_vs_teacher": float((diff_clean == truth).mean()),
             "static_fraction_teacher": float(truth.mean()),
-            "frames": int(len(frames)),
+            "frames": len(frames),
         }
     keys = ("agreement", "agreement_frame_difference", "accuracy_vs_teacher", "accuracy_frame_difference_vs_teacher")
     mean = {k: float(np.mean([c[k] for c in per_clip.values()])) for k in keys} if per_clip else {}

@@ -9,13 +9,14 @@ E = w·P + (1 - w)·F with w = strength·W_MAX·M, a recursive motion-compensate
 The networks run at the working resolution; motion and trust are upsampled, the fusion is done at full
 resolution on all three planes.  The strength follows an Immerkær noise estimate of the source: measured
 (BASELINES.md) temporal filters lose 0.5-15% VMAF BD-rate on clean sources and save 7-13% at σ=4, so `auto`
-is off below σ=2 and full from σ=4.
+is off below σ=2.5 and full from σ=4.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import av
 import numpy as np
@@ -23,12 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..analysers.base import AnalysisContext, Analyser, register_analyser
+from ..analysers.base import Analyser, AnalysisContext, register_analyser
 from ..errors import PreanalysisError
 from ..video import DecodedFrame
-from .blocks import ConvGRUCell, TinyUNet, conv, fit, from_work, n_params, smoothness, ssim, to_work
-from .scenes import full_res_luma, generate_scene, load_clip
+from .blocks import ConvGRUCell, TinyUNet, conv, from_work, smoothness, ssim, to_work
+from .scenes import full_res_luma, generate_scene, head, load_clip, tail, training_videos
 from .teacher import resize_flow, warp, warp_torch
+from .training import fit, param_count, seed_everything
 from .weights import load_weights, save_weights
 
 ARCH = "temporal-gru32-mask8-v1"
@@ -36,7 +38,8 @@ NAME = "temporal"
 WINDOW = 3  # frames whose features feed the GRU
 W_MAX = 0.8  # never take more than this share of the prediction: the filter stays recursive, not frozen
 TRUST_SCALE = 3 / 255  # prediction error (work resolution, 3x3 mean) at which trust falls to 1/e
-SIGMA_OFF, SIGMA_FULL = 2.0, 4.0  # `auto` strength ramps from 0 to 1 between these noise levels (8-bit units)
+SIGMA_OFF, SIGMA_FULL = 2.5, 4.0  # `auto` strength ramps from 0 to 1 between these noise levels (8-bit units)
+SIGMA_FRAMES = 5  # frames the source noise is measured on
 
 
 def noise_sigma(luma: np.ndarray) -> float:
@@ -159,42 +162,47 @@ def _frame(planes: list[np.ndarray], like: av.VideoFrame) -> av.VideoFrame:
     return out
 
 
+def source_sigma(frames: list[DecodedFrame]) -> float:
+    """Noise of a source: median Immerkær σ of the Y planes of its first frames (8-bit units)."""
+    return float(np.median([noise_sigma(_planes(d.frame)[0]) for d in frames]))
+
+
 def prefilter_frames(
     decoded_frames: Iterable[DecodedFrame], strength: str | float = "auto", weights: str | Path = NAME
 ) -> Iterator[DecodedFrame]:
     """Motion-compensated temporal pre-filter: the same frames (index, pts, time) filtered at full resolution,
-    8-bit 4:2:0.  strength: "auto" (from the source's noise, measured on the first frame), "off", or 0..1."""
+    8-bit 4:2:0.  strength: "auto" (from the noise of the first SIGMA_FRAMES frames), "off", or 0..1."""
     if strength == "off":
         yield from decoded_frames
         return
     if not (strength == "auto" or (isinstance(strength, (int, float)) and 0 <= strength <= 1)):
         raise PreanalysisError(f"pre-filter strength {strength!r} is not valid: use auto, off or a number in 0..1")
-    net = load_net(weights)
-    decoded_frames = iter(decoded_frames)
-    state: TemporalState | None = None
-    filtered: list[np.ndarray] | None = None
+    rest = iter(decoded_frames)
+    first = list(itertools.islice(rest, SIGMA_FRAMES))
+    if strength == "auto":
+        s = auto_strength(source_sigma(first)) if first else 0.0
+    else:
+        s = float(strength)
+    if s == 0:  # clean source: pass through untouched (and skip the network)
+        yield from itertools.chain(first, rest)
+        return
+    state = TemporalState(load_net(weights), s)
+    filtered: list[np.ndarray] = []
     with torch.no_grad():
-        for d in decoded_frames:
+        for d in itertools.chain(first, rest):
             planes = _planes(d.frame)
             work = to_work(planes[0])
-            if state is None:
-                s = auto_strength(noise_sigma(planes[0])) if strength == "auto" else float(strength)
-                state = TemporalState(net, s)
-                if s == 0:  # clean source: pass through untouched (and skip the network)
-                    yield d
-                    yield from decoded_frames
-                    return
             sigma = torch.tensor([noise_sigma(work) / 255], dtype=torch.float32)
             flow_work = state.flow
             _, trust, _ = state.feed(torch.from_numpy(work)[None, None], sigma)
             if trust is not None:
                 flow = flow_work[0].permute(1, 2, 0).numpy()
-                weight = from_work(state.strength * W_MAX * trust[0, 0].numpy(), planes[0].shape)
+                weight = from_work(s * W_MAX * trust[0, 0].numpy(), planes[0].shape)
                 out = []
                 for k, (plane, previous) in enumerate(zip(planes, filtered)):
-                    size = (plane.shape[1], plane.shape[0])
                     wk = weight if k == 0 else weight[::2, ::2]
-                    out.append(wk * warp(previous, resize_flow(flow, size)) + (1 - wk) * plane)
+                    out.append(wk * warp(previous, resize_flow(flow, (plane.shape[1], plane.shape[0])))
+                               + (1 - wk) * plane)
                 planes = out
             filtered = planes
             yield DecodedFrame(d.index, d.pts, d.time, _frame(planes, d.frame))
@@ -204,7 +212,7 @@ def prefilter_frames(
 
 
 def _sequences(videos: list[Path], n_scenes: int, length: int, max_frames: int) -> list[np.ndarray]:
-    seqs = [load_clip(v, max_frames=max_frames) for v in videos]
+    seqs = [load_clip(v, max_frames=max_frames, start=head(v, max_frames)[0]) for v in videos]
     seqs += [generate_scene(s, size=(96, 72), frames=length, noise=0, max_speed=2.0).clean for s in range(n_scenes)]
     return seqs
 
@@ -240,15 +248,16 @@ def unroll(net: TemporalNet, clean: torch.Tensor, noisy: torch.Tensor, sigma: to
     return total / (clean.shape[1] - WINDOW)
 
 
-def train(videos: list[Path], quick: bool, out: Path | None = None) -> dict:
-    torch.manual_seed(0)
-    steps, n_scenes, max_frames = (16, 16, 16) if quick else (1200, 200, 120)
+def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Path | None = None) -> dict:
+    """Train on noisy copies of real clip heads and generated scenes; write the weights (quick: only to `out`)."""
+    seed_everything(0)
+    steps, n_scenes, max_frames = (60, 16, 16) if quick else (2500, 200, 120)
     length, batch, size = 7, 8, 48
-    seqs = _sequences([Path(v) for v in videos], n_scenes, length, max_frames)
+    seqs = _sequences(training_videos(videos, quick), n_scenes, length, max_frames)
     if any(len(s) < length for s in seqs):
         raise PreanalysisError(f"a training clip is shorter than {length} frames: give longer clips")
 
-    def step(i: int, rng: np.random.Generator) -> torch.Tensor:
+    def step(rng: np.random.Generator) -> torch.Tensor:
         clean = torch.from_numpy(_batch(seqs, batch, length, size, rng))
         sigma_w = torch.from_numpy((rng.uniform(0, 5, batch) * (rng.random(batch) < 0.7) / 255).astype(np.float32))
         noise = torch.from_numpy(rng.standard_normal(clean.shape).astype(np.float32)) * sigma_w.view(-1, 1, 1, 1)
@@ -257,9 +266,10 @@ def train(videos: list[Path], quick: bool, out: Path | None = None) -> dict:
         return unroll(net, clean, noisy, measured)
 
     net = TemporalNet()
-    result = fit(net, step, steps, lr=2e-3)
-    path = save_weights(net, out or NAME, ARCH, {"steps": steps, "window": WINDOW, "w_max": W_MAX})
-    result.update(params=n_params(net), weights=str(path), sequences=len(seqs))
+    result = fit(net, step, steps, lr=2e-3, name=NAME)
+    result.update(params=param_count(net), sequences=len(seqs))
+    if out is not None or not quick:
+        result["weights"] = str(save_weights(net, out or NAME, ARCH, {"steps": steps, "w_max": W_MAX}))
     return result
 
 
@@ -288,7 +298,7 @@ def predict_clip(net: TemporalNet, frames: np.ndarray) -> tuple[list[float], lis
     return psnr, psnr_repeat, trust_mean
 
 
-def _encode_pair(path: Path, frames: int, crf: float, noise: float, folder: Path) -> dict:
+def _encode_pair(path: Path, frames: int, crf: float, noise: float, folder: Path, weights: str | Path = NAME) -> dict:
     """Bitrate and VMAF with and without the pre-filter; VMAF against the encoder's input (noisy or not) and
     against the clean clip.  x264 medium, AQ strength 0 (the BASELINES anchor)."""
     from encoder_adapters import EncodeSettings, encode_frames
@@ -316,9 +326,10 @@ def _encode_pair(path: Path, frames: int, crf: float, noise: float, folder: Path
     encode_frames(source, info, reference, lossless)
     if not clean.exists():
         encode_frames(lambda: source(0.0), info, clean, lossless)
-    first = next(iter(source())).frame.to_ndarray(format="gray").astype(np.float32) / 255
-    out: dict = {"noise_sigma_added": noise, "noise_sigma_measured": round(noise_sigma(first), 3)}
-    for label, wrap in (("off", source), ("temporal", lambda: prefilter_frames(source(), "auto"))):
+    sigma = source_sigma(list(itertools.islice(source(), SIGMA_FRAMES)))
+    out: dict = {"noise_sigma_added": noise, "noise_sigma_measured": round(sigma, 3),
+                 "prefilter_strength": auto_strength(sigma)}
+    for label, wrap in (("off", source), ("temporal", lambda: prefilter_frames(source(), "auto", weights))):
         result = encode_frames(wrap, info, folder / f"enc_{noise:g}_{label}.mkv", settings)
         scores = measure(reference, result.path).means()
         out[label] = {"kbps": round(result.bitrate_kbps, 2), "vmaf": round(scores["vmaf"], 3),
@@ -338,14 +349,15 @@ def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30, 
     per_clip = {}
     for path in clips:
         path = Path(path)
-        frames = load_clip(path, max_frames=max_frames)
+        start, stop = tail(path, max_frames)
+        frames = load_clip(path, max_frames=stop - start, start=start)
         psnr, repeat, trust = predict_clip(net, frames)
         entry = {"prediction_psnr": float(np.mean(psnr)), "repeat_last_psnr": float(np.mean(repeat)),
-                 "mean_mask": float(np.mean(trust)), "noise_sigma": noise_sigma(full_res_luma(path, 1)[0]),
-                 "frames": int(len(frames))}
+                 "mean_mask": float(np.mean(trust)), "noise_sigma": noise_sigma(full_res_luma(path, 1, start)[0]),
+                 "frames": len(frames)}
         if encode:
             with tempfile.TemporaryDirectory(prefix="preanalysis-temporal-") as tmp:
-                entry["encode"] = {f"sigma_{n:g}": _encode_pair(path, encode_frames_n, crf, n, Path(tmp))
+                entry["encode"] = {f"sigma_{n:g}": _encode_pair(path, encode_frames_n, crf, n, Path(tmp), weights)
                                    for n in (0.0, 4.0)}
         per_clip[path.name] = entry
     keys = ("prediction_psnr", "repeat_last_psnr", "mean_mask")
