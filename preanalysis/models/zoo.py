@@ -33,8 +33,11 @@ def module(name: str) -> ModuleType:
         raise
 
 
-def train(name: str, videos: Path | None = None, quick: bool = False, out: Path | None = None) -> dict:
-    return module(name).train(videos, quick, out)
+def train(name: str, videos: list[Path] | None = None, quick: bool = False, out: Path | None = None) -> dict:
+    """videos: the full training list (default: clips.training_videos(None, quick))."""
+    from .clips import training_videos
+
+    return module(name).train(list(videos) if videos else training_videos(None, quick), quick, out)
 
 
 def report(name: str, clips: list[Path]) -> dict:
