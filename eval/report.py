@@ -102,20 +102,21 @@ def plot_clip(points: list[RDPoint], clip: str, out: Path) -> None:
     plt.close(fig)
 
 
-def markdown_table(report: dict, baseline: str) -> str:
-    """Rows = mapped variants (e.g. an ablation), columns = mean VMAF / VMAF-NEG / PSNR-Y BD-rate vs baseline."""
-    lines = [f"| configuration | VMAF | VMAF-NEG | PSNR-Y | salient PSNR-Y gain (dB) |  (vs {baseline})",
-             "|---|---|---|---|---|"]
-    fmt = lambda v: "n/a" if v is None or not math.isfinite(v) else f"{v:+.2f}"
-    for variant, by_base in report["mean"]["variants"].items():
-        e = by_base[baseline]
-        lines.append(f"| {variant} | " + " | ".join(fmt(e["bd_rate"][m]) + "%" for m in METRICS)
-                     + f" | {fmt(e['salient_psnr_gain_db'])} |")
+def markdown_table(report: dict) -> str:
+    """Rows = mapped variants (e.g. an ablation) x baselines; mean BD-rates over clips, as a README table."""
+    lines = ["| configuration | vs baseline | VMAF | VMAF-NEG | PSNR-Y | salient PSNR-Y gain |",
+             "|---|---|---|---|---|---|"]
+    fmt = lambda v, unit: "n/a" if v is None or not math.isfinite(v) else f"{v:+.2f}{unit}"
+    for baseline in report["mean"]["baselines"]:
+        for variant, by_base in report["mean"]["variants"].items():
+            e = by_base[baseline]
+            lines.append(f"| {variant} | {baseline} | " + " | ".join(fmt(e["bd_rate"][m], "%") for m in METRICS)
+                         + f" | {fmt(e['salient_psnr_gain_db'], ' dB')} |")
     return "\n".join(lines) + "\n"
 
 
 def write_report(report: dict, points: list[RDPoint], out_dir: Path) -> list[Path]:
-    """report.json, rd_points.csv, rd_<clip>.png (and ablation.md when several mapped variants ran)."""
+    """report.json, rd_points.csv, rd_<clip>.png and summary.md (mean BD-rates, one row per variant)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "report.json", out_dir / "rd_points.csv"]
     atomic_write_text(written[0], json.dumps(_json_safe(report), indent=2) + "\n")
@@ -123,8 +124,6 @@ def write_report(report: dict, points: list[RDPoint], out_dir: Path) -> list[Pat
     for clip in report["clips"]:
         written.append(out_dir / f"rd_{clip}.png")
         plot_clip(points, clip, written[-1])
-    if len(report["mean"]["variants"]) > 1:
-        baseline = next(iter(report["mean"]["baselines"]))
-        written.append(out_dir / "ablation.md")
-        atomic_write_text(written[-1], markdown_table(report, baseline))
+    written.append(out_dir / "summary.md")
+    atomic_write_text(written[-1], markdown_table(report))
     return written

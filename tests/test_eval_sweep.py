@@ -48,6 +48,8 @@ def test_sweep_writes_every_report_file(swept):
         assert float(points[0]["vmaf"]) > float(points[-1]["vmaf"])
         assert all(int(r["frames"]) == 12 for r in points)
     assert (out / "rd_carphone_pristine.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = (out / "summary.md").read_text()
+    assert "| mapped | aq-mode=1 |" in summary and "| mapped | aq-mode=1:aq-strength=0.0 |" in summary
 
 
 def test_second_run_does_no_encodes(swept, monkeypatch, tmp_path):
