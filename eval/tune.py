@@ -30,6 +30,9 @@ WEIGHT_RANGE = 2.0  # searched weights lie in [-2, 2]: the sign decides more or 
 # Strength and offset range: on bikes + bigbuckbunny every probe with strength > 1.5 or range > 8 lost >= 1%
 # VMAF BD-rate against AQ off, so the 16 probes are spent where a gain is possible.
 MAX_STRENGTH, MAX_RANGE = 1.5, 8
+# Objective "salience": the config's weights define what viewers look at, so only how hard the map pushes
+# (strength, offset range) is searched, and harder pushes are allowed.
+MAX_STRENGTH_SALIENCE = 4.0
 SALIENCE_VMAF_LIMIT = 3.0  # objective "salience": VMAF BD-rate may cost at most this many percent
 
 
@@ -116,7 +119,8 @@ def objective_value(scores: list[dict[str, float]], objective: str) -> float:
 
 def trial_config(start: Config, params: dict[str, float | int], searched: list[str]) -> Config:
     data = start.to_dict()
-    data["salience"]["weights"] = {**data["salience"]["weights"], **{m: params[f"w_{m}"] for m in searched}}
+    data["salience"]["weights"] = {**data["salience"]["weights"],
+                                   **{m: params[f"w_{m}"] for m in searched if f"w_{m}" in params}}
     data["allocate"]["strength"] = params["strength"]
     data["allocate"]["min_offset"], data["allocate"]["max_offset"] = -params["offset_range"], params["offset_range"]
     return from_dict(Config, data)
@@ -128,9 +132,11 @@ def start_params(start: Config, searched: list[str]) -> dict[str, float | int]:
             "strength": float(a.strength), "offset_range": int(max(-a.min_offset, a.max_offset))}
 
 
-def search_space(searched: list[str]) -> dict:
+def search_space(searched: list[str], objective: str) -> dict:
     from optuna.distributions import FloatDistribution, IntDistribution
 
+    if objective == "salience":
+        return {"strength": FloatDistribution(0.0, MAX_STRENGTH_SALIENCE), "offset_range": IntDistribution(1, MAX_RANGE)}
     return {**{f"w_{m}": FloatDistribution(-WEIGHT_RANGE, WEIGHT_RANGE) for m in searched},
             "strength": FloatDistribution(0.0, MAX_STRENGTH), "offset_range": IntDistribution(1, MAX_RANGE)}
 
@@ -168,12 +174,12 @@ def tune(
                  ", ".join(f"{s['vmaf']:+.2f}%" for s in scores))
         return value, scores
 
-    space = search_space(searched)
-    start_value, start_scores = evaluate(0, start_params(start, searched), start)
+    space = search_space(searched, start.objective)
+    p0 = {k: v for k, v in start_params(start, searched).items() if k in space}
+    start_value, start_scores = evaluate(0, p0, start)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, max(1, trials // 3)))
     study = optuna.create_study(direction="minimize", sampler=sampler)
-    p0 = start_params(start, searched)
     if all(space[k].low <= v <= space[k].high for k, v in p0.items()):  # TPE learns from the start for free
         study.add_trial(optuna.trial.create_trial(params=p0, distributions=space, value=start_value))
 
