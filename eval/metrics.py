@@ -10,6 +10,7 @@ shifted or truncated pairing gives a plausible-looking but wrong score.
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,10 +62,16 @@ def count_frames(path: str | Path) -> int:
         return sum(1 for p in container.demux(stream) if p.size > 0)
 
 
-def check_pair(reference: str | Path, encoded: str | Path, frames: int | None = None) -> int:
-    """Frames to compare; raise if sizes differ or the encode does not hold exactly the reference's frames."""
+def even_crop(width: int, height: int) -> tuple[int, int]:
+    """The size 4:2:0 encoders code an odd-sized source at: its last column/row dropped."""
+    return width - width % 2, height - height % 2
+
+
+def check_pair(reference: str | Path, encoded: str | Path, frames: int | None = None) -> tuple[int, bool]:
+    """(frames to compare, whether the reference needs the encoder's even crop); raise if the pair is wrong."""
     ref, enc = probe(reference), probe(encoded)
-    if (ref.width, ref.height) != (enc.width, enc.height):
+    size = (enc.width, enc.height)
+    if size not in ((ref.width, ref.height), even_crop(ref.width, ref.height)):
         raise PreanalysisError(
             f"encode {encoded} is {enc.width}x{enc.height} but reference {reference} is {ref.width}x{ref.height}:"
             " compare an encode against the source it was made from"
@@ -76,7 +83,19 @@ def check_pair(reference: str | Path, encoded: str | Path, frames: int | None = 
             f"encode {encoded} has {enc_count} frames but {expected} of reference {reference} are compared:"
             " re-encode the same frame range (scores of misaligned frames would be wrong)"
         )
-    return expected
+    return expected, size != (ref.width, ref.height)
+
+
+def cropped_reference(reference: str | Path, frames: int, size: tuple[int, int], out: Path, ffmpeg: str | None) -> Path:
+    """The reference's first frames cropped like the encoder cropped them, losslessly (FFV1)."""
+    run = subprocess.run(
+        [ffmpeg_path(ffmpeg), "-v", "error", "-y", "-i", str(reference), "-frames:v", str(frames),
+         "-vf", f"crop={size[0]}:{size[1]}:0:0", "-c:v", "ffv1", str(out)],
+        capture_output=True, text=True, check=False,
+    )
+    if run.returncode != 0:
+        raise PreanalysisError(f"cropping reference {reference} failed ({run.stderr.strip()[:200]}): check --ffmpeg")
+    return out
 
 
 class _OnePass(FfmpegQualityMetrics):
@@ -102,8 +121,11 @@ def measure(
     threads: int = 2,
 ) -> FrameScores:
     """VMAF, VMAF-NEG and PSNR-Y of every frame of `encoded` against the first frames of `reference`."""
-    count = check_pair(reference, encoded, frames)
+    count, crop = check_pair(reference, encoded, frames)
     with tempfile.TemporaryDirectory(prefix="preanalysis-vmaf-") as tmp:  # its temp names collide otherwise
+        if crop:
+            enc = probe(encoded)
+            reference = cropped_reference(reference, count, (enc.width, enc.height), Path(tmp) / "ref.mkv", ffmpeg)
         try:
             q = _OnePass(
                 str(reference), str(encoded), ffmpeg_path=ffmpeg_path(ffmpeg), tmp_dir=tmp, num_frames=count,

