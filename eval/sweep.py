@@ -56,7 +56,8 @@ class Variant:
 
     name: str
     params: dict[str, str]
-    config: Config | None = None  # None = baseline, no map
+    config: Config | None = None  # None = no map (a baseline, or a pre-filter-only variant)
+    prefilter: str | float = "off"  # the temporal pre-filter (preanalysis.models.temporal): off, auto or 0..1
 
     @property
     def mapped(self) -> bool:
@@ -166,7 +167,15 @@ def encode_variant(
     qp_for_frame: Callable[[int], QpMap | None] | None = None
     if qp is not None:
         qp_for_frame = lambda i: qp[i] if i < len(qp) else None
-    return encode_frames(lambda: decode(path, 0, settings.frames), info, out, enc, qp_for_frame)
+
+    def frames():
+        if variant.prefilter == "off":
+            return decode(path, 0, settings.frames)
+        from preanalysis.models.temporal import prefilter_frames
+
+        return prefilter_frames(decode(path, 0, settings.frames), variant.prefilter)
+
+    return encode_frames(frames, info, out, enc, qp_for_frame)
 
 
 def run_point(
@@ -176,7 +185,7 @@ def run_point(
     """Encode, measure (full frame + salient region) and cache one point."""
     key = _key("point", input_hash, settings.encoder, settings.preset, crf, variant.params,
                variant.config.to_dict() if variant.mapped else None, settings.frames,
-               analysis.salience_key, CACHE_VERSION)
+               analysis.salience_key, CACHE_VERSION, *([variant.prefilter] if variant.prefilter != "off" else []))
     cached = cache.get_json(key)
     if cached is not None:
         return RDPoint(**{**cached, "clip": clip, "variant": variant.name})

@@ -10,7 +10,7 @@ import sys
 from .errors import PreanalysisError
 
 # One module per subcommand; each defines HELP, add_arguments(parser) and run(args) -> int.
-COMMANDS = ("analyze", "encode", "qpfile", "demo", "farm", "statmux", "visualize", "train", "models")
+COMMANDS = ("analyze", "encode", "qpfile", "demo", "eval", "tune", "farm", "statmux", "visualize", "train", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,6 +30,9 @@ def add_arguments(p):
                         f"(default: {' and '.join(DEFAULT_BASELINES)})")
     p.add_argument("--map-params", default=MAP_PARAMS, metavar="PARAMS",
                    help=f"encoder params of the mapped encode (default {MAP_PARAMS}: own AQ off, map honoured)")
+    p.add_argument("--prefilter", default="off", metavar="{off,auto,0..1}",
+                   help="temporal pre-filter of the mapped encode (auto: by measured source noise); metrics stay "
+                        "against the unfiltered source (default off)")
     p.add_argument("--frames", type=int, default=None, help="first N frames of each clip (default: all)")
     p.add_argument("--ablation", action="store_true",
                    help="also sweep each weighted map alone (texture only, motion only, ...)")
@@ -50,6 +53,18 @@ def ablation_configs(config: Config) -> dict[str, Config]:
     return out
 
 
+def prefilter_setting(text: str) -> str | float:
+    if text in ("off", "auto"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise PreanalysisError(f"--prefilter {text!r} is not valid: use off, auto or a strength 0..1")
+    return value
+
+
 def run(args) -> int:
     from eval.report import summarise, write_report
     from eval.sweep import Cache, SweepSettings, Variant, parse_params, sweep
@@ -64,16 +79,20 @@ def run(args) -> int:
         raise PreanalysisError(f"report folder {out} is a file: give a folder path")
     out.mkdir(parents=True, exist_ok=True)
     baselines = [Variant(b, parse_params(b)) for b in (args.baseline or DEFAULT_BASELINES)]
-    mapped = [Variant("mapped", parse_params(args.map_params), config)]
+    prefilter = prefilter_setting(args.prefilter)
+    mapped = [Variant("mapped", parse_params(args.map_params), config, prefilter)]
     if args.ablation:
         mapped += [Variant(n, mapped[0].params, c) for n, c in ablation_configs(config).items()]
+        if prefilter != "off":
+            mapped += [Variant("mapped, no pre-filter", mapped[0].params, config),
+                       Variant("pre-filter only", mapped[0].params, None, prefilter)]
     settings = SweepSettings(args.encoder, args.preset, tuple(args.crf), args.frames, max(1, args.jobs), args.ffmpeg)
     cache = Cache(args.cache or out / "cache")
     t0 = time.perf_counter()
     points = sweep(args.inputs, baselines + mapped, settings, cache, config)
     report = summarise(points, [b.name for b in baselines], [m.name for m in mapped], {
         "encoder": args.encoder, "preset": args.preset, "crfs": list(args.crf), "frames": args.frames,
-        "map_params": args.map_params, "config": config.to_dict(), "inputs": [str(p) for p in args.inputs],
+        "map_params": args.map_params, "prefilter": prefilter, "config": config.to_dict(), "inputs": [str(p) for p in args.inputs],
     })
     written = write_report(report, points, out)
     log.info("%d points (%d cached) in %.0f s -> %s", len(points), cache.hits, time.perf_counter() - t0,
