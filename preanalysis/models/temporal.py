@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -40,6 +41,7 @@ W_MAX = 0.8  # never take more than this share of the prediction: the filter sta
 TRUST_SCALE = 3 / 255  # prediction error (work resolution, 3x3 mean) at which trust falls to 1/e
 SIGMA_OFF, SIGMA_FULL = 2.5, 4.0  # `auto` strength ramps from 0 to 1 between these noise levels (8-bit units)
 SIGMA_FRAMES = 5  # frames the source noise is measured on
+GATE = (1.25, 2.0)  # full-resolution mismatch (in σ) where the prediction's weight starts / ends falling
 
 
 def noise_sigma(luma: np.ndarray) -> float:
@@ -162,6 +164,15 @@ def _frame(planes: list[np.ndarray], like: av.VideoFrame) -> av.VideoFrame:
     return out
 
 
+def mismatch_gate(predicted: np.ndarray, frame: np.ndarray, sigma: float) -> np.ndarray:
+    """Full-resolution safety net: 1 where the prediction differs from the frame by what noise explains
+    (5x5 mean |P - F| <= GATE[0]·σ), falling to 0 at GATE[1]·σ.  The trust map comes from the working resolution,
+    where upsampled-motion errors and fine detail are invisible; this catches them (blur, ghosts)."""
+    err = cv2.blur(np.abs(predicted - frame), (5, 5))
+    sigma = max(sigma, 1 / 255)
+    return np.clip((GATE[1] * sigma - err) / ((GATE[1] - GATE[0]) * sigma), 0, 1).astype(np.float32)
+
+
 def source_sigma(frames: list[DecodedFrame]) -> float:
     """Noise of a source: median Immerkær σ of the Y planes of its first frames (8-bit units)."""
     return float(np.median([noise_sigma(_planes(d.frame)[0]) for d in frames]))
@@ -186,6 +197,7 @@ def prefilter_frames(
     if s == 0:  # clean source: pass through untouched (and skip the network)
         yield from itertools.chain(first, rest)
         return
+    noise = source_sigma(first) / 255
     state = TemporalState(load_net(weights), s)
     filtered: list[np.ndarray] = []
     with torch.no_grad():
@@ -197,13 +209,11 @@ def prefilter_frames(
             _, trust, _ = state.feed(torch.from_numpy(work)[None, None], sigma)
             if trust is not None:
                 flow = flow_work[0].permute(1, 2, 0).numpy()
+                predicted = [warp(prev, resize_flow(flow, (p.shape[1], p.shape[0]))) for p, prev in zip(planes, filtered)]
                 weight = from_work(s * W_MAX * trust[0, 0].numpy(), planes[0].shape)
-                out = []
-                for k, (plane, previous) in enumerate(zip(planes, filtered)):
-                    wk = weight if k == 0 else weight[::2, ::2]
-                    out.append(wk * warp(previous, resize_flow(flow, (plane.shape[1], plane.shape[0])))
-                               + (1 - wk) * plane)
-                planes = out
+                weight *= mismatch_gate(predicted[0], planes[0], noise)
+                planes = [w * pr + (1 - w) * p for w, pr, p in
+                          zip((weight, weight[::2, ::2], weight[::2, ::2]), predicted, planes)]
             filtered = planes
             yield DecodedFrame(d.index, d.pts, d.time, _frame(planes, d.frame))
 
