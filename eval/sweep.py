@@ -178,6 +178,16 @@ def encode_variant(
     return encode_frames(frames, info, out, enc, qp_for_frame)
 
 
+def prefilter_version() -> str:
+    """Code + weights of the pre-filter: a retrained or retuned filter must not be served from the cache."""
+    from preanalysis.models import temporal
+
+    root = Path(temporal.__file__)
+    h = hashlib.sha256(root.read_bytes())
+    h.update((root.parent.parent / "weights" / f"{temporal.NAME}.safetensors").read_bytes())
+    return h.hexdigest()[:16]
+
+
 def run_point(
     path: Path, clip: str, input_hash: str, info: VideoInfo, settings: SweepSettings, variant: Variant,
     crf: float, analysis: ClipAnalysis, cache: Cache,
@@ -185,7 +195,8 @@ def run_point(
     """Encode, measure (full frame + salient region) and cache one point."""
     key = _key("point", input_hash, settings.encoder, settings.preset, crf, variant.params,
                variant.config.to_dict() if variant.mapped else None, settings.frames,
-               analysis.salience_key, CACHE_VERSION, *([variant.prefilter] if variant.prefilter != "off" else []))
+               analysis.salience_key, CACHE_VERSION, *([variant.prefilter, prefilter_version()]
+                                                        if variant.prefilter != "off" else []))
     cached = cache.get_json(key)
     if cached is not None:
         return RDPoint(**{**cached, "clip": clip, "variant": variant.name})
