@@ -83,7 +83,7 @@ def allocate_bits(weights: np.ndarray, budget: float, min_rate: float, max_rate:
     def total(k: float) -> float:
         return float(np.clip(k * w, min_rate, max_rate).sum())
 
-    lo, hi = 0.0, min(max_rate / w[w > 0].min(), 1e300)
+    lo, hi = 0.0, max_rate / max(float(w[w > 0].min()), 1e-300)
     for _ in range(200):
         mid = 0.5 * (lo + hi)
         if total(mid) > budget:
