@@ -79,7 +79,8 @@ def qp_maps(title: Title, config: Config) -> list[QpMap]:
     settings = AllocatorSettings(**vars(config.allocate))
     out = []
     for i, (maps, luma) in enumerate(zip(title.maps, title.luma)):
-        sal = combine(maps, config.salience.weights, config.salience.rois, i, title.scale)
+        sal = combine(maps, config.salience.weights, config.salience.rois, i, title.scale,
+                      config.salience.normalise)
         offsets = qp_offsets(block_means(sal.astype(np.float32) / 255, title.width, title.height),
                              block_complexity(luma, title.width, title.height), settings)
         out.append(QpMap(offsets, title.width, title.height))

@@ -62,8 +62,10 @@ class SalienceConfig:
 
     weights: dict[str, float] = field(default_factory=_default_weights)
     rois: list[Roi] = field(default_factory=list)
+    normalise: str = "weights"  # weights (stable scale) | rank (per-frame ranks: full contrast)
 
     def __post_init__(self):
+        _check(self.normalise in ("weights", "rank"), "salience.normalise must be weights or rank")
         for name, w in self.weights.items():
             _check(isinstance(w, (int, float)) and -10 <= w <= 10, f"salience weight {name!r} must be within [-10, 10]")
 

@@ -115,7 +115,8 @@ def analyze(
         maps: dict[str, np.ndarray] = {}
         for a in analysers:
             maps.update(a.process(ctx))
-        salience = combine(maps, config.salience.weights, config.salience.rois, d.index, scale)
+        salience = combine(maps, config.salience.weights, config.salience.rois, d.index, scale,
+                           config.salience.normalise)
         offsets = qp_offsets(
             block_means(salience.astype(np.float32) / 255, info.width, info.height),
             block_complexity(luma, info.width, info.height),

@@ -18,8 +18,14 @@ def combine(
     rois: list[Roi] = (),
     frame_index: int = 0,
     scale: float = 1.0,
+    normalise: str = "weights",
 ) -> np.ndarray:
-    """uint8 mask at the maps' resolution; scale = full-resolution pixels per map pixel (for ROI rectangles)."""
+    """uint8 mask at the maps' resolution; scale = full-resolution pixels per map pixel (for ROI rectangles).
+
+    normalise="weights" maps the weights' own range to 0..255 (stable over time, but a frame's mask often
+    spans only a third of it); "rank" uses each pixel's rank in the frame, so the top 20% of the mask is
+    exactly the most salient fifth of the frame and the allocator sees full contrast (salience objective).
+    """
     active = {k: w for k, w in weights.items() if w != 0}
     missing = sorted(set(active) - set(maps))
     if missing:
@@ -32,10 +38,22 @@ def combine(
         score += np.float32(w) * maps[name]
     low = sum(min(w, 0.0) for w in active.values())
     high = sum(max(w, 0.0) for w in active.values())
-    score = (score - low) / (high - low) if high > low else np.full(shape, 0.5, np.float32)
+    if normalise == "rank":
+        score = rank_normalise(score)
+    else:
+        score = (score - low) / (high - low) if high > low else np.full(shape, 0.5, np.float32)
     for roi in rois:
         if roi.active(frame_index):
             y0, x0 = int(roi.y / scale), int(roi.x / scale)
             y1, x1 = int(np.ceil((roi.y + roi.height) / scale)), int(np.ceil((roi.x + roi.width) / scale))
             score[y0:y1, x0:x1] += np.float32(roi.weight)
     return np.round(np.clip(score, 0, 1) * 255).astype(np.uint8)
+
+
+def rank_normalise(score: np.ndarray) -> np.ndarray:
+    """Each value's mid-rank in the frame as a fraction in [0, 1]; equal scores get equal ranks."""
+    values, inverse, counts = np.unique(score.ravel(), return_inverse=True, return_counts=True)
+    if len(values) == 1:
+        return np.full(score.shape, 0.5, np.float32)
+    mid = (np.cumsum(counts) - 0.5 * counts) / score.size
+    return ((mid - mid[0]) / (mid[-1] - mid[0]))[inverse].reshape(score.shape).astype(np.float32)

@@ -101,3 +101,16 @@ def test_bad_configs(tmp_path, text, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(PreanalysisError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_rank_normalisation_spreads_the_mask_over_the_full_range():
+    rng = np.random.default_rng(0)
+    maps = {"texture": (0.4 + 0.2 * rng.random((30, 40))).astype(np.float32)}  # a narrow band of scores
+    by_weights = combine(maps, {"texture": 1.0})
+    by_rank = combine(maps, {"texture": 1.0}, normalise="rank")
+    assert by_weights.max() - by_weights.min() < 60
+    assert by_rank.min() == 0 and by_rank.max() == 255
+    top = by_rank >= np.quantile(by_rank, 0.8)
+    assert maps["texture"][top].min() >= maps["texture"][~top].max()  # same order as the scores
+    flat = combine({"texture": np.full((4, 4), 0.3, np.float32)}, {"texture": 1.0}, normalise="rank")
+    assert (flat == 128).all()
