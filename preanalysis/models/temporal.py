@@ -221,16 +221,19 @@ def prefilter_frames(
 # ---------------------------------------------------------------- training
 
 
-def _sequences(videos: list[Path], n_scenes: int, length: int, max_frames: int) -> list[np.ndarray]:
-    seqs = [load_clip(v, max_frames=max_frames, start=head(v, max_frames)[0]) for v in videos]
-    seqs += [generate_scene(s, size=(96, 72), frames=length, noise=0, max_speed=2.0).clean for s in range(n_scenes)]
-    return seqs
+def _sequences(videos: list[Path], n_scenes: int, length: int, max_frames: int) -> list[list[np.ndarray]]:
+    """Two pools, sampled equally often: heads of the real clips, and generated scenes."""
+    real = [load_clip(v, max_frames=max_frames, start=head(v, max_frames)[0]) for v in videos]
+    generated = [generate_scene(s, size=(96, 72), frames=length, noise=0, max_speed=2.0).clean
+                 for s in range(n_scenes)]
+    return [pool for pool in (real, generated) if pool]
 
 
-def _batch(seqs: list[np.ndarray], batch: int, length: int, size: int, rng: np.random.Generator) -> np.ndarray:
+def _batch(pools: list[list[np.ndarray]], batch: int, length: int, size: int, rng: np.random.Generator) -> np.ndarray:
     out = np.zeros((batch, length, size, size), np.float32)
     for b in range(batch):
-        seq = seqs[rng.integers(len(seqs))]
+        pool = pools[rng.integers(len(pools))]
+        seq = pool[rng.integers(len(pool))]
         t = rng.integers(0, len(seq) - length + 1)
         h, w = seq.shape[1:]
         y0, x0 = rng.integers(0, max(h - size, 0) + 1), rng.integers(0, max(w - size, 0) + 1)
@@ -261,14 +264,14 @@ def unroll(net: TemporalNet, clean: torch.Tensor, noisy: torch.Tensor, sigma: to
 def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Path | None = None) -> dict:
     """Train on noisy copies of real clip heads and generated scenes; write the weights (quick: only to `out`)."""
     seed_everything(0)
-    steps, n_scenes, max_frames = (60, 16, 16) if quick else (2500, 200, 120)
+    steps, n_scenes, max_frames = (60, 16, 16) if quick else (1800, 200, 120)
     length, batch, size = 7, 8, 48
-    seqs = _sequences(training_videos(videos, quick), n_scenes, length, max_frames)
-    if any(len(s) < length for s in seqs):
+    pools = _sequences(training_videos(videos, quick), n_scenes, length, max_frames)
+    if any(len(s) < length for pool in pools for s in pool):
         raise PreanalysisError(f"a training clip is shorter than {length} frames: give longer clips")
 
     def step(rng: np.random.Generator) -> torch.Tensor:
-        clean = torch.from_numpy(_batch(seqs, batch, length, size, rng))
+        clean = torch.from_numpy(_batch(pools, batch, length, size, rng))
         sigma_w = torch.from_numpy((rng.uniform(0, 5, batch) * (rng.random(batch) < 0.7) / 255).astype(np.float32))
         noise = torch.from_numpy(rng.standard_normal(clean.shape).astype(np.float32)) * sigma_w.view(-1, 1, 1, 1)
         noisy = (clean + noise).clamp(0, 1)
@@ -277,7 +280,7 @@ def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Pat
 
     net = TemporalNet()
     result = fit(net, step, steps, lr=2e-3, name=NAME)
-    result.update(params=param_count(net), sequences=len(seqs))
+    result.update(params=param_count(net), sequences=sum(len(p) for p in pools))
     if out is not None or not quick:
         result["weights"] = str(save_weights(net, out or NAME, ARCH, {"steps": steps, "w_max": W_MAX}))
     return result
