@@ -7,7 +7,6 @@ frames a full run gives: that is what lets a farm split a title into chunks at c
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -18,10 +17,10 @@ from . import video
 from .allocate import AllocatorSettings, QpMap, block_complexity, block_means, qp_offsets
 from .analysers import ANALYSERS, AnalysisContext, Analyser, map_owner
 from .config import Config
+from .errors import PreanalysisError
 from .salience import combine
 
 
-LEARNED_MODULES = ("preanalysis.models.zoo",)
 
 
 @dataclass
@@ -34,6 +33,7 @@ class FrameAnalysis:
     salience: np.ndarray  # uint8, analysis resolution
     qp: QpMap
     scene_start: bool
+    object_ids: np.ndarray | None = None  # int32 ids per pixel, tracked across frames (learned objects analyser)
 
 
 class SceneCutDetector:
@@ -66,20 +66,23 @@ class SceneCutDetector:
         return cut
 
 
-def _load_learned() -> None:
-    for name in LEARNED_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+def _owner(name: str) -> str:
+    """The analyser producing map `name`; learned analysers (torch) are imported only when one is asked for."""
+    if name in ANALYSERS:
+        return name
+    try:
+        return map_owner(name)
+    except PreanalysisError:
+        from .models.zoo import load_all
+
+        load_all()
+        return name if name in ANALYSERS else map_owner(name)
 
 
 def analyser_names(config: Config) -> list[str]:
     """The analysers a config needs: those producing a weighted map, plus any listed explicitly."""
-    _load_learned()
-    names = [map_owner(m) for m, w in config.salience.weights.items() if w != 0]
-    names += [map_owner(n) if n not in ANALYSERS else n for n in config.analysis.analysers]
+    names = [_owner(m) for m, w in config.salience.weights.items() if w != 0]
+    names += [_owner(n) for n in config.analysis.analysers]
     return list(dict.fromkeys(names))
 
 
@@ -122,7 +125,9 @@ def analyze(
             block_complexity(luma, info.width, info.height),
             settings,
         )
-        yield FrameAnalysis(d.index, d.pts, d.time, luma, maps, salience, QpMap(offsets, info.width, info.height), cut)
+        ids = next((a.ids for a in analysers if getattr(a, "ids", None) is not None), None)
+        yield FrameAnalysis(d.index, d.pts, d.time, luma, maps, salience, QpMap(offsets, info.width, info.height),
+                            cut, ids)
         previous = luma
 
 
