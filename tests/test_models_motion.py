@@ -4,6 +4,7 @@ figures on a real clip, ground truth on generated motion, and the bad-input erro
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 
@@ -60,7 +61,7 @@ def test_streaming_reuses_features_without_changing_the_flow():
     eng = flow.FlowEngine()
     frames = [np.roll(texture(np.random.default_rng(2), 64, 96, 2.0), 2 * k, axis=1) for k in range(3)]
     eng.stream(frames[0], frames[0])
-    for prev, cur in zip(frames, frames[1:]):
+    for prev, cur in itertools.pairwise(frames):
         streamed, _ = eng.stream(cur, prev)
         assert eng._last[0] is cur
         assert torch.allclose(streamed, eng.flows(cur[None], prev[None])[0], atol=1e-5)
@@ -99,7 +100,7 @@ def test_stabiliser_halves_flicker_of_a_noisy_mask_on_a_still_scene():
         m = np.clip(clean * rng.uniform(0.8, 1.2) + rng.normal(0, 0.05, clean.shape), 0, 1).astype(np.float32)
         raw.append(m)
         out.append(stab.step(m, luma, luma if t else None, zero))
-    flick = lambda ms: np.mean([np.abs(b - a).mean() for a, b in zip(ms[2:], ms[3:])])
+    flick = lambda ms: np.mean([np.abs(b - a).mean() for a, b in itertools.pairwise(ms[2:])])
     assert flick(out) < 0.5 * flick(raw)
     assert np.abs(np.mean(out[-1]) - clean.mean()) < 0.1  # still the same mask, not washed out
 

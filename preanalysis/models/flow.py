@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
-from ..analysers.base import AnalysisContext, Analyser, register_analyser
+from ..analysers.base import Analyser, AnalysisContext, register_analyser
 from .clips import GRID, Clip, report_clip, training_clips
 from .teacher import endpoint_error, warp_torch
 from .training import fit, param_count, seed_everything

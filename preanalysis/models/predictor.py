@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
-from ..analysers.base import AnalysisContext, Analyser, register_analyser
+from ..analysers.base import Analyser, AnalysisContext, register_analyser
 from ..errors import PreanalysisError
 from . import flow as backbone
 from .clips import GRID, Clip, report_clip, training_clips
@@ -170,12 +170,11 @@ def _clip_data(clips: list[Clip], engine: backbone.FlowEngine):
     return data
 
 
-def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Path | None = None, horizon: int = 1) -> dict:
+def train(videos: list[Path] | None = None, quick: bool = False, out: Path | None = None, horizon: int = 1) -> dict:
     """Train on the shipped backbone's flows over the heads of the training clips, teacher fields as targets."""
     seed_everything(0)
-    videos_dir = videos if isinstance(videos, (str, Path)) or videos is None else (videos[0] if videos else None)
     engine = backbone.FlowEngine(device="cpu")
-    data = _clip_data(training_clips(videos_dir, quick, min_frames=2 * WINDOW + horizon + 2), engine)
+    data = _clip_data(training_clips(videos, quick, min_frames=2 * WINDOW + horizon + 2), engine)
     net = MotionPredictor(horizon=horizon)
     sample = _Sampler(data, horizon, crop=16 if quick else 32, batch=4 if quick else 8)
     stats = fit(net, lambda rng: loss_of(net, *sample(rng)), 100 if quick else 2500, lr=2e-3,

@@ -26,7 +26,7 @@ def scaled_clip(source: Path, height: int, count: int, out_dir: Path) -> Path:
     out = out_dir / f"speed_{height}p.mp4"
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(source), "-frames:v", str(count),
            "-vf", f"scale={height * 16 // 9}:{height}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise PreanalysisError(f"could not make the {height}p speed clip with ffmpeg ({why}): check imageio-ffmpeg")

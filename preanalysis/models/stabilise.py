@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..analysers.base import ANALYSERS, AnalysisContext
 from . import flow as backbone

@@ -56,7 +56,7 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
 
 def warp_torch(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Batched backward warp for the networks: image (B, C, H, W), flow (B, 2, H, W) in pixels."""
-    b, _, h, w = flow.shape
+    _, _, h, w = flow.shape
     ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
                             torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
     gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
