@@ -43,6 +43,7 @@ class AnalysisConfig:
     analysers: list[str] = field(default_factory=list)  # extra analysers to run although no weight uses them
     device: str = "auto"  # torch device for learned analysers: auto | cpu | cuda
     max_scene_frames: int = 300  # analyser state resets at scene cuts and at least this often
+    stabilise: bool = False  # steady the salience mask over time with the learned stabiliser (flow-warped)
 
 
     def __post_init__(self):

@@ -107,12 +107,13 @@ def analyze(
 
         total = (min(stop, info.frame_count) if stop else info.frame_count) - start if info.frame_count else None
         decoded = tqdm(decoded, total=total, unit="frame", desc=f"analyse {Path(path).name}", leave=False)
+    stabiliser = mask_stabiliser(config)
     for d in decoded:
         luma = video.to_luma(d.frame, size)
         cut = detector.is_cut(luma)
         if cut:
             previous = None
-            for a in analysers:
+            for a in analysers + ([stabiliser] if stabiliser else []):
                 a.reset()
         ctx = AnalysisContext(index=d.index, luma=luma, previous=previous, scale=scale)
         maps: dict[str, np.ndarray] = {}
@@ -120,6 +121,8 @@ def analyze(
             maps.update(a.process(ctx))
         salience = combine(maps, config.salience.weights, config.salience.rois, d.index, scale,
                            config.salience.normalise)
+        if stabiliser:
+            salience = stabiliser.step(salience, ctx)
         offsets = qp_offsets(
             block_means(salience.astype(np.float32) / 255, info.width, info.height),
             block_complexity(luma, info.width, info.height),
@@ -129,6 +132,29 @@ def analyze(
         yield FrameAnalysis(d.index, d.pts, d.time, luma, maps, salience, QpMap(offsets, info.width, info.height),
                             cut, ids)
         previous = luma
+
+
+class MaskStabiliser:
+    """The learned stabiliser on the final mask: blind to which analysers made it (issue 3, item 6)."""
+
+    def __init__(self, device: str):
+        from .models.stabilise import Stabiliser
+
+        self.model = Stabiliser(device=device)
+
+    def reset(self) -> None:
+        self.model.reset()
+
+    def step(self, salience: np.ndarray, ctx: AnalysisContext) -> np.ndarray:
+        from .models.flow import backbone_outputs
+
+        flow = backbone_outputs(ctx)[0]
+        mask = self.model.step(salience.astype(np.float32) / 255, ctx.luma, ctx.previous, flow)
+        return np.round(np.clip(mask, 0, 1) * 255).astype(np.uint8)
+
+
+def mask_stabiliser(config: Config) -> MaskStabiliser | None:
+    return MaskStabiliser(config.analysis.device) if config.analysis.stabilise else None
 
 
 def scene_cuts(path: str | Path, config: Config) -> list[int]:

@@ -114,3 +114,16 @@ def test_rank_normalisation_spreads_the_mask_over_the_full_range():
     assert maps["texture"][top].min() >= maps["texture"][~top].max()  # same order as the scores
     flat = combine({"texture": np.full((4, 4), 0.3, np.float32)}, {"texture": 1.0}, normalise="rank")
     assert (flat == 128).all()
+
+
+def test_stabilised_masks_flicker_less(bikes):
+    """The learned stabiliser on the final mask: less frame-to-frame change, same shape, still in range."""
+    base = from_dict(Config, {"analysis": {"max_width": 160}})
+    steady = from_dict(Config, {"analysis": {"max_width": 160, "stabilise": True}})
+
+    def flicker(config):
+        masks = [fa.salience.astype(np.float32) for fa in analyze(bikes, config, stop=20)]
+        return np.mean([np.abs(a - b).mean() for a, b in zip(masks[1:], masks[:-1])]), masks[0].shape
+
+    (raw, shape), (smooth, shape2) = flicker(base), flicker(steady)
+    assert shape == shape2 and smooth < 0.8 * raw
