@@ -21,13 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks on errors)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in dict.fromkeys(COMMANDS):
-        try:
-            module = importlib.import_module(f"preanalysis.commands.{name.replace('-', '_')}")
-        except ModuleNotFoundError as exc:  # TEMPORARY while subcommands land; removed before release
-            if exc.name == f"preanalysis.commands.{name.replace('-', '_')}":
-                continue
-            raise
+    for name in COMMANDS:
+        module = importlib.import_module(f"preanalysis.commands.{name}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(run=module.run)

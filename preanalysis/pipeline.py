@@ -7,20 +7,18 @@ frames a full run gives: that is what lets a farm split a title into chunks at c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from . import video
 from .allocate import AllocatorSettings, QpMap, block_complexity, block_means, qp_offsets
-from .analysers import ANALYSERS, AnalysisContext, Analyser, map_owner
+from .analysers import ANALYSERS, Analyser, AnalysisContext, map_owner
 from .config import Config
 from .errors import PreanalysisError
 from .salience import combine
-
-
 
 
 @dataclass

@@ -5,10 +5,10 @@ Used by tests (exact masks and motion), by the demo when no real clip is install
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
 
 import av
 import cv2

@@ -5,7 +5,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from preanalysis.allocate import (
-    AllocatorSettings, QpMap, allocate_bits, block_means, predicted_bits, qp_offsets,
+    AllocatorSettings,
+    QpMap,
+    allocate_bits,
+    block_means,
+    predicted_bits,
+    qp_offsets,
 )
 from preanalysis.errors import PreanalysisError
 

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
+from preanalysis import video
 from preanalysis.config import Config, Roi, from_dict, load_config
 from preanalysis.errors import PreanalysisError
 from preanalysis.maps import load_maps, write_maps
 from preanalysis.pipeline import analyze, scene_cuts
 from preanalysis.salience import combine
-from preanalysis import video
 
 
 def test_maps_are_in_unit_range_and_find_the_moving_objects(scene):

@@ -6,8 +6,9 @@ the analysis resolution.  It may keep recurrent state between frames; `reset()` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import AnalysisContext, Analyser, register_analyser
+from .base import Analyser, AnalysisContext, register_analyser
 
 
 def analysis_block(scale: float) -> int:
