@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from .config import from_dict
+from .config import from_dict, read_yaml
 from .errors import PreanalysisError
 
 
@@ -131,13 +130,7 @@ class StatmuxConfig:
 
 def load_statmux_config(path: str | Path) -> StatmuxConfig:
     path = Path(path)
-    if not path.is_file():
-        raise PreanalysisError(f"statmux config {path} does not exist: check the path")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        raise PreanalysisError(f"statmux config {path} is not valid YAML: fix the syntax") from None
-    cfg = from_dict(StatmuxConfig, data, "statmux")
+    cfg = from_dict(StatmuxConfig, read_yaml(path, "statmux config"), "statmux")
     base = path.parent
     for c in cfg.channels:
         c.input = str((base / c.input).resolve())

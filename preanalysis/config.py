@@ -100,6 +100,10 @@ class Config:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def to_yaml(self) -> str:
+        """The canonical text of a config: stored in maps files, so equal configs give identical files."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
 
 def _check(ok: bool, message: str) -> None:
     if not ok:
@@ -156,22 +160,26 @@ def load_config(path: str | Path | None = None) -> Config:
     """The default config, or the one in a YAML file (keys not given keep their defaults)."""
     if path is None:
         return Config()
+    return from_dict(Config, read_yaml(path, "config file"))
+
+
+def read_yaml(path: str | Path, what: str):
+    """Plain data from a YAML file; a missing file or a syntax error is a one-line error naming the line."""
     path = Path(path)
     if not path.is_file():
-        raise PreanalysisError(f"config file {path} does not exist: check the --config path")
+        raise PreanalysisError(f"{what} {path} does not exist: check the path")
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
-        raise PreanalysisError(f"config file {path} is not valid YAML{at}: fix the syntax") from None
-    return from_dict(Config, data)
+        raise PreanalysisError(f"{what} {path} is not valid YAML{at}: fix the syntax") from None
 
 
 def save_config(config: Config, path: str | Path) -> None:
     from .io import atomic_write_text
 
-    atomic_write_text(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))
+    atomic_write_text(Path(path), config.to_yaml())
 
 
 def scalar_fields(cls=Config, prefix: str = ""):

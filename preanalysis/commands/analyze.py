@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 
-import yaml
 
 from .. import video
 from ..io import check_output_path
@@ -32,7 +31,7 @@ def run(args) -> int:
     stop = args.start + args.frames if args.frames else None
     t0 = time.perf_counter()
     frames = analyze(args.input, config, start=args.start, stop=stop, progress=True)
-    count = write_maps(frames, out, info, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    count = write_maps(frames, out, info, config.to_yaml())
     seconds = time.perf_counter() - t0
     log.info("analysed %d frames of %dx%d in %.1f s (%.1f fps) -> %s", count, info.width, info.height,
              seconds, count / seconds, out)

@@ -10,9 +10,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
-from ..config import Config, from_dict, load_config
+from ..config import Config, from_dict, load_config, read_yaml
 from ..errors import PreanalysisError
 
 PRODUCTS = ("maps", "qpfile", "encode")  # maps are always made: the other products are built from them
@@ -94,15 +93,7 @@ def _check(ok: bool, message: str) -> None:
 def load_job(path: str | Path) -> Job:
     """Read and validate a job YAML file; paths in it are resolved relative to the file's folder."""
     path = Path(path)
-    if not path.is_file():
-        raise PreanalysisError(f"job file {path} does not exist: check the path")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise PreanalysisError(f"job file {path} is not valid YAML{at}: fix the syntax") from None
-    job = from_dict(Job, data, "job")
+    job = from_dict(Job, read_yaml(path, "job file"), "job")
     return resolve(job, path.parent)
 
 

@@ -19,7 +19,6 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from .. import video
 from ..errors import PreanalysisError
@@ -60,7 +59,7 @@ def run_job(job: Job, progress: bool = False, chunk_task: Callable[[Chunk, objec
     """Run (or resume) a job; see the module docstring for what is guaranteed."""
     t0 = time.perf_counter()
     config = job.analysis_config()
-    config_yaml = yaml.safe_dump(config.to_dict(), sort_keys=False)
+    config_yaml = config.to_yaml()
     report = FarmReport()
     state = job.state_dir
     done = DoneList(state / "done.jsonl")
