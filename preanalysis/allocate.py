@@ -84,7 +84,7 @@ def allocate_bits(weights: np.ndarray, budget: float, min_rate: float, max_rate:
         return float(np.clip(k * w, min_rate, max_rate).sum())
 
     lo, hi = 0.0, max_rate / max(float(w[w > 0].min()), 1e-300)
-    for _ in range(200):
+    for _ in range(64 if hi < 1e12 else 1100):  # to float precision; tiny weights need the long way down
         mid = 0.5 * (lo + hi)
         if total(mid) > budget:
             hi = mid
@@ -150,7 +150,7 @@ def recentre(raw: np.ndarray, complexity: np.ndarray, lo: int, hi: int) -> np.nd
         return np.clip(np.round(raw + delta), lo, hi)
 
     a, b = float(lo - raw.max()) - 1, float(hi - raw.min()) + 1  # all-lo (over budget) .. all-hi (under)
-    for _ in range(60):
+    for _ in range(40):  # 2^-40 of the offset range: far below what rounding can tell apart
         mid = 0.5 * (a + b)
         if predicted_bits(quantise(mid), complexity) > budget:
             a = mid

@@ -48,7 +48,7 @@ class SceneCutDetector:
         self.since_cut = 0
 
     def is_cut(self, luma: np.ndarray) -> bool:
-        hist = np.histogram(luma, bins=32, range=(0, 1))[0] / luma.size
+        hist = np.bincount(np.minimum(luma * 32, 31).astype(np.intp).ravel(), minlength=32) / luma.size
         cut = self.previous is None
         if not cut:
             diff = float(np.mean(np.abs(luma - self.previous)))

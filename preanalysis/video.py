@@ -160,8 +160,9 @@ def decode(path: str | Path, start: int = 0, stop: int | None = None) -> Iterato
 
 
 def analysis_size(width: int, height: int, max_width: int) -> tuple[int, int]:
-    """Downscale by the smallest integer factor that fits max_width (integer factors keep blocks aligned)."""
-    factor = max(1, math.ceil(width / max_width))
+    """Downscale by the smallest power of two that fits max_width: a 16x16 encoder block is then a whole
+    number of analysis pixels (16, 8, 4, ...), so block statistics never straddle two blocks."""
+    factor = 1 << max(0, math.ceil(math.log2(width / max_width)))
     return max(MIN_DIMENSION, width // factor), max(MIN_DIMENSION, height // factor)
 
 

@@ -17,13 +17,13 @@ def analysis_block(scale: float) -> int:
     return max(2, round(16 / scale))
 
 
-def per_block(values: np.ndarray, block: int, reduce=np.mean) -> np.ndarray:
-    """Reduce a map over block x block tiles and expand back, so the map is constant inside each block."""
+def block_map(values: np.ndarray, block: int, full_scale: float) -> np.ndarray:
+    """Mean over block x block tiles, log-scaled to [0, 1] (see log_scale), constant inside each block."""
     h, w = values.shape
     rows, cols = -(-h // block), -(-w // block)
     padded = np.pad(values, ((0, rows * block - h), (0, cols * block - w)), mode="edge")
-    tiles = reduce(padded.reshape(rows, block, cols, block), axis=(1, 3))
-    return np.repeat(np.repeat(tiles, block, 0), block, 1)[:h, :w]
+    tiles = log_scale(padded.reshape(rows, block, cols, block).mean(axis=(1, 3)), full_scale)
+    return cv2.resize(tiles, (cols * block, rows * block), interpolation=cv2.INTER_NEAREST)[:h, :w]
 
 
 def log_scale(values: np.ndarray, full_scale: float) -> np.ndarray:
@@ -50,7 +50,7 @@ class Texture(Analyser):
 
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         energy = ctx.shared("gradient_energy", lambda: gradient_energy(ctx.luma))
-        return {"texture": log_scale(per_block(energy, analysis_block(ctx.scale)), 4096.0)}
+        return {"texture": block_map(energy, analysis_block(ctx.scale), 4096.0)}
 
 
 def dense_flow(ctx: AnalysisContext) -> np.ndarray:
@@ -77,7 +77,7 @@ class Motion(Analyser):
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         flow = dense_flow(ctx)
         magnitude = np.hypot(flow[..., 0], flow[..., 1]) * ctx.scale
-        return {"motion": log_scale(per_block(magnitude, analysis_block(ctx.scale)), 64.0)}
+        return {"motion": block_map(magnitude, analysis_block(ctx.scale), 64.0)}
 
 
 def global_motion(flow: np.ndarray, iterations: int = 3) -> np.ndarray:
@@ -90,8 +90,9 @@ def global_motion(flow: np.ndarray, iterations: int = 3) -> np.ndarray:
     keep = np.ones(len(target), bool)
     for _ in range(iterations):
         coef, *_ = np.linalg.lstsq(basis[keep], target[keep], rcond=None)
-        residual = np.linalg.norm(basis @ coef - target, axis=1)
-        keep = residual <= np.quantile(residual, 0.7)
+        error = basis @ coef - target
+        residual = np.hypot(error[:, 0], error[:, 1])
+        keep = residual <= np.partition(residual, int(0.7 * (len(residual) - 1)))[int(0.7 * (len(residual) - 1))]
     coef = coef.astype(np.float32)
     x = (np.arange(w, dtype=np.float32) / w)[None, :, None]
     y = (np.arange(h, dtype=np.float32) / h)[:, None, None]
@@ -107,5 +108,6 @@ class Foreground(Analyser):
 
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         flow = dense_flow(ctx)
-        residual = np.linalg.norm(flow - global_motion(flow), axis=2) * ctx.scale
-        return {"foreground": log_scale(per_block(residual, analysis_block(ctx.scale)), 32.0)}
+        own = flow - global_motion(flow)
+        residual = np.hypot(own[..., 0], own[..., 1]) * ctx.scale
+        return {"foreground": block_map(residual, analysis_block(ctx.scale), 32.0)}
