@@ -125,5 +125,7 @@ def write_report(report: dict, points: list[RDPoint], out_dir: Path) -> list[Pat
         written.append(out_dir / f"rd_{clip}.png")
         plot_clip(points, clip, written[-1])
     written.append(out_dir / "summary.md")
-    atomic_write_text(written[-1], markdown_table(report))
+    links = "".join(f"- {clip}: [RD curve]({p['rd_curve']}), [salience / QP contact sheet]({p['contact_sheet']})\n"
+                    for clip, p in report.get("plots", {}).items())
+    atomic_write_text(written[-1], markdown_table(report) + (f"\nPlots:\n{links}" if links else ""))
     return written

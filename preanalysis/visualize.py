@@ -239,3 +239,16 @@ def visual_frames(path: str | Path, config=None, maps=None, start: int = 0, stop
     for d in video.decode(path, start, stop):
         if d.index in kept:
             yield VisualFrame(d.index, d.frame.to_ndarray(format="rgb24"), *kept.pop(d.index))
+
+
+def write_contact_sheet(path: str | Path, config, out_png: str | Path, frames: int | None = None,
+                        sheet_frames: int = 8, mode: str = "side") -> Path:
+    """Only the contact sheet of a clip's analysis (first `frames` frames): what an eval report links to."""
+    from . import video
+
+    count = frames or video.probe(path).frame_count or 1
+    picks = sheet_indices(count, sheet_frames)
+    chosen = [render(f, mode) for pos, f in enumerate(visual_frames(path, config=config, stop=frames)) if pos in picks]
+    out_png = Path(out_png)
+    write_png(out_png, contact_sheet(chosen))
+    return out_png

@@ -50,6 +50,9 @@ def test_sweep_writes_every_report_file(swept):
     assert (out / "rd_carphone_pristine.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (out / "summary.md").read_text()
     assert "| mapped | aq-mode=1 |" in summary and "| mapped | aq-mode=1:aq-strength=0.0 |" in summary
+    plots = report["plots"]["carphone_pristine"]  # the report links its RD curve and the visual contact sheet
+    assert (out / plots["contact_sheet"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"]({plots['contact_sheet']})" in summary and f"]({plots['rd_curve']})" in summary
 
 
 def test_second_run_does_no_encodes(swept, monkeypatch, tmp_path):

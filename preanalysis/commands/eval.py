@@ -65,9 +65,20 @@ def prefilter_setting(text: str) -> str | float:
     return value
 
 
+def visual_sheets(inputs, clips, config, frames, out: Path) -> dict:
+    """Per clip: its RD curve and a contact sheet of the mapped analysis (salience, objects, QP grid)."""
+    from ..visualize import write_contact_sheet
+
+    plots = {}
+    for path, clip in zip(inputs, clips):
+        sheet = write_contact_sheet(path, config, out / f"visual_{clip}.png", frames)
+        plots[clip] = {"rd_curve": f"rd_{clip}.png", "contact_sheet": sheet.name}
+    return plots
+
+
 def run(args) -> int:
     from eval.report import summarise, write_report
-    from eval.sweep import Cache, SweepSettings, Variant, parse_params, sweep
+    from eval.sweep import Cache, SweepSettings, Variant, clip_names, parse_params, sweep
 
     config = config_from_args(args)
     if len(args.crf) < 2:
@@ -94,6 +105,8 @@ def run(args) -> int:
         "encoder": args.encoder, "preset": args.preset, "crfs": list(args.crf), "frames": args.frames,
         "map_params": args.map_params, "prefilter": prefilter, "config": config.to_dict(), "inputs": [str(p) for p in args.inputs],
     })
+    inputs = [Path(p) for p in args.inputs]
+    report["plots"] = visual_sheets(inputs, clip_names(inputs), config, args.frames, out)
     written = write_report(report, points, out)
     log.info("%d points (%d cached) in %.0f s -> %s", len(points), cache.hits, time.perf_counter() - t0,
              ", ".join(str(w) for w in written))
