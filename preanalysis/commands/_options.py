@@ -49,3 +49,16 @@ def config_from_args(args: argparse.Namespace) -> Config:
         except ValueError:
             raise PreanalysisError(f"--roi {item!r} must be X,Y,W,H,WEIGHT or X,Y,W,H,WEIGHT,START,END") from None
     return with_overrides(config, {})  # re-validate everything together
+
+
+def parse_prefilter(text: str) -> str | float:
+    """--prefilter: auto (follows the measured source noise), off, temporal (= full strength 1) or 0..1."""
+    if text in ("auto", "off"):
+        return text
+    try:
+        value = 1.0 if text == "temporal" else float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise PreanalysisError(f"--prefilter {text!r} is not valid: use auto, temporal, off or a strength 0..1")
+    return value

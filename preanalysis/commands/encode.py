@@ -15,7 +15,7 @@ from .. import video
 from ..allocate import QpMap
 from ..errors import PreanalysisError
 from ..io import check_output_path
-from ._options import add_config_options, config_from_args
+from ._options import add_config_options, config_from_args, parse_prefilter
 
 HELP = "encode a video with x264/x265, spending bits where the salience maps say (or --no-map for the baseline)"
 
@@ -98,26 +98,12 @@ class AnalysisInStep:
         raise PreanalysisError(f"the analysis of {self.path} stopped before frame {index}: the input is truncated")
 
 
-def prefilter_strength(text: str) -> str | float:
-    if text in ("auto", "off"):
-        return text
-    if text == "temporal":
-        return 1.0
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 1:
-        raise PreanalysisError(f"--prefilter {text!r} is not valid: use auto, temporal, off or a strength 0..1")
-    return value
-
-
 def run(args) -> int:
     out = check_output_path(args.output, args.input, args.maps)
     info = video.probe(args.input)
     settings = EncodeSettings(args.encoder, crf=args.crf, bitrate_kbps=args.bitrate, preset=args.preset,
                               params=parse_params(args.param))
-    strength = prefilter_strength(args.prefilter)
+    strength = parse_prefilter(args.prefilter)
     if args.target_vmaf is not None:
         from eval.feedback import encode_to_target
 

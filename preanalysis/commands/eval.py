@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import Config, from_dict
 from ..errors import PreanalysisError
-from ._options import add_config_options, config_from_args
+from ._options import add_config_options, config_from_args, parse_prefilter
 
 HELP = "RD sweep: encode baselines and the mapped configuration at several CRFs, report VMAF BD-rates"
 DEFAULT_BASELINES = ("aq-mode=1", "aq-mode=1:aq-strength=0.0")
@@ -30,7 +30,7 @@ def add_arguments(p):
                         f"(default: {' and '.join(DEFAULT_BASELINES)})")
     p.add_argument("--map-params", default=MAP_PARAMS, metavar="PARAMS",
                    help=f"encoder params of the mapped encode (default {MAP_PARAMS}: own AQ off, map honoured)")
-    p.add_argument("--prefilter", default="off", metavar="{off,auto,0..1}",
+    p.add_argument("--prefilter", default="off", metavar="{off,auto,temporal,0..1}",
                    help="temporal pre-filter of the mapped encode (auto: by measured source noise); metrics stay "
                         "against the unfiltered source (default off)")
     p.add_argument("--frames", type=int, default=None, help="first N frames of each clip (default: all)")
@@ -51,18 +51,6 @@ def ablation_configs(config: Config) -> dict[str, Config]:
             data["salience"]["weights"] = {name: w}
             out[f"{name} only"] = from_dict(Config, data)
     return out
-
-
-def prefilter_setting(text: str) -> str | float:
-    if text in ("off", "auto"):
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 1:
-        raise PreanalysisError(f"--prefilter {text!r} is not valid: use off, auto or a strength 0..1")
-    return value
 
 
 def visual_sheets(inputs, clips, config, frames, out: Path) -> dict:
@@ -90,7 +78,7 @@ def run(args) -> int:
         raise PreanalysisError(f"report folder {out} is a file: give a folder path")
     out.mkdir(parents=True, exist_ok=True)
     baselines = [Variant(b, parse_params(b)) for b in (args.baseline or DEFAULT_BASELINES)]
-    prefilter = prefilter_setting(args.prefilter)
+    prefilter = parse_prefilter(args.prefilter)
     mapped = [Variant("mapped", parse_params(args.map_params), config, prefilter)]
     if args.ablation:
         mapped += [Variant(n, mapped[0].params, c) for n, c in ablation_configs(config).items()]
