@@ -44,6 +44,7 @@ class AnalysisConfig:
     device: str = "auto"  # torch device for learned analysers: auto | cpu | cuda
     max_scene_frames: int = 300  # analyser state resets at scene cuts and at least this often
     stabilise: bool = False  # steady the salience mask over time with the learned stabiliser (flow-warped)
+    weights: dict[str, str] = field(default_factory=dict)  # learned analyser (or "stabilise") -> weights file
 
 
     def __post_init__(self):

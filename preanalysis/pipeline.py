@@ -7,6 +7,7 @@ frames a full run gives: that is what lets a farm split a title into chunks at c
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,22 @@ def analyser_names(config: Config) -> list[str]:
 
 
 def build_analysers(config: Config) -> list[Analyser]:
-    return [ANALYSERS[name]() for name in analyser_names(config)]
+    """Instances of the analysers a config needs; `analysis.weights` points learned ones at other weights."""
+    names = analyser_names(config)
+    unknown = sorted(set(config.analysis.weights) - set(names) - {"stabilise"})
+    if unknown:
+        raise PreanalysisError(f"analysis.weights names {unknown[0]!r}, which this config does not run: "
+                               f"use one of {', '.join(names + ['stabilise'])}")
+    analysers = []
+    for name in names:
+        cls = ANALYSERS[name]
+        if name not in config.analysis.weights:
+            analysers.append(cls())
+        elif "weights" in inspect.signature(cls).parameters:
+            analysers.append(cls(weights=config.analysis.weights[name]))
+        else:
+            raise PreanalysisError(f"analyser {name!r} takes no weights file: remove it from analysis.weights")
+    return analysers
 
 
 def analyze(
@@ -135,10 +151,10 @@ def analyze(
 class MaskStabiliser:
     """The learned stabiliser on the final mask: blind to which analysers made it (issue 3, item 6)."""
 
-    def __init__(self, device: str):
+    def __init__(self, device: str, weights: str | None):
         from .models.stabilise import Stabiliser
 
-        self.model = Stabiliser(device=device)
+        self.model = Stabiliser(device=device) if weights is None else Stabiliser(weights, device=device)
 
     def reset(self) -> None:
         self.model.reset()
@@ -152,7 +168,9 @@ class MaskStabiliser:
 
 
 def mask_stabiliser(config: Config) -> MaskStabiliser | None:
-    return MaskStabiliser(config.analysis.device) if config.analysis.stabilise else None
+    if not config.analysis.stabilise:
+        return None
+    return MaskStabiliser(config.analysis.device, config.analysis.weights.get("stabilise"))
 
 
 def scene_cuts(path: str | Path, config: Config) -> list[int]:

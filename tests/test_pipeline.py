@@ -127,3 +127,22 @@ def test_stabilised_masks_flicker_less(bikes):
 
     (raw, shape), (smooth, shape2) = flicker(base), flicker(steady)
     assert shape == shape2 and smooth < 0.8 * raw
+
+
+def test_config_points_learned_analysers_at_other_weights(scene, tmp_path):
+    path, _ = scene
+    weights = {"analysis": {"weights": {"objects": str(tmp_path / "missing.safetensors")}},
+               "salience": {"weights": {"texture": 1.0, "objects": 0.5}}}
+    with pytest.raises(PreanalysisError, match="missing.safetensors is missing"):
+        next(analyze(path, from_dict(Config, weights)))
+    from preanalysis.models.weights import weights_path
+
+    (tmp_path / "mine.safetensors").write_bytes(weights_path("segmentation").read_bytes())
+    weights["analysis"]["weights"]["objects"] = str(tmp_path / "mine.safetensors")
+    assert next(analyze(path, from_dict(Config, weights))).maps["objects"].shape == (192, 320)
+    wrong = {"analysis": {"weights": {"texture": "x.safetensors"}}, "salience": {"weights": {"texture": 1.0}}}
+    with pytest.raises(PreanalysisError, match="takes no weights file"):
+        next(analyze(path, from_dict(Config, wrong)))
+    unused = {"analysis": {"weights": {"static": "x.safetensors"}}, "salience": {"weights": {"texture": 1.0}}}
+    with pytest.raises(PreanalysisError, match="does not run"):
+        next(analyze(path, from_dict(Config, unused)))
