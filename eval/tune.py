@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from preanalysis.allocate import AllocatorSettings, QpMap, block_complexity, block_means, qp_offsets
+from preanalysis.allocate import QpMap
 from preanalysis.config import Config, from_dict
 from preanalysis.errors import PreanalysisError
-from preanalysis.salience import combine
+from preanalysis.pipeline import analyze, frame_qp, frame_salience
 from preanalysis.video import probe
 
 from .bdrate import bd_quality, bd_rate
@@ -56,8 +56,6 @@ def load_title(path: str | Path, name: str, start: Config, searched: list[str], 
     """Run every searched analyser once over the probe segment."""
     import hashlib
 
-    from preanalysis.pipeline import analyze
-
     data = start.to_dict()
     data["analysis"]["analysers"] = sorted(set(data["analysis"]["analysers"]) | set(searched))
     config = from_dict(Config, data)
@@ -76,14 +74,10 @@ def load_title(path: str | Path, name: str, start: Config, searched: list[str], 
 
 def qp_maps(title: Title, config: Config) -> list[QpMap]:
     """The QP maps `config` gives for the title's frames (the pipeline's salience and allocation steps)."""
-    settings = AllocatorSettings(**vars(config.allocate))
     out = []
     for i, (maps, luma) in enumerate(zip(title.maps, title.luma)):
-        sal = combine(maps, config.salience.weights, config.salience.rois, i, title.scale,
-                      config.salience.normalise)
-        offsets = qp_offsets(block_means(sal.astype(np.float32) / 255, title.width, title.height),
-                             block_complexity(luma, title.width, title.height), settings)
-        out.append(QpMap(offsets, title.width, title.height))
+        sal = frame_salience(maps, config, i, title.scale)
+        out.append(frame_qp(sal, luma, title.width, title.height, config))
     return out
 
 

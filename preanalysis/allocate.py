@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .config import AllocateConfig
 from .errors import PreanalysisError
 
 BLOCK = 16  # H.264 macroblock; x264/x265 wrappers take offsets per 16x16 block.
@@ -93,16 +94,6 @@ def allocate_bits(weights: np.ndarray, budget: float, min_rate: float, max_rate:
     return np.clip(lo * w, min_rate, max_rate)
 
 
-@dataclass(frozen=True)
-class AllocatorSettings:
-    """How hard the mask steers bits; the defaults live in preanalysis.config.AllocateConfig."""
-
-    strength: float = 1.0  # exponent on (floor + mask): 0 = flat map, 1 = bits proportional to the mask
-    floor: float = 0.5  # added to the 0..1 mask so that a zero-salience block still gets bits
-    min_offset: int = -6
-    max_offset: int = 6
-
-
 def block_means(image: np.ndarray, width: int, height: int, block_size: int = BLOCK) -> np.ndarray:
     """Average an analysis-resolution map over the encoder's block grid of a width x height frame."""
     rows, cols = grid_shape(width, height, block_size)
@@ -117,7 +108,7 @@ def block_means(image: np.ndarray, width: int, height: int, block_size: int = BL
 
 
 def qp_offsets(
-    block_salience: np.ndarray, block_complexity: np.ndarray, settings: AllocatorSettings
+    block_salience: np.ndarray, block_complexity: np.ndarray, settings: AllocateConfig
 ) -> np.ndarray:
     """Per-block salience (0..1) -> integer QP offsets whose predicted frame bits do not exceed the no-map bits.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import video
-from .allocate import AllocatorSettings, QpMap, block_complexity, block_means, qp_offsets
+from .allocate import QpMap, block_complexity, block_means, qp_offsets
 from .analysers import ANALYSERS, Analyser, AnalysisContext, map_owner
 from .config import Config
 from .errors import PreanalysisError
@@ -113,7 +113,6 @@ def analyze(
     scale = info.width / size[0]
     analysers = build_analysers(config)
     detector = SceneCutDetector(config.analysis.max_scene_frames)
-    settings = AllocatorSettings(**vars(config.allocate))
     previous = None
     decoded = video.decode(path, start, stop)
     if progress:
@@ -133,19 +132,25 @@ def analyze(
         maps: dict[str, np.ndarray] = {}
         for a in analysers:
             maps.update(a.process(ctx))
-        salience = combine(maps, config.salience.weights, config.salience.rois, d.index, scale,
-                           config.salience.normalise)
+        salience = frame_salience(maps, config, d.index, scale)
         if stabiliser:
             salience = stabiliser.step(salience, ctx)
-        offsets = qp_offsets(
-            block_means(salience.astype(np.float32) / 255, info.width, info.height),
-            block_complexity(luma, info.width, info.height),
-            settings,
-        )
         ids = next((a.ids for a in analysers if getattr(a, "ids", None) is not None), None)
-        yield FrameAnalysis(d.index, d.pts, d.time, luma, maps, salience, QpMap(offsets, info.width, info.height),
-                            cut, ids)
+        yield FrameAnalysis(d.index, d.pts, d.time, luma, maps, salience,
+                            frame_qp(salience, luma, info.width, info.height, config), cut, ids)
         previous = luma
+
+
+def frame_salience(maps: dict[str, np.ndarray], config: Config, index: int, scale: float) -> np.ndarray:
+    s = config.salience
+    return combine(maps, s.weights, s.rois, index, scale, s.normalise)
+
+
+def frame_qp(salience: np.ndarray, luma: np.ndarray, width: int, height: int, config: Config) -> QpMap:
+    """The allocation step: the mask's block means and the frame's block complexity -> QP offsets."""
+    offsets = qp_offsets(block_means(salience.astype(np.float32) / 255, width, height),
+                         block_complexity(luma, width, height), config.allocate)
+    return QpMap(offsets, width, height)
 
 
 class MaskStabiliser:

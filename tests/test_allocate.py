@@ -5,13 +5,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from preanalysis.allocate import (
-    AllocatorSettings,
     QpMap,
     allocate_bits,
     block_means,
     predicted_bits,
     qp_offsets,
 )
+from preanalysis.config import AllocateConfig
 from preanalysis.errors import PreanalysisError
 
 weights = arrays(np.float64, st.integers(1, 200), elements=st.floats(0, 100))
@@ -48,7 +48,7 @@ grids = arrays(np.float64, st.tuples(st.integers(1, 12), st.integers(1, 12)), el
 @given(grids, st.floats(0.1, 4), st.integers(-12, 0), st.integers(0, 12), st.integers(0, 2**31))
 def test_qp_offsets_in_range_monotone_and_within_budget(sal, strength, lo, hi, seed):
     complexity = np.random.default_rng(seed).uniform(0.5, 20, sal.shape)
-    off = qp_offsets(sal, complexity, AllocatorSettings(strength=strength, min_offset=lo, max_offset=hi))
+    off = qp_offsets(sal, complexity, AllocateConfig(strength=strength, min_offset=lo, max_offset=hi))
     assert off.dtype == np.int8 and off.min() >= lo and off.max() <= hi
     assert predicted_bits(off, complexity) <= complexity.sum() * (1 + 1e-9)
     order = np.argsort(sal.ravel(), kind="stable")
@@ -58,7 +58,7 @@ def test_qp_offsets_in_range_monotone_and_within_budget(sal, strength, lo, hi, s
 def test_qp_offsets_spend_the_budget_and_follow_the_rate_model():
     sal = np.tile(np.linspace(0, 1, 40), (20, 1))
     complexity = np.ones_like(sal)
-    off = qp_offsets(sal, complexity, AllocatorSettings(strength=1.0, min_offset=-8, max_offset=8))
+    off = qp_offsets(sal, complexity, AllocateConfig(strength=1.0, min_offset=-8, max_offset=8))
     ratio = predicted_bits(off, complexity) / complexity.sum()
     assert 0.9 < ratio <= 1.0  # close to the no-map budget, never above
     # bits proportional to (floor + mask): the most salient block gets ~(1.5/0.5) = 3x the least, ~9.5 QP
@@ -66,7 +66,7 @@ def test_qp_offsets_spend_the_budget_and_follow_the_rate_model():
 
 
 def test_flat_mask_gives_flat_map():
-    assert not qp_offsets(np.full((5, 5), 0.7), np.ones((5, 5)), AllocatorSettings()).any()
+    assert not qp_offsets(np.full((5, 5), 0.7), np.ones((5, 5)), AllocateConfig()).any()
 
 
 def test_qpmap_aggregates_to_larger_blocks():
