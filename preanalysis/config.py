@@ -189,7 +189,7 @@ def scalar_fields(cls=Config, prefix: str = ""):
         hint = typing.get_type_hints(cls)[f.name]
         if dataclasses.is_dataclass(hint):
             yield from scalar_fields(hint, f"{prefix}{f.name}.")
-        elif hint in (int, float, str):
+        elif hint in (int, float, str, bool):
             yield f"{prefix}{f.name}", hint, f.default
 
 

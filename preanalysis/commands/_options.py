@@ -16,8 +16,12 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis config (a YAML file, then single values on top)")
     group.add_argument("--config", metavar="C.yaml", help="YAML config (keys as in preanalysis.config)")
     for dotted, kind, default in scalar_fields():
-        group.add_argument(_flag(dotted), dest="cfg:" + dotted, type=kind, metavar=kind.__name__.upper(),
-                           help=f"{dotted} (default {default})")
+        if kind is bool:
+            group.add_argument(_flag(dotted), dest="cfg:" + dotted, action=argparse.BooleanOptionalAction,
+                               default=None, help=f"{dotted} (default {'on' if default else 'off'})")
+        else:
+            group.add_argument(_flag(dotted), dest="cfg:" + dotted, type=kind, metavar=kind.__name__.upper(),
+                               help=f"{dotted} (default {default})")
     group.add_argument("--weight", action="append", default=[], metavar="MAP=W",
                        help="salience weight of a map, e.g. texture=0.5 (negative = fewer bits); repeatable")
     group.add_argument("--roi", action="append", default=[], metavar="X,Y,W,H,WEIGHT[,START,END]",
