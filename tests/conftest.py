@@ -46,3 +46,19 @@ def scene(tmp_path_factory):
     s = moving_objects(width=320, height=192, frames=16, objects=2, pan=(1.0, 0.0), seed=3)
     path = write_video(s.frames, tmp_path_factory.mktemp("scene") / "scene.mkv")
     return path, s
+
+
+@pytest.fixture(scope="session")
+def audio_only(tmp_path_factory) -> Path:
+    """A WAV file: a container FFmpeg reads, with no video stream."""
+    import av
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("audio") / "tone.wav"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("pcm_s16le", rate=8000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        c.mux(s.encode(frame))
+        c.mux(s.encode())
+    return path
