@@ -1,7 +1,9 @@
 """Motion prediction engine: a ConvGRU on the backbone's grid that predicts the motion field n frames ahead.
 
 Each step it is fed the current frame's backbone features, the current backward motion field, that field
-advected by itself (where the motion will have carried it) and its change since the last frame; the past
+advected by itself (where the motion will have carried it), its change since the last frame, and how well
+the field explains the frame pair (the current features minus the previous frame's features warped by the
+field: large where the backbone's flow is unreliable, so the correction can damp it there); the past
 motion fields live in its recurrent state.  It outputs the field between frames t+n-1 and t+n as a
 residual on the current one (so an untrained head starts from "motion stays as it is").  The
 `predicted_motion` analyser turns the prediction's magnitude into a [0, 1] map.
@@ -25,9 +27,10 @@ from .teacher import warp_torch
 from .training import fit, param_count, seed_everything
 from .weights import load_weights, pick_device, save_weights
 
-ARCH = "motion_predictor_convgru_v1"
+ARCH = "motion_predictor_convgru_v2"  # v2: + feature-consistency inputs
 WEIGHTS = "predictor"
-WINDOW = 4  # warm-up steps (past motion fields) before a prediction counts; training unrolls 2*WINDOW steps
+WINDOW = 4  # warm-up steps (past motion fields) before a prediction counts in the report
+UNROLL = 2 * WINDOW  # steps training unrolls
 FLOW_SCALE = 0.25  # grid pixels -> network input units
 
 
@@ -48,7 +51,8 @@ class MotionPredictor(nn.Module):
         super().__init__()
         self.horizon, self.hidden = horizon, hidden
         self.squeeze = nn.Conv2d(feature_channels, 8, 1)
-        self.cell = ConvGRUCell(8 + 6, hidden)
+        self.consistency = nn.Conv2d(feature_channels, 4, 1)  # of (features - warped previous features)
+        self.cell = ConvGRUCell(8 + 4 + 1 + 6, hidden)
         self.head = nn.Conv2d(hidden, 2, 3, 1, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -56,11 +60,14 @@ class MotionPredictor(nn.Module):
     def initial_state(self, flow: torch.Tensor) -> torch.Tensor:
         return flow.new_zeros(flow.shape[0], self.hidden, *flow.shape[-2:])
 
-    def step(self, feat: torch.Tensor, flow: torch.Tensor, prev_flow: torch.Tensor, h: torch.Tensor):
-        """One frame: (features, backward flow now, backward flow one frame earlier, state) -> (prediction, state)."""
+    def step(self, feat: torch.Tensor, flow: torch.Tensor, prev_flow: torch.Tensor, h: torch.Tensor,
+             prev_feat: torch.Tensor | None = None):
+        """One frame: (features, backward flow now, backward flow one frame earlier, state, previous frame's
+        features; None on the first frame) -> (prediction, state)."""
         advected = warp_torch(flow, flow)
-        x = torch.cat((F.leaky_relu(self.squeeze(feat), 0.1), FLOW_SCALE * flow, FLOW_SCALE * advected,
-                       FLOW_SCALE * (flow - prev_flow)), 1)
+        diff = feat - warp_torch(feat if prev_feat is None else prev_feat, flow)
+        x = torch.cat((F.leaky_relu(self.squeeze(feat), 0.1), self.consistency(diff), diff.abs().mean(1, keepdim=True),
+                       FLOW_SCALE * flow, FLOW_SCALE * advected, FLOW_SCALE * (flow - prev_flow)), 1)
         h = self.cell(x, h)
         return flow + self.head(h) / FLOW_SCALE, h
 
@@ -88,7 +95,7 @@ class PredictedMotion(Analyser):
         self.reset()
 
     def reset(self) -> None:
-        self.state = self.prev_flow = None
+        self.state = self.prev_flow = self.prev_feat = None
         self.vectors: np.ndarray | None = None
 
     @functools.cached_property
@@ -99,9 +106,9 @@ class PredictedMotion(Analyser):
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         flow, feat = backbone.backbone_outputs(ctx)
         if self.state is None or self.state.shape[-2:] != flow.shape[-2:]:
-            self.state, self.prev_flow = self.net.initial_state(flow), flow
-        pred, self.state = self.net.step(feat, flow, self.prev_flow, self.state)
-        self.prev_flow = flow
+            self.state, self.prev_flow, self.prev_feat = self.net.initial_state(flow), flow, None
+        pred, self.state = self.net.step(feat, flow, self.prev_flow, self.state, self.prev_feat)
+        self.prev_flow, self.prev_feat = flow, feat
         self.vectors = pred[0].cpu().numpy() * (GRID * ctx.scale)
         return {"predicted_motion": backbone.motion_map(pred[0].cpu().numpy(), ctx.scale, ctx.luma.shape)}
 
@@ -122,10 +129,10 @@ def backbone_sequence(clip: Clip, engine: backbone.FlowEngine, batch: int = 8) -
 
 
 class _Sampler:
-    """Random grid crops of 2*WINDOW consecutive steps: backbone inputs and the teacher field n ahead."""
+    """Random grid crops of UNROLL consecutive steps: backbone inputs and the teacher field n ahead."""
 
     def __init__(self, data: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], horizon: int, crop: int, batch: int):
-        self.steps, self.horizon, self.crop, self.batch = 2 * WINDOW, horizon, crop, batch
+        self.steps, self.horizon, self.crop, self.batch = UNROLL, horizon, crop, batch
         self.data = [d for d in data if len(d[0]) > self.steps + horizon]
         if not self.data:
             raise PreanalysisError(f"training clips are shorter than the predictor's window of {self.steps + horizon + 1} frames: give longer clips")
@@ -139,7 +146,7 @@ class _Sampler:
             ch, cw = min(self.crop, gh), min(self.crop, gw)
             y, x = int(rng.integers(0, gh - ch + 1)), int(rng.integers(0, gw - cw + 1))
             c = np.s_[..., y:y + ch, x:x + cw]
-            seq = (flows[s - 1:s + self.steps][c], feats[s:s + self.steps][c],
+            seq = (flows[s - 1:s + self.steps][c], feats[s - 1:s + self.steps][c],
                    teacher[s + self.horizon:s + self.steps + self.horizon][c])
             if rng.random() < 0.5:
                 seq = tuple(t.flip(-1) for t in seq)
@@ -151,11 +158,11 @@ class _Sampler:
 
 
 def loss_of(net: MotionPredictor, flows: torch.Tensor, feats: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """flows (S+1, B, 2, h, w) starting one frame early; feats/targets (S, B, ...). Mean EPE after WINDOW//2 steps."""
+    """flows/feats (S+1, B, ...) starting one frame early; targets (S, B, ...). Mean EPE after WINDOW//2 steps."""
     h = net.initial_state(flows[0])
     losses = []
-    for k in range(len(feats)):
-        pred, h = net.step(feats[k], flows[k + 1], flows[k], h)
+    for k in range(len(targets)):
+        pred, h = net.step(feats[k + 1], flows[k + 1], flows[k], h, feats[k])
         if k >= WINDOW // 2:
             losses.append(torch.sqrt(((pred - targets[k]) ** 2).sum(1) + 1e-6).mean())
     return torch.stack(losses).mean()
@@ -174,15 +181,15 @@ def train(videos: list[Path] | None = None, quick: bool = False, out: Path | Non
     """Train on the shipped backbone's flows over the heads of the training clips, teacher fields as targets."""
     seed_everything(0)
     engine = backbone.FlowEngine(device="cpu")
-    data = _clip_data(training_clips(videos, quick, min_frames=2 * WINDOW + horizon + 2), engine)
+    data = _clip_data(training_clips(videos, quick, min_frames=UNROLL + horizon + 2), engine)
     net = MotionPredictor(horizon=horizon)
-    sample = _Sampler(data, horizon, crop=16 if quick else 32, batch=4 if quick else 8)
+    sample = _Sampler(data, horizon, crop=16 if quick else 40, batch=4 if quick else 16)
     stats = fit(net, lambda rng: loss_of(net, *sample(rng)), 100 if quick else 2500, lr=2e-3,
                 max_seconds=20 if quick else 1500, name="predictor")
     stats["params"] = param_count(net)
     target = out if out is not None else (None if quick else WEIGHTS)
     if target is not None:
-        stats["weights"] = str(save_weights(net, target, ARCH, {"horizon": horizon, "window": WINDOW, "train": stats}))
+        stats["weights"] = str(save_weights(net, target, ARCH, {"horizon": horizon, "window": WINDOW, "unroll": UNROLL, "train": stats}))
     return stats
 
 
@@ -196,7 +203,7 @@ def report_one(clip: Clip, net: MotionPredictor, engine: backbone.FlowEngine) ->
     h, prev = net.initial_state(flows[:1]), flows[:1]
     rows = []
     for k in range(len(flows) - n):  # input B_{k+1}, target teacher B_{k+1+n} = teacher[k+n]
-        pred, h = net.step(feats[k:k + 1], flows[k:k + 1], prev, h)
+        pred, h = net.step(feats[k:k + 1], flows[k:k + 1], prev, h, feats[k - 1:k] if k else None)
         prev = flows[k:k + 1]
         if k >= WINDOW:
             tgt = teacher[k + n]
