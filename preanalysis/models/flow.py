@@ -24,8 +24,8 @@ from torch import nn
 from ..analysers.base import Analyser, AnalysisContext, register_analyser
 from .clips import GRID, Clip, report_clip, training_clips
 from .teacher import endpoint_error, warp_torch
-from .training import fit, param_count, seed_everything
-from .weights import load_weights, pick_device, save_weights
+from .training import fit, seed_everything, ship
+from .weights import load_weights, pick_device
 
 ARCH = "pyramid_flow_v1"
 WEIGHTS = "motion"
@@ -259,11 +259,7 @@ def train(videos: list[Path] | None = None, quick: bool = False, out: Path | Non
     steps = 150 if quick else 6000
     stats = fit(net, lambda rng: loss_of(net, *sample(rng)), steps, lr=3e-3, max_seconds=25 if quick else 1500,
                 name="motion")
-    stats["params"] = param_count(net)
-    target = out if out is not None else (None if quick else WEIGHTS)
-    if target is not None:
-        stats["weights"] = str(save_weights(net, target, ARCH, {"levels": LEVELS, "grid": GRID, "train": stats}))
-    return stats
+    return ship(net, stats, out, quick, WEIGHTS, ARCH, {"levels": LEVELS, "grid": GRID})
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

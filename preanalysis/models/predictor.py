@@ -24,8 +24,8 @@ from ..errors import PreanalysisError
 from . import flow as backbone
 from .clips import GRID, Clip, report_clip, training_clips
 from .teacher import warp_torch
-from .training import fit, param_count, seed_everything
-from .weights import load_weights, pick_device, save_weights
+from .training import fit, seed_everything, ship
+from .weights import load_weights, pick_device
 
 ARCH = "motion_predictor_convgru_v2"  # v2: + feature-consistency inputs
 WEIGHTS = "predictor"
@@ -186,11 +186,7 @@ def train(videos: list[Path] | None = None, quick: bool = False, out: Path | Non
     sample = _Sampler(data, horizon, crop=16 if quick else 40, batch=4 if quick else 16)
     stats = fit(net, lambda rng: loss_of(net, *sample(rng)), 100 if quick else 2500, lr=2e-3,
                 max_seconds=20 if quick else 1500, name="predictor")
-    stats["params"] = param_count(net)
-    target = out if out is not None else (None if quick else WEIGHTS)
-    if target is not None:
-        stats["weights"] = str(save_weights(net, target, ARCH, {"horizon": horizon, "window": WINDOW, "unroll": UNROLL, "train": stats}))
-    return stats
+    return ship(net, stats, out, quick, WEIGHTS, ARCH, {"horizon": horizon, "window": WINDOW, "unroll": UNROLL})
 
 
 @torch.inference_mode()

@@ -25,8 +25,8 @@ from ..analysers.base import ANALYSERS, AnalysisContext
 from . import flow as backbone
 from .clips import GRID, Clip, report_clip, training_clips
 from .teacher import warp_torch
-from .training import fit, param_count, seed_everything
-from .weights import load_weights, pick_device, save_weights
+from .training import fit, seed_everything, ship
+from .weights import load_weights, pick_device
 
 ARCH = "mask_stabiliser_v1"
 WEIGHTS = "stabilise"
@@ -178,11 +178,7 @@ def train(videos: list[Path] | None = None, quick: bool = False, out: Path | Non
     sample = _Sampler(clips, flows, crop=48 if quick else 96, batch=4 if quick else 8)
     stats = fit(net, lambda rng: loss_of(net, *sample(rng)), 80 if quick else 1500, lr=2e-3,
                 max_seconds=20 if quick else 1500, name="stabilise")
-    stats["params"] = param_count(net)
-    target = out if out is not None else (None if quick else WEIGHTS)
-    if target is not None:
-        stats["weights"] = str(save_weights(net, target, ARCH, {"lambda": LAMBDA, "train": stats}))
-    return stats
+    return ship(net, stats, out, quick, WEIGHTS, ARCH, {"lambda": LAMBDA})
 
 
 # ---------------------------------------------------------------- report

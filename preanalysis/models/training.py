@@ -48,3 +48,17 @@ def fit(model: torch.nn.Module, loss_of_batch: Callable[[np.random.Generator], t
 
 def param_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def ship(net: torch.nn.Module, stats: dict, out, quick: bool, shipped_name: str, arch: str, meta: dict) -> dict:
+    """Record the parameter count and write the weights: to `out`, or to the shipped file after a full run.
+
+    A --quick run without --out writes nothing, so tests never overwrite the weights the package ships.
+    """
+    from .weights import save_weights
+
+    stats["params"] = param_count(net)
+    target = out if out is not None else (None if quick else shipped_name)
+    if target is not None:
+        stats["weights"] = str(save_weights(net, target, arch, {**meta, "train": stats}))
+    return stats
