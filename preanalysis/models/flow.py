@@ -25,7 +25,7 @@ from ..analysers.base import Analyser, AnalysisContext, register_analyser
 from .clips import GRID, Clip, report_clip, training_clips
 from .teacher import endpoint_error, warp_torch
 from .training import fit, seed_everything, ship
-from .weights import load_weights, pick_device
+from .weights import load_model, load_weights, pick_device
 
 ARCH = "pyramid_flow_v1"
 WEIGHTS = "motion"
@@ -114,9 +114,7 @@ class FlowEngine:
 
     def __init__(self, weights: str | Path = WEIGHTS, device: str = "auto"):
         self.device = pick_device(device)
-        self.net = PyramidFlow()
-        load_weights(self.net, weights, ARCH)
-        self.net.to(self.device).eval()
+        self.net = load_model(PyramidFlow(), weights, ARCH, self.device)
         self._last: tuple[np.ndarray, list] | None = None  # (luma, its features) of the last streamed frame
 
     def tensor(self, lumas) -> torch.Tensor:

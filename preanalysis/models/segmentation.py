@@ -24,7 +24,7 @@ from .blocks import TinyUNet, from_work, to_work
 from .scenes import full_res_luma, generate_scene, head, tail, training_videos
 from .teacher import teacher_flow
 from .training import fit, param_count, seed_everything
-from .weights import load_weights, save_weights
+from .weights import load_model, save_weights
 
 ARCH = "segmentation-unet16-v1"
 NAME = "segmentation"
@@ -95,9 +95,7 @@ class Segmenter:
 
     def __init__(self, weights: str | Path = NAME, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
-        self.net = SegmentationNet()
-        load_weights(self.net, weights, ARCH)
-        self.net.to(self.device).eval()
+        self.net = load_model(SegmentationNet(), weights, ARCH, self.device)
 
     @torch.no_grad()
     def __call__(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from . import flow as backbone
 from .clips import GRID, Clip, report_clip, training_clips
 from .teacher import warp_torch
 from .training import fit, seed_everything, ship
-from .weights import load_weights, pick_device
+from .weights import load_model, pick_device
 
 ARCH = "mask_stabiliser_v1"
 WEIGHTS = "stabilise"
@@ -67,9 +67,7 @@ class Stabiliser:
 
     def __init__(self, weights: str | Path = WEIGHTS, device: str = "cpu"):
         self.device = pick_device(device)
-        self.net = RefineNet()
-        load_weights(self.net, weights, ARCH)
-        self.net.to(self.device).eval()
+        self.net = load_model(RefineNet(), weights, ARCH, self.device)
         self.reset()
 
     def reset(self) -> None:

@@ -20,7 +20,7 @@ from .blocks import TinyUNet, from_work, to_work
 from .scenes import full_res_luma, generate_scene, head, tail, texture, training_videos
 from .teacher import teacher_flow
 from .training import fit, param_count, seed_everything
-from .weights import load_weights, save_weights
+from .weights import load_model, save_weights
 
 ARCH = "staticmasknet-n4-unet16-v1"
 NAME = "static"
@@ -53,9 +53,7 @@ def _windows(length: int, window: int) -> list[int]:
 class StaticMasker:
     def __init__(self, weights: str | Path = NAME, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
-        self.net = StaticMaskNet()
-        load_weights(self.net, weights, ARCH)
-        self.net.to(self.device).eval()
+        self.net = load_model(StaticMaskNet(), weights, ARCH, self.device)
 
     @torch.no_grad()
     def window(self, frames: np.ndarray) -> np.ndarray:

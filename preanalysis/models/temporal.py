@@ -32,7 +32,7 @@ from .blocks import ConvGRUCell, TinyUNet, conv, from_work, smoothness, ssim, to
 from .scenes import full_res_luma, generate_scene, head, load_clip, tail, training_videos
 from .teacher import resize_flow, warp, warp_torch
 from .training import fit, param_count, seed_everything
-from .weights import load_weights, save_weights
+from .weights import load_model, save_weights
 
 ARCH = "temporal-gru32-mask8-v1"
 NAME = "temporal"
@@ -114,9 +114,7 @@ class TemporalState:
 
 
 def load_net(weights: str | Path = NAME) -> TemporalNet:
-    net = TemporalNet()
-    load_weights(net, weights, ARCH)
-    return net.eval()
+    return load_model(TemporalNet(), weights, ARCH)
 
 
 @register_analyser

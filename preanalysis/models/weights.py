@@ -59,6 +59,12 @@ def load_weights(model: torch.nn.Module, name_or_path: str | Path, arch: str) ->
     return json.loads(metadata.get("meta", "{}"))
 
 
+def load_model(net: torch.nn.Module, name_or_path: str | Path, arch: str, device: torch.device | str = "cpu"):
+    """A network with its weights loaded (checked as in load_weights), on `device`, in inference mode."""
+    load_weights(net, name_or_path, arch)
+    return net.to(device).eval()
+
+
 def pick_device(setting: str = "auto") -> torch.device:
     if setting == "cuda" and not torch.cuda.is_available():
         raise PreanalysisError("analysis.device is cuda but no CUDA device is available: use auto or cpu")
