@@ -24,6 +24,7 @@ from preanalysis.allocate import QpMap
 from preanalysis.config import Config
 from preanalysis.errors import PreanalysisError
 from preanalysis.io import atomic_write_text
+from preanalysis.prefilter import apply_prefilter, prefilter_version
 from preanalysis.video import VideoInfo, decode, probe
 
 from .metrics import measure
@@ -57,7 +58,7 @@ class Variant:
     name: str
     params: dict[str, str]
     config: Config | None = None  # None = no map (a baseline, or a pre-filter-only variant)
-    prefilter: str | float = "off"  # the temporal pre-filter (preanalysis.models.temporal): off, auto or 0..1
+    prefilter: str = "off"  # pre-filter spec (preanalysis.prefilter): off, auto, mctf[:S], temporal[:S]
 
     @property
     def mapped(self) -> bool:
@@ -134,11 +135,16 @@ class Cache:
         atomic_write_text(self.path(key, ".json"), json.dumps(value))
 
 
+def analysis_dict(config: Config) -> dict:
+    """What of a config shapes the maps: everything but `encode` (its params and pre-filter key a point apart)."""
+    return {k: v for k, v in config.to_dict().items() if k != "encode"}
+
+
 def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, input_hash: str) -> ClipAnalysis:
     """QP maps and salience of the first `frames` frames (cached by input content and config)."""
     from preanalysis.pipeline import analyze
 
-    target = cache.path(_key("analysis", input_hash, config.to_dict(), frames, CACHE_VERSION), ".npz")
+    target = cache.path(_key("analysis", input_hash, analysis_dict(config), frames, CACHE_VERSION), ".npz")
     if not target.is_file():
         info = probe(path)
         qp, sal = [], []
@@ -168,24 +174,8 @@ def encode_variant(
     if qp is not None:
         qp_for_frame = lambda i: qp[i] if i < len(qp) else None
 
-    def frames():
-        if variant.prefilter == "off":
-            return decode(path, 0, settings.frames)
-        from preanalysis.models.temporal import prefilter_frames
-
-        return prefilter_frames(decode(path, 0, settings.frames), variant.prefilter)
-
-    return encode_frames(frames, info, out, enc, qp_for_frame)
-
-
-def prefilter_version() -> str:
-    """Code + weights of the pre-filter: a retrained or retuned filter must not be served from the cache."""
-    from preanalysis.models import temporal
-
-    root = Path(temporal.__file__)
-    h = hashlib.sha256(root.read_bytes())
-    h.update((root.parent.parent / "weights" / f"{temporal.NAME}.safetensors").read_bytes())
-    return h.hexdigest()[:16]
+    return encode_frames(lambda: apply_prefilter(decode(path, 0, settings.frames), variant.prefilter), info, out, enc,
+                         qp_for_frame)
 
 
 def run_point(
@@ -194,8 +184,8 @@ def run_point(
 ) -> RDPoint:
     """Encode, measure (full frame + salient region) and cache one point."""
     key = _key("point", input_hash, settings.encoder, settings.preset, crf, variant.params,
-               variant.config.to_dict() if variant.mapped else None, settings.frames,
-               analysis.salience_key, CACHE_VERSION, *([variant.prefilter, prefilter_version()]
+               analysis_dict(variant.config) if variant.mapped else None, settings.frames,
+               analysis.salience_key, CACHE_VERSION, *([variant.prefilter, prefilter_version(variant.prefilter)]
                                                         if variant.prefilter != "off" else []))
     cached = cache.get_json(key)
     if cached is not None:
@@ -241,7 +231,7 @@ def sweep(
         region = analyse_clip(path, region_config, settings.frames, cache, h)
         for v in variants:
             analysis = region
-            if v.mapped and v.config.to_dict() != region_config.to_dict():
+            if v.mapped and analysis_dict(v.config) != analysis_dict(region_config):
                 analysis = ClipAnalysis(analyse_clip(path, v.config, settings.frames, cache, h).qp, region.salience,
                                         region.salience_key)
             tasks += [(path, clip, h, info, settings, v, crf, analysis, cache) for crf in settings.crfs]

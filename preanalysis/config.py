@@ -89,10 +89,31 @@ class AllocateConfig:
 
 
 @dataclass
+class EncodeConfig:
+    """Encoder-level settings the map is combined with: `tune` picks them per title by measurement."""
+
+    prefilter: str = "auto"  # off | auto (MCTF following the source noise) | mctf[:S] | temporal[:S]
+    x264_params: dict[str, str] = field(default_factory=dict)  # merged over the adapter's, e.g. {psy-rd: "0.5,0"}
+    x265_params: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        from .prefilter import parse_prefilter
+
+        try:
+            self.prefilter = parse_prefilter(self.prefilter)
+        except PreanalysisError as exc:
+            raise PreanalysisError(f"invalid config: encode.prefilter: {exc}") from None
+
+    def params(self, encoder: str) -> dict[str, str]:
+        return dict(self.x264_params if encoder == "x264" else self.x265_params if encoder == "x265" else {})
+
+
+@dataclass
 class Config:
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     salience: SalienceConfig = field(default_factory=SalienceConfig)
     allocate: AllocateConfig = field(default_factory=AllocateConfig)
+    encode: EncodeConfig = field(default_factory=EncodeConfig)
     objective: str = "efficiency"  # efficiency | salience (see eval)
 
     def __post_init__(self):

@@ -8,8 +8,14 @@ from ..config import Config, Roi, load_config, scalar_fields, with_overrides
 from ..errors import PreanalysisError
 
 
+SHORT_FLAGS = {"encode.prefilter": "--prefilter"}  # config fields everyone types: a short option
+HELP = {"encode.prefilter": "pre-filter before the encoder: off, auto (MCTF following the measured source noise, off on "
+                            "clean sources), mctf[:S], temporal[:S] (the learned filter); metrics stay against the "
+                            "source (default auto)"}
+
+
 def _flag(dotted: str) -> str:
-    return "--" + dotted.replace(".", "-").replace("_", "-")
+    return SHORT_FLAGS.get(dotted) or "--" + dotted.replace(".", "-").replace("_", "-")
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +27,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
                                default=None, help=f"{dotted} (default {'on' if default else 'off'})")
         else:
             group.add_argument(_flag(dotted), dest="cfg:" + dotted, type=kind, metavar=kind.__name__.upper(),
-                               help=f"{dotted} (default {default})")
+                               help=HELP.get(dotted, f"{dotted} (default {default})"))
     group.add_argument("--weight", action="append", default=[], metavar="MAP=W",
                        help="salience weight of a map, e.g. texture=0.5 (negative = fewer bits); repeatable")
     group.add_argument("--roi", action="append", default=[], metavar="X,Y,W,H,WEIGHT[,START,END]",
@@ -53,16 +59,3 @@ def config_from_args(args: argparse.Namespace) -> Config:
         except ValueError:
             raise PreanalysisError(f"--roi {item!r} must be X,Y,W,H,WEIGHT or X,Y,W,H,WEIGHT,START,END") from None
     return with_overrides(config, {})  # re-validate everything together
-
-
-def parse_prefilter(text: str) -> str | float:
-    """--prefilter: auto (follows the measured source noise), off, temporal (= full strength 1) or 0..1."""
-    if text in ("auto", "off"):
-        return text
-    try:
-        value = 1.0 if text == "temporal" else float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 1:
-        raise PreanalysisError(f"--prefilter {text!r} is not valid: use auto, temporal, off or a strength 0..1")
-    return value

@@ -15,7 +15,8 @@ from .. import video
 from ..allocate import QpMap
 from ..errors import PreanalysisError
 from ..io import check_output_path
-from ._options import add_config_options, config_from_args, parse_prefilter
+from ..prefilter import apply_prefilter
+from ._options import add_config_options, config_from_args
 
 HELP = "encode a video with x264/x265, spending bits where the salience maps say (or --no-map for the baseline)"
 
@@ -35,9 +36,6 @@ def add_arguments(p):
     source = p.add_mutually_exclusive_group()
     source.add_argument("--maps", metavar="MAPS.npz", help="use maps from `preanalysis analyze` instead of analysing")
     source.add_argument("--no-map", action="store_true", help="encode without a QP map (the baseline)")
-    p.add_argument("--prefilter", default="auto", metavar="{auto,temporal,off,0..1}",
-                   help="motion-compensated temporal pre-filter: auto (default) follows the measured source noise "
-                        "and stays off on clean sources; temporal = full strength; off; or a strength 0..1")
     p.add_argument("--target-vmaf", type=float, metavar="T",
                    help="encode in chunks, measure each with VMAF and steer map strength/CRF to reach T at the "
                         "fewest bits (--crf is the starting point; output .mp4)")
@@ -101,16 +99,15 @@ class AnalysisInStep:
 def run(args) -> int:
     out = check_output_path(args.output, args.input, args.maps)
     info = video.probe(args.input)
+    config = config_from_args(args)
     settings = EncodeSettings(args.encoder, crf=args.crf, bitrate_kbps=args.bitrate, preset=args.preset,
-                              params=parse_params(args.param))
-    strength = parse_prefilter(args.prefilter)
+                              params={**config.encode.params(args.encoder), **parse_params(args.param)})
     if args.target_vmaf is not None:
         from eval.feedback import encode_to_target
 
         if args.maps:
             raise PreanalysisError("--target-vmaf analyses each chunk at its own map strength: drop --maps")
-        result = encode_to_target(args.input, out, settings, config_from_args(args), args.target_vmaf,
-                                  use_map=not args.no_map)
+        result = encode_to_target(args.input, out, settings, config, args.target_vmaf, use_map=not args.no_map)
         print(f"target VMAF {args.target_vmaf:g}: {result.frames} frames, {result.bitrate_kbps:.1f} kbps, "
               f"VMAF {result.vmaf:.2f} over {len(result.chunks)} chunks -> {out}")
         return 0
@@ -119,14 +116,12 @@ def run(args) -> int:
     elif args.maps:
         qp_for_frame = maps_from_file(args.maps, info)
     else:
-        qp_for_frame = AnalysisInStep(args.input, config_from_args(args))
-    if strength == "off":
+        qp_for_frame = AnalysisInStep(args.input, config)
+    if config.encode.prefilter == "off":
         result = encode_file(args.input, out, settings, qp_for_frame, progress=True)
     else:
-        from ..models.temporal import prefilter_frames
-
-        result = encode_frames(lambda: prefilter_frames(video.decode(args.input), strength), info, out, settings,
-                               qp_for_frame, progress=True)
+        result = encode_frames(lambda: apply_prefilter(video.decode(args.input), config.encode.prefilter), info, out,
+                               settings, qp_for_frame, progress=True)
     how = "no map" if qp_for_frame is None else f"maps from {Path(args.maps).name}" if args.maps else "analysed maps"
     rate = f"crf {settings.crf:g}" if settings.crf is not None else f"2-pass {settings.bitrate_kbps:g} kbps"
     print(f"{settings.encoder} {settings.preset} {rate} ({how}): {result.frames} frames, "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import Config, from_dict
 from ..errors import PreanalysisError
-from ._options import add_config_options, config_from_args, parse_prefilter
+from ._options import add_config_options, config_from_args
 
 HELP = "RD sweep: encode baselines and the mapped configuration at several CRFs, report VMAF BD-rates"
 DEFAULT_BASELINES = ("aq-mode=1", "aq-mode=1:aq-strength=0.0")
@@ -30,9 +30,6 @@ def add_arguments(p):
                         f"(default: {' and '.join(DEFAULT_BASELINES)})")
     p.add_argument("--map-params", default=MAP_PARAMS, metavar="PARAMS",
                    help=f"encoder params of the mapped encode (default {MAP_PARAMS}: own AQ off, map honoured)")
-    p.add_argument("--prefilter", default="off", metavar="{off,auto,temporal,0..1}",
-                   help="temporal pre-filter of the mapped encode (auto: by measured source noise); metrics stay "
-                        "against the unfiltered source (default off)")
     p.add_argument("--frames", type=int, default=None, help="first N frames of each clip (default: all)")
     p.add_argument("--ablation", action="store_true",
                    help="also sweep each weighted map alone (texture only, motion only, ...)")
@@ -42,14 +39,24 @@ def add_arguments(p):
     add_config_options(p)
 
 
-def ablation_configs(config: Config) -> dict[str, Config]:
-    """One config per weighted map, keeping only that map's weight (ROIs and allocation unchanged)."""
-    out = {}
+def ablation_variants(config: Config, map_params: dict[str, str], encoder: str) -> list:
+    """Where the gain comes from: each weighted map alone, then (when the config has them) all maps without the
+    encoder settings and pre-filter, the encoder settings alone, the pre-filter alone."""
+    from eval.sweep import Variant
+
+    out = []
     for name, w in config.salience.weights.items():
         if w != 0:
             data = config.to_dict()
             data["salience"]["weights"] = {name: w}
-            out[f"{name} only"] = from_dict(Config, data)
+            out.append(Variant(f"{name} only", map_params, from_dict(Config, data)))
+    params = {**map_params, **config.encode.params(encoder)}
+    if params != map_params or config.encode.prefilter != "off":
+        out.append(Variant("maps only", map_params, config))
+    if params != map_params:
+        out.append(Variant("encoder settings only", params))
+    if config.encode.prefilter != "off":
+        out.append(Variant("pre-filter only", map_params, None, config.encode.prefilter))
     return out
 
 
@@ -78,20 +85,17 @@ def run(args) -> int:
         raise PreanalysisError(f"report folder {out} is a file: give a folder path")
     out.mkdir(parents=True, exist_ok=True)
     baselines = [Variant(b, parse_params(b)) for b in (args.baseline or DEFAULT_BASELINES)]
-    prefilter = parse_prefilter(args.prefilter)
-    mapped = [Variant("mapped", parse_params(args.map_params), config, prefilter)]
+    map_params = parse_params(args.map_params)
+    mapped = [Variant("mapped", {**map_params, **config.encode.params(args.encoder)}, config, config.encode.prefilter)]
     if args.ablation:
-        mapped += [Variant(n, mapped[0].params, c) for n, c in ablation_configs(config).items()]
-        if prefilter != "off":
-            mapped += [Variant("mapped, no pre-filter", mapped[0].params, config),
-                       Variant("pre-filter only", mapped[0].params, None, prefilter)]
+        mapped += ablation_variants(config, map_params, args.encoder)
     settings = SweepSettings(args.encoder, args.preset, tuple(args.crf), args.frames, max(1, args.jobs), args.ffmpeg)
     cache = Cache(args.cache or out / "cache")
     t0 = time.perf_counter()
     points = sweep(args.inputs, baselines + mapped, settings, cache, config)
     report = summarise(points, [b.name for b in baselines], [m.name for m in mapped], {
         "encoder": args.encoder, "preset": args.preset, "crfs": list(args.crf), "frames": args.frames,
-        "map_params": args.map_params, "prefilter": prefilter, "config": config.to_dict(), "inputs": [str(p) for p in args.inputs],
+        "map_params": args.map_params, "prefilter": config.encode.prefilter, "config": config.to_dict(), "inputs": [str(p) for p in args.inputs],
     })
     inputs = [Path(p) for p in args.inputs]
     report["plots"] = visual_sheets(inputs, clip_names(inputs), config, args.frames, out)

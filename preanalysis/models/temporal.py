@@ -27,6 +27,7 @@ from torch import nn
 
 from ..analysers.base import Analyser, AnalysisContext, register_analyser
 from ..errors import PreanalysisError
+from ..mctf import SIGMA_FRAMES, auto_strength, noise_sigma, planes, source_sigma, to_frame
 from ..video import DecodedFrame
 from .blocks import ConvGRUCell, TinyUNet, conv, from_work, smoothness, ssim, to_work
 from .scenes import full_res_luma, generate_scene, head, load_clip, tail, training_videos
@@ -39,23 +40,7 @@ NAME = "temporal"
 WINDOW = 3  # frames whose features feed the GRU
 W_MAX = 0.8  # never take more than this share of the prediction: the filter stays recursive, not frozen
 TRUST_SCALE = 3 / 255  # prediction error (work resolution, 3x3 mean) at which trust falls to 1/e
-SIGMA_OFF, SIGMA_FULL = 2.5, 4.0  # `auto` strength ramps from 0 to 1 between these noise levels (8-bit units)
-SIGMA_FRAMES = 5  # frames the source noise is measured on
 GATE = (1.25, 2.0)  # full-resolution mismatch (in σ) where the prediction's weight starts / ends falling
-
-
-def noise_sigma(luma: np.ndarray) -> float:
-    """Immerkær's fast noise estimate in 8-bit units, for luma in [0, 1] at the resolution it was captured."""
-    y = luma.astype(np.float64) * 255
-    if min(y.shape) < 3:
-        return 0.0
-    lap = (y[:-2, :-2] - 2 * y[:-2, 1:-1] + y[:-2, 2:] - 2 * y[1:-1, :-2] + 4 * y[1:-1, 1:-1]
-           - 2 * y[1:-1, 2:] + y[2:, :-2] - 2 * y[2:, 1:-1] + y[2:, 2:])
-    return float(np.sqrt(np.pi / 2) * np.abs(lap).mean() / 6)
-
-
-def auto_strength(sigma: float) -> float:
-    return float(np.clip((sigma - SIGMA_OFF) / (SIGMA_FULL - SIGMA_OFF), 0, 1))
 
 
 class TemporalNet(nn.Module):
@@ -144,24 +129,6 @@ class Predictability(Analyser):
 # ---------------------------------------------------------------- the pre-filter
 
 
-def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
-    """Y, U, V of a frame as float32 in [0, 1] (converted to 8-bit 4:2:0)."""
-    if frame.width % 2 or frame.height % 2:
-        raise PreanalysisError(f"the temporal pre-filter needs even frame sides, got {frame.width}x{frame.height}:"
-                               " crop or scale the video to even sides")
-    yuv = frame.to_ndarray(format="yuv420p").astype(np.float32) / 255
-    h, w = frame.height, frame.width
-    return [yuv[:h], yuv[h:h + h // 4].reshape(h // 2, w // 2), yuv[h + h // 4:].reshape(h // 2, w // 2)]
-
-
-def _frame(planes: list[np.ndarray], like: av.VideoFrame) -> av.VideoFrame:
-    h, w = planes[0].shape
-    data = np.concatenate([planes[0], planes[1].reshape(h // 4, w), planes[2].reshape(h // 4, w)])
-    out = av.VideoFrame.from_ndarray(np.clip(np.rint(data * 255), 0, 255).astype(np.uint8), format="yuv420p")
-    out.pts, out.time_base = like.pts, like.time_base
-    return out
-
-
 def mismatch_gate(predicted: np.ndarray, frame: np.ndarray, sigma: float) -> np.ndarray:
     """Full-resolution safety net: 1 where the prediction differs from the frame by what noise explains
     (5x5 mean |P - F| <= GATE[0]·σ), falling to 0 at GATE[1]·σ.  The trust map comes from the working resolution,
@@ -169,11 +136,6 @@ def mismatch_gate(predicted: np.ndarray, frame: np.ndarray, sigma: float) -> np.
     err = cv2.blur(np.abs(predicted - frame), (5, 5))
     sigma = max(sigma, 1 / 255)
     return np.clip((GATE[1] * sigma - err) / ((GATE[1] - GATE[0]) * sigma), 0, 1).astype(np.float32)
-
-
-def source_sigma(frames: list[DecodedFrame]) -> float:
-    """Noise of a source: median Immerkær σ of the Y planes of its first frames (8-bit units)."""
-    return float(np.median([noise_sigma(_planes(d.frame)[0]) for d in frames]))
 
 
 def prefilter_frames(
@@ -200,20 +162,20 @@ def prefilter_frames(
     filtered: list[np.ndarray] = []
     with torch.no_grad():
         for d in itertools.chain(first, rest):
-            planes = _planes(d.frame)
-            work = to_work(planes[0])
+            yuv = planes(d.frame)
+            work = to_work(yuv[0])
             sigma = torch.tensor([noise_sigma(work) / 255], dtype=torch.float32)
             flow_work = state.flow
             _, trust, _ = state.feed(torch.from_numpy(work)[None, None], sigma)
             if trust is not None:
                 flow = flow_work[0].permute(1, 2, 0).numpy()
-                predicted = [warp(prev, resize_flow(flow, (p.shape[1], p.shape[0]))) for p, prev in zip(planes, filtered)]
-                weight = from_work(s * W_MAX * trust[0, 0].numpy(), planes[0].shape)
-                weight *= mismatch_gate(predicted[0], planes[0], noise)
-                planes = [w * pr + (1 - w) * p for w, pr, p in
-                          zip((weight, weight[::2, ::2], weight[::2, ::2]), predicted, planes)]
-            filtered = planes
-            yield DecodedFrame(d.index, d.pts, d.time, _frame(planes, d.frame))
+                predicted = [warp(prev, resize_flow(flow, (p.shape[1], p.shape[0]))) for p, prev in zip(yuv, filtered)]
+                weight = from_work(s * W_MAX * trust[0, 0].numpy(), yuv[0].shape)
+                weight *= mismatch_gate(predicted[0], yuv[0], noise)
+                yuv = [w * pr + (1 - w) * p for w, pr, p in
+                       zip((weight, weight[::2, ::2], weight[::2, ::2]), predicted, yuv)]
+            filtered = yuv
+            yield DecodedFrame(d.index, d.pts, d.time, to_frame(yuv, d.frame))
 
 
 # ---------------------------------------------------------------- training

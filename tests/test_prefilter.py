@@ -1,0 +1,76 @@
+"""The pre-filter by name (preanalysis.prefilter) and the MCTF behind `auto` (preanalysis.mctf)."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from preanalysis import mctf, video
+from preanalysis.config import Config, from_dict
+from preanalysis.errors import PreanalysisError
+from preanalysis.models import scenes
+from preanalysis.prefilter import apply_prefilter, auto_spec, parse_prefilter, prefilter_version
+from preanalysis.synthetic import write_video
+
+
+def _gray_video(frames: np.ndarray, path):
+    rgb = np.repeat(np.clip(np.rint(frames * 255), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+    return write_video(rgb, path)
+
+
+def _luma(frames) -> np.ndarray:
+    return np.stack([d.frame.to_ndarray(format="gray") / 255 for d in frames])
+
+
+def test_specs_are_canonical_and_bad_ones_say_what_is_accepted():
+    assert parse_prefilter("auto") == "auto" and parse_prefilter("mctf:0.50") == "mctf:0.5"
+    assert parse_prefilter("temporal") == "temporal" and parse_prefilter(" off ") == "off"
+    for bad in ("on", "auto:0.5", "mctf:2", "mctf:x", "0.5", ""):
+        with pytest.raises(PreanalysisError, match="use off, auto, mctf"):
+            parse_prefilter(bad)
+    with pytest.raises(PreanalysisError, match="invalid config: encode.prefilter"):
+        from_dict(Config, {"encode": {"prefilter": "strong"}})
+    assert parse_prefilter("mctf:0.5+fft:3") == "mctf:0.5+fft:3"
+    assert prefilter_version("mctf:0.3") == prefilter_version("mctf") != prefilter_version("temporal")
+    assert prefilter_version("auto") not in (prefilter_version("mctf"), prefilter_version("off"))
+    # auto: nothing on clean sources, MCTF then FFT denoise scaled with the noise on noisy ones
+    assert auto_spec(1.8) == "off" and auto_spec(4.0) == "mctf:0.5+fft:2.8"
+    assert auto_spec(3.25) == "mctf:0.25+fft:1.14"
+
+
+def test_mctf_keeps_timing_denoises_noisy_sources_and_passes_clean_ones(carphone, tmp_path):
+    clean = scenes.load_clip(carphone, width=176, max_frames=10)
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 6 / 255, clean.shape), 0, 1).astype(np.float32)
+    path = _gray_video(noisy, tmp_path / "noisy.mkv")
+    original = list(video.decode(path))
+    out = list(apply_prefilter(video.decode(path), "auto"))
+    assert [(d.index, d.pts) for d in out] == [(d.index, d.pts) for d in original]
+    assert all(d.frame.time_base == o.frame.time_base for d, o in zip(out, original))
+    err_in = np.abs(_luma(original) - clean).mean()
+    err_out = np.abs(_luma(out) - clean).mean()
+    assert err_out < 0.75 * err_in  # ~2.5 dB or more closer to the clean clip
+    # carphone as it is measures clean: auto passes every frame through untouched
+    passed = list(apply_prefilter(video.decode(carphone, 0, 6), "auto"))
+    assert all(np.array_equal(p.frame.to_ndarray(), o.frame.to_ndarray())
+               for p, o in zip(passed, video.decode(carphone, 0, 6)))
+    assert len(passed) == 6
+
+
+def test_mctf_does_not_blend_across_a_scene_cut(carphone, tmp_path):
+    a = scenes.load_clip(carphone, width=176, max_frames=4)
+    clean = np.concatenate([a, 1 - a[:, ::-1, ::-1]])  # the second "scene": turned and inverted
+    noisy = np.clip(clean + np.random.default_rng(1).normal(0, 5 / 255, clean.shape), 0, 1).astype(np.float32)
+    out = _luma(mctf.mctf_frames(video.decode(_gray_video(noisy, tmp_path / "cut.mkv")), 1.0))
+    for t in (3, 4):  # the last frame before the cut and the first after it: nothing of the other scene leaks in
+        assert np.abs(out[t] - clean[t]).mean() < np.abs(noisy[t] - clean[t]).mean() * 1.05
+
+
+def test_mctf_rejects_bad_strength_and_odd_sides(tmp_path):
+    frames = np.random.default_rng(0).random((3, 33, 32)).astype(np.float32)
+    with pytest.raises(PreanalysisError, match="strength"):
+        list(mctf.mctf_frames(video.decode(_gray_video(frames[:, :32], tmp_path / "a.mkv")), 2.0))
+    rgb = np.repeat(np.rint(frames[0] * 255).astype(np.uint8)[..., None], 3, axis=-1)
+    odd = video.DecodedFrame(0, 0, 0.0, av.VideoFrame.from_ndarray(rgb, format="rgb24"))  # decode() crops; callers may not
+    with pytest.raises(PreanalysisError, match="even frame sides"):
+        list(mctf.mctf_frames([odd], 1.0))
