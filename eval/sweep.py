@@ -89,6 +89,7 @@ class SweepSettings:
     frames: int | None = None  # first N frames of every clip (None = all)
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     ffmpeg: str | None = None
+    metric: str = "libvmaf"  # libvmaf (every reported number) | vmaf-torch (tuning probes on a GPU)
 
 
 @dataclass
@@ -186,7 +187,8 @@ def run_point(
     key = _key("point", input_hash, settings.encoder, settings.preset, crf, variant.params,
                analysis_dict(variant.config) if variant.mapped else None, settings.frames,
                analysis.salience_key, CACHE_VERSION, *([variant.prefilter, prefilter_version(variant.prefilter)]
-                                                        if variant.prefilter != "off" else []))
+                                                        if variant.prefilter != "off" else []),
+               *([settings.metric] if settings.metric != "libvmaf" else []))
     cached = cache.get_json(key)
     if cached is not None:
         return RDPoint(**{**cached, "clip": clip, "variant": variant.name})
@@ -195,7 +197,12 @@ def run_point(
         t0 = time.perf_counter()
         result = encode_variant(path, info, out, settings, variant, crf, analysis.qp if variant.mapped else None)
         seconds = time.perf_counter() - t0
-        scores = measure(path, out, len(analysis.salience), settings.ffmpeg, threads=1).means()
+        if settings.metric == "vmaf-torch":
+            from .torch_metrics import measure_torch
+
+            scores = measure_torch(path, out, len(analysis.salience)).means()
+        else:
+            scores = measure(path, out, len(analysis.salience), settings.ffmpeg, threads=1).means()
         inside, outside = region_psnr(path, out, analysis.salience)
     point = RDPoint(clip, variant.name, crf, len(analysis.salience), result.size_bytes, result.bitrate_kbps,
                     scores["vmaf"], scores["vmaf_neg"], scores["psnr_y"], float(np.nanmean(inside)),

@@ -34,6 +34,10 @@ MAX_STRENGTH, MAX_RANGE = 1.5, 8
 # (strength, offset range) is searched, and harder pushes are allowed.
 MAX_STRENGTH_SALIENCE = 4.0
 SALIENCE_VMAF_LIMIT = 3.0  # objective "salience": VMAF BD-rate may cost at most this many percent
+# Encoder-level setting searched with the map: psy-rd (x264 default 1.0, x265 2.0).  On bikes, bigbuckbunny and
+# carphone (60 frames, x264 medium, AQ off) psy-rd 0-0.25 measured about -4% VMAF BD-rate against psy-rd 1, while
+# x264's own AQ at strength 0.3 (modes 1-3) lost 0.8-1.9%: so psy-rd is searched and AQ strength is not.
+PSY_RD_RANGE = {"x264": 1.0, "x265": 2.0}
 
 
 @dataclass
@@ -112,8 +116,11 @@ def objective_value(scores: list[dict[str, float]], objective: str) -> float:
     return -gain + max(0.0, vmaf - SALIENCE_VMAF_LIMIT)
 
 
-def trial_config(start: Config, params: dict[str, float | int], searched: list[str]) -> Config:
+def trial_config(start: Config, params: dict[str, float | int], searched: list[str], encoder: str = "x264") -> Config:
     data = start.to_dict()
+    if "psy_rd" in params:
+        data["encode"][f"{encoder}_params"] = {**data["encode"][f"{encoder}_params"],
+                                               "psy-rd": f"{params['psy_rd']:.2f}" + (",0" if encoder == "x264" else "")}
     data["salience"]["weights"] = {**data["salience"]["weights"],
                                    **{m: params[f"w_{m}"] for m in searched if f"w_{m}" in params}}
     data["allocate"]["strength"] = params["strength"]
@@ -121,19 +128,23 @@ def trial_config(start: Config, params: dict[str, float | int], searched: list[s
     return from_dict(Config, data)
 
 
-def start_params(start: Config, searched: list[str]) -> dict[str, float | int]:
+def start_params(start: Config, searched: list[str], encoder: str = "x264") -> dict[str, float | int]:
     a = start.allocate
+    psy = start.encode.params(encoder).get("psy-rd", str(PSY_RD_RANGE.get(encoder, 1.0)))
     return {**{f"w_{m}": float(start.salience.weights.get(m, 0.0)) for m in searched},
-            "strength": float(a.strength), "offset_range": int(max(-a.min_offset, a.max_offset))}
+            "strength": float(a.strength), "offset_range": int(max(-a.min_offset, a.max_offset)),
+            "psy_rd": float(psy.split(",")[0].split(":")[0])}
 
 
-def search_space(searched: list[str], objective: str) -> dict:
+def search_space(searched: list[str], objective: str, encoder: str = "x264") -> dict:
     from optuna.distributions import FloatDistribution, IntDistribution
 
+    psy = {"psy_rd": FloatDistribution(0.0, PSY_RD_RANGE[encoder])} if encoder in PSY_RD_RANGE else {}
     if objective == "salience":
-        return {"strength": FloatDistribution(0.0, MAX_STRENGTH_SALIENCE), "offset_range": IntDistribution(1, MAX_RANGE)}
+        return {"strength": FloatDistribution(0.0, MAX_STRENGTH_SALIENCE), "offset_range": IntDistribution(1, MAX_RANGE),
+                **psy}
     return {**{f"w_{m}": FloatDistribution(-WEIGHT_RANGE, WEIGHT_RANGE) for m in searched},
-            "strength": FloatDistribution(0.0, MAX_STRENGTH), "offset_range": IntDistribution(1, MAX_RANGE)}
+            "strength": FloatDistribution(0.0, MAX_STRENGTH), "offset_range": IntDistribution(1, MAX_RANGE), **psy}
 
 
 @dataclass
@@ -144,6 +155,27 @@ class TuneResult:
     scores: list[dict[str, float]]  # per title, best configuration
     start_scores: list[dict[str, float]]
     trials: list[dict]
+    check: dict | None = None  # probes measured by vmaf-torch: the best config re-measured by libvmaf
+
+
+def libvmaf_check(titles: list[Title], config: Config, settings: SweepSettings, cache: Cache, baseline: Variant,
+                  map_params: dict[str, str]) -> dict:
+    """Re-measure the anchor and `config` with libvmaf: its BD-rates, and how far the probe metric was off."""
+    from dataclasses import replace
+
+    exact = replace(settings, metric="libvmaf")
+    variant = Variant("checked", {**map_params, **config.encode.params(settings.encoder)}, config,
+                      config.encode.prefilter)
+    scores, diffs = [], []
+    for t in titles:
+        qp = qp_maps(t, config)
+        curves = {}
+        for name, s in (("probe", settings), ("libvmaf", exact)):
+            curves[name] = (curve(t, baseline, s, cache, None), curve(t, variant, s, cache, qp))
+        scores.append(score(*curves["libvmaf"]))
+        diffs += [abs(a.vmaf - b.vmaf) for probe, exact_ in zip(curves["probe"], curves["libvmaf"])
+                  for a, b in zip(probe, exact_)]
+    return {"scores": scores, "mean_abs_vmaf_difference": float(np.mean(diffs)), "points": len(diffs)}
 
 
 def tune(
@@ -160,7 +192,8 @@ def tune(
     history: list[dict] = []
 
     def evaluate(number: int, params: dict, config: Config) -> tuple[float, list[dict[str, float]]]:
-        variant = Variant(f"trial{number}", map_params, config)
+        variant = Variant(f"trial{number}", {**map_params, **config.encode.params(settings.encoder)}, config,
+                          config.encode.prefilter)
         scores = [score(a, curve(t, variant, settings, cache, qp_maps(t, config))) for t, a in zip(titles, anchors)]
         value = objective_value(scores, start.objective)
         history.append({"trial": number, "params": params, "value": value, "scores": scores})
@@ -169,8 +202,8 @@ def tune(
                  ", ".join(f"{s['vmaf']:+.2f}%" for s in scores))
         return value, scores
 
-    space = search_space(searched, start.objective)
-    p0 = {k: v for k, v in start_params(start, searched).items() if k in space}
+    space = search_space(searched, start.objective, settings.encoder)
+    p0 = {k: v for k, v in start_params(start, searched, settings.encoder).items() if k in space}
     start_value, start_scores = evaluate(0, p0, start)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, max(1, trials // 3)))
@@ -181,7 +214,7 @@ def tune(
     def run(trial) -> float:
         params = {k: trial.suggest_int(k, d.low, d.high) if k == "offset_range" else trial.suggest_float(k, d.low, d.high)
                   for k, d in space.items()}
-        value, scores = evaluate(len(history), params, trial_config(start, params, searched))
+        value, scores = evaluate(len(history), params, trial_config(start, params, searched, settings.encoder))
         trial.set_user_attr("scores", scores)
         return value
 
@@ -189,6 +222,13 @@ def tune(
     tried = [t for t in study.trials if "scores" in t.user_attrs]
     best = min(tried, key=lambda t: t.value, default=None)
     if best is None or best.value >= start_value:
-        return TuneResult(start, start_value, start_value, start_scores, start_scores, history)
-    return TuneResult(trial_config(start, best.params, searched), best.value, start_value,
-                      best.user_attrs["scores"], start_scores, history)
+        result = TuneResult(start, start_value, start_value, start_scores, start_scores, history)
+    else:
+        result = TuneResult(trial_config(start, best.params, searched, settings.encoder), best.value, start_value,
+                            best.user_attrs["scores"], start_scores, history)
+    if settings.metric != "libvmaf":
+        result.check = libvmaf_check(titles, result.config, settings, cache, baseline, map_params)
+        log.info("libvmaf check of the tuned config: VMAF BD-rate per title %s; probe metric off by %.3f VMAF "
+                 "per point (mean of %d)", ", ".join(f"{s['vmaf']:+.2f}%" for s in result.check["scores"]),
+                 result.check["mean_abs_vmaf_difference"], result.check["points"])
+    return result

@@ -133,3 +133,30 @@ def test_odd_sized_source_is_compared_on_the_encoders_crop(tmp_path):
     assert len(scores) == 6 and scores.means()["psnr_y"] > 25
     inside, _ = region_psnr(source, encoded, [np.zeros((9, 11))] * 6)
     np.testing.assert_allclose(inside, scores.psnr_y, atol=0.01)
+
+
+def test_vmaf_torch_agrees_with_libvmaf_per_frame(encodes):
+    """The probe metric: within 0.1 VMAF of libvmaf per frame, PSNR-Y equal (it reads the Y plane as coded)."""
+    from eval.torch_metrics import measure_torch, probe_metric
+
+    for crf in (24, 38):
+        exact, fast = measure(CARPHONE, encodes[crf], FRAMES), measure_torch(CARPHONE, encodes[crf], FRAMES, "cpu")
+        assert len(fast) == FRAMES
+        for m in ("vmaf", "vmaf_neg"):
+            assert np.abs(getattr(exact, m) - getattr(fast, m)).max() < 0.1
+        np.testing.assert_allclose(exact.psnr_y, fast.psnr_y, atol=0.01)
+    with pytest.raises(PreanalysisError, match="frames"):
+        measure_torch(CARPHONE, encodes[24], FRAMES + 5)  # the same pairing check as libvmaf's path
+    import torch
+
+    assert probe_metric("auto") == ("vmaf-torch" if torch.cuda.is_available() else "libvmaf")
+    with pytest.raises(PreanalysisError, match="probe metric"):
+        probe_metric("ssim")
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
+def test_vmaf_torch_on_cuda_equals_cpu(encodes):
+    from eval.torch_metrics import measure_torch
+
+    cpu, gpu = measure_torch(CARPHONE, encodes[38], FRAMES, "cpu"), measure_torch(CARPHONE, encodes[38], FRAMES, "cuda")
+    np.testing.assert_allclose(cpu.vmaf, gpu.vmaf, atol=0.05)

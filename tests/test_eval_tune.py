@@ -45,3 +45,33 @@ def test_tuner_improves_a_bad_start(tmp_path, caplog):
     assert tuned < start - 2
     config = load_config(out)  # the output is a normal config
     assert config.allocate.max_offset <= 8 and set(config.salience.weights) == {"texture", "motion", "foreground"}
+
+
+def test_encoder_setting_is_searched_with_the_map_and_written_to_the_config():
+    from eval.tune import search_space, start_params, trial_config
+
+    start = Config()
+    assert search_space(["texture"], "efficiency", "x264")["psy_rd"].high == 1.0
+    assert search_space(["texture"], "salience", "x265")["psy_rd"].high == 2.0
+    assert start_params(start, ["texture"], "x264")["psy_rd"] == 1.0  # x264's own default
+    params = {"w_texture": 0.3, "strength": 0.5, "offset_range": 4, "psy_rd": 0.3}
+    tuned = trial_config(start, params, ["texture"], "x264")
+    assert tuned.encode.x264_params == {"psy-rd": "0.30,0"} and tuned.encode.x265_params == {}
+    assert start_params(tuned, ["texture"], "x264")["psy_rd"] == 0.3
+    assert load_config_text(tuned.to_yaml()).encode.params("x264") == {"psy-rd": "0.30,0"}
+
+
+def load_config_text(text: str) -> Config:
+    import yaml
+
+    return from_dict(Config, yaml.safe_load(text))
+
+
+def test_probes_scored_by_vmaf_torch_are_checked_with_libvmaf(tmp_path):
+    out = tmp_path / "tuned.yaml"
+    args = ["tune", str(CARPHONE), "--frames", "8", "--preset", "veryfast", "--crf", "24", "30", "36", "42",
+            "--trials", "2", "--probe-metric", "vmaf-torch", "--cache", str(tmp_path / "cache"), "-o", str(out)]
+    assert main(args) == 0
+    line = next(x for x in out.read_text().splitlines() if "libvmaf re-measure" in x)
+    off = float(line.split("vmaf-torch off by ")[1].split(" VMAF")[0])
+    assert off < 0.1 and "(mean of 8)" in line  # anchor + tuned config, 4 CRFs

@@ -36,6 +36,9 @@ def add_arguments(p):
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel probe encodes (default: cores)")
     p.add_argument("--cache", metavar="DIR", help="probe cache (default: TUNED.cache beside the output)")
     p.add_argument("--ffmpeg", metavar="PATH", help="ffmpeg with libvmaf")
+    p.add_argument("--probe-metric", default="auto", choices=("auto", "libvmaf", "vmaf-torch"),
+                   help="what scores the probes: auto = vmaf-torch on a CUDA GPU, else libvmaf; the tuned config is "
+                        "re-measured with libvmaf whenever vmaf-torch was used")
     add_config_options(p)
 
 
@@ -52,6 +55,11 @@ def tuned_yaml(result, args, seconds: float) -> str:
         lines.append(f"# {Path(path).name}: VMAF BD-rate {s0['vmaf']:+.2f}% -> {s['vmaf']:+.2f}%, VMAF-NEG "
                      f"{s0['vmaf_neg']:+.2f}% -> {s['vmaf_neg']:+.2f}%, salient PSNR "
                      f"{s0['salient_psnr_gain_db']:+.2f} -> {s['salient_psnr_gain_db']:+.2f} dB")
+    if result.check:
+        lines.append(f"# probes scored by vmaf-torch; libvmaf re-measure of the tuned config: VMAF BD-rate "
+                     + ", ".join(f"{Path(p).name} {s['vmaf']:+.2f}%" for p, s in zip(args.inputs, result.check["scores"]))
+                     + f"; vmaf-torch off by {result.check['mean_abs_vmaf_difference']:.3f} VMAF per point "
+                     f"(mean of {result.check['points']})")
     return "\n".join(lines) + "\n" + yaml.safe_dump(result.config.to_dict(), sort_keys=False)
 
 
@@ -68,8 +76,12 @@ def run(args) -> int:
     searched = args.maps or [m for m, w in start.salience.weights.items() if w != 0]
     if not searched:
         raise PreanalysisError("no maps to tune: give --maps texture motion ... or weights in the config")
-    settings = SweepSettings(args.encoder, args.preset, tuple(args.crf), args.frames, max(1, args.jobs), args.ffmpeg)
+    from eval.torch_metrics import probe_metric
+
+    settings = SweepSettings(args.encoder, args.preset, tuple(args.crf), args.frames, max(1, args.jobs), args.ffmpeg,
+                             probe_metric(args.probe_metric))
     cache = Cache(args.cache or out.with_suffix(".cache"))
+    log.info("probes: %s, scored by %s", f"{args.encoder} {args.preset}, first {args.frames} frames", settings.metric)
     t0 = time.perf_counter()
     titles = [load_title(p, n, start, searched, args.frames) for p, n in zip(args.inputs, clip_names(
         [Path(i) for i in args.inputs]))]
