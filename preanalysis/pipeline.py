@@ -95,12 +95,14 @@ def build_analysers(config: Config) -> list[Analyser]:
     analysers = []
     for name in names:
         cls = ANALYSERS[name]
-        if name not in config.analysis.weights:
-            analysers.append(cls())
-        elif "weights" in inspect.signature(cls).parameters:
-            analysers.append(cls(weights=config.analysis.weights[name]))
-        else:
-            raise PreanalysisError(f"analyser {name!r} takes no weights file: remove it from analysis.weights")
+        params = inspect.signature(cls).parameters
+        # learned analysers take `device` (analysis.device); classical ones run on numpy/OpenCV and do not
+        kwargs = {"device": config.analysis.device} if "device" in params else {}
+        if name in config.analysis.weights:
+            if "weights" not in params:
+                raise PreanalysisError(f"analyser {name!r} takes no weights file: remove it from analysis.weights")
+            kwargs["weights"] = config.analysis.weights[name]
+        analysers.append(cls(**kwargs))
     return analysers
 
 
@@ -160,6 +162,7 @@ class MaskStabiliser:
         from .models.stabilise import Stabiliser
 
         self.model = Stabiliser(device=device) if weights is None else Stabiliser(weights, device=device)
+        self.device = device
 
     def reset(self) -> None:
         self.model.reset()
@@ -167,7 +170,7 @@ class MaskStabiliser:
     def step(self, salience: np.ndarray, ctx: AnalysisContext) -> np.ndarray:
         from .models.flow import backbone_outputs
 
-        flow = backbone_outputs(ctx)[0]
+        flow = backbone_outputs(ctx, self.device)[0]
         mask = self.model.step(salience.astype(np.float32) / 255, ctx.luma, ctx.previous, flow)
         return np.round(np.clip(mask, 0, 1) * 255).astype(np.uint8)
 

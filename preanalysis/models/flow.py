@@ -145,14 +145,16 @@ def engine(weights: str = WEIGHTS, device: str = "auto") -> FlowEngine:
     return FlowEngine(weights, device)
 
 
-def backbone_outputs(ctx: AnalysisContext) -> tuple[torch.Tensor, torch.Tensor]:
+def backbone_outputs(ctx: AnalysisContext, device: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """Backward flow (current -> previous frame, grid px, (1, 2, h, w)) and the current frame's features,
-    computed once per frame for all analysers; zero flow on the first frame."""
+    computed once per frame per device for all analysers (keyed by device so nobody gets another device's
+    tensors); zero flow on the first frame."""
+    device = str(pick_device(device))
 
     def compute():
-        return engine().stream(ctx.luma, ctx.luma if ctx.previous is None else ctx.previous)
+        return engine(device=device).stream(ctx.luma, ctx.luma if ctx.previous is None else ctx.previous)
 
-    return ctx.shared("models.flow.backbone", compute)
+    return ctx.shared(f"models.flow.backbone.{device}", compute)
 
 
 def motion_map(flow: np.ndarray, scale: float, size: tuple[int, int]) -> np.ndarray:
@@ -169,8 +171,12 @@ class FlowMotion(Analyser):
     name = "flow_motion"
     maps = ("flow_motion",)
 
+    def __init__(self, device: str = "auto"):
+        """device: auto | cpu | cuda, from `analysis.device`; resolved now so a missing CUDA fails at build."""
+        self.device = str(pick_device(device))
+
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
-        flow, _ = backbone_outputs(ctx)
+        flow, _ = backbone_outputs(ctx, self.device)
         return {"flow_motion": motion_map(flow[0].cpu().numpy(), ctx.scale, ctx.luma.shape)}
 
 

@@ -90,8 +90,10 @@ class PredictedMotion(Analyser):
     name = "predicted_motion"
     maps = ("predicted_motion",)
 
-    def __init__(self, weights: str = WEIGHTS, horizon: int = 1):
-        self.weights, self.horizon = weights, horizon
+    def __init__(self, weights: str = WEIGHTS, horizon: int = 1, device: str = "auto"):
+        """device: auto | cpu | cuda, from `analysis.device`; resolved now so a missing CUDA fails at build,
+        and shared with the flow backbone whose outputs feed the predictor."""
+        self.weights, self.horizon, self.device = weights, horizon, str(pick_device(device))
         self.reset()
 
     def reset(self) -> None:
@@ -100,11 +102,11 @@ class PredictedMotion(Analyser):
 
     @functools.cached_property
     def net(self) -> MotionPredictor:
-        return load_predictor(self.weights, self.horizon, str(backbone.engine().device))
+        return load_predictor(self.weights, self.horizon, self.device)
 
     @torch.inference_mode()
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
-        flow, feat = backbone.backbone_outputs(ctx)
+        flow, feat = backbone.backbone_outputs(ctx, self.device)
         if self.state is None or self.state.shape[-2:] != flow.shape[-2:]:
             self.state, self.prev_flow, self.prev_feat = self.net.initial_state(flow), flow, None
         pred, self.state = self.net.step(feat, flow, self.prev_flow, self.state, self.prev_feat)

@@ -24,7 +24,7 @@ from .blocks import TinyUNet, from_work, to_work
 from .scenes import full_res_luma, generate_scene, head, tail, training_videos
 from .teacher import teacher_flow
 from .training import fit, param_count, seed_everything
-from .weights import load_model, save_weights
+from .weights import load_model, pick_device, save_weights
 
 ARCH = "segmentation-unet16-v1"
 NAME = "segmentation"
@@ -94,7 +94,7 @@ class Segmenter:
     """Foreground probability of the current frame given the previous one (any resolution in, same out)."""
 
     def __init__(self, weights: str | Path = NAME, device: str | torch.device = "cpu"):
-        self.device = torch.device(device)
+        self.device = pick_device(str(device))
         self.net = load_model(SegmentationNet(), weights, ARCH, self.device)
 
     @torch.no_grad()
@@ -111,8 +111,9 @@ class Objects(Analyser):
     name = "objects"
     maps = ("objects",)
 
-    def __init__(self, weights: str | Path = NAME):
-        self.segmenter = Segmenter(weights)
+    def __init__(self, weights: str | Path = NAME, device: str = "auto"):
+        """device: auto | cpu | cuda, from `analysis.device` (see pipeline.build_analysers)."""
+        self.segmenter = Segmenter(weights, device)
         self.tracker = ObjectTracker()
         self.ids: np.ndarray | None = None
 

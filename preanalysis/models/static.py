@@ -20,7 +20,7 @@ from .blocks import TinyUNet, from_work, to_work
 from .scenes import full_res_luma, generate_scene, head, tail, texture, training_videos
 from .teacher import teacher_flow
 from .training import fit, param_count, seed_everything
-from .weights import load_model, save_weights
+from .weights import load_model, pick_device, save_weights
 
 ARCH = "staticmasknet-n4-unet16-v1"
 NAME = "static"
@@ -52,7 +52,7 @@ def _windows(length: int, window: int) -> list[int]:
 
 class StaticMasker:
     def __init__(self, weights: str | Path = NAME, device: str | torch.device = "cpu"):
-        self.device = torch.device(device)
+        self.device = pick_device(str(device))
         self.net = load_model(StaticMaskNet(), weights, ARCH, self.device)
 
     @torch.no_grad()
@@ -78,8 +78,9 @@ class Static(Analyser):
     name = "static"
     maps = ("static",)
 
-    def __init__(self, weights: str | Path = NAME):
-        self.masker = StaticMasker(weights)
+    def __init__(self, weights: str | Path = NAME, device: str = "auto"):
+        """device: auto | cpu | cuda, from `analysis.device` (see pipeline.build_analysers)."""
+        self.masker = StaticMasker(weights, device)
         self.reset()
 
     def reset(self) -> None:

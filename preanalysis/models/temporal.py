@@ -33,7 +33,7 @@ from .blocks import ConvGRUCell, TinyUNet, conv, from_work, smoothness, ssim, to
 from .scenes import full_res_luma, generate_scene, head, load_clip, tail, training_videos
 from .teacher import resize_flow, warp, warp_torch
 from .training import fit, param_count, seed_everything
-from .weights import load_model, save_weights
+from .weights import load_model, pick_device, save_weights
 
 ARCH = "temporal-gru32-mask8-v1"
 NAME = "temporal"
@@ -98,8 +98,8 @@ class TemporalState:
         return prediction, trust, fused
 
 
-def load_net(weights: str | Path = NAME) -> TemporalNet:
-    return load_model(TemporalNet(), weights, ARCH)
+def load_net(weights: str | Path = NAME, device: str = "cpu") -> TemporalNet:
+    return load_model(TemporalNet(), weights, ARCH, pick_device(device))
 
 
 @register_analyser
@@ -109,8 +109,10 @@ class Predictability(Analyser):
     name = "predictability"
     maps = ("predictability",)
 
-    def __init__(self, weights: str | Path = NAME):
-        self.net = load_net(weights)
+    def __init__(self, weights: str | Path = NAME, device: str = "auto"):
+        """device: auto | cpu | cuda, from `analysis.device` (see pipeline.build_analysers)."""
+        self.net = load_net(weights, device)
+        self.device = next(self.net.parameters()).device
         self.reset()
 
     def reset(self) -> None:
@@ -119,11 +121,11 @@ class Predictability(Analyser):
     @torch.no_grad()
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         work = to_work(ctx.luma)
-        sigma = torch.tensor([noise_sigma(work) / 255], dtype=torch.float32)
-        _, trust, _ = self.state.feed(torch.from_numpy(work)[None, None], sigma)
+        sigma = torch.tensor([noise_sigma(work) / 255], dtype=torch.float32, device=self.device)
+        _, trust, _ = self.state.feed(torch.from_numpy(work)[None, None].to(self.device), sigma)
         if trust is None:
             return {"predictability": np.zeros(ctx.luma.shape, np.float32)}
-        return {"predictability": from_work(trust[0, 0].numpy(), ctx.luma.shape)}
+        return {"predictability": from_work(trust[0, 0].cpu().numpy(), ctx.luma.shape)}
 
 
 # ---------------------------------------------------------------- the pre-filter
