@@ -11,6 +11,8 @@ import numpy as np
 from .config import Roi
 from .errors import PreanalysisError
 
+TOP_FRACTION = 0.2  # normalise "top": the share of the frame marked salient (eval scores the same top fifth)
+
 
 def combine(
     maps: dict[str, np.ndarray],
@@ -24,7 +26,8 @@ def combine(
 
     normalise="weights" maps the weights' own range to 0..255 (stable over time, but a frame's mask often
     spans only a third of it); "rank" uses each pixel's rank in the frame, so the top 20% of the mask is
-    exactly the most salient fifth of the frame and the allocator sees full contrast (salience objective).
+    exactly the most salient fifth of the frame and the allocator sees full contrast; "top" marks only that
+    fifth (1 inside, 0 elsewhere), so bits go to it and the rest of the frame pays evenly (salience objective).
     """
     active = {k: w for k, w in weights.items() if w != 0}
     missing = sorted(set(active) - set(maps))
@@ -40,6 +43,8 @@ def combine(
     high = sum(max(w, 0.0) for w in active.values())
     if normalise == "rank":
         score = rank_normalise(score)
+    elif normalise == "top":
+        score = (rank_normalise(score) > 1 - TOP_FRACTION).astype(np.float32)
     else:
         score = (score - low) / (high - low) if high > low else np.full(shape, 0.5, np.float32)
     for roi in rois:

@@ -12,7 +12,7 @@ import pytest
 from encoder_adapters import EncodeSettings
 from eval.feedback import Controller, encode_to_target
 from eval.metrics import count_frames
-from preanalysis.config import Config
+from preanalysis.config import Config, from_dict
 from preanalysis.errors import PreanalysisError
 from preanalysis.synthetic import write_video
 from preanalysis.video import decode
@@ -31,7 +31,8 @@ def easy_then_hard(tmp_path_factory) -> Path:
 def test_feedback_reacts_to_the_harder_half(easy_then_hard, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="preanalysis")
     target = 85.0
-    result = encode_to_target(easy_then_hard, tmp_path / "out.mp4", SETTINGS, Config(), target, chunk_frames=12)
+    config = from_dict(Config, {"allocate": {"strength": 1.0}})  # a map strong enough to steer
+    result = encode_to_target(easy_then_hard, tmp_path / "out.mp4", SETTINGS, config, target, chunk_frames=12)
     chunks = result.chunks
     assert [(c.start, c.stop) for c in chunks] == [(0, 12), (12, 24), (24, 36), (36, 48)]
     assert count_frames(result.path) == result.frames == 48

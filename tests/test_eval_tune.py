@@ -50,7 +50,7 @@ def test_tuner_improves_a_bad_start(tmp_path, caplog):
 def test_encoder_setting_is_searched_with_the_map_and_written_to_the_config():
     from eval.tune import search_space, start_params, trial_config
 
-    start = Config()
+    start = from_dict(Config, {"encode": {"x264_params": {}}})
     assert search_space(["texture"], "efficiency", "x264")["psy_rd"].high == 1.0
     assert search_space(["texture"], "salience", "x265")["psy_rd"].high == 2.0
     assert start_params(start, ["texture"], "x264")["psy_rd"] == 1.0  # x264's own default
@@ -59,6 +59,7 @@ def test_encoder_setting_is_searched_with_the_map_and_written_to_the_config():
     assert tuned.encode.x264_params == {"psy-rd": "0.30,0"} and tuned.encode.x265_params == {}
     assert start_params(tuned, ["texture"], "x264")["psy_rd"] == 0.3
     assert load_config_text(tuned.to_yaml()).encode.params("x264") == {"psy-rd": "0.30,0"}
+    assert start_params(Config(), ["texture"], "x264")["psy_rd"] == 0.2  # the shipped default's own psy-rd
 
 
 def load_config_text(text: str) -> Config:
