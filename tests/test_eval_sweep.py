@@ -87,3 +87,22 @@ def test_parse_params():
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "nope.mp4"), *ARGS, "-o", str(tmp_path / "r")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_ablation_separates_maps_encoder_settings_and_pre_filter():
+    from preanalysis.commands.eval import ablation_variants
+    from preanalysis.config import Config, from_dict
+
+    anchor = {"aq-mode": "1", "aq-strength": "0.0"}
+    names = [v.name for v in ablation_variants(Config(), anchor, "x264")]
+    assert names == ["texture only", "motion only", "foreground only", "maps only", "encoder settings only",
+                     "pre-filter only"]
+    by_name = {v.name: v for v in ablation_variants(Config(), anchor, "x264")}
+    assert by_name["encoder settings only"].params == {**anchor, "psy-rd": "0.20,0"} and not by_name["encoder settings only"].mapped
+    assert by_name["maps only"].params == anchor and by_name["maps only"].prefilter == "off"
+    assert by_name["pre-filter only"].prefilter == "auto" and not by_name["pre-filter only"].mapped
+    plain = from_dict(Config, {"salience": {"weights": {"foreground": 1.0}}, "encode": {"prefilter": "off", "x264_params": {}}})
+    assert [v.name for v in ablation_variants(plain, anchor, "x264")] == ["foreground only"]
+    one_map = from_dict(Config, {"salience": {"weights": {"foreground": 1.0}}})  # with encoder settings
+    assert [v.name for v in ablation_variants(one_map, anchor, "x264")] == ["maps only", "encoder settings only",
+                                                                           "pre-filter only"]

@@ -45,13 +45,15 @@ def ablation_variants(config: Config, map_params: dict[str, str], encoder: str) 
     from eval.sweep import Variant
 
     out = []
-    for name, w in config.salience.weights.items():
-        if w != 0:
+    params = {**map_params, **config.encode.params(encoder)}
+    combined = params != map_params or config.encode.prefilter != "off"
+    weighted = {name: w for name, w in config.salience.weights.items() if w != 0}
+    if len(weighted) > 1 or not combined:  # one map alone would repeat "maps only"
+        for name, w in weighted.items():
             data = config.to_dict()
             data["salience"]["weights"] = {name: w}
             out.append(Variant(f"{name} only", map_params, from_dict(Config, data)))
-    params = {**map_params, **config.encode.params(encoder)}
-    if params != map_params or config.encode.prefilter != "off":
+    if combined:
         out.append(Variant("maps only", map_params, config))
     if params != map_params:
         out.append(Variant("encoder settings only", params))
