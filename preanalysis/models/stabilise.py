@@ -30,7 +30,7 @@ from .weights import load_model, pick_device
 
 ARCH = "mask_stabiliser_v1"
 WEIGHTS = "stabilise"
-LAMBDA = 6.0  # temporal term weight: a confident pixel ends near alpha = LAMBDA / (1 + LAMBDA)
+LAMBDA = 10.0  # temporal term weight: a confident pixel ends near alpha = LAMBDA / (1 + LAMBDA)
 CONFIDENCE_SCALE = 0.03  # photometric error (luma units) at which the teacher warp's weight falls to 1/e
 SEQUENCE = 6
 
