@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from .errors import PreanalysisError
 from .mctf import SIGMA_FRAMES, auto_strength, source_sigma
 from .video import DecodedFrame
 
+log = logging.getLogger("preanalysis")
 KINDS = ("off", "auto", "mctf", "temporal", "fft")
 # `auto` at full noise: MCTF at this strength, then fftdnoiz at this share of the measured σ (chosen on σ=4 copies
 # of carphone and bigbuckbunny; bikes + σ4 kept aside)
@@ -69,7 +71,9 @@ def apply_prefilter(frames: Iterable[DecodedFrame], spec: str) -> Iterator[Decod
     if kind == "auto":
         frames = iter(frames)
         first = list(itertools.islice(frames, SIGMA_FRAMES))
-        spec = auto_spec(source_sigma(first)) if first else "off"
+        sigma = source_sigma(first) if first else 0.0
+        spec = auto_spec(sigma)
+        log.info("pre-filter auto: source noise σ %.2f -> %s", sigma, spec)
         return apply_prefilter(itertools.chain(first, frames), spec)
     if kind == "off":
         return iter(frames)

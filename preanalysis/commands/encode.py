@@ -123,6 +123,7 @@ def run(args) -> int:
         result = encode_frames(lambda: apply_prefilter(video.decode(args.input), config.encode.prefilter), info, out,
                                settings, qp_for_frame, progress=True)
     how = "no map" if qp_for_frame is None else f"maps from {Path(args.maps).name}" if args.maps else "analysed maps"
+    how += f", pre-filter {config.encode.prefilter}" + "".join(f", {k} {v}" for k, v in settings.params.items())
     rate = f"crf {settings.crf:g}" if settings.crf is not None else f"2-pass {settings.bitrate_kbps:g} kbps"
     print(f"{settings.encoder} {settings.preset} {rate} ({how}): {result.frames} frames, "
           f"{result.bitrate_kbps:.1f} kbps, {result.size_bytes} bytes, {result.seconds:.1f} s "
