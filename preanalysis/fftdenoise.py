@@ -1,4 +1,9 @@
-"""Spatio-temporal FFT denoise (FFmpeg's fftdnoiz, run in-process through PyAV's filter graph)."""
+"""Spatio-temporal FFT denoise (FFmpeg's fftdnoiz, run in-process through PyAV's filter graph).
+
+Why it is in `auto`: on σ=4 noisy sources fftdnoiz measured −12.7% VMAF BD-rate against x264 with AQ off
+(BASELINES.md), more than temporal averaging alone; after the MCTF it took the held-out noisy clip from −4.7% to
+−11.0%.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from .video import DecodedFrame
 
 
 def fft_frames(decoded_frames: Iterable[DecodedFrame], sigma: float, radius: int = 1) -> Iterator[DecodedFrame]:
+    """The same frames (index, pts, time) denoised at noise `sigma` (8-bit units) using `radius` frames each side;
+    the filter holds frames back for its look-ahead, so outputs are paired with inputs in order."""
     frames = iter(decoded_frames)
     first = next(frames, None)
     if first is None:
