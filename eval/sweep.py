@@ -64,6 +64,11 @@ class Variant:
     def mapped(self) -> bool:
         return self.config is not None
 
+    @classmethod
+    def full(cls, name: str, map_params: dict[str, str], config: Config, encoder: str) -> "Variant":
+        """The whole pre-analysis of a config: its map, its encoder settings over `map_params`, its pre-filter."""
+        return cls(name, {**map_params, **config.encode.params(encoder)}, config, config.encode.prefilter)
+
 
 @dataclass
 class RDPoint:

@@ -164,8 +164,7 @@ def libvmaf_check(titles: list[Title], config: Config, settings: SweepSettings, 
     from dataclasses import replace
 
     exact = replace(settings, metric="libvmaf")
-    variant = Variant("checked", {**map_params, **config.encode.params(settings.encoder)}, config,
-                      config.encode.prefilter)
+    variant = Variant.full("checked", map_params, config, settings.encoder)
     scores, diffs = [], []
     for t in titles:
         qp = qp_maps(t, config)
@@ -192,8 +191,7 @@ def tune(
     history: list[dict] = []
 
     def evaluate(number: int, params: dict, config: Config) -> tuple[float, list[dict[str, float]]]:
-        variant = Variant(f"trial{number}", {**map_params, **config.encode.params(settings.encoder)}, config,
-                          config.encode.prefilter)
+        variant = Variant.full(f"trial{number}", map_params, config, settings.encoder)
         scores = [score(a, curve(t, variant, settings, cache, qp_maps(t, config))) for t, a in zip(titles, anchors)]
         value = objective_value(scores, start.objective)
         history.append({"trial": number, "params": params, "value": value, "scores": scores})

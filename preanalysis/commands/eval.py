@@ -88,7 +88,7 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     baselines = [Variant(b, parse_params(b)) for b in (args.baseline or DEFAULT_BASELINES)]
     map_params = parse_params(args.map_params)
-    mapped = [Variant("mapped", {**map_params, **config.encode.params(args.encoder)}, config, config.encode.prefilter)]
+    mapped = [Variant.full("mapped", map_params, config, args.encoder)]
     if args.ablation:
         mapped += ablation_variants(config, map_params, args.encoder)
     settings = SweepSettings(args.encoder, args.preset, tuple(args.crf), args.frames, max(1, args.jobs), args.ffmpeg)
