@@ -83,16 +83,10 @@ class _Frame:
 
 def _aligned(cur: _Frame, other: _Frame, dis) -> list[np.ndarray]:
     """`other`'s planes warped onto `cur` by DIS flow computed at half resolution."""
+    from .models.teacher import resize_flow, warp  # lazily: it pulls in torch, which loading a config must not
+
     flow = dis.calc(cur.half, other.half, None)
-    out = []
-    for plane in other.yuv:
-        h, w = plane.shape
-        f = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        f[..., 0] *= w / flow.shape[1]
-        f[..., 1] *= h / flow.shape[0]
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        out.append(cv2.remap(plane, gx + f[..., 0], gy + f[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
-    return out
+    return [warp(plane, resize_flow(flow, (plane.shape[1], plane.shape[0]))) for plane in other.yuv]
 
 
 def filter_frame(cur: _Frame, neighbours: dict[int, _Frame], strength: float, sigma: float, dis) -> list[np.ndarray]:
