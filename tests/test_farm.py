@@ -211,6 +211,13 @@ def test_qpfile_and_encode_products_are_made_from_the_maps(clips, reference, tmp
     with av.open(str(out / "clip0.mp4")) as c:
         assert sum(1 for _ in c.decode(video=0)) == 48
     encoded = (out / "clip0.mp4").read_bytes()
+    # The same bytes as `preanalysis encode --maps`: the config's encoder settings and pre-filter apply to both.
+    from preanalysis.cli import main
+
+    single = tmp_path / "single.mp4"
+    assert main(["encode", str(paths[0]), "-o", str(single), "--maps", str(out / "clip0.npz"), "--encoder", "x264",
+                 "--crf", "30", "--preset", "veryfast", "--config", str(folder / "cfg.yaml")]) == 0
+    assert single.read_bytes() == encoded
     # A changed qpfile setting remakes only the qpfile: no chunk is analysed again, the encode is kept.
     job = load_job(job_file)
     job.qpfile_base_qp = 30

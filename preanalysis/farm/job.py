@@ -28,12 +28,13 @@ class EncodeSpec:
     params: dict[str, str] = field(default_factory=dict)
     container: str = "mp4"
 
-    def settings(self):
+    def settings(self, config_params: dict[str, str] | None = None):
+        """EncodeSettings; the analysis config's encoder params (config_params) under the job's own."""
         from encoder_adapters import EncodeSettings
 
         crf = 23.0 if self.crf is None and self.bitrate_kbps is None else self.crf
         return EncodeSettings(self.encoder, crf=crf, bitrate_kbps=self.bitrate_kbps, preset=self.preset,
-                              params=self.params)
+                              params={**(config_params or {}), **self.params})
 
 
 @dataclass

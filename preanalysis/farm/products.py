@@ -10,13 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import EncodeConfig
 from ..maps import load_maps
 from .job import EncodeSpec
 
 
 def make_product(product: str, input_path: str, maps_path: str, output_path: str, encode: EncodeSpec,
-                 frames: int | None, qpfile_base_qp: float) -> str:
-    """Worker task: build one product of one input from its maps file; returns the output path."""
+                 encoder_config: EncodeConfig, frames: int | None, qpfile_base_qp: float) -> str:
+    """Worker task: build one product of one input from its maps file; returns the output path.  An encode
+    gets what `preanalysis encode` would: the analysis config's encoder settings (the job's params win) and
+    its pre-filter."""
     maps = load_maps(maps_path)
     if product == "qpfile":
         from encoder_adapters.files import write_qpfile
@@ -24,12 +27,19 @@ def make_product(product: str, input_path: str, maps_path: str, output_path: str
         write_qpfile(output_path, (maps.qp_map(i) for i in range(len(maps))), qpfile_base_qp,
                      keyframes=set(np.flatnonzero(maps.scene_start).tolist()))
     elif product == "encode":
-        from encoder_adapters import encode_file
+        from encoder_adapters import encode_frames
+
+        from ..io import check_output_path
+        from ..prefilter import apply_prefilter
+        from ..video import decode, probe
 
         def qp_for_frame(index: int):
             return maps.qp_map(index) if index < len(maps) else None
 
-        encode_file(input_path, output_path, encode.settings(), qp_for_frame=qp_for_frame, stop=frames)
+        check_output_path(output_path, input_path)
+        encode_frames(lambda: apply_prefilter(decode(input_path, 0, frames), encoder_config.prefilter),
+                      probe(input_path), output_path, encode.settings(encoder_config.params(encode.encoder)),
+                      qp_for_frame)
     else:
         raise ValueError(f"unknown product {product!r}")
     return str(Path(output_path))

@@ -148,7 +148,7 @@ def run_job(job: Job, progress: bool = False, chunk_task: Callable[[Chunk, objec
 
         # Products made from the maps: whole-input tasks on the same executor.
         products = {(inp, p): (make_product, p, inp, str(job.output(inp)), str(job.output(inp, p)), job.encode,
-                               job.frames, job.qpfile_base_qp)
+                               config.encode, job.frames, job.qpfile_base_qp)
                     for inp in active for p in job.products[1:] if (inp, "maps") in made and (inp, p) not in made}
 
         def product_failed(key: tuple[str, str], cause: str) -> None:
