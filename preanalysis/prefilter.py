@@ -73,7 +73,7 @@ def apply_prefilter(frames: Iterable[DecodedFrame], spec: str) -> Iterator[Decod
         first = list(itertools.islice(frames, SIGMA_FRAMES))
         sigma = source_sigma(first) if first else 0.0
         spec = auto_spec(sigma)
-        log.info("pre-filter auto: source noise σ %.2f -> %s", sigma, spec)
+        log.log(logging.INFO if spec != "off" else logging.DEBUG, "pre-filter auto: source noise σ %.2f -> %s", sigma, spec)
         return apply_prefilter(itertools.chain(first, frames), spec)
     if kind == "off":
         return iter(frames)
