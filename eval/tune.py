@@ -105,7 +105,7 @@ def score(anchor: list[RDPoint], test: list[RDPoint]) -> dict[str, float]:
     }
 
 
-def objective_value(scores: list[dict[str, float]], objective: str) -> float:
+def objective_value(scores: list[dict[str, float]], objective: str, vmaf_limit: float = SALIENCE_VMAF_LIMIT) -> float:
     """What TPE minimises: mean VMAF BD-rate, or (salience) minus the salient PSNR gain, penalised past +3%."""
     vmaf = float(np.mean([s["vmaf"] for s in scores]))
     if not np.isfinite(vmaf):
@@ -113,7 +113,7 @@ def objective_value(scores: list[dict[str, float]], objective: str) -> float:
     if objective == "efficiency":
         return vmaf
     gain = float(np.mean([s["salient_psnr_gain_db"] for s in scores]))
-    return -gain + max(0.0, vmaf - SALIENCE_VMAF_LIMIT)
+    return -gain + max(0.0, vmaf - vmaf_limit)
 
 
 def trial_config(start: Config, params: dict[str, float | int], searched: list[str], encoder: str = "x264") -> Config:
@@ -180,6 +180,7 @@ def libvmaf_check(titles: list[Title], config: Config, settings: SweepSettings, 
 def tune(
     titles: list[Title], start: Config, searched: list[str], settings: SweepSettings, cache: Cache,
     baseline: Variant, map_params: dict[str, str], trials: int = 16, seed: int = 0,
+    vmaf_limit: float = SALIENCE_VMAF_LIMIT,
 ) -> TuneResult:
     """Search weights/strength/offset range with seeded TPE: `trials` probe configurations in all, the
     starting config (measured as it is, even outside the search space) being the first."""
@@ -193,7 +194,7 @@ def tune(
     def evaluate(number: int, params: dict, config: Config) -> tuple[float, list[dict[str, float]]]:
         variant = Variant.full(f"trial{number}", map_params, config, settings.encoder)
         scores = [score(a, curve(t, variant, settings, cache, qp_maps(t, config))) for t, a in zip(titles, anchors)]
-        value = objective_value(scores, start.objective)
+        value = objective_value(scores, start.objective, vmaf_limit)
         history.append({"trial": number, "params": params, "value": value, "scores": scores})
         log.info("trial %d: %s -> objective %.3f (VMAF BD-rate per title %s)", number,
                  ", ".join(f"{k}={v:.2f}" for k, v in params.items()), value,

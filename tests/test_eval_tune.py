@@ -76,3 +76,12 @@ def test_probes_scored_by_vmaf_torch_are_checked_with_libvmaf(tmp_path):
     line = next(x for x in out.read_text().splitlines() if "libvmaf re-measure" in x)
     off = float(line.split("vmaf-torch off by ")[1].split(" VMAF")[0])
     assert off < 0.1 and "(mean of 8)" in line  # anchor + tuned config, 4 CRFs
+
+
+def test_salience_objective_penalises_vmaf_past_the_limit():
+    from eval.tune import objective_value
+
+    scores = [{"vmaf": 2.0, "vmaf_neg": 0.0, "salient_psnr_gain_db": 1.8}]
+    assert objective_value(scores, "salience") == -1.8  # +2% is inside the default +3% bound
+    assert objective_value(scores, "salience", vmaf_limit=1.0) == -0.8  # a 1% margin: the extra 1% costs
+    assert objective_value(scores, "efficiency", vmaf_limit=1.0) == 2.0

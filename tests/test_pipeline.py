@@ -127,6 +127,21 @@ def test_rank_normalisation_spreads_the_mask_over_the_full_range():
     assert (flat == 128).all()
 
 
+def test_top_normalisation_marks_the_most_salient_fifth_and_the_centre_prior_peaks_in_the_middle():
+    from preanalysis.analysers.base import ANALYSERS, AnalysisContext
+
+    rng = np.random.default_rng(1)
+    maps = {"texture": rng.random((30, 40)).astype(np.float32)}
+    top = combine(maps, {"texture": 1.0}, normalise="top")
+    assert set(np.unique(top)) == {0, 255} and abs((top == 255).mean() - 0.2) < 0.01
+    assert maps["texture"][top == 255].min() >= maps["texture"][top == 0].max()
+    assert (combine({"texture": np.full((4, 4), 0.3, np.float32)}, {"texture": 1.0}, normalise="top") == 0).all()
+    centre = ANALYSERS["centre"]().process(AnalysisContext(0, np.zeros((27, 48), np.float32), None, 4.0))["centre"]
+    assert centre.shape == (27, 48) and np.unravel_index(centre.argmax(), centre.shape) in ((13, 23), (13, 24))
+    np.testing.assert_allclose(centre, centre[::-1, ::-1], atol=1e-6)  # symmetric about the middle
+    assert centre[0, 0] < 0.05 < 0.95 < centre[13, 24]
+
+
 def test_stabilised_masks_flicker_less(bikes):
     """The learned stabiliser on the final mask: less frame-to-frame change, same shape, still in range."""
     base = from_dict(Config, {"analysis": {"max_width": 160}})

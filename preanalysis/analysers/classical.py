@@ -12,6 +12,8 @@ import numpy as np
 from .base import Analyser, AnalysisContext, register_analyser
 
 
+CENTRE_SIGMA = 0.25  # centre bias width, as a share of the frame width/height
+
 def analysis_block(scale: float) -> int:
     """Analysis pixels per 16x16 encoder block."""
     return max(2, round(16 / scale))
@@ -111,3 +113,18 @@ class Foreground(Analyser):
         own = flow - global_motion(flow)
         residual = np.hypot(own[..., 0], own[..., 1]) * ctx.scale
         return {"foreground": block_map(residual, analysis_block(ctx.scale), 32.0)}
+
+
+@register_analyser
+class Centre(Analyser):
+    """Centre bias: viewers look near the middle of the picture far more than at its edges, whatever the
+    content (a standard prior of saliency models).  A Gaussian of CENTRE_SIGMA x the frame's sides."""
+
+    name = "centre"
+    maps = ("centre",)
+
+    def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        h, w = ctx.luma.shape
+        y = (np.arange(h, dtype=np.float32) + 0.5) / h - 0.5
+        x = (np.arange(w, dtype=np.float32) + 0.5) / w - 0.5
+        return {"centre": np.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / (2 * CENTRE_SIGMA ** 2)).astype(np.float32)}

@@ -31,6 +31,9 @@ def add_arguments(p):
     p.add_argument("--frames", type=int, default=60, help="probe segment: the first N frames of each title (60)")
     p.add_argument("--trials", type=int, default=16, help="probe configurations (default 16)")
     p.add_argument("--seed", type=int, default=0, help="TPE seed (default 0)")
+    p.add_argument("--vmaf-limit", type=float, default=3.0, metavar="PERCENT",
+                   help="objective salience: the VMAF BD-rate the map may cost on the probes before it is penalised "
+                        "(default 3, the issue's bound; lower it to leave a margin for unseen content)")
     p.add_argument("--maps", nargs="+", default=None, metavar="MAP",
                    help="maps whose weights are searched (default: those weighted in the config)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel probe encodes (default: cores)")
@@ -86,7 +89,7 @@ def run(args) -> int:
     titles = [load_title(p, n, start, searched, args.frames) for p, n in zip(args.inputs, clip_names(
         [Path(i) for i in args.inputs]))]
     result = tune(titles, start, searched, settings, cache, Variant("anchor", parse_params(args.baseline)),
-                  parse_params(args.map_params), args.trials, args.seed)
+                  parse_params(args.map_params), args.trials, args.seed, args.vmaf_limit)
     seconds = time.perf_counter() - t0
     atomic_write_text(out, tuned_yaml(result, args, seconds))
     log.info("tuned in %.0f s: objective %+.3f -> %+.3f; wrote %s", seconds, result.start_value, result.value, out)
