@@ -24,6 +24,7 @@ from av.video.frame import PictureType
 from preanalysis.allocate import QpMap
 from preanalysis.errors import PreanalysisError
 from preanalysis.io import atomic_output, check_output_path
+from preanalysis.prefilter import apply_prefilter
 from preanalysis.video import DecodedFrame, VideoInfo, decode, probe
 
 from .base import EncoderAdapter, EncodeResult, EncodeSettings, get_adapter
@@ -156,8 +157,10 @@ def encode_frames(
     qp_for_frame: QpForFrame | None = None,
     progress: bool = False,
     self_check: bool = True,
+    prefilter: str = "off",
 ) -> EncodeResult:
-    """Encode the frames (CRF: one pass; bitrate: 2 passes, so frames_factory is called twice) atomically.
+    """Encode the frames (CRF: one pass; bitrate: 2 passes, so frames_factory is called twice) atomically,
+    through the pre-filter `prefilter` (preanalysis.prefilter spec; every pass sees the same filtered frames).
 
     The frames are consumed: their pict_type, pts/time_base and ROI side data are set before encoding.
 
@@ -173,19 +176,20 @@ def encode_frames(
             from .selfcheck import run_self_check
 
             run_self_check(adapter, settings, _bit_depth(adapter.pix_fmt(info.pix_fmt, info.bit_depth)))
+    source = frames_factory if prefilter == "off" else (lambda: apply_prefilter(frames_factory(), prefilter))
     started = time.perf_counter()
     label = f"{adapter.name} {settings.mode}" if progress else None
     with atomic_output(output) as tmp:
         if settings.crf is not None:
-            count, payload, span = encode_pass(frames_factory(), info, tmp, adapter, settings, qp_for_frame,
+            count, payload, span = encode_pass(source(), info, tmp, adapter, settings, qp_for_frame,
                                                progress=label)
         else:
             with tempfile.TemporaryDirectory(prefix="preanalysis-2pass-") as tmpdir:
                 stats = str(Path(tmpdir) / "stats.log")
                 first = Path(tmpdir) / f"pass1{output.suffix}"
-                encode_pass(frames_factory(), info, first, adapter, settings, qp_for_frame,
+                encode_pass(source(), info, first, adapter, settings, qp_for_frame,
                             {"pass": "1", "stats": stats}, progress=label and f"{label} (1/2)")
-                count, payload, span = encode_pass(frames_factory(), info, tmp, adapter, settings, qp_for_frame,
+                count, payload, span = encode_pass(source(), info, tmp, adapter, settings, qp_for_frame,
                                                    {"pass": "2", "stats": stats}, progress=label and f"{label} (2/2)")
     return EncodeResult(
         path=output,
@@ -204,8 +208,10 @@ def encode_file(
     progress: bool = False,
     start: int = 0,
     stop: int | None = None,
+    prefilter: str = "off",
 ) -> EncodeResult:
-    """Decode input_path (frames [start, stop)) and encode it; the input file is only read."""
+    """Decode input_path (frames [start, stop)), pre-filter and encode it; the input file is only read."""
     info = probe(input_path)
     check_output_path(output_path, input_path)
-    return encode_frames(lambda: decode(input_path, start, stop), info, output_path, settings, qp_for_frame, progress)
+    return encode_frames(lambda: decode(input_path, start, stop), info, output_path, settings, qp_for_frame, progress,
+                         prefilter=prefilter)

@@ -24,7 +24,7 @@ from preanalysis.allocate import QpMap
 from preanalysis.config import Config
 from preanalysis.errors import PreanalysisError
 from preanalysis.io import atomic_write_text
-from preanalysis.prefilter import apply_prefilter, prefilter_version
+from preanalysis.prefilter import prefilter_version
 from preanalysis.video import VideoInfo, decode, probe
 
 from .metrics import measure
@@ -65,7 +65,7 @@ class Variant:
         return self.config is not None
 
     @classmethod
-    def full(cls, name: str, map_params: dict[str, str], config: Config, encoder: str) -> "Variant":
+    def full(cls, name: str, map_params: dict[str, str], config: Config, encoder: str) -> Variant:
         """The whole pre-analysis of a config: its map, its encoder settings over `map_params`, its pre-filter."""
         return cls(name, {**map_params, **config.encode.params(encoder)}, config, config.encode.prefilter)
 
@@ -180,8 +180,8 @@ def encode_variant(
     if qp is not None:
         qp_for_frame = lambda i: qp[i] if i < len(qp) else None
 
-    return encode_frames(lambda: apply_prefilter(decode(path, 0, settings.frames), variant.prefilter), info, out, enc,
-                         qp_for_frame)
+    return encode_frames(lambda: decode(path, 0, settings.frames), info, out, enc, qp_for_frame,
+                         prefilter=variant.prefilter)
 
 
 def run_point(

@@ -74,3 +74,19 @@ def test_mctf_rejects_bad_strength_and_odd_sides(tmp_path):
     odd = video.DecodedFrame(0, 0, 0.0, av.VideoFrame.from_ndarray(rgb, format="rgb24"))  # decode() crops; callers may not
     with pytest.raises(PreanalysisError, match="even frame sides"):
         list(mctf.mctf_frames([odd], 1.0))
+
+
+def test_encoders_take_the_pre_filter_on_every_pass(carphone, tmp_path):
+    from encoder_adapters import EncodeSettings, encode_file
+
+    clean = scenes.load_clip(carphone, width=176, max_frames=10)
+    noisy = np.clip(clean + np.random.default_rng(2).normal(0, 6 / 255, clean.shape), 0, 1).astype(np.float32)
+    path = _gray_video(noisy, tmp_path / "noisy.mkv")
+    sizes = {}
+    for mode in ("off", "auto"):
+        for settings in (EncodeSettings("x264", crf=26, preset="veryfast"),
+                         EncodeSettings("x264", bitrate_kbps=150, preset="veryfast")):  # 2 passes
+            result = encode_file(path, tmp_path / f"{mode}_{settings.mode}.mp4", settings, prefilter=mode)
+            assert result.frames == 10
+            sizes[mode, settings.mode] = result.size_bytes
+    assert sizes["auto", "crf"] < 0.9 * sizes["off", "crf"]  # the noise it no longer has to code

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from encoder_adapters import ADAPTERS, EncodeSettings, encode_file, encode_frames
+from encoder_adapters import ADAPTERS, EncodeSettings, encode_file
 
 from .. import video
 from ..allocate import QpMap
 from ..errors import PreanalysisError
 from ..io import check_output_path
-from ..prefilter import apply_prefilter
 from ._options import add_config_options, config_from_args
 
 HELP = "encode a video with x264/x265, spending bits where the salience maps say (or --no-map for the baseline)"
@@ -117,11 +116,7 @@ def run(args) -> int:
         qp_for_frame = maps_from_file(args.maps, info)
     else:
         qp_for_frame = AnalysisInStep(args.input, config)
-    if config.encode.prefilter == "off":
-        result = encode_file(args.input, out, settings, qp_for_frame, progress=True)
-    else:
-        result = encode_frames(lambda: apply_prefilter(video.decode(args.input), config.encode.prefilter), info, out,
-                               settings, qp_for_frame, progress=True)
+    result = encode_file(args.input, out, settings, qp_for_frame, progress=True, prefilter=config.encode.prefilter)
     how = "no map" if qp_for_frame is None else f"maps from {Path(args.maps).name}" if args.maps else "analysed maps"
     how += f", pre-filter {config.encode.prefilter}" + "".join(f", {k} {v}" for k, v in settings.params.items())
     rate = f"crf {settings.crf:g}" if settings.crf is not None else f"2-pass {settings.bitrate_kbps:g} kbps"

@@ -27,19 +27,13 @@ def make_product(product: str, input_path: str, maps_path: str, output_path: str
         write_qpfile(output_path, (maps.qp_map(i) for i in range(len(maps))), qpfile_base_qp,
                      keyframes=set(np.flatnonzero(maps.scene_start).tolist()))
     elif product == "encode":
-        from encoder_adapters import encode_frames
-
-        from ..io import check_output_path
-        from ..prefilter import apply_prefilter
-        from ..video import decode, probe
+        from encoder_adapters import encode_file
 
         def qp_for_frame(index: int):
             return maps.qp_map(index) if index < len(maps) else None
 
-        check_output_path(output_path, input_path)
-        encode_frames(lambda: apply_prefilter(decode(input_path, 0, frames), encoder_config.prefilter),
-                      probe(input_path), output_path, encode.settings(encoder_config.params(encode.encoder)),
-                      qp_for_frame)
+        encode_file(input_path, output_path, encode.settings(encoder_config.params(encode.encoder)),
+                    qp_for_frame=qp_for_frame, stop=frames, prefilter=encoder_config.prefilter)
     else:
         raise ValueError(f"unknown product {product!r}")
     return str(Path(output_path))
