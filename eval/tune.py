@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from preanalysis.allocate import QpMap
-from preanalysis.config import Config, from_dict
+from preanalysis.config import SALIENCE_VMAF_LIMIT, Config, from_dict
 from preanalysis.errors import PreanalysisError
 from preanalysis.pipeline import analyze, frame_qp, frame_salience
 from preanalysis.video import probe
@@ -33,11 +33,10 @@ MAX_STRENGTH, MAX_RANGE = 1.5, 8
 # Objective "salience": the config's weights define what viewers look at, so only how hard the map pushes
 # (strength, offset range) is searched, and harder pushes are allowed.
 MAX_STRENGTH_SALIENCE = 4.0
-SALIENCE_VMAF_LIMIT = 3.0  # objective "salience": VMAF BD-rate may cost at most this many percent
-# Encoder-level setting searched with the map: psy-rd (x264 default 1.0, x265 2.0).  On bikes, bigbuckbunny and
-# carphone (60 frames, x264 medium, AQ off) psy-rd 0-0.25 measured about -4% VMAF BD-rate against psy-rd 1, while
-# x264's own AQ at strength 0.3 (modes 1-3) lost 0.8-1.9%: so psy-rd is searched and AQ strength is not.
-PSY_RD_RANGE = {"x264": 1.0, "x265": 2.0}
+# Encoder-level setting searched with the map: psy-rd, from 0 up to the encoder's default.  On bikes, bigbuckbunny
+# and carphone (60 frames, x264 medium, AQ off) psy-rd 0-0.25 measured about -4% VMAF BD-rate against psy-rd 1,
+# while x264's own AQ at strength 0.3 (modes 1-3) lost 0.8-1.9%: so psy-rd is searched and AQ strength is not.
+PSY_RD_DEFAULT = {"x264": 1.0, "x265": 2.0}
 
 
 @dataclass
@@ -106,7 +105,8 @@ def score(anchor: list[RDPoint], test: list[RDPoint]) -> dict[str, float]:
 
 
 def objective_value(scores: list[dict[str, float]], objective: str, vmaf_limit: float = SALIENCE_VMAF_LIMIT) -> float:
-    """What TPE minimises: mean VMAF BD-rate, or (salience) minus the salient PSNR gain, penalised past +3%."""
+    """What TPE minimises: mean VMAF BD-rate, or (salience) minus the salient PSNR gain, penalised by the VMAF
+    BD-rate past `vmaf_limit` percent."""
     vmaf = float(np.mean([s["vmaf"] for s in scores]))
     if not np.isfinite(vmaf):
         return 1e3  # a curve that is not monotone: treat as a failed probe
@@ -130,7 +130,7 @@ def trial_config(start: Config, params: dict[str, float | int], searched: list[s
 
 def start_params(start: Config, searched: list[str], encoder: str = "x264") -> dict[str, float | int]:
     a = start.allocate
-    psy = start.encode.params(encoder).get("psy-rd", str(PSY_RD_RANGE.get(encoder, 1.0)))
+    psy = start.encode.params(encoder).get("psy-rd", str(PSY_RD_DEFAULT.get(encoder, 1.0)))
     return {**{f"w_{m}": float(start.salience.weights.get(m, 0.0)) for m in searched},
             "strength": float(a.strength), "offset_range": int(max(-a.min_offset, a.max_offset)),
             "psy_rd": float(psy.split(",")[0].split(":")[0])}
@@ -139,7 +139,7 @@ def start_params(start: Config, searched: list[str], encoder: str = "x264") -> d
 def search_space(searched: list[str], objective: str, encoder: str = "x264") -> dict:
     from optuna.distributions import FloatDistribution, IntDistribution
 
-    psy = {"psy_rd": FloatDistribution(0.0, PSY_RD_RANGE[encoder])} if encoder in PSY_RD_RANGE else {}
+    psy = {"psy_rd": FloatDistribution(0.0, PSY_RD_DEFAULT[encoder])} if encoder in PSY_RD_DEFAULT else {}
     if objective == "salience":
         return {"strength": FloatDistribution(0.0, MAX_STRENGTH_SALIENCE), "offset_range": IntDistribution(1, MAX_RANGE),
                 **psy}

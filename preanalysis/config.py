@@ -108,6 +108,9 @@ class EncodeConfig:
         return dict(self.x264_params if encoder == "x264" else self.x265_params if encoder == "x265" else {})
 
 
+SALIENCE_VMAF_LIMIT = 3.0  # objective "salience": the full-frame VMAF BD-rate the map may cost, percent
+
+
 @dataclass
 class Config:
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)

@@ -20,6 +20,8 @@ log = logging.getLogger("preanalysis")
 def add_arguments(p):
     from eval.sweep import MAP_PARAMS
 
+    from ..config import SALIENCE_VMAF_LIMIT
+
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="titles to tune on (one config for all of them)")
     p.add_argument("-o", "--output", required=True, metavar="TUNED.yaml", help="config file to write")
     p.add_argument("--encoder", choices=("x264", "x265"), default="x264")
@@ -31,9 +33,9 @@ def add_arguments(p):
     p.add_argument("--frames", type=int, default=60, help="probe segment: the first N frames of each title (60)")
     p.add_argument("--trials", type=int, default=16, help="probe configurations (default 16)")
     p.add_argument("--seed", type=int, default=0, help="TPE seed (default 0)")
-    p.add_argument("--vmaf-limit", type=float, default=3.0, metavar="PERCENT",
+    p.add_argument("--vmaf-limit", type=float, default=SALIENCE_VMAF_LIMIT, metavar="PERCENT",
                    help="objective salience: the VMAF BD-rate the map may cost on the probes before it is penalised "
-                        "(default 3, the issue's bound; lower it to leave a margin for unseen content)")
+                        f"(default {SALIENCE_VMAF_LIMIT:g}; lower it to leave a margin for unseen content)")
     p.add_argument("--maps", nargs="+", default=None, metavar="MAP",
                    help="maps whose weights are searched (default: those weighted in the config)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel probe encodes (default: cores)")
@@ -59,7 +61,7 @@ def tuned_yaml(result, args, seconds: float) -> str:
                      f"{s0['vmaf_neg']:+.2f}% -> {s['vmaf_neg']:+.2f}%, salient PSNR "
                      f"{s0['salient_psnr_gain_db']:+.2f} -> {s['salient_psnr_gain_db']:+.2f} dB")
     if result.check:
-        lines.append(f"# probes scored by vmaf-torch; libvmaf re-measure of the tuned config: VMAF BD-rate "
+        lines.append("# probes scored by vmaf-torch; libvmaf re-measure of the tuned config: VMAF BD-rate "
                      + ", ".join(f"{Path(p).name} {s['vmaf']:+.2f}%" for p, s in zip(args.inputs, result.check["scores"]))
                      + f"; vmaf-torch off by {result.check['mean_abs_vmaf_difference']:.3f} VMAF per point "
                      f"(mean of {result.check['points']})")
