@@ -17,7 +17,8 @@ from preanalysis.video import decode, probe
 
 from .metrics import FrameScores, check_pair
 
-CHUNK = 32  # frames per batch; consecutive chunks overlap by 2 frames so VMAF's motion feature stays exact
+CHUNK = 32  # frames scored per batch
+LEAD = 2  # frames repeated before each batch (with one after it) so VMAF's motion feature stays exact
 
 
 def available() -> bool:
@@ -39,12 +40,24 @@ def probe_metric(choice: str) -> str:
     return choice
 
 
-def _luma(path: str | Path, frames: int, size: tuple[int, int]) -> torch.Tensor:
-    """(N, 1, H, W) float luma in 0..255 of the first frames, cropped to size (the encoder's even crop).  The Y
-    plane as coded, like libvmaf reads it: a "gray" conversion would stretch limited range to full range."""
+def _chunks(reference: str | Path, encoded: str | Path, frames: int, size: tuple[int, int]):
+    """(lead, n, reference, encode): luma batches (N, 1, H, W) in 0..255 whose frames lead..lead+n are to be
+    scored, streamed so a long clip never sits in memory whole.  VMAF's motion feature of a frame looks at the
+    frame before and after it, so each batch also carries `lead` frames before and one frame after its own.
+    The Y plane as coded, like libvmaf reads it (a "gray" conversion would stretch limited range to full)."""
     w, h = size
-    planes = [d.frame.to_ndarray(format="yuv420p")[:h, :w] for d in decode(path, 0, frames)]
-    return torch.from_numpy(np.stack(planes).astype(np.float32))[:, None]
+    to_y = lambda d: torch.from_numpy(d.frame.to_ndarray(format="yuv420p")[:h, :w].astype(np.float32))[None]
+    stack = lambda held: (torch.stack([r for r, _ in held]), torch.stack([e for _, e in held]))
+    held: list[tuple[torch.Tensor, torch.Tensor]] = []
+    lead = 0
+    for r, e in zip(decode(reference, 0, frames), decode(encoded, 0, frames)):
+        held.append((to_y(r), to_y(e)))
+        if len(held) == lead + CHUNK + 1:
+            yield lead, CHUNK, *stack(held)
+            keep = min(LEAD, lead + CHUNK)  # scored frames the next batch repeats
+            held, lead = held[lead + CHUNK - keep:], keep
+    if len(held) > lead:
+        yield lead, len(held) - lead, *stack(held)
 
 
 def measure_torch(reference: str | Path, encoded: str | Path, frames: int | None = None,
@@ -54,17 +67,14 @@ def measure_torch(reference: str | Path, encoded: str | Path, frames: int | None
 
     count, _ = check_pair(reference, encoded, frames)
     info = probe(encoded)
-    ref = _luma(reference, count, (info.width, info.height))
-    enc = _luma(encoded, count, (info.width, info.height))
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     models = {name: VMAF(NEG=neg).to(dev).eval() for name, neg in (("vmaf", False), ("vmaf_neg", True))}
-    out: dict[str, list[np.ndarray]] = {"vmaf": [], "vmaf_neg": []}
+    out: dict[str, list[np.ndarray]] = {"vmaf": [], "vmaf_neg": [], "psnr_y": []}
     with torch.inference_mode():
-        for start in range(0, count, CHUNK):
-            lead = min(start, 2)  # frames before the chunk, only for the motion feature
-            r, d = ref[start - lead:start + CHUNK].to(dev), enc[start - lead:start + CHUNK].to(dev)
+        for lead, n, ref, enc in _chunks(reference, encoded, count, (info.width, info.height)):
+            r, d = ref.to(dev), enc.to(dev)
             for name, model in models.items():
-                out[name].append(model(r, d).flatten()[lead:].double().cpu().numpy())
-    mse = ((ref - enc) ** 2).flatten(1).mean(1).double().numpy()
-    psnr = 10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))
-    return FrameScores(np.concatenate(out["vmaf"]), np.concatenate(out["vmaf_neg"]), np.minimum(psnr, 60.0))
+                out[name].append(model(r, d).flatten()[lead:lead + n].double().cpu().numpy())
+            mse = ((ref[lead:lead + n] - enc[lead:lead + n]) ** 2).flatten(1).mean(1).double().numpy()
+            out["psnr_y"].append(np.minimum(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10)), 60.0))
+    return FrameScores(*(np.concatenate(out[m]) for m in ("vmaf", "vmaf_neg", "psnr_y")))

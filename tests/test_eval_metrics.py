@@ -135,8 +135,10 @@ def test_odd_sized_source_is_compared_on_the_encoders_crop(tmp_path):
     np.testing.assert_allclose(inside, scores.psnr_y, atol=0.01)
 
 
-def test_vmaf_torch_agrees_with_libvmaf_per_frame(encodes):
-    """The probe metric: within 0.1 VMAF of libvmaf per frame, PSNR-Y equal (it reads the Y plane as coded)."""
+def test_vmaf_torch_agrees_with_libvmaf_per_frame(encodes, monkeypatch):
+    """The probe metric: within 0.1 VMAF of libvmaf per frame, PSNR-Y equal (it reads the Y plane as coded),
+    and the same scores however the clip is split into streamed batches (motion looks one frame each way)."""
+    import eval.torch_metrics
     from eval.torch_metrics import measure_torch, probe_metric
 
     for crf in (24, 38):
@@ -145,6 +147,10 @@ def test_vmaf_torch_agrees_with_libvmaf_per_frame(encodes):
         for m in ("vmaf", "vmaf_neg"):
             assert np.abs(getattr(exact, m) - getattr(fast, m)).max() < 0.1
         np.testing.assert_allclose(exact.psnr_y, fast.psnr_y, atol=0.01)
+        with monkeypatch.context() as m:
+            m.setattr(eval.torch_metrics, "CHUNK", 3)
+            split = measure_torch(CARPHONE, encodes[crf], FRAMES, "cpu")
+        np.testing.assert_allclose(split.vmaf, fast.vmaf, atol=1e-6)
     with pytest.raises(PreanalysisError, match="frames"):
         measure_torch(CARPHONE, encodes[24], FRAMES + 5)  # the same pairing check as libvmaf's path
     import torch
