@@ -172,3 +172,46 @@ def test_config_points_learned_analysers_at_other_weights(scene, tmp_path):
     unused = {"analysis": {"weights": {"static": "x.safetensors"}}, "salience": {"weights": {"texture": 1.0}}}
     with pytest.raises(PreanalysisError, match="does not run"):
         next(analyze(path, from_dict(Config, unused)))
+
+
+def test_analysers_on_their_own_threads_give_the_serial_maps(bikes):
+    """analyze() runs each analyser on a lane of its own, up to LANE_DEPTH frames ahead; the maps and object
+    ids must be those of calling every analyser frame by frame, with resets at the cuts."""
+    import torch
+
+    from preanalysis.analysers import AnalysisContext
+    from preanalysis.pipeline import LANE_DEPTH, SceneCutDetector, build_analysers
+
+    assert 40 > 2 * LANE_DEPTH  # lanes run ahead across cuts (frames 0, 16, 32)
+
+    config = from_dict(Config, {"analysis": {"max_scene_frames": 16, "max_width": 160},
+                                "salience": {"weights": {"texture": 1, "motion": -1, "objects": 0.5}}})
+    threads = torch.get_num_threads()
+    got = list(analyze(bikes, config, stop=40))
+    assert torch.get_num_threads() == threads  # lanes share torch's threads, then give the setting back
+
+    info = video.probe(bikes)
+    size = video.analysis_size(info.width, info.height, 160)
+    analysers, detector, previous = build_analysers(config), SceneCutDetector(16), None
+    for fa, d in zip(got, video.decode(bikes, 0, 40), strict=True):
+        luma = video.to_luma(d.frame, size)
+        if detector.is_cut(luma):
+            previous = None
+            for a in analysers:
+                a.reset()
+        ctx = AnalysisContext(d.index, luma, previous, info.width / size[0])
+        for a in analysers:
+            for name, m in a.process(ctx).items():
+                assert np.array_equal(fa.maps[name], m), (fa.index, name)
+        assert np.array_equal(fa.object_ids, analysers[-1].ids)
+        previous = luma
+
+
+def test_stopping_early_leaves_no_analysis_running(bikes):
+    import threading
+
+    config = from_dict(Config, {"analysis": {"max_width": 160}, "salience": {"weights": {"objects": 1}}})
+    frames = analyze(bikes, config)
+    next(frames)
+    frames.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("analyse-")]

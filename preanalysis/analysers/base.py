@@ -6,6 +6,7 @@ the analysis resolution.  It may keep recurrent state between frames; `reset()` 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -17,19 +18,22 @@ from ..errors import PreanalysisError
 
 @dataclass
 class AnalysisContext:
-    """What an analyser may look at for one frame; shared work (e.g. optical flow) is cached per frame."""
+    """What an analyser may look at for one frame; shared work (e.g. optical flow) is cached per frame, once
+    even when analysers run on threads of their own (pipeline.AnalyserLanes)."""
 
     index: int
     luma: np.ndarray  # float32 (h, w) in [0, 1], analysis resolution
     previous: np.ndarray | None  # the previous frame's luma, None on the first frame
     scale: float  # full-resolution pixels per analysis pixel
     cache: dict = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def shared(self, key: str, compute: Callable[[], object]):
         """Compute something once per frame however many analysers ask for it."""
-        if key not in self.cache:
-            self.cache[key] = compute()
-        return self.cache[key]
+        with self.lock:
+            if key not in self.cache:
+                self.cache[key] = compute()
+            return self.cache[key]
 
 
 class Analyser:

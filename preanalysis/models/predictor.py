@@ -25,7 +25,7 @@ from . import flow as backbone
 from .clips import GRID, Clip, report_clip, training_clips
 from .teacher import warp_torch
 from .training import fit, seed_everything, ship
-from .weights import load_weights, pick_device
+from .weights import for_inference, load_weights, pick_device
 
 ARCH = "motion_predictor_convgru_v2"  # v2: + feature-consistency inputs
 WEIGHTS = "predictor"
@@ -80,7 +80,7 @@ def load_predictor(weights: str | Path = WEIGHTS, horizon: int = 1, device: str 
             f"predictor weights {weights} predict {meta.get('horizon')} frame(s) ahead, not {horizon}:"
             f" train them with that horizon or use horizon {meta.get('horizon')}"
         )
-    return net.to(pick_device(device)).eval()
+    return for_inference(net, pick_device(device))
 
 
 @register_analyser

@@ -60,9 +60,15 @@ def load_weights(model: torch.nn.Module, name_or_path: str | Path, arch: str) ->
 
 
 def load_model(net: torch.nn.Module, name_or_path: str | Path, arch: str, device: torch.device | str = "cpu"):
-    """A network with its weights loaded (checked as in load_weights), on `device`, in inference mode."""
+    """A network with its weights loaded (checked as in load_weights), ready for inference on `device`."""
     load_weights(net, name_or_path, arch)
-    return net.to(device).eval()
+    return for_inference(net, device)
+
+
+def for_inference(net: torch.nn.Module, device: torch.device | str):
+    """On `device`, in eval mode, weights channels-last: oneDNN's convolutions then run NHWC, 1.4-4x faster
+    on this project's small layers than NCHW (measured on 2 cores)."""
+    return net.to(device, memory_format=torch.channels_last).eval()
 
 
 def pick_device(setting: str = "auto") -> torch.device:
