@@ -102,10 +102,10 @@ def test_segmentation_finds_the_sprites_of_unseen_scenes():
     inter = union = 0
     for seed in range(300_000, 300_008):  # never trained on (training uses seeds < 400)
         scene = scenes.generate_scene(seed, size=(96, 72), frames=6)
-        pred = np.stack([seg(scene.frames[t - 1], scene.frames[t]) for t in range(1, 6)]) > 0.5
+        pred = np.stack([seg(*segmentation.triple(scene.frames, t)) for t in range(1, 6)]) > 0.5
         truth = scene.masks[1:]
         inter, union = inter + (pred & truth).sum(), union + (pred | truth).sum()
-    assert inter / union > 0.6
+    assert inter / union > 0.8  # the target (0.94 with the shipped weights)
 
 
 def test_static_mask_finds_the_still_background_and_the_moving_sprites():

@@ -40,27 +40,33 @@ def conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 
 
 class TinyUNet(nn.Module):
-    """Three-level encoder-decoder with skips; any input size (padded to a multiple of 4 inside)."""
+    """Encoder-decoder with skips over `levels` resolutions, each half the last (one more level sees objects
+    twice as large whole); any input size (padded inside to a multiple of the coarsest step)."""
 
-    def __init__(self, cin: int, cout: int, width: int = 16):
+    def __init__(self, cin: int, cout: int, width: int = 16, levels: int = 3):
         super().__init__()
-        c1, c2, c3 = width, width * 3 // 2, width * 2
-        self.enc1 = nn.Sequential(conv(cin, c1), conv(c1, c1))
-        self.enc2 = nn.Sequential(conv(c1, c2, 2), conv(c2, c2))
-        self.enc3 = nn.Sequential(conv(c2, c3, 2), conv(c3, c3), conv(c3, c3))
-        self.dec2 = nn.Sequential(conv(c3 + c2, c2), conv(c2, c2))
-        self.dec1 = nn.Sequential(conv(c2 + c1, c1), conv(c1, c1))
-        self.head = nn.Conv2d(c1, cout, 1)
+        self.levels = levels
+        c = [width, width * 3 // 2] + [width * 2] * (levels - 2)
+        self.enc1 = nn.Sequential(conv(cin, c[0]), conv(c[0], c[0]))
+        for k in range(1, levels):
+            deepest = [conv(c[k], c[k])] if k == levels - 1 else []
+            setattr(self, f"enc{k + 1}", nn.Sequential(conv(c[k - 1], c[k], 2), conv(c[k], c[k]), *deepest))
+        for k in range(levels - 1, 0, -1):
+            setattr(self, f"dec{k}", nn.Sequential(conv(c[k] + c[k - 1], c[k - 1]), conv(c[k - 1], c[k - 1])))
+        self.head = nn.Conv2d(c[0], cout, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        x = F.pad(x, (0, -w % 4, 0, -h % 4), mode="replicate")
-        e1 = self.enc1(x)
-        e2 = self.enc2(e1)
-        e3 = self.enc3(e2)
-        d2 = self.dec2(torch.cat([F.interpolate(e3, size=e2.shape[-2:], mode="bilinear"), e2], 1))
-        d1 = self.dec1(torch.cat([F.interpolate(d2, size=e1.shape[-2:], mode="bilinear"), e1], 1))
-        return self.head(d1)[..., :h, :w]
+        step = 2 ** (self.levels - 1)
+        x = F.pad(x, (0, -w % step, 0, -h % step), mode="replicate")
+        skips = [self.enc1(x)]
+        for k in range(2, self.levels + 1):
+            skips.append(getattr(self, f"enc{k}")(skips[-1]))
+        d = skips.pop()
+        for k in range(self.levels - 1, 0, -1):
+            skip = skips.pop()
+            d = getattr(self, f"dec{k}")(torch.cat([F.interpolate(d, size=skip.shape[-2:], mode="bilinear"), skip], 1))
+        return self.head(d)[..., :h, :w]
 
 
 class ConvGRUCell(nn.Module):

@@ -213,9 +213,9 @@ def report_one(clip: Clip, net: MotionPredictor, engine: backbone.FlowEngine) ->
             "epe_constant_backbone": e[3], "ratio_to_constant": e[0] / e[2]}
 
 
-def report(clips: list[Path], horizon: int = 1) -> dict:
+def report(clips: list[Path], horizon: int = 1, weights: str | Path = WEIGHTS) -> dict:
     """Per clip (held-out tail) and mean: prediction EPE vs teacher next to the zero and constant baselines."""
-    net = load_predictor(WEIGHTS, horizon)
+    net = load_predictor(weights, horizon)
     engine = backbone.FlowEngine(device="cpu")
     per = {str(p): report_one(report_clip(p, min_frames=WINDOW + horizon + 2), net, engine) for p in clips}
     keys = ("epe", "epe_zero", "epe_constant", "epe_constant_backbone")

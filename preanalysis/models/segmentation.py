@@ -1,9 +1,11 @@
 """Object segmentation: a small encoder-decoder gives the probability that a pixel belongs to a moving object,
 and a tracker turns the foreground into object ids that stay the same from frame to frame.
 
-Input (at the networks' working resolution): the current frame, the previous frame aligned to it by the
-camera's global translation (phase correlation), and their difference.  Aligning first means the network
-only has to tell "moves unlike the camera" from texture and noise, which a few convolutions can do.
+Input (at the networks' working resolution): the current frame, the two before it aligned to it by the
+camera's global translation (phase correlation), and the differences.  Aligning first means the network
+only has to tell "moves unlike the camera" from texture and noise, which a few convolutions can do; two
+past frames double the displacement a slow object shows, and four U-Net levels see a large object whole
+(with three, IoU on unseen scenes stayed at 0.70 and was 0.77 even on training scenes).
 Trained on generated scenes with exact masks plus real clips whose labels are teacher-flow pixels moving
 unlike the camera (affine global motion fitted to the flow).
 """
@@ -26,7 +28,7 @@ from .teacher import teacher_flow
 from .training import fit, param_count, seed_everything
 from .weights import load_model, pick_device, save_weights
 
-ARCH = "segmentation-unet16-v1"
+ARCH = "segmentation-unet16-l4-t3-v2"  # v2: 3 frames in, 4 levels
 NAME = "segmentation"
 MOVING_PX = 1.0  # full-resolution pixels per frame of motion unlike the camera's that count as "moving object"
 MIN_OBJECT_PIXELS = 6  # components smaller than this (at analysis resolution) are noise, not objects
@@ -39,17 +41,21 @@ def align_previous(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
     return cv2.warpAffine(prev, shift, (cur.shape[1], cur.shape[0]), borderMode=cv2.BORDER_REPLICATE)
 
 
-def network_input(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
-    """(3, H, W): current frame, aligned previous frame, their difference (lighting change removed, x4)."""
-    aligned = align_previous(prev, cur)
-    diff = cur - aligned
-    diff = diff - np.median(diff)
-    return np.stack([cur, aligned, 4 * diff]).astype(np.float32)
+def network_input(before: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """(5, H, W): current frame, the two earlier frames aligned to it, and x4 their differences to the
+    current one (lighting change removed)."""
+    channels, diffs = [cur], []
+    for past in (prev, before):
+        aligned = align_previous(past, cur)
+        diff = cur - aligned
+        channels.append(aligned)
+        diffs.append(4 * (diff - np.median(diff)))
+    return np.stack(channels + diffs).astype(np.float32)
 
 
 class SegmentationNet(TinyUNet):
     def __init__(self):
-        super().__init__(3, 1, 16)
+        super().__init__(5, 1, 16, levels=4)
 
 
 class ObjectTracker:
@@ -91,15 +97,15 @@ class ObjectTracker:
 
 
 class Segmenter:
-    """Foreground probability of the current frame given the previous one (any resolution in, same out)."""
+    """Foreground probability of the current frame given the two before it (any resolution in, same out)."""
 
     def __init__(self, weights: str | Path = NAME, device: str | torch.device = "cpu"):
         self.device = pick_device(str(device))
         self.net = load_model(SegmentationNet(), weights, ARCH, self.device)
 
     @torch.no_grad()
-    def __call__(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(network_input(to_work(prev), to_work(cur)))[None].to(self.device)
+    def __call__(self, before: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(network_input(to_work(before), to_work(prev), to_work(cur)))[None].to(self.device)
         prob = torch.sigmoid(self.net(x))[0, 0].cpu().numpy()
         return np.clip(from_work(prob, cur.shape), 0, 1)
 
@@ -115,15 +121,18 @@ class Objects(Analyser):
         """device: auto | cpu | cuda, from `analysis.device` (see pipeline.build_analysers)."""
         self.segmenter = Segmenter(weights, device)
         self.tracker = ObjectTracker()
-        self.ids: np.ndarray | None = None
+        self.reset()
 
     def reset(self) -> None:
         self.tracker.reset()
-        self.ids = None
+        self.ids: np.ndarray | None = None
+        self.before: np.ndarray | None = None  # the frame before ctx.previous (the shot's first until then)
 
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         prev = ctx.luma if ctx.previous is None else ctx.previous
-        prob = self.segmenter(prev, ctx.luma)
+        before = prev if self.before is None else self.before
+        prob = self.segmenter(before, prev, ctx.luma)
+        self.before = prev
         self.ids = self.tracker.update(prob)
         return {"objects": prob.astype(np.float32)}
 
@@ -147,12 +156,17 @@ def moving_object_labels(path: Path, max_frames: int | None = None, step: int = 
     return work, labels
 
 
+def triple(frames: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames t-2, t-1, t; at t = 1 the shot's first frame stands in for t-2, as in the analyser."""
+    return frames[max(t - 2, 0)], frames[t - 1], frames[t]
+
+
 def _scene_pairs(seeds: range, frames: int = 6) -> tuple[np.ndarray, np.ndarray]:
     inputs, labels = [], []
     for s in seeds:
         scene = generate_scene(s, size=(96, 72), frames=frames)
         for t in range(1, frames):
-            inputs.append(network_input(scene.frames[t - 1], scene.frames[t]))
+            inputs.append(network_input(*triple(scene.frames, t)))
             labels.append(scene.masks[t])
     return np.stack(inputs), np.stack(labels)[:, None].astype(np.float32)
 
@@ -163,7 +177,7 @@ def _real_pairs(videos: list[Path], max_frames: int, step: int) -> tuple[list[np
         start, stop = head(path, max_frames)
         work, lab = moving_object_labels(path, stop - start, step, start)
         for t in range(1, len(work), step):
-            inputs.append(network_input(work[t - 1], work[t]))
+            inputs.append(network_input(*triple(work, t)))
             labels.append(lab[t - 1][None])
     return inputs, labels
 
@@ -238,7 +252,7 @@ def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30) 
     for path in clips:
         start, stop = tail(Path(path), max_frames)
         work, labels = moving_object_labels(Path(path), stop - start, 1, start)
-        pred = np.stack([seg(work[t - 1], work[t]) for t in range(1, len(work))]) > 0.5
+        pred = np.stack([seg(*triple(work, t)) for t in range(1, len(work))]) > 0.5
         truth = labels > 0.5
         result["clips"][Path(path).name] = {
             "moving_pixels_covered": float((pred & truth).sum() / truth.sum()) if truth.any() else None,
