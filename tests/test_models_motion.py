@@ -180,3 +180,19 @@ def test_speed_benchmark_runs_the_product_path_with_every_learned_network(carpho
     assert set(result["analysers"]) == set(speed.learned_analysers()) | {"stabilise"}
     config = speed.learned_config()
     assert config.analysis.stabilise and all(w > 0 for w in config.salience.weights.values())
+
+
+def test_batched_network_throughput_runs_every_network_on_several_streams():
+    from preanalysis.models import speed
+
+    result = speed.network_fps(144, (1, 2), "cpu", steps=2, warmup=1)
+    assert result["analysis_size"] == [256, 144] and result["work_size"] == [128, 72]
+    assert result["batch_1"] > 0 and result["batch_2"] > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_batched_network_throughput_on_cuda():
+    from preanalysis.models import speed
+
+    result = speed.network_fps(1080, (1, 8, 32), "cuda", steps=4)
+    assert result["device"].startswith("cuda") and all(result[f"batch_{b}"] > 0 for b in (1, 8, 32))

