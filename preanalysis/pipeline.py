@@ -159,25 +159,29 @@ LANE_DEPTH = 8  # frames an analyser may run ahead of salience/stabiliser/alloca
 class AnalyserLanes:
     """Each analyser on a thread of its own, taking frames in order: the analysers of a frame run side by
     side and may run ahead on later frames.  Why: at analysis resolution the networks are small, so one op
-    split over 2 threads gains little (all learned maps at 1080p: 42.5 ms/frame on 2 threads, 48.9 on 1);
-    running different analysers at once keeps both cores busy.  Every analyser still sees its frames (and
-    resets at cuts) in order, so the maps are those of running them one after another."""
+    split over 2 threads gains little (all learned maps at 1080p, one after another: 42.5 ms/frame on 2
+    threads, 48.9 on 1); running different analysers at once keeps the cores busy.  Every analyser still
+    sees its frames (and resets at cuts) in order, so the maps are those of running them one after another.
+
+    While the lanes run, torch computes on one thread in every lane and in the caller's thread (salience,
+    stabiliser); the caller's setting comes back at the end.  One thread, whatever the machine: the maps are
+    then the same bytes on any core count (oneDNN's sums depend on how many threads split them), and a
+    machine with more cores runs more streams (farm workers).  Measured at 1080p on 2 cores with every
+    learned map: 32-33 fps so, 28-29 fps when each lane kept 2 threads (idle OpenMP workers spin on the
+    cores the other lanes need)."""
 
     def __init__(self, analysers: list[Analyser]):
         self.analysers = analysers
         self.torch_threads = _torch_threads()
-        self.threads = [ThreadPoolExecutor(1, thread_name_prefix=f"analyse-{a.name}", initializer=self._share_cores)
+        self.threads = [ThreadPoolExecutor(1, thread_name_prefix=f"analyse-{a.name}", initializer=self._one_thread)
                         for a in analysers]
 
-    def _share_cores(self) -> None:
-        """Each lane's torch ops get a share of torch's threads, else every lane would start a thread per
-        core (lanes x cores threads on a big machine).  At least 2: on 2 cores, 2 per lane measured 24.8
-        fps at 1080p against 20.4 with 1 per lane (a lane with work left then uses the idle core)."""
+    def _one_thread(self) -> None:
         if self.torch_threads:
-            share = min(self.torch_threads, max(2, self.torch_threads // len(self.analysers)))
-            sys.modules["torch"].set_num_threads(share)
+            sys.modules["torch"].set_num_threads(1)
 
     def __enter__(self) -> AnalyserLanes:
+        self._one_thread()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -175,36 +175,48 @@ def test_config_points_learned_analysers_at_other_weights(scene, tmp_path):
 
 
 def test_analysers_on_their_own_threads_give_the_serial_maps(bikes):
-    """analyze() runs each analyser on a lane of its own, up to LANE_DEPTH frames ahead; the maps and object
-    ids must be those of calling every analyser frame by frame, with resets at the cuts."""
+    """analyze() runs each analyser on a lane of its own (torch on one thread), up to LANE_DEPTH frames
+    ahead; the maps and object ids must be those of calling every analyser frame by frame on one thread,
+    with resets at the cuts, and the caller's torch thread count must come back."""
     import torch
 
-    from preanalysis.analysers import AnalysisContext
-    from preanalysis.pipeline import LANE_DEPTH, SceneCutDetector, build_analysers
+    from preanalysis.pipeline import LANE_DEPTH
 
     assert 40 > 2 * LANE_DEPTH  # lanes run ahead across cuts (frames 0, 16, 32)
-
     config = from_dict(Config, {"analysis": {"max_scene_frames": 16, "max_width": 160},
                                 "salience": {"weights": {"texture": 1, "motion": -1, "objects": 0.5}}})
     threads = torch.get_num_threads()
     got = list(analyze(bikes, config, stop=40))
-    assert torch.get_num_threads() == threads  # lanes share torch's threads, then give the setting back
+    assert torch.get_num_threads() == threads
+    torch.set_num_threads(1)
+    try:
+        serial = _serial_maps(bikes, config, 40)
+    finally:
+        torch.set_num_threads(threads)
+    for fa, (maps, ids) in zip(got, serial, strict=True):
+        assert all(np.array_equal(fa.maps[name], m) for name, m in maps.items()), fa.index
+        assert np.array_equal(fa.object_ids, ids), fa.index
 
-    info = video.probe(bikes)
-    size = video.analysis_size(info.width, info.height, 160)
-    analysers, detector, previous = build_analysers(config), SceneCutDetector(16), None
-    for fa, d in zip(got, video.decode(bikes, 0, 40), strict=True):
+
+def _serial_maps(path, config, stop):
+    """Every analyser called frame by frame in one thread, reset at cuts: (maps, object ids) per frame."""
+    from preanalysis.analysers import AnalysisContext
+    from preanalysis.pipeline import SceneCutDetector, build_analysers
+
+    info = video.probe(path)
+    size = video.analysis_size(info.width, info.height, config.analysis.max_width)
+    analysers, detector, previous, out = build_analysers(config), SceneCutDetector(config.analysis.max_scene_frames), None, []
+    for d in video.decode(path, 0, stop):
         luma = video.to_luma(d.frame, size)
         if detector.is_cut(luma):
             previous = None
             for a in analysers:
                 a.reset()
         ctx = AnalysisContext(d.index, luma, previous, info.width / size[0])
-        for a in analysers:
-            for name, m in a.process(ctx).items():
-                assert np.array_equal(fa.maps[name], m), (fa.index, name)
-        assert np.array_equal(fa.object_ids, analysers[-1].ids)
+        maps = {name: m for a in analysers for name, m in a.process(ctx).items()}
+        out.append((maps, analysers[-1].ids))
         previous = luma
+    return out
 
 
 def test_stopping_early_leaves_no_analysis_running(bikes):

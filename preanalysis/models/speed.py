@@ -63,7 +63,7 @@ def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3, only: list[s
             "analysers": analyser_names(config) + ["stabilise"], "threads": torch.get_num_threads()}
 
 
-def measure(heights: tuple[int, ...] = (720, 1080), count: int = 60, threads: int = 2,
+def measure(heights: tuple[int, ...] = (720, 1080), count: int = 150, threads: int = 2,
             only: list[str] | None = None) -> dict:
     """fps at each source height (bigbuckbunny scaled), with the machine's load noted beside them, and the
     networks' batched throughput at 1080p (batches 1/8/32 on CUDA, 1/8 on the CPU)."""
