@@ -22,6 +22,7 @@ from torch import nn
 from ..analysers.base import Analyser, AnalysisContext, register_analyser
 from ..errors import PreanalysisError
 from . import flow as backbone
+from .blocks import ConvGRUCell
 from .clips import GRID, Clip, report_clip, training_clips
 from .teacher import warp_torch
 from .training import fit, seed_everything, ship
@@ -32,18 +33,6 @@ WEIGHTS = "predictor"
 WINDOW = 4  # warm-up steps (past motion fields) before a prediction counts in the report
 UNROLL = 2 * WINDOW  # steps training unrolls
 FLOW_SCALE = 0.25  # grid pixels -> network input units
-
-
-class ConvGRUCell(nn.Module):
-    def __init__(self, cin: int, hidden: int):
-        super().__init__()
-        self.gates = nn.Conv2d(cin + hidden, 2 * hidden, 3, 1, 1)
-        self.candidate = nn.Conv2d(cin + hidden, hidden, 3, 1, 1)
-
-    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        z, r = torch.sigmoid(self.gates(torch.cat((x, h), 1))).chunk(2, 1)
-        n = torch.tanh(self.candidate(torch.cat((x, r * h), 1)))
-        return (1 - z) * h + z * n
 
 
 class MotionPredictor(nn.Module):
