@@ -196,3 +196,17 @@ def test_batched_network_throughput_on_cuda():
 
     result = speed.network_fps(1080, (1, 8, 32), "cuda", steps=4)
     assert result["device"].startswith("cuda") and all(result[f"batch_{b}"] > 0 for b in (1, 8, 32))
+
+
+def test_prediction_is_kept_only_where_the_frames_bear_the_motion_out():
+    """A field that explains the frame pair is kept; on a still picture any motion is dropped."""
+    rng = np.random.default_rng(0)
+    before = texture(rng, 64, 96, 2.0).astype(np.float32)
+    cur = np.roll(before, 2, axis=1)  # content moved 2 px right: the current pixel x was at x - 2
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None, None]
+    shift = torch.zeros(1, 2, 16, 24)
+    shift[:, 0] = -2 / 4  # backward flow on the grid (current -> previous), in grid px
+    moving = predictor.supported(shift, t(cur), t(before))
+    assert moving.shape == (1, 1, 16, 24) and moving[..., 1:-1].mean() > 0.9
+    still = predictor.supported(shift, t(before), t(before))
+    assert still.max() == 0

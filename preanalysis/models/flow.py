@@ -104,6 +104,18 @@ def crop_grid(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return grid[..., : math.ceil(size[0] / GRID), : math.ceil(size[1] / GRID)]
 
 
+def analysis_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Grid flow (grid px) -> analysis-resolution flow (analysis px), cropped to size."""
+    up = GRID * F.interpolate(flow, scale_factor=GRID, mode="bilinear", align_corners=False)
+    return up[..., : size[0], : size[1]]
+
+
+def grid_mean(image: torch.Tensor) -> torch.Tensor:
+    """Mean over each GRIDxGRID cell (edges replicated to whole cells): analysis resolution -> the grid."""
+    h, w = image.shape[-2:]
+    return F.avg_pool2d(F.pad(image, (0, (-w) % GRID, 0, (-h) % GRID), mode="replicate"), GRID)
+
+
 def grid_to_analysis(grid: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Repeat each grid cell over its GRIDxGRID analysis pixels and crop to size (H, W)."""
     return np.repeat(np.repeat(grid, GRID, axis=-2), GRID, axis=-1)[..., : size[0], : size[1]]

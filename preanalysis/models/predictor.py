@@ -5,8 +5,9 @@ advected by itself (where the motion will have carried it), its change since the
 the field explains the frame pair (the current features minus the previous frame's features warped by the
 field: large where the backbone's flow is unreliable, so the correction can damp it there); the past
 motion fields live in its recurrent state.  It outputs the field between frames t+n-1 and t+n as a
-residual on the current one (so an untrained head starts from "motion stays as it is").  The
-`predicted_motion` analyser turns the prediction's magnitude into a [0, 1] map.
+residual on the current one (so an untrained head starts from "motion stays as it is").  The prediction
+is kept only in grid cells where the backbone's current field is borne out by the frames (see
+`supported`), and the `predicted_motion` analyser turns its magnitude into a [0, 1] map.
 """
 
 from __future__ import annotations
@@ -61,6 +62,17 @@ class MotionPredictor(nn.Module):
         return flow + self.head(h) / FLOW_SCALE, h
 
 
+def supported(flow: torch.Tensor, cur: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
+    """1 in the grid cells where the previous frame warped by the backbone's field (current -> previous)
+    matches the current frame better than the previous frame as it is, else 0.  Where it does not, the
+    backbone reports motion the frames do not show (flat or animated areas), and predicting it only adds
+    error: on bigbuckbunny's held-out tail the predictor's EPE was 0.75 source px against 0.57 for no motion.
+    flow (B, 2, h, w) on the grid; cur, before (B, 1, H, W) analysis-resolution luma."""
+    warped = warp_torch(before, backbone.analysis_flow(flow, cur.shape[-2:]))
+    better = backbone.grid_mean((cur - warped).abs()) < backbone.grid_mean((cur - before).abs())
+    return better[..., : flow.shape[-2], : flow.shape[-1]].to(flow.dtype)
+
+
 def load_predictor(weights: str | Path = WEIGHTS, horizon: int = 1, device: str = "cpu") -> MotionPredictor:
     net = MotionPredictor(horizon=horizon)
     meta = load_weights(net, weights, ARCH)
@@ -100,6 +112,8 @@ class PredictedMotion(Analyser):
             self.state, self.prev_flow, self.prev_feat = self.net.initial_state(flow), flow, None
         pred, self.state = self.net.step(feat, flow, self.prev_flow, self.state, self.prev_feat)
         self.prev_flow, self.prev_feat = flow, feat
+        luma = lambda a: torch.as_tensor(a, device=flow.device)[None, None]
+        pred = pred * supported(flow, luma(ctx.luma), luma(ctx.luma if ctx.previous is None else ctx.previous))
         self.vectors = pred[0].cpu().numpy() * (GRID * ctx.scale)
         return {"predicted_motion": backbone.motion_map(pred[0].cpu().numpy(), ctx.scale, ctx.luma.shape)}
 
@@ -186,11 +200,13 @@ def report_one(clip: Clip, net: MotionPredictor, engine: backbone.FlowEngine) ->
     n = net.horizon
     flows, feats = backbone_sequence(clip, engine)
     teacher = torch.from_numpy(clip.back)  # teacher[k] = teacher B_{k+1}
+    luma = torch.from_numpy(clip.luma)[:, None]
     epe = lambda a, b: float(torch.linalg.vector_norm(a - b, dim=0).mean())
     h, prev = net.initial_state(flows[:1]), flows[:1]
     rows = []
     for k in range(len(flows) - n):  # input B_{k+1}, target teacher B_{k+1+n} = teacher[k+n]
         pred, h = net.step(feats[k:k + 1], flows[k:k + 1], prev, h, feats[k - 1:k] if k else None)
+        pred = pred * supported(flows[k:k + 1], luma[k + 1:k + 2], luma[k:k + 1])  # B_{k+1}: frame k+1 -> k
         prev = flows[k:k + 1]
         if k >= WINDOW:
             tgt = teacher[k + n]

@@ -87,7 +87,7 @@ def network_fps(height: int = 1080, batches: tuple[int, ...] = (1, 8, 32), devic
     from .blocks import work_size
     from .predictor import load_predictor
     from .segmentation import Segmenter
-    from .stabilise import Stabiliser, analysis_flow
+    from .stabilise import Stabiliser
     from .static import StaticMasker
     from .teacher import warp_torch
     from .temporal import TemporalState, load_net
@@ -120,7 +120,7 @@ def network_fps(height: int = 1080, batches: tuple[int, ...] = (1, 8, 32), devic
             state = predictor.initial_state(flow) if state is None else state
             _, state = predictor.step(feat, flow, prev_flow, state, backbone.crop_grid(prev_feats[1], (h, w)))
             segment(seg_in), static(static_in), temporal_state.feed(work, sigma)
-            stable = refine(mask, warp_torch(stable, analysis_flow(flow, (h, w))), cur, frames[i % 3], flow)
+            stable = refine(mask, warp_torch(stable, backbone.analysis_flow(flow, (h, w))), cur, frames[i % 3], flow)
             prev_feats, prev_flow = feats, flow
         _synchronise(dev)
         result[f"batch_{b}"] = round(b * steps / (time.perf_counter() - t0), 1)

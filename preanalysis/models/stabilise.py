@@ -46,20 +46,14 @@ class RefineNet(nn.Module):
     def forward(self, mask, warped, luma, prev_luma, flow):
         """All (B, 1, H, W) at analysis resolution except flow (B, 2, h, w) on the grid; returns S(t)."""
         h, w = mask.shape[-2:]
-        up = analysis_flow(flow, (h, w))
+        up = backbone.analysis_flow(flow, (h, w))
         err = (luma - warp_torch(prev_luma, up)).abs()
-        pool = lambda x: F.avg_pool2d(F.pad(x, (0, (-w) % GRID, 0, (-h) % GRID), mode="replicate"), GRID)
+        pool = backbone.grid_mean
         x = torch.cat((pool(mask), pool(warped), pool((mask - warped).abs()), pool(err) * 10,
                        0.25 * torch.linalg.vector_norm(flow, dim=1, keepdim=True)), 1)
         alpha = torch.sigmoid(F.interpolate(self.net(x), scale_factor=GRID, mode="bilinear", align_corners=False))
         alpha = alpha[..., :h, :w]
         return alpha * warped + (1 - alpha) * mask
-
-
-def analysis_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Grid flow (grid px) -> analysis-resolution flow (analysis px), cropped to size."""
-    up = GRID * F.interpolate(flow, scale_factor=GRID, mode="bilinear", align_corners=False)
-    return up[..., : size[0], : size[1]]
 
 
 class Stabiliser:
@@ -81,7 +75,7 @@ class Stabiliser:
             self.previous = m
             return mask.astype(np.float32)
         t = lambda a: torch.as_tensor(a, dtype=torch.float32, device=self.device)[None, None]
-        warped = warp_torch(self.previous, analysis_flow(flow.to(self.device), mask.shape))
+        warped = warp_torch(self.previous, backbone.analysis_flow(flow.to(self.device), mask.shape))
         self.previous = self.net(m, warped, t(luma), t(prev_luma), flow.to(self.device)).clamp(0, 1)
         return self.previous[0, 0].cpu().numpy()
 
@@ -118,7 +112,7 @@ def mask_sequence(clip: Clip, start: int, length: int, rng: np.random.Generator)
         blob = np.clip((blob - blob.mean()) / (blob.std() + 1e-6) * 0.25 + 0.5, 0, 1)
         masks = [blob]
         for k in range(1, length):
-            fl = analysis_flow(torch.from_numpy(clip.back[start + k - 1])[None], (h, w))
+            fl = backbone.analysis_flow(torch.from_numpy(clip.back[start + k - 1])[None], (h, w))
             masks.append(warp_torch(torch.from_numpy(masks[-1])[None, None], fl)[0, 0].numpy())
         masks = np.stack(masks)
     gain = rng.uniform(0.8, 1.2, size=(length, 1, 1))
@@ -156,9 +150,9 @@ def loss_of(net: RefineNet, masks, lumas, flows, teacher) -> torch.Tensor:
     out = masks[0]
     total = []
     for k in range(1, masks.shape[0]):
-        warped = warp_torch(out, analysis_flow(flows[k], size))
+        warped = warp_torch(out, backbone.analysis_flow(flows[k], size))
         new = net(masks[k], warped, lumas[k + 1], lumas[k], flows[k])
-        tflow = analysis_flow(teacher[k], size)
+        tflow = backbone.analysis_flow(teacher[k], size)
         conf = torch.exp(-(lumas[k + 1] - warp_torch(lumas[k], tflow)).abs() / CONFIDENCE_SCALE)
         total.append(((new - masks[k]) ** 2).mean() + LAMBDA * (conf * (new - warp_torch(out, tflow)) ** 2).mean())
         out = new
@@ -186,7 +180,7 @@ def flicker_index(masks: np.ndarray, clip: Clip) -> float:
     """mean |M(t) - warp(M(t-1))| with the teacher flow (masks (T, H, W) aligned with clip.luma)."""
     size = masks.shape[-2:]
     m = torch.from_numpy(masks).unsqueeze(1)
-    warped = warp_torch(m[:-1], analysis_flow(torch.from_numpy(clip.back), size))
+    warped = warp_torch(m[:-1], backbone.analysis_flow(torch.from_numpy(clip.back), size))
     return float((m[1:] - warped).abs().mean())
 
 
