@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -180,7 +181,7 @@ class AnalyserLanes:
         if self.torch_threads:
             sys.modules["torch"].set_num_threads(1)
 
-    def __enter__(self) -> AnalyserLanes:
+    def __enter__(self) -> Self:
         self._one_thread()
         return self
 
