@@ -176,6 +176,8 @@ def _convert(hint, value, where: str):
         return value
     if hint is str and isinstance(value, str):
         return value
+    if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # YAML reads `threads: 1` as a number; encoder options are text
     if hint is bool and isinstance(value, bool):
         return value
     raise PreanalysisError(f"invalid config: {where} must be {getattr(hint, '__name__', hint)}, got {value!r}")

@@ -227,3 +227,11 @@ def test_stopping_early_leaves_no_analysis_running(bikes):
     next(frames)
     frames.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("analyse-")]
+
+
+def test_encoder_options_may_be_written_as_yaml_numbers(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("encode:\n  x264_params: {threads: 1, psy-rd: 0.2}\n")
+    assert load_config(path).encode.x264_params == {"threads": "1", "psy-rd": "0.2"}
+    with pytest.raises(PreanalysisError, match="must be str"):
+        from_dict(Config, {"encode": {"x264_params": {"threads": True}}})
