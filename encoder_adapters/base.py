@@ -109,7 +109,7 @@ class EncoderAdapter:
     max_crf: ClassVar[float] = 51
     presets: ClassVar[tuple[str, ...]] = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                                           "slower", "veryslow", "placebo")
-    default_params: ClassVar[dict[str, str]] = {}  # added unless the user sets the key; must not change the output
+    default_params: ClassVar[dict[str, str]] = {}  # added unless the user sets the key
     tree_param: ClassVar[str]  # x264 mbtree / x265 cutree: with aq-strength 0 it decides whether AQ stays on
     presets_without_aq: ClassVar[tuple[str, ...]] = ()  # presets whose default is aq-mode 0 (measured)
 

@@ -41,20 +41,25 @@ def _layout_error(why: str) -> PreanalysisError:
     )
 
 
-@cache
-def _avutil() -> ctypes.CDLL:
-    """The libavutil PyAV loaded (found in this process's memory map, else in PyAV's bundled av.libs)."""
-    candidates = []
+def pyav_library(stem: str) -> ctypes.CDLL | None:
+    """A library PyAV bundles (libavutil, libx264, ...), PyAV's own copy first: other wheels bring theirs
+    (OpenCV has its own libavutil), and which one the memory map lists first is chance."""
+    libdir = os.path.realpath(os.path.join(os.path.dirname(av.__file__), os.pardir, "av.libs"))
+    candidates = sorted(glob.glob(os.path.join(libdir, f"{stem}*.so*")))
     try:
         with open("/proc/self/maps") as maps:
-            candidates = [line.split()[-1] for line in maps if "libavutil" in line and line.split()[-1].startswith("/")]
+            candidates += [line.split()[-1] for line in maps if stem in line and line.split()[-1].startswith("/")]
     except OSError:
         pass
-    libdir = os.path.join(os.path.dirname(av.__file__), os.pardir, "av.libs")
-    candidates += sorted(glob.glob(os.path.join(libdir, "libavutil*.so*")))
-    if not candidates:
+    return ctypes.CDLL(candidates[0]) if candidates else None
+
+
+@cache
+def _avutil() -> ctypes.CDLL:
+    """The libavutil PyAV loaded."""
+    lib = pyav_library("libavutil")
+    if lib is None:
         raise _layout_error("libavutil not found among the libraries PyAV loaded")
-    lib = ctypes.CDLL(candidates[0])
     lib.av_frame_new_side_data.restype = ctypes.c_void_p
     lib.av_frame_new_side_data.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
     lib.av_frame_get_side_data.restype = ctypes.c_void_p
