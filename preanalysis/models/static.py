@@ -23,7 +23,7 @@ from .teacher import teacher_flow
 from .training import fit, param_count, seed_everything
 from .weights import load_model, pick_device, save_weights
 
-ARCH = "staticmasknet-n4-unet16-l4-v2"  # v2: 4 levels, unclipped-mean normalisation, consistency term
+ARCH = "staticmasknet-n4-unet16-l4-v2"  # v2: 4 levels, frames on one brightness scale, consistency term
 CONSISTENCY = 1.0  # weight of |mask - mask under extra flicker and noise| in the training loss
 NAME = "static"
 WINDOW = 4  # frames per pass -> WINDOW-1 masks
@@ -36,15 +36,17 @@ def brightness(frames: np.ndarray) -> np.ndarray:
     it over pixels neither clips.  A pure gain change gives that gain exactly, whichever pixels clip and
     wherever things move (a plain mean is pulled by the highlights a brighter frame clips)."""
     first = frames[0]
+    first_mean = max(float(first.mean()), 1e-3)
     ratios = []
     for f in frames:
         valid = (f > 0.02) & (f < 0.98) & (first > 0.02) & (first < 0.98)
-        ratios.append(float(np.median(f[valid] / first[valid])) if valid.mean() > 0.05 else float(f.mean() / max(first.mean(), 1e-3)))
-    return np.maximum(np.asarray(ratios, np.float32) * max(float(first.mean()), 1e-3), 1e-3)
+        ratio = np.median(f[valid] / first[valid]) if valid.mean() > 0.05 else f.mean() / first_mean  # all clipped
+        ratios.append(float(ratio))
+    return np.maximum(np.asarray(ratios, np.float32) * first_mean, 1e-3)
 
 
 def network_input(frames: np.ndarray) -> np.ndarray:
-    """(N, h, w) luma -> (2N-1, h, w): mean-normalised frames and x4 their consecutive differences."""
+    """(N, h, w) luma -> (2N-1, h, w): frames on one brightness scale and x4 their consecutive differences."""
     norm = frames / brightness(frames)[:, None, None] * 0.5
     return np.concatenate([norm, 4 * np.diff(norm, axis=0)]).astype(np.float32)
 
