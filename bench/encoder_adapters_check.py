@@ -22,7 +22,7 @@ from av.video.frame import PictureType
 from encoder_adapters import EncodeSettings, encode_file, get_adapter, read_qps
 from encoder_adapters.roi_sidedata import attach_qp_map
 from encoder_adapters.selfcheck import _passed, run_self_check
-from preanalysis.allocate import QpMap, grid_shape
+from preanalysis.qpmap import QpMap, grid_shape
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 

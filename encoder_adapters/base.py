@@ -1,19 +1,22 @@
 """What every encoder adapter shares: the settings, the result, the adapter interface and its registry.
 
-An adapter knows its FFmpeg codec, how free params become `x264-params`/`x265-params`, which settings would
-make the encoder silently ignore a QP map (refused before any work), and how to measure from a tiny encode
-that a map was honoured (the self-check).  Adding an encoder is one new module with one subclass.
+An adapter knows its presets and CRF range, which settings would make the encoder silently ignore a QP map
+(refused before any work), how to open one encoding pass (an `EncodeSession`: frames and their QpMaps in,
+a stream out), and how to measure from a tiny encode that a map was honoured (the self-check).  The loop
+around the sessions (map checks, 2-pass, atomic output, self-check) is shared: encoder_adapters.encode.
+Adding an encoder is one new module with one subclass; x264/x265 through PyAV live in `pyav/`, NVENC in
+`nvenc/`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
-
-import av
+from typing import ClassVar, Protocol
 
 from preanalysis.errors import PreanalysisError
+from preanalysis.qpmap import QpMap
+from preanalysis.video import DecodedFrame, VideoInfo
 
 # Keys the adapter sets itself: a user value would fight the adapter's own choice.
 RESERVED_PARAMS = {
@@ -30,6 +33,7 @@ FALSE_WORDS = {"0", "false", "no", "off"}
 # Output container chosen from the file extension; raw streams only take their own codec.
 CONTAINERS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".264": "h264", ".h264": "h264",
               ".265": "hevc", ".hevc": "hevc"}
+RAW_STREAMS = ("h264", "hevc")
 
 
 @dataclass(frozen=True)
@@ -42,11 +46,13 @@ class EncodeSettings:
     encoder: str = "x264"
     crf: float | None = None
     bitrate_kbps: float | None = None
-    preset: str = "medium"
+    preset: str | None = None  # None: the adapter's default (medium for x264/x265)
     params: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         adapter = get_adapter(self.encoder)
+        if self.preset is None:
+            object.__setattr__(self, "preset", adapter.default_preset)
         if (self.crf is None) == (self.bitrate_kbps is None):
             raise PreanalysisError("give exactly one of crf and bitrate_kbps: CRF mode or 2-pass bitrate mode")
         if self.crf is not None and not 0 <= self.crf <= adapter.max_crf:
@@ -69,7 +75,9 @@ class EncodeSettings:
 
     @property
     def mode(self) -> str:
-        return "crf" if self.crf is not None else "2-pass"
+        if self.crf is not None:
+            return "crf"
+        return "2-pass" if get_adapter(self.encoder).two_pass else "bitrate"
 
     def param(self, key: str) -> str | None:
         """The value of a param however it was spelled (aq_mode, aq-mode, AQ-Mode)."""
@@ -99,78 +107,61 @@ def is_zero(value: str | None) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass wrote: frames, payload bytes (packets only, no container) and the pts span in seconds."""
+
+    frames: int
+    payload_bytes: int
+    seconds: float
+
+
+class EncodeSession(Protocol):
+    """One pass of one encoder into one file: `encode` every frame in order, then `close` (on success) or
+    `abort` (on error: release the encoder; the caller discards the file)."""
+
+    def encode(self, frame: DecodedFrame, qp: QpMap | None) -> None: ...
+    def close(self) -> int: ...  # flush; payload bytes written in all
+    def abort(self) -> None: ...
+
+
 class EncoderAdapter:
-    """One encoder reached through PyAV; subclasses fill the class attributes and the map-specific rules."""
+    """One encoder; subclasses fill the class attributes, `open_pass` and the map-specific rules."""
 
     name: ClassVar[str]
-    codec: ClassVar[str]  # FFmpeg encoder name
-    params_option: ClassVar[str]  # the AVOption that takes "key=value:key=value"
-    stream_codec: ClassVar[str]  # what a raw output extension must hold: h264 | hevc
+    stream_codec: ClassVar[str]  # what the encoder writes: h264 | hevc | av1
+    raw_suffix: ClassVar[str]  # extension of its raw stream (the self-check writes one)
     max_crf: ClassVar[float] = 51
     presets: ClassVar[tuple[str, ...]] = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                                           "slower", "veryslow", "placebo")
-    default_params: ClassVar[dict[str, str]] = {}  # added unless the user sets the key
-    tree_param: ClassVar[str]  # x264 mbtree / x265 cutree: with aq-strength 0 it decides whether AQ stays on
-    presets_without_aq: ClassVar[tuple[str, ...]] = ()  # presets whose default is aq-mode 0 (measured)
+    default_preset: ClassVar[str] = "medium"
+    two_pass: ClassVar[bool] = True  # bitrate mode runs two passes (else the encoder's own one-pass rate control)
+    containers: ClassVar[dict[str, str]] = CONTAINERS  # output extension -> container format it can write
 
-    def options(self, settings: EncodeSettings, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """AVOptions for the PyAV stream (the bitrate goes on the codec context, not here)."""
-        params = dict(self.default_params)
-        user = {normalise(k) for k in settings.params}
-        params = {k: v for k, v in params.items() if normalise(k) not in user}
-        params.update(settings.params)
-        params.update(extra or {})
-        opts = {"preset": settings.preset}
-        if settings.crf is not None:
-            opts["crf"] = f"{settings.crf:g}"
-        if params:
-            opts[self.params_option] = ":".join(f"{k}={v or 1}" for k, v in params.items())
-        return opts
+    def open_pass(self, output: Path, info: VideoInfo, settings: EncodeSettings, pass_params: dict[str, str],
+                  mapped: bool) -> EncodeSession:
+        """A session writing one pass into `output`; pass_params are 2-pass's pass/stats options (else empty);
+        mapped: whether frames of this pass come with QP maps (a frame's map may still be None)."""
+        raise NotImplementedError
 
     def container_format(self, path: str | Path) -> str:
         suffix = Path(path).suffix.lower()
-        fmt = CONTAINERS.get(suffix)
+        fmt = self.containers.get(suffix)
         if fmt is None:
-            raise PreanalysisError(
-                f"unknown output extension {suffix or '(none)'!r}: use one of {', '.join(CONTAINERS)}"
-            )
-        if fmt in ("h264", "hevc") and fmt != self.stream_codec:
+            raise PreanalysisError(f"unknown output extension {suffix or '(none)'!r} for {self.name}: "
+                                   f"use one of {', '.join(self.containers)}")
+        if fmt in RAW_STREAMS and fmt != self.stream_codec:
             raise PreanalysisError(f"{suffix} holds raw {fmt} but {self.name} writes {self.stream_codec}: "
                                    f"use .mp4/.mkv/.mov or the raw {self.stream_codec} extension")
         return fmt
 
-    def pix_fmt(self, source_pix_fmt: str, bit_depth: int) -> str:
-        """4:2:0 at the source's depth (8 or 10 bits); a 4:2:0 source format the encoder takes is kept as is."""
-        supported = {f.name for f in av.codec.Codec(self.codec, "w").video_formats}
-        if source_pix_fmt in supported and source_pix_fmt in ("yuv420p", "yuvj420p", "yuv420p10le"):
-            return source_pix_fmt
-        return "yuv420p10le" if bit_depth > 8 and "yuv420p10le" in supported else "yuv420p"
-
     def refusal(self, settings: EncodeSettings, bit_depth: int) -> str | None:
         """Why a map would be silently ignored with these settings (None: it will be honoured)."""
-        if settings.param("qp") is not None or settings.param("cqp") is not None:
-            return (f"constant QP (qp={settings.param('qp') or settings.param('cqp')}) makes {self.name} ignore the "
-                    "QP map: use --crf or --bitrate, or --no-map")
-        if is_zero(settings.param("aq-mode")):
-            return f"aq-mode=0 makes {self.name} skip the QP map: {self.no_aq_advice()}, or encode with --no-map"
-        if settings.preset in self.presets_without_aq and settings.param("aq-mode") is None:
-            return (f"preset {settings.preset} turns AQ off in {self.name}, so it would skip the QP map: add "
-                    "--param aq-mode=1 (and a non-zero aq-strength), use a slower preset, or encode with --no-map")
-        tree = self.tree_param
-        tree_off = (settings.param(f"no-{tree}") or "x").lower() in TRUE_WORDS or (
-            (settings.param(tree) or "x").lower() in FALSE_WORDS
-        )
-        if is_zero(settings.param("aq-strength")) and settings.param("keyint") == "1":
-            return (f"aq-strength=0 with keyint=1 (intra-only turns {tree} off) makes {self.name} turn AQ off and "
-                    "ignore the QP map: use a small non-zero aq-strength (e.g. 0.1), or encode with --no-map")
-        if is_zero(settings.param("aq-strength")) and tree_off:
-            return (f"aq-strength=0 with {tree} off makes {self.name} turn AQ off and ignore the QP map: "
-                    f"{self.no_aq_advice()}, or encode with --no-map")
         return None
 
-    def no_aq_advice(self) -> str:
-        return (f"for {self.name} without its own AQ use aq-mode=1 with aq-strength near 0 (e.g. 0) "
-                f"and {self.tree_param} on")
+    def encoded_bit_depth(self, info: VideoInfo) -> int:
+        """The depth this encoder codes a source at (8, or 10 for deeper sources)."""
+        return 8 if info.bit_depth <= 8 else 10
 
     def check_settings(self, settings: EncodeSettings, bit_depth: int) -> None:
         why = self.refusal(settings, bit_depth)
@@ -181,7 +172,11 @@ class EncoderAdapter:
     min_map_effect: ClassVar[float]
     map_effect_unit: ClassVar[str]
 
-    def map_effect(self, encoded: Path, sources: list[av.VideoFrame]) -> float:
+    def self_check_advice(self) -> str:
+        """What to do when the self-check finds the map ignored."""
+        return "check the encoder settings, or encode with --no-map"
+
+    def map_effect(self, encoded: Path, sources: list) -> float:
         """How much worse the right half of the first frame came out than the left half (adapter's own unit)."""
         raise NotImplementedError
 

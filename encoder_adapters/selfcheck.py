@@ -11,11 +11,12 @@ from pathlib import Path
 import av
 import numpy as np
 
-from preanalysis.allocate import QpMap
 from preanalysis.errors import PreanalysisError
+from preanalysis.qpmap import QpMap
 from preanalysis.video import DecodedFrame, VideoInfo
 
 from .base import EncoderAdapter, EncodeSettings
+from .passes import encode_pass
 
 WIDTH, HEIGHT = 256, 128  # two 128-px halves: whole 64-px CTUs for x265
 DELTA = 10
@@ -46,13 +47,12 @@ def check_map() -> QpMap:
 
 
 def run_self_check(adapter: EncoderAdapter, settings: EncodeSettings, bit_depth: int) -> float:
-    """Encode the check frames with the map in CRF mode; raise PreanalysisError if the map had no effect."""
+    """Encode the check frames with the map in CRF mode at `bit_depth` (the depth the source will be coded
+    at: adapter.encoded_bit_depth); raise PreanalysisError if the map had no effect."""
     crf = settings.crf if settings.crf is not None else 23.0
     key = (adapter.name, tuple(sorted(settings.params.items())), settings.preset, crf, bit_depth)
     if key in _passed:
         return float("nan")
-    from .encode import encode_pass
-
     check = EncodeSettings(adapter.name, crf=crf, preset=settings.preset, params=settings.params)
     sources = noise_frames(2, WIDTH, HEIGHT, bit_depth)
     pix_fmt = sources[0].format.name
@@ -61,15 +61,14 @@ def run_self_check(adapter: EncoderAdapter, settings: EncodeSettings, bit_depth:
     frames = [DecodedFrame(i, i, i / 25, f) for i, f in enumerate(noise_frames(2, WIDTH, HEIGHT, bit_depth))]
     qp = check_map()
     with tempfile.TemporaryDirectory(prefix="preanalysis-selfcheck-") as tmpdir:
-        out = Path(tmpdir) / f"check.{'264' if adapter.stream_codec == 'h264' else '265'}"
+        out = Path(tmpdir) / f"check{adapter.raw_suffix}"
         encode_pass(frames, info, out, adapter, check, lambda i: qp)
         effect = adapter.map_effect(out, sources)
     if not effect >= adapter.min_map_effect:
         raise PreanalysisError(
             f"self-check failed: {adapter.name} ignored a strong QP map (effect {effect:.1f} {adapter.map_effect_unit}, "
-            f"need >= {adapter.min_map_effect:g}) with preset {settings.preset}, params {settings.params or '{}'} and "
-            f"PyAV {av.__version__}: AQ must stay on (aq-mode >= 1 and, without {adapter.tree_param} or with keyint=1, "
-            "a non-zero aq-strength; ultrafast presets lower both), or encode with --no-map"
+            f"need >= {adapter.min_map_effect:g}) with preset {settings.preset} and params {settings.params or '{}'}: "
+            f"{adapter.self_check_advice()}"
         )
     _passed.add(key)
     return effect

@@ -23,6 +23,7 @@ import av
 from preanalysis.config import Config, from_dict
 from preanalysis.errors import PreanalysisError
 from preanalysis.io import atomic_output, check_output_path
+from preanalysis.prefilters import filtered
 from preanalysis.video import decode, probe
 
 from .metrics import ffmpeg_path, measure
@@ -165,8 +166,8 @@ def encode_to_target(
                 maps = {fa.index: fa.qp for fa in analyze(input_path, chunk_config, start, stop)}
                 qp = maps.get
             part = Path(tmp) / f"chunk{i:05d}.mp4"
-            result = encode_frames(lambda s=start, e=stop: decode(input_path, s, e), info, part,
-                                   replace(settings, crf=crf), qp, prefilter=config.encode.prefilter)
+            source = filtered(lambda s=start, e=stop: decode(input_path, s, e), config.encode.prefilter)
+            result = encode_frames(source, info, part, replace(settings, crf=crf), qp)
             reference = lossless_copy(input_path, start, stop, Path(tmp) / f"source{i:05d}.mkv")
             vmaf = measure(reference, part, ffmpeg=ffmpeg).means()["vmaf"]
             reference.unlink()

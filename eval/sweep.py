@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from preanalysis.allocate import QpMap
+from preanalysis.qpmap import QpMap
 from preanalysis.config import Config
 from preanalysis.errors import PreanalysisError
 from preanalysis.io import atomic_write_text
-from preanalysis.prefilter import prefilter_version
+from preanalysis.prefilters import filtered, prefilter_version
 from preanalysis.video import VideoInfo, decode, probe
 
 from .metrics import measure
@@ -180,8 +180,8 @@ def encode_variant(
     if qp is not None:
         qp_for_frame = lambda i: qp[i] if i < len(qp) else None
 
-    return encode_frames(lambda: decode(path, 0, settings.frames), info, out, enc, qp_for_frame,
-                         prefilter=variant.prefilter)
+    source = filtered(lambda: decode(path, 0, settings.frames), variant.prefilter)
+    return encode_frames(source, info, out, enc, qp_for_frame)
 
 
 def run_point(

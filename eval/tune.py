@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from preanalysis.allocate import QpMap
+from preanalysis.qpmap import QpMap
 from preanalysis.config import SALIENCE_VMAF_LIMIT, Config, from_dict
 from preanalysis.errors import PreanalysisError
 from preanalysis.pipeline import analyze, frame_qp, frame_salience

@@ -1,18 +1,33 @@
 """preanalysis: analyse a video before encoding and tell the encoder where to spend bits.
 
-    from preanalysis import Config, analyze
-    for fa in analyze("in.mp4", Config()):   # FrameAnalysis: maps, salience (uint8), qp (QpMap)
+    import preanalysis
+    preanalysis.encode("in.mp4", "out.mp4", encoder="x264", crf=23)        # analyse + encode, one decode
+    for fa in preanalysis.analyze("in.mp4", preanalysis.Config()):       # FrameAnalysis: maps, salience, qp
         ...
+
+Names are imported on first use, so `import preanalysis` stays light (no encoders, eval or networks).
 """
 
-from .allocate import QpMap, allocate_bits, qp_offsets
-from .channels import allocate_channels
-from .config import Config, load_config
-from .errors import PreanalysisError
-from .pipeline import FrameAnalysis, analyze, scene_cuts
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
-__all__ = [
-    "Config", "FrameAnalysis", "PreanalysisError", "QpMap", "allocate_bits", "allocate_channels", "analyze",
-    "load_config", "qp_offsets", "scene_cuts",
-]
+
+_EXPORTS = {
+    "Config": "preanalysis.config", "load_config": "preanalysis.config",
+    "PreanalysisError": "preanalysis.errors",
+    "QpMap": "preanalysis.qpmap",
+    "allocate_bits": "preanalysis.allocate", "qp_offsets": "preanalysis.allocate",
+    "FrameAnalysis": "preanalysis.pipeline", "analyze": "preanalysis.pipeline", "scene_cuts": "preanalysis.pipeline",
+    "allocate_channels": "preanalysis.channels",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'preanalysis' has no attribute {name!r}")

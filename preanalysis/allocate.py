@@ -1,59 +1,18 @@
 """Perceptual bitrate allocation: salience mask -> bit shares under a budget -> integer QP offsets.
 
-Rate model (DESIGN.md): the bits of a block scale about as 2^(-QP/6), so a block whose share of the frame's
+Rate model: the bits of a block scale about as 2^(-QP/6), so a block whose share of the frame's
 bits should change by a factor s gets the offset -6*log2(s).  Offsets are re-centred so that the
 complexity-weighted predicted bits of the frame never exceed what the frame would cost without a map.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
 from .config import AllocateConfig
 from .errors import PreanalysisError
-
-BLOCK = 16  # H.264 macroblock; x264/x265 wrappers take offsets per 16x16 block.
-
-
-@dataclass(frozen=True)
-class QpMap:
-    """Integer QP offsets per block of one frame (negative = more bits), in full-resolution coordinates."""
-
-    offsets: np.ndarray  # int8, (ceil(height / block_size), ceil(width / block_size))
-    width: int
-    height: int
-    block_size: int = BLOCK
-
-    def __post_init__(self):
-        rows, cols = grid_shape(self.width, self.height, self.block_size)
-        if self.offsets.shape != (rows, cols):
-            raise PreanalysisError(
-                f"QP map shape {self.offsets.shape} does not match a {self.width}x{self.height} frame "
-                f"with {self.block_size}px blocks ({rows}x{cols}): regenerate the maps for this video"
-            )
-
-    def aggregate(self, block_size: int) -> QpMap:
-        """Coarser grid (32 for x265 CUs, 64 for CTBs/superblocks): the rounded mean of the covered blocks."""
-        if block_size == self.block_size:
-            return self
-        if block_size % self.block_size:
-            raise PreanalysisError(f"cannot aggregate {self.block_size}px blocks to {block_size}px")
-        k = block_size // self.block_size
-        rows, cols = grid_shape(self.width, self.height, block_size)
-        padded = np.full((rows * k, cols * k), np.nan, dtype=np.float64)
-        padded[: self.offsets.shape[0], : self.offsets.shape[1]] = self.offsets
-        means = np.nanmean(padded.reshape(rows, k, cols, k), axis=(1, 3))
-        return QpMap(np.round(means).astype(np.int8), self.width, self.height, block_size)
-
-    def mean(self) -> float:
-        return float(self.offsets.mean())
-
-
-def grid_shape(width: int, height: int, block_size: int = BLOCK) -> tuple[int, int]:
-    return (-(-height // block_size), -(-width // block_size))
+from .qpmap import BLOCK, grid_shape
 
 
 def allocate_bits(weights: np.ndarray, budget: float, min_rate: float, max_rate: float) -> np.ndarray:

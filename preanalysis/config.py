@@ -97,7 +97,7 @@ class EncodeConfig:
     x265_params: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
-        from .prefilter import parse_prefilter
+        from .prefilters.spec import parse_prefilter
 
         try:
             self.prefilter = parse_prefilter(self.prefilter)

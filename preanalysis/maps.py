@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .allocate import QpMap
+from .qpmap import QpMap
 from .errors import PreanalysisError
 from .io import atomic_output
 

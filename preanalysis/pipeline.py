@@ -19,7 +19,8 @@ from typing import Self
 import numpy as np
 
 from . import video
-from .allocate import QpMap, block_complexity, block_means, qp_offsets
+from .allocate import block_complexity, block_means, qp_offsets
+from .qpmap import QpMap
 from .analysers import ANALYSERS, Analyser, AnalysisContext, map_owner
 from .config import Config
 from .errors import PreanalysisError

@@ -15,7 +15,7 @@ import av
 import cv2
 import numpy as np
 
-from .allocate import QpMap
+from .qpmap import QpMap
 from .errors import PreanalysisError
 from .io import atomic_output, atomic_write_bytes
 

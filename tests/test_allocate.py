@@ -5,13 +5,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from preanalysis.allocate import (
-    QpMap,
     allocate_bits,
     block_means,
     predicted_bits,
     qp_offsets,
 )
 from preanalysis.config import AllocateConfig
+from preanalysis.qpmap import QpMap
 from preanalysis.errors import PreanalysisError
 
 weights = arrays(np.float64, st.integers(1, 200), elements=st.floats(0, 100))

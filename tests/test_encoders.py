@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from av.video.frame import PictureType
 
-import encoder_adapters.encode as encode_module
+import encoder_adapters.pyav.adapter as pyav_adapter
 from encoder_adapters import EncodeSettings, encode_file, encode_frames, get_adapter, read_qps
 from encoder_adapters.readback import luma_plane
-from encoder_adapters.roi_sidedata import attach_qp_map, attached_rois, clear_roi, roi_rectangles
+from encoder_adapters.pyav.roi_sidedata import attach_qp_map, attached_rois, clear_roi, roi_rectangles
+from encoder_adapters.pyav.x265 import half_psnr
 from encoder_adapters.selfcheck import _passed, noise_frames, run_self_check
-from encoder_adapters.x265 import half_psnr
-from preanalysis.allocate import QpMap, grid_shape
+from preanalysis.qpmap import QpMap, grid_shape
 from preanalysis.errors import PreanalysisError
 from preanalysis.video import DecodedFrame, VideoInfo, decode, probe
 
@@ -219,7 +219,7 @@ def test_self_check_catches_a_map_that_is_not_applied(monkeypatch, tmp_path, enc
     _passed.clear()
     assert run_self_check(get_adapter(encoder), settings, 8) >= get_adapter(encoder).min_map_effect
     _passed.clear()
-    monkeypatch.setattr(encode_module, "attach_qp_map", lambda frame, qp, depth: 0)
+    monkeypatch.setattr(pyav_adapter, "attach_qp_map", lambda frame, qp, depth: 0)
     with pytest.raises(PreanalysisError, match=f"self-check failed: {encoder} ignored"):
         run_self_check(get_adapter(encoder), settings, 8)
     factory, info = frames_info(noise_frames(2, 64, 64))
@@ -361,7 +361,7 @@ def test_settings_validation_messages():
         EncodeSettings("x264")
     with pytest.raises(PreanalysisError, match="exactly one of crf and bitrate"):
         EncodeSettings("x264", crf=23, bitrate_kbps=500)
-    with pytest.raises(PreanalysisError, match="unknown encoder 'vp9': use one of x264, x265"):
+    with pytest.raises(PreanalysisError, match="unknown encoder 'vp9': use one of nvenc-h264, nvenc-hevc, x264, x265"):
         EncodeSettings("vp9", crf=23)
     with pytest.raises(PreanalysisError, match="preset"):
         EncodeSettings("x264", crf=23, preset="fastest")

@@ -16,7 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from encoder_adapters import files, read_qps
-from preanalysis.allocate import QpMap, grid_shape
+from encoder_adapters.files import addroi, svtav1
+from encoder_adapters.files import zones as x265_zones
+from preanalysis.qpmap import QpMap, grid_shape
 from preanalysis.cli import main
 from preanalysis.errors import PreanalysisError
 
@@ -202,7 +204,7 @@ def brute_force_error(values: np.ndarray, k: int) -> float:
 @given(st.lists(st.integers(-12, 12), min_size=1, max_size=40), st.integers(1, 4))
 def test_quantise_levels_is_optimal(values, k):
     v = np.array(values)
-    q = files.quantise_levels(v, k)
+    q = svtav1.quantise_levels(v, k)
     assert len(np.unique(q)) <= k
     order = np.argsort(v, kind="stable")
     assert np.all(np.diff(q[order]) >= 0)  # order preserving
@@ -225,7 +227,7 @@ def test_svtav1_roi_map_format(tmp_path):
         assert len(offsets) == 20 * 12  # 64x64 superblocks in raster order
         assert 2 <= len(set(offsets)) <= 8
         np.testing.assert_array_equal(q[number].ravel(), offsets)
-        sb = maps[number].aggregate(64).offsets.ravel() * files.SVTAV1_QINDEX_PER_QP  # before the quantiser
+        sb = maps[number].aggregate(64).offsets.ravel() * svtav1.SVTAV1_QINDEX_PER_QP  # before the quantiser
         assert len(np.unique(sb)) > 8 and np.corrcoef(sb, offsets)[0, 1] > 0.95
 
 
@@ -273,8 +275,8 @@ def test_addroi_keeps_only_stable_regions():
         m[2:6, 3:9] = -5  # stable salient box
         m[0, :] = 4 * (-1) ** (k + np.arange(m.shape[1]))  # sign flips from frame to frame: not stable
         frames.append(QpMap(m, W, H))
-    rois = files.addroi_rois(frames)
-    assert rois == [files.Roi(x=48, y=32, w=96, h=64, delta=-5)]
+    rois = addroi.addroi_rois(frames)
+    assert rois == [addroi.Roi(x=48, y=32, w=96, h=64, delta=-5)]
     assert rois[0].filter() == "addroi=x=48:y=32:w=96:h=64:qoffset=-5/51"
 
 
@@ -282,7 +284,7 @@ def test_addroi_rectangles_are_few_disjoint_and_uniform():
     rng = np.random.default_rng(5)
     width, height = 1280, 720
     base = np.repeat(np.repeat(rng.integers(-6, 7, (6, 10)), 8, axis=0), 8, axis=1)[:45, :80].astype(np.int8)
-    rois = files.addroi_rois([QpMap(base, width, height)] * 3, max_rects=32)
+    rois = addroi.addroi_rois([QpMap(base, width, height)] * 3, max_rects=32)
     assert 0 < len(rois) <= 32
     cover = np.zeros((height, width), np.int32)
     for r in rois:
@@ -295,7 +297,7 @@ def test_addroi_rectangles_are_few_disjoint_and_uniform():
 def test_addroi_rectangles_stay_inside_odd_sized_frames():
     width, height = 200, 120  # 12.5 x 7.5 macroblocks
     m = np.full(grid_shape(width, height), -3, np.int8)
-    (roi,) = files.addroi_rois([QpMap(m, width, height)] * 2)
+    (roi,) = addroi.addroi_rois([QpMap(m, width, height)] * 2)
     assert (roi.x, roi.y, roi.w, roi.h, roi.delta) == (0, 0, 200, 120, -3)
 
 
@@ -319,12 +321,12 @@ def test_empty_addroi_script_is_a_valid_null_filter(tmp_path, clip):
 
 def test_scenes_follow_mean_offset_changes():
     means = [0.1] * 30 + [3.0] * 30 + [-2.0] * 5 + [3.0] * 25 + [-2.2] * 20
-    zones = files.scenes(means, min_frames=12)
+    zones = x265_zones.scenes(means, min_frames=12)
     assert [(z.start, z.end) for z in zones] == [(0, 29), (30, 89), (90, 109)]
     assert zones[2].offset == pytest.approx(-2.2) and zones[2].bitrate_factor == pytest.approx(2 ** (2.2 / 6))
     maps = flat_maps([0] * 30 + [3] * 30 + [-2] * 20)
     assert files.x265_zones(maps) == "30,59,b=0.707/60,79,b=1.260"
-    assert files.scenes([]) == [] and files.scenes([2.0]) == [files.Zone(0, 0, 2.0)]
+    assert x265_zones.scenes([]) == [] and x265_zones.scenes([2.0]) == [x265_zones.Zone(0, 0, 2.0)]
     assert files.x265_zones(flat_maps([0] * 20)) == ""  # nothing differs: no zones
 
 

@@ -2,7 +2,7 @@
 
 tests/data/nvenc_layout.json is what tests/data/nvenc_layout.c prints when compiled against nvEncodeAPI.h of
 Video Codec SDK 13.0 (FFmpeg/nv-codec-headers f2fb9b3).  No machine here has an NVENC engine, so the encode
-loop itself is not exercised (see encoder_adapters/nvenc.py).
+loop itself is not exercised (see encoder_adapters/nvenc/api.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from encoder_adapters import nvenc
-from preanalysis.allocate import QpMap, grid_shape
+from encoder_adapters import EncodeSettings, encode_file, get_adapter
+from encoder_adapters.nvenc import api as nvenc
+from preanalysis.qpmap import QpMap, grid_shape
 from preanalysis.errors import PreanalysisError
-from preanalysis.video import probe
 
 LAYOUT = json.loads((Path(__file__).parent / "data" / "nvenc_layout.json").read_text())
 STRUCTS = {cls.__name__: cls for cls in nvenc.STRUCTS}
@@ -103,12 +103,20 @@ def test_map_for_another_size_is_refused():
 
 
 def test_settings_are_validated():
-    with pytest.raises(PreanalysisError, match="preset"):
-        nvenc.NvencSettings(preset="slow")
+    with pytest.raises(PreanalysisError, match="unknown nvenc-h264 preset 'slow'"):
+        EncodeSettings("nvenc-h264", crf=23, preset="slow")
+    hevc = get_adapter("nvenc-hevc")
     with pytest.raises(PreanalysisError, match="CTB size"):
-        nvenc.NvencSettings(codec="hevc", ctb_size=8)
-    with pytest.raises(PreanalysisError, match="cq"):
-        nvenc.NvencSettings(cq=60)
+        hevc.session_config(EncodeSettings("nvenc-hevc", crf=23, params={"ctb-size": "8"}))
+    with pytest.raises(PreanalysisError, match="crf 51.6 is out of range: nvenc-hevc takes 0..51"):
+        EncodeSettings("nvenc-hevc", crf=51.6)
+    with pytest.raises(PreanalysisError, match="takes no param 'aq-mode'"):
+        hevc.check_settings(EncodeSettings("nvenc-hevc", crf=23, params={"aq-mode": "1"}), 8)
+    with pytest.raises(PreanalysisError, match="10-bit source"):
+        hevc.check_settings(EncodeSettings("nvenc-hevc", crf=23), 10)
+    config = hevc.session_config(EncodeSettings("nvenc-hevc", bitrate_kbps=900, preset="p6", params={"ctb-size": "64"}))
+    assert (config.codec, config.bitrate_kbps, config.preset, config.ctb_size) == ("hevc", 900, "p6", 64)
+    assert EncodeSettings("nvenc-h264", bitrate_kbps=900).mode == "bitrate"  # NVENC's own one-pass VBR
 
 
 def has_nvenc_library() -> bool:
@@ -123,7 +131,7 @@ def has_nvenc_library() -> bool:
 def test_refuses_cleanly_without_an_nvenc_gpu():
     """Without the driver libraries, or on a GPU without an encoder engine, the session refuses in one line."""
     with pytest.raises(PreanalysisError) as info:
-        nvenc.NvencEncoder(64, 64, Fraction(25), nvenc.NvencSettings())
+        nvenc.NvencEncoder(64, 64, Fraction(25), nvenc.SessionConfig())
     message = str(info.value)
     assert "\n" not in message and "x264" in message
     if has_nvenc_library():
@@ -132,6 +140,10 @@ def test_refuses_cleanly_without_an_nvenc_gpu():
         assert "NVENC is not available" in message and ".so.1 was not found" in message
 
 
-def test_encode_refuses_a_container_output(carphone, tmp_path):
-    with pytest.raises(PreanalysisError, match="raw h264 stream"):
-        nvenc.encode_nvenc([], probe(carphone), tmp_path / "out.mp4", nvenc.NvencSettings())
+def test_encode_refuses_a_container_output_and_reaches_the_sdk_through_encode_file(carphone, tmp_path):
+    with pytest.raises(PreanalysisError, match="unknown output extension '.mp4' for nvenc-h264: use one of .264"):
+        encode_file(carphone, tmp_path / "out.mp4", EncodeSettings("nvenc-h264", crf=23))
+    with pytest.raises(PreanalysisError) as info:  # the common path opens a real session (and refuses here)
+        encode_file(carphone, tmp_path / "out.264", EncodeSettings("nvenc-h264", crf=23), lambda i: None)
+    assert ("NVENC is not available" in str(info.value) or "NVENC engine" in str(info.value))
+    assert not (tmp_path / "out.264").exists()

@@ -1,4 +1,4 @@
-"""The pre-filter by name (preanalysis.prefilter) and the MCTF behind `auto` (preanalysis.mctf)."""
+"""The pre-filter by name (preanalysis.prefilters) and the MCTF behind `auto` (preanalysis.prefilters.mctf)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import av
 import numpy as np
 import pytest
 
-from preanalysis import mctf, video
+from preanalysis import video
 from preanalysis.config import Config, from_dict
 from preanalysis.errors import PreanalysisError
 from preanalysis.models import scenes
-from preanalysis.prefilter import apply_prefilter, auto_spec, parse_prefilter, prefilter_version
+from preanalysis.prefilters import apply_prefilter, filtered, parse_prefilter, prefilter_version
+from preanalysis.prefilters import mctf
+from preanalysis.prefilters.stage import auto_spec
 from preanalysis.synthetic import write_video
 
 
@@ -76,17 +78,36 @@ def test_mctf_rejects_bad_strength_and_odd_sides(tmp_path):
         list(mctf.mctf_frames([odd], 1.0))
 
 
-def test_encoders_take_the_pre_filter_on_every_pass(carphone, tmp_path):
-    from encoder_adapters import EncodeSettings, encode_file
+def test_every_encoder_pass_sees_the_same_filtered_frames(carphone, tmp_path):
+    """The pre-filter is a stage of the frame source: 2-pass calls the source once per pass, and both passes
+    must get the filtered frames (not the noisy ones, not different ones)."""
+    from encoder_adapters import EncodeSettings, encode_frames
 
     clean = scenes.load_clip(carphone, width=176, max_frames=10)
     noisy = np.clip(clean + np.random.default_rng(2).normal(0, 6 / 255, clean.shape), 0, 1).astype(np.float32)
     path = _gray_video(noisy, tmp_path / "noisy.mkv")
-    sizes = {}
-    for mode in ("off", "auto"):
-        for settings in (EncodeSettings("x264", crf=26, preset="veryfast"),
-                         EncodeSettings("x264", bitrate_kbps=150, preset="veryfast")):  # 2 passes
-            result = encode_file(path, tmp_path / f"{mode}_{settings.mode}.mp4", settings, prefilter=mode)
-            assert result.frames == 10
-            sizes[mode, settings.mode] = result.size_bytes
-    assert sizes["auto", "crf"] < 0.9 * sizes["off", "crf"]  # the noise it no longer has to code
+    seen: list[list[bytes]] = []
+
+    def recorded(source):
+        def frames():
+            seen.append([])
+            for d in source():
+                seen[-1].append(d.frame.to_ndarray(format="yuv420p").tobytes())
+                yield d
+        return frames
+
+    expected = [d.frame.to_ndarray(format="yuv420p").tobytes()
+                for d in apply_prefilter(video.decode(path), "mctf:1")]
+    raw = [d.frame.to_ndarray(format="yuv420p").tobytes() for d in video.decode(path)]
+    settings = EncodeSettings("x264", bitrate_kbps=150, preset="veryfast")
+    result = encode_frames(recorded(filtered(lambda: video.decode(path), "mctf:1")), video.probe(path),
+                           tmp_path / "two_pass.mp4", settings)
+    assert result.frames == 10 and len(seen) == 2  # two passes, each from the source
+    assert seen[0] == seen[1] == expected  # both passes: the filtered frames, identical
+    assert all(a != b for a, b in zip(expected, raw))
+    assert filtered(video.decode, "off") is video.decode  # off: the source as it is
+
+    sizes = {mode: encode_frames(filtered(lambda: video.decode(path), mode), video.probe(path),
+                                 tmp_path / f"{mode}.mp4", EncodeSettings("x264", crf=26, preset="veryfast")).size_bytes
+             for mode in ("off", "auto")}
+    assert sizes["auto"] < 0.9 * sizes["off"]  # at one CRF: the noise it no longer has to code

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from preanalysis.allocate import QpMap, grid_shape
+from preanalysis.qpmap import QpMap, grid_shape
 from preanalysis.cli import main as cli_main
 from preanalysis.errors import PreanalysisError
 from preanalysis.visualize import VisualFrame, contact_sheet, qp_colours, render, sheet_indices

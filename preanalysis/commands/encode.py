@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from encoder_adapters import ADAPTERS, EncodeSettings, encode_file
+from encoder_adapters import ADAPTERS, EncodeSettings, encode_frames
 
 from .. import video
-from ..allocate import QpMap
+from ..qpmap import QpMap
 from ..errors import PreanalysisError
 from ..io import check_output_path
 from ._options import add_config_options, config_from_args
@@ -116,7 +116,10 @@ def run(args) -> int:
         qp_for_frame = maps_from_file(args.maps, info)
     else:
         qp_for_frame = AnalysisInStep(args.input, config)
-    result = encode_file(args.input, out, settings, qp_for_frame, progress=True, prefilter=config.encode.prefilter)
+    from ..prefilters import filtered
+
+    source = filtered(lambda: video.decode(args.input), config.encode.prefilter)
+    result = encode_frames(source, info, out, settings, qp_for_frame, progress=True)
     how = "no map" if qp_for_frame is None else f"maps from {Path(args.maps).name}" if args.maps else "analysed maps"
     how += f", pre-filter {config.encode.prefilter}" + "".join(f", {k} {v}" for k, v in settings.params.items())
     rate = f"crf {settings.crf:g}" if settings.crf is not None else f"2-pass {settings.bitrate_kbps:g} kbps"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..allocate import QpMap
+from ..qpmap import QpMap
 from ..config import Config
 from ..errors import PreanalysisError
 

@@ -27,13 +27,17 @@ def make_product(product: str, input_path: str, maps_path: str, output_path: str
         write_qpfile(output_path, (maps.qp_map(i) for i in range(len(maps))), qpfile_base_qp,
                      keyframes=set(np.flatnonzero(maps.scene_start).tolist()))
     elif product == "encode":
-        from encoder_adapters import encode_file
+        from encoder_adapters import encode_frames
+
+        from ..prefilters import filtered
+        from ..video import decode, probe
 
         def qp_for_frame(index: int):
             return maps.qp_map(index) if index < len(maps) else None
 
-        encode_file(input_path, output_path, encode.settings(encoder_config.params(encode.encoder)),
-                    qp_for_frame=qp_for_frame, stop=frames, prefilter=encoder_config.prefilter)
+        source = filtered(lambda: decode(input_path, 0, frames), encoder_config.prefilter)
+        encode_frames(source, probe(input_path), output_path, encode.settings(encoder_config.params(encode.encoder)),
+                      qp_for_frame=qp_for_frame)
     else:
         raise ValueError(f"unknown product {product!r}")
     return str(Path(output_path))

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import PreanalysisError
+from ..warp import resize_flow, warp  # noqa: F401  (the numpy halves of the flow convention, re-exported)
 
 
 def _as_uint8(image: np.ndarray) -> np.ndarray:
@@ -33,25 +34,6 @@ def teacher_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise PreanalysisError(f"teacher flow needs two frames of one size, got {a8.shape} and {b8.shape}")
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     return dis.calc(a8, b8, None).astype(np.float32)
-
-
-def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resample a flow to size=(width, height), scaling the vectors with the image (area average)."""
-    h, w = flow.shape[:2]
-    out = cv2.resize(flow, size, interpolation=cv2.INTER_AREA if size[0] < w else cv2.INTER_LINEAR)
-    out[..., 0] *= size[0] / w
-    out[..., 1] *= size[1] / h
-    return out.astype(np.float32)
-
-
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Backward warp: out(x) = image(x + flow(x)), bilinear, borders replicated. image (h, w) or (h, w, c)."""
-    h, w = flow.shape[:2]
-    if image.shape[:2] != (h, w):
-        raise PreanalysisError(f"warp needs image and flow of one size, got {image.shape[:2]} and {(h, w)}")
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(image.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1],
-                     interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def warp_torch(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:

@@ -14,12 +14,8 @@ is off below σ=2.5 and full from σ=4.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import av
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -27,11 +23,10 @@ from torch import nn
 
 from ..analysers.base import Analyser, AnalysisContext, register_analyser
 from ..errors import PreanalysisError
-from ..mctf import SIGMA_FRAMES, auto_strength, noise_sigma, planes, source_sigma, to_frame
-from ..video import DecodedFrame
+from ..prefilters.noise import noise_sigma
 from .blocks import ConvGRUCell, TinyUNet, conv, from_work, smoothness, ssim, to_work
 from .scenes import full_res_luma, generate_scene, head, load_clip, tail, training_videos
-from .teacher import resize_flow, warp, warp_torch
+from .teacher import warp_torch
 from .training import fit, param_count, seed_everything
 from .weights import load_model, pick_device, save_weights
 
@@ -40,7 +35,6 @@ NAME = "temporal"
 WINDOW = 3  # frames whose features feed the GRU
 W_MAX = 0.8  # never take more than this share of the prediction: the filter stays recursive, not frozen
 TRUST_SCALE = 3 / 255  # prediction error (work resolution, 3x3 mean) at which trust falls to 1/e
-GATE = (1.25, 2.0)  # full-resolution mismatch (in σ) where the prediction's weight starts / ends falling
 
 
 class TemporalNet(nn.Module):
@@ -126,58 +120,6 @@ class Predictability(Analyser):
         if trust is None:
             return {"predictability": np.zeros(ctx.luma.shape, np.float32)}
         return {"predictability": from_work(trust[0, 0].cpu().numpy(), ctx.luma.shape)}
-
-
-# ---------------------------------------------------------------- the pre-filter
-
-
-def mismatch_gate(predicted: np.ndarray, frame: np.ndarray, sigma: float) -> np.ndarray:
-    """Full-resolution safety net: 1 where the prediction differs from the frame by what noise explains
-    (5x5 mean |P - F| <= GATE[0]·σ), falling to 0 at GATE[1]·σ.  The trust map comes from the working resolution,
-    where upsampled-motion errors and fine detail are invisible; this catches them (blur, ghosts)."""
-    err = cv2.blur(np.abs(predicted - frame), (5, 5))
-    sigma = max(sigma, 1 / 255)
-    return np.clip((GATE[1] * sigma - err) / ((GATE[1] - GATE[0]) * sigma), 0, 1).astype(np.float32)
-
-
-def prefilter_frames(
-    decoded_frames: Iterable[DecodedFrame], strength: str | float = "auto", weights: str | Path = NAME
-) -> Iterator[DecodedFrame]:
-    """Motion-compensated temporal pre-filter: the same frames (index, pts, time) filtered at full resolution,
-    8-bit 4:2:0.  strength: "auto" (from the noise of the first SIGMA_FRAMES frames), "off", or 0..1."""
-    if strength == "off":
-        yield from decoded_frames
-        return
-    if not (strength == "auto" or (isinstance(strength, (int, float)) and 0 <= strength <= 1)):
-        raise PreanalysisError(f"pre-filter strength {strength!r} is not valid: use auto, off or a number in 0..1")
-    rest = iter(decoded_frames)
-    first = list(itertools.islice(rest, SIGMA_FRAMES))
-    if strength == "auto":
-        s = auto_strength(source_sigma(first)) if first else 0.0
-    else:
-        s = float(strength)
-    if s == 0:  # clean source: pass through untouched (and skip the network)
-        yield from itertools.chain(first, rest)
-        return
-    noise = source_sigma(first) / 255
-    state = TemporalState(load_net(weights), s)
-    filtered: list[np.ndarray] = []
-    with torch.no_grad():
-        for d in itertools.chain(first, rest):
-            yuv = planes(d.frame)
-            work = to_work(yuv[0])
-            sigma = torch.tensor([noise_sigma(work) / 255], dtype=torch.float32)
-            flow_work = state.flow
-            _, trust, _ = state.feed(torch.from_numpy(work)[None, None], sigma)
-            if trust is not None:
-                flow = flow_work[0].permute(1, 2, 0).numpy()
-                predicted = [warp(prev, resize_flow(flow, (p.shape[1], p.shape[0]))) for p, prev in zip(yuv, filtered)]
-                weight = from_work(s * W_MAX * trust[0, 0].numpy(), yuv[0].shape)
-                weight *= mismatch_gate(predicted[0], yuv[0], noise)
-                yuv = [w * pr + (1 - w) * p for w, pr, p in
-                       zip((weight, weight[::2, ::2], weight[::2, ::2]), predicted, yuv)]
-            filtered = yuv
-            yield DecodedFrame(d.index, d.pts, d.time, to_frame(yuv, d.frame))
 
 
 # ---------------------------------------------------------------- training
@@ -273,53 +215,9 @@ def predict_clip(net: TemporalNet, frames: np.ndarray) -> tuple[list[float], lis
     return psnr, psnr_repeat, trust_mean
 
 
-def _encode_pair(path: Path, frames: int, crf: float, noise: float, folder: Path, weights: str | Path = NAME) -> dict:
-    """Bitrate and VMAF with and without the pre-filter; VMAF against the encoder's input (noisy or not) and
-    against the clean clip.  x264 medium, AQ strength 0 (the BASELINES anchor)."""
-    from encoder_adapters import EncodeSettings, encode_frames
-    from eval.metrics import measure
-
-    from .. import video
-
-    info = video.probe(path)
-    settings = EncodeSettings("x264", crf=crf, params={"aq-mode": "1", "aq-strength": "0"})
-
-    def source(noise: float = noise):
-        rng = np.random.default_rng(1)
-        for d in video.decode(path, 0, frames):
-            if noise == 0:
-                yield d
-                continue
-            yuv = d.frame.to_ndarray(format="yuv420p").astype(np.float32)
-            yuv[:d.frame.height] += rng.normal(0, noise, yuv[:d.frame.height].shape)
-            f = av.VideoFrame.from_ndarray(np.clip(np.rint(yuv), 0, 255).astype(np.uint8), format="yuv420p")
-            f.pts, f.time_base = d.frame.pts, d.frame.time_base
-            yield DecodedFrame(d.index, d.pts, d.time, f)
-
-    lossless = EncodeSettings("x264", crf=0, preset="ultrafast")
-    reference, clean = folder / f"ref_{noise:g}.mkv", folder / "ref_0.mkv"
-    encode_frames(source, info, reference, lossless)
-    if not clean.exists():
-        encode_frames(lambda: source(0.0), info, clean, lossless)
-    sigma = source_sigma(list(itertools.islice(source(), SIGMA_FRAMES)))
-    out: dict = {"noise_sigma_added": noise, "noise_sigma_measured": round(sigma, 3),
-                 "prefilter_strength": auto_strength(sigma)}
-    for label, wrap in (("off", source), ("temporal", lambda: prefilter_frames(source(), "auto", weights))):
-        result = encode_frames(wrap, info, folder / f"enc_{noise:g}_{label}.mkv", settings)
-        scores = measure(reference, result.path).means()
-        out[label] = {"kbps": round(result.bitrate_kbps, 2), "vmaf": round(scores["vmaf"], 3),
-                      "psnr_y": round(scores["psnr_y"], 3)}
-        if noise:
-            out[label]["vmaf_vs_clean"] = round(measure(clean, result.path).means()["vmaf"], 3)
-    return out
-
-
-def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30, encode_frames_n: int = 30,
-           crf: float = 27, encode: bool = True) -> dict:
-    """Per clip: prediction PSNR next to repeat-last-frame, mean trust, noise σ; with encode=True, bitrate
-    and VMAF with / without the pre-filter (x264 medium, AQ strength 0, one CRF) on the clip and a σ=4 copy."""
-    import tempfile
-
+def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30) -> dict:
+    """Per clip: prediction PSNR next to repeat-last-frame, mean trust, noise σ.  What the pre-filter does to
+    encodes (bitrate and VMAF with and without it) is measured by eval.temporal_report."""
     net = load_net(weights)
     per_clip = {}
     for path in clips:
@@ -330,11 +228,7 @@ def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30, 
         entry = {"prediction_psnr": float(np.mean(psnr)), "repeat_last_psnr": float(np.mean(repeat)),
                  "mean_mask": float(np.mean(trust)), "noise_sigma": noise_sigma(full_res_luma(path, 1, start)[0]),
                  "frames": len(frames)}
-        if encode:
-            with tempfile.TemporaryDirectory(prefix="preanalysis-temporal-") as tmp:
-                entry["encode"] = {f"sigma_{n:g}": _encode_pair(path, encode_frames_n, crf, n, Path(tmp), weights)
-                                   for n in (0.0, 4.0)}
         per_clip[path.name] = entry
     keys = ("prediction_psnr", "repeat_last_psnr", "mean_mask")
     mean = {k: float(np.mean([c[k] for c in per_clip.values()])) for k in keys} if per_clip else {}
-    return {**mean, "crf": crf, "clips": per_clip}
+    return {**mean, "clips": per_clip}

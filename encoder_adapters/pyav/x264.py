@@ -9,8 +9,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .base import EncoderAdapter, EncodeSettings, register
-from .readback import read_qps
+from ..base import EncodeSettings, register
+from ..readback import read_qps
+from .adapter import PyAVAdapter
 from .roi_sidedata import pyav_library
 
 X264_CPU_AVX512 = 1 << 16  # x264.h
@@ -31,11 +32,12 @@ def repeatable_asm() -> dict[str, str]:
 
 
 @register
-class X264(EncoderAdapter):
+class X264(PyAVAdapter):
     name = "x264"
     codec = "libx264"
     params_option = "x264-params"
     stream_codec = "h264"
+    raw_suffix = ".264"
     tree_param = "mbtree"
     presets_without_aq = ("ultrafast",)
     min_map_effect = 8.0  # QP: the self-check map asks for 20 (left -10, right +10)

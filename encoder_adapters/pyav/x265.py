@@ -10,16 +10,18 @@ from typing import ClassVar
 import av
 import numpy as np
 
-from .base import TRUE_WORDS, EncoderAdapter, EncodeSettings, register
-from .readback import luma_plane
+from ..base import TRUE_WORDS, EncodeSettings, register
+from ..readback import luma_plane
+from .adapter import PyAVAdapter
 
 
 @register
-class X265(EncoderAdapter):
+class X265(PyAVAdapter):
     name = "x265"
     codec = "libx265"
     params_option = "x265-params"
     stream_codec = "hevc"
+    raw_suffix = ".265"
     tree_param = "cutree"
     presets_without_aq = ("ultrafast", "superfast")
     default_params: ClassVar[dict[str, str]] = {"log-level": "error"}  # x265 prints its banner and stats to stderr otherwise

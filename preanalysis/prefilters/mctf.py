@@ -1,9 +1,9 @@
 """Motion-compensated temporal pre-filter (MCTF): each frame averaged with its flow-aligned neighbours.
 
-Why this design (BASELINES.md): on noisy sources a filter that aligns t±1 and t±2 by optical flow and weights
+Why this design: on noisy sources a filter that aligns t±1 and t±2 by optical flow and weights
 each aligned neighbour by how well it matches saved 7-11% VMAF BD-rate against x264 with AQ off, while every
-filter lost on clean sources.  So `auto` (preanalysis.prefilter) scales the strength with the measured source noise σ (off below
-SIGMA_OFF), and a neighbour only counts where its local mismatch is what noise explains: occlusions, scene cuts and flow errors get
+filter lost on clean sources.  So `auto` (preanalysis.prefilters) scales the strength with the measured source noise σ (off below
+noise.SIGMA_OFF), and a neighbour only counts where its local mismatch is what noise explains: occlusions, scene cuts and flow errors get
 weight 0 and the frame is left as it is there.
 
 Per pixel: out = (F + Σ w_k·P_k) / (1 + Σ w_k), P_k = neighbour k warped onto F,
@@ -16,58 +16,19 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 
-import av
 import cv2
 import numpy as np
 
-from .errors import PreanalysisError
-from .video import DecodedFrame
+from ..errors import PreanalysisError
+from ..video import DecodedFrame
+from ..warp import resize_flow, warp
+from .noise import SIGMA_FRAMES, source_sigma
+from .planes import planes, to_frame
 
-SIGMA_OFF, SIGMA_FULL = 2.5, 4.0  # auto strength ramps from 0 to 1 between these noise levels (8-bit units)
-SIGMA_FRAMES = 5  # frames the source noise is measured on
 RADIUS = 2  # neighbours t-2 .. t+2
 BASE = {1: 0.4, 2: 0.24}  # weight of a perfectly matching neighbour at distance 1, 2 (full strength)
 GAMMA = 4.0  # how fast a neighbour's weight falls once its mismatch exceeds what noise explains
 WINDOW = 3  # side of the box over which the mismatch is measured (luma pixels)
-
-
-def noise_sigma(luma: np.ndarray) -> float:
-    """Immerkær's fast noise estimate in 8-bit units, for luma in [0, 1] at the resolution it was captured."""
-    y = luma.astype(np.float64) * 255
-    if min(y.shape) < 3:
-        return 0.0
-    lap = (y[:-2, :-2] - 2 * y[:-2, 1:-1] + y[:-2, 2:] - 2 * y[1:-1, :-2] + 4 * y[1:-1, 1:-1]
-           - 2 * y[1:-1, 2:] + y[2:, :-2] - 2 * y[2:, 1:-1] + y[2:, 2:])
-    return float(np.sqrt(np.pi / 2) * np.abs(lap).mean() / 6)
-
-
-def auto_strength(sigma: float) -> float:
-    """0 on clean sources (where every temporal filter measured a loss), 1 from SIGMA_FULL up."""
-    return float(np.clip((sigma - SIGMA_OFF) / (SIGMA_FULL - SIGMA_OFF), 0, 1))
-
-
-def planes(frame: av.VideoFrame) -> list[np.ndarray]:
-    """Y, U, V of a frame as float32 in [0, 1] (converted to 8-bit 4:2:0)."""
-    if frame.width % 2 or frame.height % 2:
-        raise PreanalysisError(f"the pre-filter needs even frame sides, got {frame.width}x{frame.height}:"
-                               " crop or scale the video to even sides")
-    yuv = frame.to_ndarray(format="yuv420p").astype(np.float32) / 255
-    h, w = frame.height, frame.width
-    return [yuv[:h], yuv[h:h + h // 4].reshape(h // 2, w // 2), yuv[h + h // 4:].reshape(h // 2, w // 2)]
-
-
-def to_frame(yuv: list[np.ndarray], like: av.VideoFrame) -> av.VideoFrame:
-    """8-bit yuv420p frame from float planes, with the timing of `like`."""
-    h, w = yuv[0].shape
-    data = np.concatenate([yuv[0], yuv[1].reshape(h // 4, w), yuv[2].reshape(h // 4, w)])
-    out = av.VideoFrame.from_ndarray(np.clip(np.rint(data * 255), 0, 255).astype(np.uint8), format="yuv420p")
-    out.pts, out.time_base = like.pts, like.time_base
-    return out
-
-
-def source_sigma(frames: list[DecodedFrame]) -> float:
-    """Noise of a source: median Immerkær σ of the Y planes of its first frames (8-bit units)."""
-    return float(np.median([noise_sigma(planes(d.frame)[0]) for d in frames]))
 
 
 class _Frame:
@@ -83,8 +44,6 @@ class _Frame:
 
 def _aligned(cur: _Frame, other: _Frame, dis) -> list[np.ndarray]:
     """`other`'s planes warped onto `cur` by DIS flow computed at half resolution."""
-    from .models.teacher import resize_flow, warp  # lazily: it pulls in torch, which loading a config must not
-
     flow = dis.calc(cur.half, other.half, None)
     return [warp(plane, resize_flow(flow, (plane.shape[1], plane.shape[0]))) for plane in other.yuv]
 

@@ -12,26 +12,21 @@ every picture's bitstream is ready when nvEncEncodePicture returns).
 NOT RUN ON NVENC HARDWARE: no machine here has an NVENC engine (H100/H200 have none).  What ran: layout
 tests, map packing, and the refusals (no driver library; a GPU without an encoder).  Everything from
 nvEncInitializeEncoder onward (preset query, buffers, encode, bitstream lock) has never executed.
+The adapter (`--encoder nvenc-h264|nvenc-hevc`) is in adapter.py.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
-import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 
-from preanalysis.allocate import QpMap, grid_shape
+from preanalysis.qpmap import QpMap, grid_shape
 from preanalysis.errors import PreanalysisError
-from preanalysis.io import atomic_output, check_output_path
-from preanalysis.video import DecodedFrame, VideoInfo, decode, probe
 
-from .base import EncodeResult
 
 log = logging.getLogger("preanalysis")
 
@@ -347,7 +342,9 @@ class _Api:
 
 
 @dataclass(frozen=True)
-class NvencSettings:
+class SessionConfig:
+    """What one NVENC session is opened with (built by the adapter from EncodeSettings)."""
+
     codec: str = "h264"  # h264 | hevc
     bitrate_kbps: float | None = None  # VBR at this average; else constant quality `cq`
     cq: int = 23  # VBR target quality (0..51) when no bitrate is given
@@ -372,7 +369,7 @@ def _align(value: int, to: int) -> int:
 class NvencEncoder:
     """One synchronous NVENC session: `encode(frame, qp)` returns the picture's Annex-B bytes."""
 
-    def __init__(self, width: int, height: int, rate: Fraction, settings: NvencSettings):
+    def __init__(self, width: int, height: int, rate: Fraction, settings: SessionConfig):
         self.width, self.height, self.settings = width, height, settings
         self.api = _Api(settings.device)
         self.encoder = ptr()
@@ -497,53 +494,3 @@ class NvencEncoder:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def nv12_planes(frame) -> tuple[np.ndarray, np.ndarray]:
-    """(Y, interleaved UV) of an av.VideoFrame cropped to even sides, as NVENC's NV12 input wants."""
-    width, height = frame.width - frame.width % 2, frame.height - frame.height % 2
-    nv12 = frame.reformat(format="nv12")
-    y = np.frombuffer(nv12.planes[0], np.uint8).reshape(-1, nv12.planes[0].line_size)[:height, :width]
-    uv = np.frombuffer(nv12.planes[1], np.uint8).reshape(-1, nv12.planes[1].line_size)[: height // 2, :width]
-    return y, uv
-
-
-def encode_nvenc(
-    frames: Iterable[DecodedFrame],
-    info: VideoInfo,
-    output_path: str | Path,
-    settings: NvencSettings,
-    qp_for_frame: Callable[[int], QpMap | None] | None = None,
-) -> EncodeResult:
-    """Encode to a raw Annex-B stream (.h264 / .hevc) atomically, one delta-QP map per picture."""
-    output = check_output_path(output_path, info.path)
-    suffix = {"h264": (".h264", ".264"), "hevc": (".hevc", ".265")}[settings.codec]
-    if output.suffix.lower() not in suffix:
-        raise PreanalysisError(f"NVENC writes a raw {settings.codec} stream: name the output *{suffix[0]} "
-                               "(mux it afterwards with ffmpeg -c copy)")
-    width, height = info.width - info.width % 2, info.height - info.height % 2
-    started, count, payload = time.perf_counter(), 0, 0
-    with NvencEncoder(width, height, info.frame_rate or Fraction(25), settings) as encoder, \
-            atomic_output(output) as tmp, open(tmp, "wb") as out:
-        for d in frames:
-            qp = qp_for_frame(d.index) if qp_for_frame else None
-            if qp is not None and (qp.width, qp.height) != (info.width, info.height):
-                raise PreanalysisError(f"QP map of frame {d.index} is for {qp.width}x{qp.height}, "
-                                       f"the video is {info.width}x{info.height}: make the maps from this video")
-            if qp is not None and (width, height) != (info.width, info.height):
-                qp = QpMap(qp.offsets[: grid_shape(width, height)[0], : grid_shape(width, height)[1]], width, height)
-            data = encoder.encode(*nv12_planes(d.frame), qp)
-            out.write(data)
-            payload += len(data)
-            count += 1
-        encoder.flush()
-    if count == 0:
-        raise PreanalysisError(f"no frames to encode into {output}: check the input")
-    seconds = count / float(info.frame_rate or 25)
-    return EncodeResult(output, count, output.stat().st_size, payload * 8 / seconds / 1000,
-                        time.perf_counter() - started)
-
-
-def encode_file_nvenc(input_path: str | Path, output_path: str | Path, settings: NvencSettings,
-                      qp_for_frame: Callable[[int], QpMap | None] | None = None) -> EncodeResult:
-    return encode_nvenc(decode(input_path), probe(input_path), output_path, settings, qp_for_frame)

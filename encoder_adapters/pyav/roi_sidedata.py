@@ -21,7 +21,7 @@ from functools import cache
 import av
 import numpy as np
 
-from preanalysis.allocate import QpMap
+from preanalysis.qpmap import QpMap
 from preanalysis.errors import PreanalysisError
 
 ROI_SIDE_DATA = 18  # AV_FRAME_DATA_REGIONS_OF_INTEREST

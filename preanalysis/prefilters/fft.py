@@ -1,7 +1,7 @@
 """Spatio-temporal FFT denoise (FFmpeg's fftdnoiz, run in-process through PyAV's filter graph).
 
 Why it is in `auto`: on σ=4 noisy sources fftdnoiz measured −12.7% VMAF BD-rate against x264 with AQ off
-(BASELINES.md), more than temporal averaging alone; after the MCTF it took the held-out noisy clip from −4.7% to
+, more than temporal averaging alone; after the MCTF it took the held-out noisy clip from −4.7% to
 −11.0%.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 import av
 
-from .video import DecodedFrame
+from ..video import DecodedFrame
 
 
 def fft_frames(decoded_frames: Iterable[DecodedFrame], sigma: float, radius: int = 1) -> Iterator[DecodedFrame]:

@@ -1,0 +1,66 @@
+"""One encoding pass: frames (and each frame's QpMap) through an adapter's session into one file.
+
+Used by every encode (encoder_adapters.encode) and by the self-check, so a map reaches the encoder the same
+way in both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from preanalysis.errors import PreanalysisError
+from preanalysis.qpmap import QpMap
+from preanalysis.video import DecodedFrame, VideoInfo
+
+from .base import EncoderAdapter, EncodeSettings, PassResult
+from .frames import check_map
+
+QpForFrame = Callable[[int], "QpMap | None"]
+
+
+def encode_pass(
+    frames: Iterable[DecodedFrame],
+    info: VideoInfo,
+    output: Path,
+    adapter: EncoderAdapter,
+    settings: EncodeSettings,
+    qp_for_frame: QpForFrame | None,
+    pass_params: dict[str, str] | None = None,
+    progress: str | None = None,
+) -> PassResult:
+    """Encode `frames` in order into `output` (one pass); a frame whose map is None gets no map."""
+    count, first, last = 0, None, None
+    session = adapter.open_pass(output, info, settings, pass_params or {}, mapped=qp_for_frame is not None)
+    bar = _progress(progress, info.frame_count)
+    try:
+        for d in frames:
+            qp = qp_for_frame(d.index) if qp_for_frame is not None else None
+            if qp is not None:
+                check_map(qp, info, d.index)
+            session.encode(d, qp)
+            first = d.pts if first is None else min(first, d.pts)
+            last = d.pts if last is None else max(last, d.pts)
+            count += 1
+            if bar:
+                bar.update()
+        payload = session.close()
+    except BaseException:
+        session.abort()
+        raise
+    finally:
+        if bar:
+            bar.close()
+    if count == 0:
+        raise PreanalysisError(f"no frames to encode into {output}: check the input and the frame range")
+    # n frames span n intervals: the pts range covers n - 1 of them.
+    span = float((last - first) * info.time_base) * count / (count - 1) if count > 1 else 0.0
+    return PassResult(count, payload, span if span > 0 else count / info.fps)
+
+
+def _progress(label: str | None, total: int):
+    if not label:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total or None, desc=label, unit="f", leave=False)
