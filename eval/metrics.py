@@ -36,7 +36,7 @@ class FrameScores:
     psnr_y: np.ndarray
 
     def means(self) -> dict[str, float]:
-        """Mean of per-frame scores (how BASELINES.md pools)."""
+        """Mean of per-frame scores (how every published table pools)."""
         return {m: float(np.mean(getattr(self, m))) for m in METRICS}
 
     def __len__(self) -> int:

@@ -33,7 +33,7 @@ from .regions import region_psnr
 log = logging.getLogger("preanalysis")
 
 CACHE_VERSION = 1  # bump when what a cached point means changes (metric set, pooling, region definition)
-MAP_PARAMS = "aq-mode=1:aq-strength=0.0"  # x264 without its own AQ, map still honoured (ENCODERS.md)
+MAP_PARAMS = "aq-mode=1:aq-strength=0.0"  # x264 without its own AQ, map still honoured (docs/encoders.md)
 
 
 def parse_params(text: str) -> dict[str, str]:
@@ -58,7 +58,7 @@ class Variant:
     name: str
     params: dict[str, str]
     config: Config | None = None  # None = no map (a baseline, or a pre-filter-only variant)
-    prefilter: str = "off"  # pre-filter spec (preanalysis.prefilter): off, auto, mctf[:S], temporal[:S]
+    prefilter: str = "off"  # pre-filter spec (preanalysis.prefilters): off, auto, mctf[:S], temporal[:S]
 
     @property
     def mapped(self) -> bool:
@@ -167,54 +167,77 @@ def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, i
     return ClipAnalysis([QpMap(o, width, height) for o in data["qp"]], list(salience), region_key)
 
 
-def encode_variant(
-    path: Path, info: VideoInfo, out: Path, settings: SweepSettings, variant: Variant, crf: float,
-    qp: list[QpMap] | None,
-):
-    """One encode of the first settings.frames frames through the encoder adapters (maps attached if given)."""
-    from encoder_adapters import EncodeSettings, encode_frames
+@dataclass(frozen=True)
+class PointSpec:
+    """One RD point to make: a clip, a variant, a CRF, and the clip's analysis (maps, region)."""
 
-    enc = EncodeSettings(encoder=settings.encoder, crf=crf, bitrate_kbps=None, preset=settings.preset,
-                         params=dict(variant.params))
-    qp_for_frame: Callable[[int], QpMap | None] | None = None
-    if qp is not None:
-        qp_for_frame = lambda i: qp[i] if i < len(qp) else None
-
-    source = filtered(lambda: decode(path, 0, settings.frames), variant.prefilter)
-    return encode_frames(source, info, out, enc, qp_for_frame)
+    path: Path
+    clip: str
+    input_hash: str
+    info: VideoInfo
+    variant: Variant
+    crf: float
+    analysis: ClipAnalysis
 
 
-def run_point(
-    path: Path, clip: str, input_hash: str, info: VideoInfo, settings: SweepSettings, variant: Variant,
-    crf: float, analysis: ClipAnalysis, cache: Cache,
-) -> RDPoint:
-    """Encode, measure (full frame + salient region) and cache one point."""
-    key = _key("point", input_hash, settings.encoder, settings.preset, crf, variant.params,
-               analysis_dict(variant.config) if variant.mapped else None, settings.frames,
-               analysis.salience_key, CACHE_VERSION, *([variant.prefilter, prefilter_version(variant.prefilter)]
-                                                        if variant.prefilter != "off" else []),
-               *([settings.metric] if settings.metric != "libvmaf" else []))
-    cached = cache.get_json(key)
-    if cached is not None:
-        return RDPoint(**{**cached, "clip": clip, "variant": variant.name})
-    with tempfile.TemporaryDirectory(prefix="preanalysis-eval-") as tmp:
-        out = Path(tmp) / f"{clip}.mp4"
-        t0 = time.perf_counter()
-        result = encode_variant(path, info, out, settings, variant, crf, analysis.qp if variant.mapped else None)
-        seconds = time.perf_counter() - t0
-        if settings.metric == "vmaf-torch":
-            from .torch_metrics import measure_torch
+class Prober:
+    """Makes RD points under one SweepSettings, through one cache: encode, measure, remember."""
 
-            scores = measure_torch(path, out, len(analysis.salience)).means()
-        else:
-            scores = measure(path, out, len(analysis.salience), settings.ffmpeg, threads=1).means()
-        inside, outside = region_psnr(path, out, analysis.salience)
-    point = RDPoint(clip, variant.name, crf, len(analysis.salience), result.size_bytes, result.bitrate_kbps,
-                    scores["vmaf"], scores["vmaf_neg"], scores["psnr_y"], float(np.nanmean(inside)),
-                    float(np.nanmean(outside)), seconds)
-    cache.put_json(key, asdict(point))
-    log.debug("%s %s crf %g: %.1f kbps, VMAF %.2f", clip, variant.name, crf, point.bitrate_kbps, point.vmaf)
-    return point
+    def __init__(self, settings: SweepSettings, cache: Cache):
+        self.settings, self.cache = settings, cache
+
+    def points(self, specs: list[PointSpec]) -> list[RDPoint]:
+        """All points, up to settings.jobs at a time, in the order given."""
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.jobs)) as pool:
+            return list(pool.map(self.point, specs))
+
+    def key(self, spec: PointSpec) -> str:
+        s, v = self.settings, spec.variant
+        return _key("point", spec.input_hash, s.encoder, s.preset, spec.crf, v.params,
+                    analysis_dict(v.config) if v.mapped else None, s.frames, spec.analysis.salience_key,
+                    CACHE_VERSION, *([v.prefilter, prefilter_version(v.prefilter)] if v.prefilter != "off" else []),
+                    *([s.metric] if s.metric != "libvmaf" else []))
+
+    def point(self, spec: PointSpec) -> RDPoint:
+        """Encode, measure (full frame + salient region) and cache one point."""
+        key = self.key(spec)
+        cached = self.cache.get_json(key)
+        if cached is not None:
+            return RDPoint(**{**cached, "clip": spec.clip, "variant": spec.variant.name})
+        with tempfile.TemporaryDirectory(prefix="preanalysis-eval-") as tmp:
+            out = Path(tmp) / f"{spec.clip}.mp4"
+            t0 = time.perf_counter()
+            result = self.encode(spec, out)
+            seconds = time.perf_counter() - t0
+            frames = len(spec.analysis.salience)
+            if self.settings.metric == "vmaf-torch":
+                from .torch_metrics import measure_torch
+
+                scores = measure_torch(spec.path, out, frames).means()
+            else:
+                scores = measure(spec.path, out, frames, self.settings.ffmpeg, threads=1).means()
+            inside, outside = region_psnr(spec.path, out, spec.analysis.salience)
+        point = RDPoint(spec.clip, spec.variant.name, spec.crf, frames, result.size_bytes, result.bitrate_kbps,
+                        scores["vmaf"], scores["vmaf_neg"], scores["psnr_y"], float(np.nanmean(inside)),
+                        float(np.nanmean(outside)), seconds)
+        self.cache.put_json(key, asdict(point))
+        log.debug("%s %s crf %g: %.1f kbps, VMAF %.2f", spec.clip, spec.variant.name, spec.crf, point.bitrate_kbps,
+                  point.vmaf)
+        return point
+
+    def encode(self, spec: PointSpec, out: Path):
+        """The encode of the first settings.frames frames, through the variant's pre-filter, maps attached
+        when the variant has them."""
+        from encoder_adapters import EncodeSettings, encode_frames
+
+        s, v = self.settings, spec.variant
+        enc = EncodeSettings(encoder=s.encoder, crf=spec.crf, preset=s.preset, params=dict(v.params))
+        qp = spec.analysis.qp if v.mapped else None
+        qp_for_frame: Callable[[int], QpMap | None] | None = None
+        if qp is not None:
+            qp_for_frame = lambda i: qp[i] if i < len(qp) else None
+        source = filtered(lambda: decode(spec.path, 0, s.frames), v.prefilter)
+        return encode_frames(source, spec.info, out, enc, qp_for_frame)
 
 
 def clip_names(paths: list[Path]) -> list[str]:
@@ -238,7 +261,7 @@ def sweep(
     paths = [Path(p) for p in inputs]
     infos = [probe(p) for p in paths]  # fail on a bad input before any encoding
     hashes = [file_hash(p) for p in paths]
-    tasks = []
+    specs = []
     for path, clip, info, h in zip(paths, clip_names(paths), infos, hashes):
         region = analyse_clip(path, region_config, settings.frames, cache, h)
         for v in variants:
@@ -246,6 +269,5 @@ def sweep(
             if v.mapped and analysis_dict(v.config) != analysis_dict(region_config):
                 analysis = ClipAnalysis(analyse_clip(path, v.config, settings.frames, cache, h).qp, region.salience,
                                         region.salience_key)
-            tasks += [(path, clip, h, info, settings, v, crf, analysis, cache) for crf in settings.crfs]
-    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
-        return list(pool.map(lambda t: run_point(*t), tasks))
+            specs += [PointSpec(path, clip, h, info, v, crf, analysis) for crf in settings.crfs]
+    return Prober(settings, cache).points(specs)

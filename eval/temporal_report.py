@@ -14,7 +14,7 @@ import numpy as np
 
 from encoder_adapters import EncodeSettings, encode_frames
 from preanalysis import video
-from preanalysis.models.temporal import NAME
+from preanalysis.learning.models.predictability import NAME
 from preanalysis.prefilters.noise import SIGMA_FRAMES, auto_strength, source_sigma
 from preanalysis.prefilters.temporal import prefilter_frames
 from preanalysis.video import DecodedFrame
@@ -26,7 +26,7 @@ CRF = 27
 
 def _encode_pair(path: Path, frames: int, crf: float, noise: float, folder: Path, weights: str | Path = NAME) -> dict:
     """Bitrate and VMAF with and without the pre-filter; VMAF against the encoder's input (noisy or not) and
-    against the clean clip.  x264 medium, AQ strength 0 (the BASELINES anchor)."""
+    against the clean clip.  x264 medium, AQ strength 0 (the AQ-off anchor)."""
     info = video.probe(path)
     settings = EncodeSettings("x264", crf=crf, params={"aq-mode": "1", "aq-strength": "0"})
 

@@ -1,6 +1,6 @@
 """VMAF, VMAF-NEG and PSNR-Y through vmaf-torch: the fast path for tuning probes on a CUDA GPU.
 
-libvmaf stays the reference for every reported number; vmaf-torch only steers a search (BASELINES.md measured
+libvmaf stays the reference for every reported number; vmaf-torch only steers a search (measured before this project:
 it within 0.4 VMAF of libvmaf per frame at CRF 27 but 1.8 at CRF 37).  `tune` re-measures its anchor and its
 best probe with libvmaf and reports the agreement, so a user sees how far the probes could be trusted.
 """

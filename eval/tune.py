@@ -9,7 +9,6 @@ than what you started from (on the probes).  Every probe point goes through the 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from preanalysis.pipeline import analyze, frame_qp, frame_salience
 from preanalysis.video import probe
 
 from .bdrate import bd_quality, bd_rate
-from .sweep import Cache, ClipAnalysis, RDPoint, SweepSettings, Variant, file_hash, run_point
+from .sweep import ClipAnalysis, PointSpec, Prober, RDPoint, Variant, file_hash
 
 log = logging.getLogger("preanalysis")
 
@@ -84,13 +83,12 @@ def qp_maps(title: Title, config: Config) -> list[QpMap]:
     return out
 
 
-def curve(title: Title, variant: Variant, settings: SweepSettings, cache: Cache, qp: list[QpMap] | None) -> list[RDPoint]:
+def curve(prober: Prober, title: Title, variant: Variant, qp: list[QpMap] | None) -> list[RDPoint]:
+    """The title's probe curve of `variant` (every CRF of the prober's settings)."""
     analysis = ClipAnalysis(qp or [], title.region, title.region_key)
     info = probe(title.path)
-    args = [(title.path, title.name, title.input_hash, info, settings, variant, crf, analysis, cache)
-            for crf in settings.crfs]
-    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
-        return list(pool.map(lambda a: run_point(*a), args))
+    return prober.points([PointSpec(title.path, title.name, title.input_hash, info, variant, crf, analysis)
+                          for crf in prober.settings.crfs])
 
 
 def score(anchor: list[RDPoint], test: list[RDPoint]) -> dict[str, float]:
@@ -158,19 +156,19 @@ class TuneResult:
     check: dict | None = None  # probes measured by vmaf-torch: the best config re-measured by libvmaf
 
 
-def libvmaf_check(titles: list[Title], config: Config, settings: SweepSettings, cache: Cache, baseline: Variant,
+def libvmaf_check(titles: list[Title], config: Config, prober: Prober, baseline: Variant,
                   map_params: dict[str, str]) -> dict:
     """Re-measure the anchor and `config` with libvmaf: its BD-rates, and how far the probe metric was off."""
     from dataclasses import replace
 
-    exact = replace(settings, metric="libvmaf")
-    variant = Variant.full("checked", map_params, config, settings.encoder)
+    exact = Prober(replace(prober.settings, metric="libvmaf"), prober.cache)
+    variant = Variant.full("checked", map_params, config, prober.settings.encoder)
     scores, diffs = [], []
     for t in titles:
         qp = qp_maps(t, config)
         curves = {}
-        for name, s in (("probe", settings), ("libvmaf", exact)):
-            curves[name] = (curve(t, baseline, s, cache, None), curve(t, variant, s, cache, qp))
+        for name, p in (("probe", prober), ("libvmaf", exact)):
+            curves[name] = (curve(p, t, baseline, None), curve(p, t, variant, qp))
         scores.append(score(*curves["libvmaf"]))
         diffs += [abs(a.vmaf - b.vmaf) for probe, exact_ in zip(curves["probe"], curves["libvmaf"])
                   for a, b in zip(probe, exact_)]
@@ -178,9 +176,8 @@ def libvmaf_check(titles: list[Title], config: Config, settings: SweepSettings, 
 
 
 def tune(
-    titles: list[Title], start: Config, searched: list[str], settings: SweepSettings, cache: Cache,
-    baseline: Variant, map_params: dict[str, str], trials: int = 16, seed: int = 0,
-    vmaf_limit: float = SALIENCE_VMAF_LIMIT,
+    titles: list[Title], start: Config, searched: list[str], prober: Prober, baseline: Variant,
+    map_params: dict[str, str], trials: int = 16, seed: int = 0, vmaf_limit: float = SALIENCE_VMAF_LIMIT,
 ) -> TuneResult:
     """Search weights/strength/offset range with seeded TPE: `trials` probe configurations in all, the
     starting config (measured as it is, even outside the search space) being the first."""
@@ -188,12 +185,13 @@ def tune(
 
     if trials < 1:
         raise PreanalysisError("--trials must be >= 1")
-    anchors = [curve(t, baseline, settings, cache, None) for t in titles]
+    settings = prober.settings
+    anchors = [curve(prober, t, baseline, None) for t in titles]
     history: list[dict] = []
 
     def evaluate(number: int, params: dict, config: Config) -> tuple[float, list[dict[str, float]]]:
         variant = Variant.full(f"trial{number}", map_params, config, settings.encoder)
-        scores = [score(a, curve(t, variant, settings, cache, qp_maps(t, config))) for t, a in zip(titles, anchors)]
+        scores = [score(a, curve(prober, t, variant, qp_maps(t, config))) for t, a in zip(titles, anchors)]
         value = objective_value(scores, start.objective, vmaf_limit)
         history.append({"trial": number, "params": params, "value": value, "scores": scores})
         log.info("trial %d: %s -> objective %.3f (VMAF BD-rate per title %s)", number,
@@ -226,7 +224,7 @@ def tune(
         result = TuneResult(trial_config(start, best.params, searched, settings.encoder), best.value, start_value,
                             best.user_attrs["scores"], start_scores, history)
     if settings.metric != "libvmaf":
-        result.check = libvmaf_check(titles, result.config, settings, cache, baseline, map_params)
+        result.check = libvmaf_check(titles, result.config, prober, baseline, map_params)
         log.info("libvmaf check of the tuned config: VMAF BD-rate per title %s; probe metric off by %.3f VMAF "
                  "per point (mean of %d)", ", ".join(f"{s['vmaf']:+.2f}%" for s in result.check["scores"]),
                  result.check["mean_abs_vmaf_difference"], result.check["points"])

@@ -20,7 +20,8 @@ _EXPORTS = {
     "QpMap": "preanalysis.qpmap",
     "allocate_bits": "preanalysis.allocate", "qp_offsets": "preanalysis.allocate",
     "FrameAnalysis": "preanalysis.pipeline", "analyze": "preanalysis.pipeline", "scene_cuts": "preanalysis.pipeline",
-    "allocate_channels": "preanalysis.channels",
+    "allocate_channels": "preanalysis.statmux",
+    "encode": "preanalysis.facade", "Preanalysis": "preanalysis.facade",
 }
 __all__ = sorted(_EXPORTS)
 

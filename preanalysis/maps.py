@@ -107,8 +107,32 @@ class MapsFile:
     def __len__(self) -> int:
         return len(self.qp_offsets)
 
+    path: Path | None = None
+
     def qp_map(self, index: int) -> QpMap:
         return QpMap(self.qp_offsets[index], self.width, self.height, self.block_size)
+
+    def qp_for_frame(self, index: int) -> QpMap:
+        """The map of frame `index` for an encode; a video longer than the maps is an error, not a gap."""
+        if index >= len(self):
+            raise PreanalysisError(f"maps {self.path} end at frame {len(self)} but the video goes on: "
+                                   "analyse the whole input and pass those maps")
+        return self.qp_map(index)
+
+    def check_video(self, info, whole: bool = True) -> MapsFile:
+        """These maps, after checking they were made from a video of info's size (and, for maps of a whole
+        video, its length where the container says)."""
+        if (self.width, self.height) != (info.width, info.height):
+            raise PreanalysisError(
+                f"maps {self.path} are for a {self.width}x{self.height} video but {info.path} is "
+                f"{info.width}x{info.height}: analyse this input or pass its own maps"
+            )
+        if whole and info.frame_count and len(self) != info.frame_count:
+            raise PreanalysisError(
+                f"maps {self.path} have {len(self)} frames but {info.path} has {info.frame_count}: "
+                "analyse the whole input (`preanalysis analyze`) and pass those maps"
+            )
+        return self
 
 
 def load_maps(path: str | Path) -> MapsFile:
@@ -123,7 +147,7 @@ def load_maps(path: str | Path) -> MapsFile:
             qp_offsets=d["qp_offsets"], salience=d["salience"], pts=d["pts"], time=d["time"],
             scene_start=d["scene_start"], block_size=int(d["block_size"]), width=int(d["width"]),
             height=int(d["height"]), time_base=Fraction(int(tb[0]), int(tb[1])),
-            config=yaml.safe_load(str(d["config"])) or {},
+            config=yaml.safe_load(str(d["config"])) or {}, path=path,
         )
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
         raise PreanalysisError(f"{path} is not a preanalysis maps file ({exc}): regenerate it with `preanalysis analyze`") from None

@@ -7,10 +7,9 @@ frames a full run gives: that is what lets a farm split a title into chunks at c
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ class FrameAnalysis:
     qp: QpMap
     scene_start: bool
     object_ids: np.ndarray | None = None  # int32 ids per pixel, tracked across frames (learned objects analyser)
+    decoded: video.DecodedFrame | None = None  # the source frame, when asked for (analyse and encode in one pass)
 
 
 class SceneCutDetector:
@@ -70,23 +70,10 @@ class SceneCutDetector:
         return cut
 
 
-def _owner(name: str) -> str:
-    """The analyser producing map `name`; learned analysers (torch) are imported only when one is asked for."""
-    if name in ANALYSERS:
-        return name
-    try:
-        return map_owner(name)
-    except PreanalysisError:
-        from .models.zoo import load_all
-
-        load_all()
-        return name if name in ANALYSERS else map_owner(name)
-
-
 def analyser_names(config: Config) -> list[str]:
     """The analysers a config needs: those producing a weighted map, plus any listed explicitly."""
-    names = [_owner(m) for m, w in config.salience.weights.items() if w != 0]
-    names += [_owner(n) for n in config.analysis.analysers]
+    names = [map_owner(m) for m, w in config.salience.weights.items() if w != 0]
+    names += [map_owner(n) for n in config.analysis.analysers]
     return list(dict.fromkeys(names))
 
 
@@ -100,11 +87,9 @@ def build_analysers(config: Config) -> list[Analyser]:
     analysers = []
     for name in names:
         cls = ANALYSERS[name]
-        params = inspect.signature(cls).parameters
-        # learned analysers take `device` (analysis.device); classical ones run on numpy/OpenCV and do not
-        kwargs = {"device": config.analysis.device} if "device" in params else {}
+        kwargs = {"device": config.analysis.device} if cls.learned else {}
         if name in config.analysis.weights:
-            if "weights" not in params:
+            if not cls.learned:
                 raise PreanalysisError(f"analyser {name!r} takes no weights file: remove it from analysis.weights")
             kwargs["weights"] = config.analysis.weights[name]
         analysers.append(cls(**kwargs))
@@ -116,16 +101,26 @@ def analyze(
 ) -> Iterator[FrameAnalysis]:
     """Analyse frames [start, stop) of a video; start should be 0 or a scene cut (see module docstring)."""
     info = video.probe(path)
+    total = (min(stop, info.frame_count) if stop else info.frame_count) - start if info.frame_count else None
+    return analyze_frames(video.decode(path, start, stop), info, config,
+                          progress=f"analyse {Path(path).name}" if progress else None, total=total)
+
+
+def analyze_frames(
+    frames: Iterable[video.DecodedFrame], info: video.VideoInfo, config: Config, keep_frames: bool = False,
+    progress: str | None = None, total: int | None = None,
+) -> Iterator[FrameAnalysis]:
+    """Analyse decoded frames of the video `info` describes, in order; keep_frames hands each source frame
+    on in FrameAnalysis.decoded (for a consumer that encodes what it analyses: one decode for both)."""
     size = video.analysis_size(info.width, info.height, config.analysis.max_width)
     scale = info.width / size[0]
     lanes = AnalyserLanes(build_analysers(config))
     detector = SceneCutDetector(config.analysis.max_scene_frames)
-    decoded = ((d, video.to_luma(d.frame, size)) for d in video.decode(path, start, stop))
+    decoded = ((d, video.to_luma(d.frame, size)) for d in frames)
     if progress:
         from tqdm import tqdm
 
-        total = (min(stop, info.frame_count) if stop else info.frame_count) - start if info.frame_count else None
-        decoded = tqdm(decoded, total=total, unit="frame", desc=f"analyse {Path(path).name}", leave=False)
+        decoded = tqdm(decoded, total=total, unit="frame", desc=progress, leave=False)
     stabiliser = mask_stabiliser(config)
     in_flight: deque = deque()
 
@@ -138,7 +133,8 @@ def analyze(
                 stabiliser.reset()
             salience = stabiliser.step(salience, ctx)
         return FrameAnalysis(d.index, d.pts, d.time, ctx.luma, maps, salience,
-                             frame_qp(salience, ctx.luma, info.width, info.height, config), cut, ids)
+                             frame_qp(salience, ctx.luma, info.width, info.height, config), cut, ids,
+                             d if keep_frames else None)
 
     previous = None
     with lanes:
@@ -218,7 +214,7 @@ def _torch_threads() -> int | None:
 def _process(analyser: Analyser, ctx: AnalysisContext) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """The maps, with the ids taken now: the analyser's thread may move on to the next frame before the
     consumer reads them."""
-    return analyser.process(ctx), getattr(analyser, "ids", None)
+    return analyser.process(ctx), analyser.object_ids()
 
 
 def frame_salience(maps: dict[str, np.ndarray], config: Config, index: int, scale: float) -> np.ndarray:
@@ -237,19 +233,19 @@ class MaskStabiliser:
     """The learned stabiliser on the final mask: blind to which analysers made it (issue 3, item 6)."""
 
     def __init__(self, device: str, weights: str | None):
-        from .models.stabilise import Stabiliser
+        from .learning.models.stabilise import StabiliseModel
 
-        self.model = Stabiliser(device=device) if weights is None else Stabiliser(weights, device=device)
+        self.model = StabiliseModel(weights, device=device)
         self.device = device
 
     def reset(self) -> None:
         self.model.reset()
 
     def step(self, salience: np.ndarray, ctx: AnalysisContext) -> np.ndarray:
-        from .models.flow import backbone_outputs
+        from .analysers.flow_motion import backbone_outputs
 
         flow = backbone_outputs(ctx, self.device)[0]
-        mask = self.model.step(salience.astype(np.float32) / 255, ctx.luma, ctx.previous, flow)
+        mask = self.model.infer(salience.astype(np.float32) / 255, ctx.luma, ctx.previous, flow)
         return np.round(np.clip(mask, 0, 1) * 255).astype(np.uint8)
 
 

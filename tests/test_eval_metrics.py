@@ -124,7 +124,7 @@ def test_region_psnr_splits_the_frame_error(encodes):
 
 def test_odd_sized_source_is_compared_on_the_encoders_crop(tmp_path):
     from encoder_adapters import EncodeSettings, encode_file
-    from preanalysis.synthetic import write_video
+    from preanalysis.learning.scenes import write_video
 
     frames = [d.frame.reformat(width=177, height=145, format="rgb24").to_ndarray() for d in decode(CARPHONE, 0, 6)]
     source = write_video(frames, tmp_path / "odd.mkv")

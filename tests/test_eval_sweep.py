@@ -61,7 +61,7 @@ def test_second_run_does_no_encodes(swept, monkeypatch, tmp_path):
     def no_encode(*args, **kwargs):
         raise AssertionError("a cached sweep encoded again")
 
-    monkeypatch.setattr(eval.sweep, "encode_variant", no_encode)
+    monkeypatch.setattr(eval.sweep.Prober, "encode", no_encode)
     assert main(["eval", str(CARPHONE), *ARGS, "--cache", str(cache), "-o", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "report.json").read_text())["mean"] == json.loads(
         (out / "report.json").read_text())["mean"]
@@ -70,8 +70,8 @@ def test_second_run_does_no_encodes(swept, monkeypatch, tmp_path):
 def test_changed_setting_is_not_served_from_cache(swept, monkeypatch, tmp_path):
     _, cache = swept
     calls = []
-    real = eval.sweep.encode_variant
-    monkeypatch.setattr(eval.sweep, "encode_variant", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = eval.sweep.Prober.encode
+    monkeypatch.setattr(eval.sweep.Prober, "encode", lambda *a, **k: calls.append(a) or real(*a, **k))
     args = ["--frames", "12", "--preset", "veryfast", "--crf", "24", "30", "--baseline", "aq-mode=1"]
     assert main(["eval", str(CARPHONE), *args, "--allocate-strength", "2", "--cache", str(cache), "-o", str(tmp_path)]) == 0
     assert len(calls) == 2  # only the mapped points changed; the baseline's two points were cached
@@ -90,7 +90,7 @@ def test_missing_input_is_a_clear_error(tmp_path, capsys):
 
 
 def test_ablation_separates_maps_encoder_settings_and_pre_filter():
-    from preanalysis.commands.eval import ablation_variants
+    from preanalysis.cli.eval import ablation_variants
     from preanalysis.config import Config, from_dict
 
     anchor = {"aq-mode": "1", "aq-strength": "0.0"}

@@ -18,7 +18,7 @@ from preanalysis.cli import main as cli_main
 from preanalysis.errors import PreanalysisError
 from preanalysis.farm import Chunk, analyse_chunk, load_job, plan_chunks, run_job
 from preanalysis.farm.donelist import DoneList
-from preanalysis.synthetic import moving_objects, write_video
+from preanalysis.learning.scenes import moving_objects, write_video
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = "analysis:\n  max_scene_frames: 16\n"  # forced cuts every 16 frames: several chunks per small clip
@@ -30,7 +30,7 @@ def clips(tmp_path_factory):
     paths = []
     for i, frames in enumerate((48, 40, 56)):
         s = moving_objects(width=160, height=96, frames=frames, objects=2, pan=(1.0, 0.5), seed=10 + i)
-        paths.append(write_video(s.frames, folder / f"clip{i}.mkv"))
+        paths.append(write_video(s.rgb, folder / f"clip{i}.mkv"))
     (folder / "cfg.yaml").write_text(CONFIG)
     return folder, paths
 

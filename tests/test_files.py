@@ -10,6 +10,8 @@ import subprocess
 
 import av
 import imageio_ffmpeg
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -374,7 +376,7 @@ def test_cli_qpfile_from_analysis_equals_from_maps(tmp_path, scene_maps):
     np.testing.assert_array_equal(files.read_nvenc_maps(tmp_path / "b").offsets, fresh.offsets)
 
 
-@pytest.mark.parametrize("fmt", ["x264", "x265", "nvenc-h264", "svtav1", "kvazaar", "addroi", "x265-zones"])
+@pytest.mark.parametrize("fmt", ["x264", "x265", "nvenc-h264", "svtav1", "kvazaar"])
 def test_cli_qpfile_every_format(tmp_path, scene_maps, fmt):
     path, maps = scene_maps
     out = tmp_path / "out.txt"
@@ -387,10 +389,38 @@ def test_cli_qpfile_every_format(tmp_path, scene_maps, fmt):
         assert text.decode().split("\n")[0] == "5 3"
     elif fmt == "svtav1":
         assert len(text.decode().splitlines()[0].split()) == 1 + 5 * 3
-    elif fmt == "nvenc-h264":
-        assert files.read_nvenc_maps(out).offsets.shape == (16, 12, 20)
     else:
-        assert text.endswith(b"\n")
+        assert files.read_nvenc_maps(out).offsets.shape == (16, 12, 20)
+
+
+def known_maps_file(tmp_path) -> tuple[Path, Path]:
+    """A 96x64, 30-frame clip and a maps file with known offsets: the left half -4 QP in every frame; the
+    right half 0 in frames 0-14 and +3 in frames 15-29."""
+    from preanalysis.learning.scenes import moving_objects, write_video
+    from preanalysis.maps import write_maps
+    from preanalysis.pipeline import FrameAnalysis
+    from preanalysis.video import probe
+
+    clip = write_video(moving_objects(96, 64, 30).rgb, tmp_path / "clip.mkv")
+    frames = []
+    for i in range(30):
+        offsets = np.full((4, 6), 0 if i < 15 else 3, np.int8)
+        offsets[:, :3] = -4
+        frames.append(FrameAnalysis(i, i, i / 25, np.zeros((64, 96), np.float32), {}, np.zeros((64, 96), np.uint8),
+                                    QpMap(offsets, 96, 64), i == 0))
+    maps = tmp_path / "known.npz"
+    write_maps(frames, maps, probe(clip))
+    return clip, maps
+
+
+def test_cli_addroi_script_and_x265_zones_say_what_the_maps_say(tmp_path):
+    clip, maps = known_maps_file(tmp_path)
+    assert qpfile(clip, "--maps", maps, "--format", "addroi", "-o", tmp_path / "roi.txt") == 0
+    # only the left half is stable over the clip: one box, the wrapper's qoffset = delta / 51
+    assert (tmp_path / "roi.txt").read_text() == "addroi=x=0:y=0:w=48:h=64:qoffset=-4/51\n"
+    assert qpfile(clip, "--maps", maps, "--format", "x265-zones", "-o", tmp_path / "zones.txt") == 0
+    # two scenes of frame means -2 and -0.5 QP: bitrate factors 2^(2/6) and 2^(0.5/6)
+    assert (tmp_path / "zones.txt").read_text() == "0,14,b=1.260/15,29,b=1.059\n"
 
 
 def test_cli_qpfile_errors(tmp_path, scene_maps, capsys):

@@ -7,6 +7,7 @@ import argparse
 import itertools
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -14,16 +15,20 @@ import torch
 
 from preanalysis.analysers import ANALYSERS, AnalysisContext
 from preanalysis.errors import PreanalysisError
-from preanalysis.models import flow, predictor, stabilise, zoo
-from preanalysis.models.teacher import teacher_flow, warp
-from preanalysis.models.weights import save_weights
-from preanalysis.synthetic import moving_objects, texture, write_video
+from preanalysis.learning.models import flow_motion as flow
+from preanalysis.learning.models import predicted_motion as predictor
+from preanalysis.learning.models import stabilise
+from preanalysis.learning import zoo
+from preanalysis.learning.contract import LearnedModel
+from preanalysis.learning.teacher import teacher_flow, warp
+from preanalysis.learning.weights import save_weights
+from preanalysis.learning.scenes import moving_objects, texture, write_video
 
 torch.set_num_threads(1)
 
 
 def shifted_pair(dx: int, dy: int, h: int = 96, w: int = 128):
-    a = texture(np.random.default_rng(1), h, w, 2.0)
+    a = texture(np.random.default_rng(1), h, w)
     return a, np.roll(a, (dy, dx), axis=(0, 1))  # b(x) = a(x - d)  =>  a(x) = b(x + d)
 
 
@@ -49,8 +54,8 @@ def test_backbone_shapes_and_determinism():
 
 def test_shipped_backbone_follows_a_pan():
     a, b = shifted_pair(4, 0, 128, 160)
-    eng = flow.engine()
-    f, feats = eng.flows(a[None], b[None])
+    eng = flow.FlowMotionModel()
+    f, feats = eng.infer(a[None], b[None])
     f = f[0].cpu().numpy() * flow.GRID  # analysis pixels
     inner = np.s_[:, 4:-4, 4:-4]
     assert abs(np.median(f[inner][0]) - 4) < 1.0 and abs(np.median(f[inner][1])) < 1.0
@@ -58,18 +63,18 @@ def test_shipped_backbone_follows_a_pan():
 
 
 def test_streaming_reuses_features_without_changing_the_flow():
-    eng = flow.FlowEngine()
-    frames = [np.roll(texture(np.random.default_rng(2), 64, 96, 2.0), 2 * k, axis=1) for k in range(3)]
+    eng = flow.FlowMotionModel()
+    frames = [np.roll(texture(np.random.default_rng(2), 64, 96), 2 * k, axis=1) for k in range(3)]
     eng.stream(frames[0], frames[0])
     for prev, cur in itertools.pairwise(frames):
         streamed, _ = eng.stream(cur, prev)
         assert eng._last[0] is cur
-        assert torch.allclose(streamed, eng.flows(cur[None], prev[None])[0], atol=1e-5)
+        assert torch.allclose(streamed, eng.infer(cur[None], prev[None])[0], atol=1e-5)
 
 
 def test_flow_motion_map_is_high_on_moving_objects_low_on_still_background():
     scene = moving_objects(width=192, height=128, frames=4, objects=1, pan=(0.0, 0.0), seed=5)
-    lumas = [s.mean(axis=2).astype(np.float32) / 255 for s in scene.frames]
+    lumas = list(scene.frames)
     analyser = ANALYSERS["flow_motion"]()
     m = analyser.process(AnalysisContext(3, lumas[3], lumas[2], 1.0))["flow_motion"]
     assert m.shape == lumas[3].shape and m.dtype == np.float32 and 0 <= m.min() and m.max() <= 1
@@ -91,47 +96,44 @@ def test_predictor_step_shapes_and_determinism():
 
 def test_stabiliser_halves_flicker_of_a_noisy_mask_on_a_still_scene():
     rng = np.random.default_rng(0)
-    luma = texture(rng, 96, 128, 2.0)
-    clean = texture(rng, 96, 128, 8.0)
-    stab = stabilise.Stabiliser()
+    luma = texture(rng, 96, 128)
+    clean = texture(rng, 96, 128)
+    stab = stabilise.StabiliseModel()
     zero = torch.zeros(1, 2, 24, 32)
     raw, out = [], []
     for t in range(12):
         m = np.clip(clean * rng.uniform(0.8, 1.2) + rng.normal(0, 0.05, clean.shape), 0, 1).astype(np.float32)
         raw.append(m)
-        out.append(stab.step(m, luma, luma if t else None, zero))
+        out.append(stab.infer(m, luma, luma if t else None, zero))
     flick = lambda ms: np.mean([np.abs(b - a).mean() for a, b in itertools.pairwise(ms[2:])])
     assert flick(out) < 0.5 * flick(raw)
     assert np.abs(np.mean(out[-1]) - clean.mean()) < 0.1  # still the same mask, not washed out
 
 
-@pytest.mark.parametrize("name", ["motion", "predictor", "stabilise"])
+@pytest.mark.parametrize("name", ["flow_motion", "predicted_motion", "stabilise"])
 def test_quick_training_lowers_the_loss_and_writes_loadable_weights(name, tmp_path):
     out = tmp_path / f"{name}.safetensors"
     stats = zoo.train(name, None, quick=True, out=out)
     assert stats["loss_last"] < stats["loss_first"], stats
     assert stats["seconds"] < 30
-    if name == "motion":
-        flow.FlowEngine(out, "cpu")
-    elif name == "predictor":
-        predictor.load_predictor(out)
-    else:
-        stabilise.Stabiliser(out)
+    assert isinstance(zoo.model(name)(out).net, torch.nn.Module)  # the written weights load into the contract
 
 
 def test_report_figures_on_a_real_clip(carphone):
-    m = zoo.report("motion", [carphone])["mean"]
-    assert 0 <= m["epe"] < 5 and m["epe_zero"] >= 0 and 20 < m["interp_psnr"] < 60 and 20 < m["interp_psnr_average"] < 60
-    p = zoo.report("predictor", [carphone])
+    m = zoo.report("flow_motion", [carphone])["mean"]
+    assert 0 <= m["epe"] < m["epe_zero"] and 20 < m["interp_psnr"] < 60 and 20 < m["interp_psnr_average"] < 60
+    p = zoo.report("predicted_motion", [carphone])  # "predictor" still names it: the older name
     assert {"epe", "epe_zero", "epe_constant", "epe_constant_backbone"} <= set(p["mean"])
-    assert all(np.isfinite(v) for v in p["mean"].values())
+    # the shipped predictor beats repeating the last motion field on carphone's held-out tail (0.77x measured)
+    assert 0 < p["mean"]["epe"] < 0.9 * p["mean"]["epe_constant"], p["mean"]
+    assert zoo.report("predictor", [carphone])["mean"] == p["mean"]
     s = zoo.report("stabilise", [carphone])["mean"]
     for name in stabilise.REPORT_MAPS:
         assert s[name]["flicker_after"] <= s[name]["flicker_before"]
 
 
 def test_models_report_command_writes_json(carphone, tmp_path):
-    from preanalysis.commands import models
+    from preanalysis.cli import models
 
     parser = argparse.ArgumentParser()
     models.add_arguments(parser)
@@ -145,35 +147,43 @@ def test_models_report_command_writes_json(carphone, tmp_path):
 
 
 def test_a_clip_shorter_than_the_temporal_window_is_refused(tmp_path):
-    short = write_video(moving_objects(width=64, height=48, frames=4, seed=1).frames, tmp_path / "short.mkv")
+    short = write_video(moving_objects(width=64, height=48, frames=4, seed=1).rgb, tmp_path / "short.mkv")
     with pytest.raises(PreanalysisError, match="temporal window|too short"):
         predictor.report([short])
 
 
 def test_missing_corrupt_and_foreign_weights_give_clear_errors(tmp_path):
     with pytest.raises(PreanalysisError, match="missing"):
-        predictor.load_predictor(tmp_path / "none.safetensors")
+        predictor.PredictedMotionModel(tmp_path / "none.safetensors")
     corrupt = tmp_path / "corrupt.safetensors"
     corrupt.write_bytes(b"\x00\x01 not a safetensors file")
     with pytest.raises(PreanalysisError, match="corrupt"):
-        flow.FlowEngine(corrupt, "cpu")
+        flow.FlowMotionModel(corrupt, "cpu")
     foreign = save_weights(flow.PyramidFlow(), tmp_path / "flow.safetensors", flow.ARCH)
     with pytest.raises(PreanalysisError, match="architecture"):
-        predictor.load_predictor(foreign)
+        predictor.PredictedMotionModel(foreign)
     with pytest.raises(PreanalysisError, match="architecture"):
-        stabilise.Stabiliser(foreign)
+        stabilise.StabiliseModel(foreign)
     horizon1 = save_weights(predictor.MotionPredictor(), tmp_path / "p.safetensors", predictor.ARCH, {"horizon": 1})
     with pytest.raises(PreanalysisError, match="ahead"):
-        predictor.load_predictor(horizon1, horizon=3)
+        predictor.PredictedMotionModel(horizon1, horizon=3)
 
 
-def test_unknown_model_name_is_refused():
+def test_unknown_model_name_is_refused_and_every_model_implements_the_contract():
     with pytest.raises(PreanalysisError, match="no model called"):
-        zoo.module("optical")
+        zoo.model("optical")
+    for name in zoo.MODELS:
+        cls = zoo.model(name)
+        assert issubclass(cls, LearnedModel) and cls.name == name and cls.arch
+        for verb in ("build", "infer"):
+            assert getattr(cls, verb) is not getattr(LearnedModel, verb), (name, verb)
+        module = sys.modules[cls.__module__]
+        assert callable(module.train) and callable(module.report), name  # what the contract's train/report run
+    assert {zoo.canonical(old) for old in zoo.ALIASES} <= set(zoo.MODELS)
 
 
 def test_speed_benchmark_runs_the_product_path_with_every_learned_network(carphone):
-    from preanalysis.models import speed
+    from preanalysis.learning import speed
 
     result = speed.analysis_fps(carphone, warmup=2)
     assert result["fps"] > 0 and result["frames"] > 2
@@ -183,7 +193,7 @@ def test_speed_benchmark_runs_the_product_path_with_every_learned_network(carpho
 
 
 def test_batched_network_throughput_runs_every_network_on_several_streams():
-    from preanalysis.models import speed
+    from preanalysis.learning import speed
 
     result = speed.network_fps(144, (1, 2), "cpu", steps=2, warmup=1)
     assert result["analysis_size"] == [256, 144] and result["work_size"] == [128, 72]
@@ -192,7 +202,7 @@ def test_batched_network_throughput_runs_every_network_on_several_streams():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_batched_network_throughput_on_cuda():
-    from preanalysis.models import speed
+    from preanalysis.learning import speed
 
     result = speed.network_fps(1080, (1, 8, 32), "cuda", steps=4)
     assert result["device"].startswith("cuda") and all(result[f"batch_{b}"] > 0 for b in (1, 8, 32))
@@ -201,7 +211,7 @@ def test_batched_network_throughput_on_cuda():
 def test_prediction_is_kept_only_where_the_frames_bear_the_motion_out():
     """A field that explains the frame pair is kept; on a still picture any motion is dropped."""
     rng = np.random.default_rng(0)
-    before = texture(rng, 64, 96, 2.0).astype(np.float32)
+    before = texture(rng, 64, 96).astype(np.float32)
     cur = np.roll(before, 2, axis=1)  # content moved 2 px right: the current pixel x was at x - 2
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None, None]
     shift = torch.zeros(1, 2, 16, 24)

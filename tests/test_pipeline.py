@@ -26,8 +26,9 @@ def test_maps_are_in_unit_range_and_find_the_moving_objects(scene):
         assert fg.shape == m.shape == (mask[1], mask[0])
         inside.append(fg[m].mean())
         outside.append(fg[~m].mean())
-    # the background pans (camera motion) yet only the objects count as foreground
-    assert np.mean(inside) > 3 * np.mean(outside)
+    # the background pans (camera motion) yet only the objects count as foreground (where they are a minority
+    # of the frame, as here: objects that fill a third of it pull the camera-motion fit, measured)
+    assert s.masks.mean() < 0.3 and np.mean(inside) > 3 * np.mean(outside)
     assert np.mean([fa.maps["motion"][~s.masks[fa.index]].mean() for fa in frames[2:]]) > 0.1  # pan seen
 
 
@@ -161,9 +162,9 @@ def test_config_points_learned_analysers_at_other_weights(scene, tmp_path):
                "salience": {"weights": {"texture": 1.0, "objects": 0.5}}}
     with pytest.raises(PreanalysisError, match="missing.safetensors is missing"):
         next(analyze(path, from_dict(Config, weights)))
-    from preanalysis.models.weights import weights_path
+    from preanalysis.learning.weights import weights_path
 
-    (tmp_path / "mine.safetensors").write_bytes(weights_path("segmentation").read_bytes())
+    (tmp_path / "mine.safetensors").write_bytes(weights_path("objects").read_bytes())
     weights["analysis"]["weights"]["objects"] = str(tmp_path / "mine.safetensors")
     assert next(analyze(path, from_dict(Config, weights))).maps["objects"].shape == (192, 320)
     wrong = {"analysis": {"weights": {"texture": "x.safetensors"}}, "salience": {"weights": {"texture": 1.0}}}
@@ -214,7 +215,7 @@ def _serial_maps(path, config, stop):
                 a.reset()
         ctx = AnalysisContext(d.index, luma, previous, info.width / size[0])
         maps = {name: m for a in analysers for name, m in a.process(ctx).items()}
-        out.append((maps, analysers[-1].ids))
+        out.append((maps, analysers[-1].object_ids()))
         previous = luma
     return out
 

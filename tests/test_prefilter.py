@@ -9,11 +9,11 @@ import pytest
 from preanalysis import video
 from preanalysis.config import Config, from_dict
 from preanalysis.errors import PreanalysisError
-from preanalysis.models import scenes
+from preanalysis.learning.data import load_clip
 from preanalysis.prefilters import apply_prefilter, filtered, parse_prefilter, prefilter_version
 from preanalysis.prefilters import mctf
 from preanalysis.prefilters.stage import auto_spec
-from preanalysis.synthetic import write_video
+from preanalysis.learning.scenes import write_video
 
 
 def _gray_video(frames: np.ndarray, path):
@@ -42,7 +42,7 @@ def test_specs_are_canonical_and_bad_ones_say_what_is_accepted():
 
 
 def test_mctf_keeps_timing_denoises_noisy_sources_and_passes_clean_ones(carphone, tmp_path):
-    clean = scenes.load_clip(carphone, width=176, max_frames=10)
+    clean = load_clip(carphone, 0, 10, max_width=176, teacher=False).luma
     noisy = np.clip(clean + np.random.default_rng(0).normal(0, 6 / 255, clean.shape), 0, 1).astype(np.float32)
     path = _gray_video(noisy, tmp_path / "noisy.mkv")
     original = list(video.decode(path))
@@ -60,7 +60,7 @@ def test_mctf_keeps_timing_denoises_noisy_sources_and_passes_clean_ones(carphone
 
 
 def test_mctf_does_not_blend_across_a_scene_cut(carphone, tmp_path):
-    a = scenes.load_clip(carphone, width=176, max_frames=4)
+    a = load_clip(carphone, 0, 4, max_width=176, teacher=False).luma
     clean = np.concatenate([a, 1 - a[:, ::-1, ::-1]])  # the second "scene": turned and inverted
     noisy = np.clip(clean + np.random.default_rng(1).normal(0, 5 / 255, clean.shape), 0, 1).astype(np.float32)
     out = _luma(mctf.mctf_frames(video.decode(_gray_video(noisy, tmp_path / "cut.mkv")), 1.0))
@@ -83,7 +83,7 @@ def test_every_encoder_pass_sees_the_same_filtered_frames(carphone, tmp_path):
     must get the filtered frames (not the noisy ones, not different ones)."""
     from encoder_adapters import EncodeSettings, encode_frames
 
-    clean = scenes.load_clip(carphone, width=176, max_frames=10)
+    clean = load_clip(carphone, 0, 10, max_width=176, teacher=False).luma
     noisy = np.clip(clean + np.random.default_rng(2).normal(0, 6 / 255, clean.shape), 0, 1).astype(np.float32)
     path = _gray_video(noisy, tmp_path / "noisy.mkv")
     seen: list[list[bytes]] = []

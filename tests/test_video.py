@@ -9,7 +9,7 @@ import pytest
 
 from preanalysis import video
 from preanalysis.errors import PreanalysisError
-from preanalysis.synthetic import moving_objects, write_video
+from preanalysis.learning.scenes import moving_objects, write_video
 
 
 def _encode(path, frames, pix_fmt="yuv420p", codec="ffv1", pts=None, time_base=Fraction(1, 25)):
@@ -36,7 +36,7 @@ def test_streams_real_clip_at_reduced_resolution(carphone):
 
 def test_odd_size(tmp_path):
     s = moving_objects(width=333, height=187, frames=4)
-    path = _encode(tmp_path / "odd.mkv", list(s.frames))
+    path = _encode(tmp_path / "odd.mkv", list(s.rgb))
     info = video.probe(path)
     assert (info.width, info.height) == (333, 187)
     assert len(list(video.frames(path, max_width=200))) == 4
@@ -45,18 +45,18 @@ def test_odd_size(tmp_path):
 
 def test_ten_bit(tmp_path):
     s = moving_objects(width=128, height=96, frames=3)
-    path = _encode(tmp_path / "ten.mkv", list(s.frames), pix_fmt="yuv420p10le")
+    path = _encode(tmp_path / "ten.mkv", list(s.rgb), pix_fmt="yuv420p10le")
     info = video.probe(path)
     assert info.bit_depth == 10
     luma = next(video.frames(path)).luma
-    expected = np.asarray(av.VideoFrame.from_ndarray(s.frames[0], format="rgb24").reformat(format="yuv420p").to_ndarray()[:96])
+    expected = np.asarray(av.VideoFrame.from_ndarray(s.rgb[0], format="rgb24").reformat(format="yuv420p").to_ndarray()[:96])
     assert np.abs(luma * 255 - expected).mean() < 1.5  # same picture, 10-bit precision reduced to analysis
 
 
 def test_variable_frame_rate_keeps_pts(tmp_path):
     s = moving_objects(width=96, height=64, frames=5)
     pts = [0, 40, 60, 140, 150]
-    path = _encode(tmp_path / "vfr.mkv", list(s.frames), pts=pts, time_base=Fraction(1, 1000))
+    path = _encode(tmp_path / "vfr.mkv", list(s.rgb), pts=pts, time_base=Fraction(1, 1000))
     frames = list(video.frames(path))
     assert [f.pts for f in frames] == pts
     assert [round(f.time, 3) for f in frames] == [0.0, 0.04, 0.06, 0.14, 0.15]
@@ -64,7 +64,7 @@ def test_variable_frame_rate_keeps_pts(tmp_path):
 
 def test_truncated_file_decodes_what_it_can(tmp_path, caplog):
     s = moving_objects(width=160, height=96, frames=12)
-    full = write_video(s.frames, tmp_path / "full.y4m")
+    full = write_video(s.rgb, tmp_path / "full.y4m")
     data = full.read_bytes()
     cut = tmp_path / "cut.y4m"
     cut.write_bytes(data[: len(data) * 6 // 10])
@@ -76,7 +76,7 @@ def test_truncated_file_decodes_what_it_can(tmp_path, caplog):
 
 def test_truncated_mkv_reports_the_loss(tmp_path, caplog):
     s = moving_objects(width=160, height=96, frames=12)
-    full = write_video(s.frames, tmp_path / "full.mkv")
+    full = write_video(s.rgb, tmp_path / "full.mkv")
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     with caplog.at_level(logging.WARNING, logger="preanalysis"):

@@ -53,7 +53,7 @@ def write_nvenc_maps(
 ) -> NvencMaps:
     """Write one delta-QP file for the sequence: 16x16 blocks for H.264, ctb_size blocks for HEVC.
 
-    Each frame is packed by encoder_adapters.nvenc.qp_delta_map: the very bytes the SDK adapter sends.
+    Each frame is packed by encoder_adapters.nvenc.api.qp_delta_map: the very bytes the SDK adapter sends.
     """
     maps = list(maps)
     block = nvenc.block_size(codec, ctb_size)

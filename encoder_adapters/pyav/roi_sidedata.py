@@ -6,7 +6,7 @@ Frame object: it is found once by scanning the object (reads go through /proc/se
 returns an error instead of crashing) and validated on *every* frame (data[0] is the first plane's buffer,
 width/height match), so a PyAV layout change raises PreanalysisError instead of corrupting memory.
 
-Semantics of the wrappers (ENCODERS.md): qp_delta = clip(qoffset * range, -range, range) with
+Semantics of the wrappers (read in FFmpeg's libx264.c / libx265.c, verified by reading QPs back): qp_delta = clip(qoffset * range, -range, range) with
 range = 51 + 6*(bitdepth-8); rectangles are rounded outward to the 16x16 grid; the first ROI in the list
 wins where ROIs overlap; blocks covered by no ROI get 0.  Each block row becomes runs of equal delta.
 """

@@ -1,6 +1,20 @@
-"""Analysers: the classical ones register on import; learned ones register from preanalysis.models."""
+"""Analysers, one file each: every analysis of a frame the salience mask can weigh.
 
-from . import classical  # noqa: F401  (registers texture, motion, foreground)
-from .base import ANALYSERS, Analyser, AnalysisContext, map_owner, register_analyser
+Classical (numpy/OpenCV), registered on import: texture, motion, foreground (camera.py: the DIS flow and the
+camera model they share; grid.py: maps on the encoder's block grid), centre.
+Learned (torch; networks in preanalysis.learning.models), imported only when a config asks for one:
+flow_motion, predicted_motion, objects, static, predictability.
+"""
 
-__all__ = ["ANALYSERS", "Analyser", "AnalysisContext", "map_owner", "register_analyser"]
+from . import centre, foreground, motion, texture  # noqa: F401  (register the classical ones)
+from .base import (
+    ANALYSERS,
+    LEARNED,
+    Analyser,
+    AnalysisContext,
+    load_learned,
+    map_owner,
+    register_analyser,
+)
+
+__all__ = ["ANALYSERS", "LEARNED", "Analyser", "AnalysisContext", "load_learned", "map_owner", "register_analyser"]

@@ -41,12 +41,18 @@ class Analyser:
 
     name: ClassVar[str]
     maps: ClassVar[tuple[str, ...]]
+    learned: ClassVar[bool] = False  # runs a network (worth a GPU; takes `device`, and `weights` in analysis.weights)
 
     def reset(self) -> None:
         """Forget state carried across frames (new stream, new chunk)."""
 
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         raise NotImplementedError
+
+    def object_ids(self) -> np.ndarray | None:
+        """int32 ids per pixel of the objects in the frame just processed, kept the same across frames
+        (0 = background); None for analysers that do not track objects."""
+        return None
 
 
 ANALYSERS: dict[str, type[Analyser]] = {}
@@ -59,10 +65,23 @@ def register_analyser(cls: type[Analyser]) -> type[Analyser]:
     return cls
 
 
+# Learned analysers by name (each produces one map of its own name), imported on first use: they load torch.
+LEARNED = ("flow_motion", "predicted_motion", "objects", "static", "predictability")
+
+
+def load_learned(name: str) -> None:
+    """Register the learned analyser `name` (importing its module)."""
+    import importlib
+
+    importlib.import_module(f"preanalysis.analysers.{name}")
+
+
 def map_owner(map_name: str) -> str:
     """Which analyser produces a map called map_name (a map may be named after its analyser)."""
+    if map_name in LEARNED and map_name not in ANALYSERS:
+        load_learned(map_name)
     for name, cls in ANALYSERS.items():
         if map_name in cls.maps:
             return name
-    known = sorted(m for cls in ANALYSERS.values() for m in cls.maps)
+    known = sorted({m for cls in ANALYSERS.values() for m in cls.maps} | set(LEARNED))
     raise PreanalysisError(f"no analyser produces a map called {map_name!r}: use one of {', '.join(known)}")

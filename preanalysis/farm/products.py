@@ -6,38 +6,44 @@ These run as whole-input tasks on the same executor as the chunks and write stra
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..config import EncodeConfig
+from ..config import Config
 from ..maps import load_maps
 from .job import EncodeSpec
 
 
-def make_product(product: str, input_path: str, maps_path: str, output_path: str, encode: EncodeSpec,
-                 encoder_config: EncodeConfig, frames: int | None, qpfile_base_qp: float) -> str:
-    """Worker task: build one product of one input from its maps file; returns the output path.  An encode
-    gets what `preanalysis encode` would: the analysis config's encoder settings (the job's params win) and
-    its pre-filter."""
-    maps = load_maps(maps_path)
-    if product == "qpfile":
+@dataclass(frozen=True)
+class ProductTask:
+    """One product of one input (plain data: it travels to a worker process or a Ray node)."""
+
+    product: str  # qpfile | encode
+    input: str
+    maps: str  # the input's finished maps file
+    output: str
+    encode: EncodeSpec
+    config: Config  # the analysis config: its encoder settings and pre-filter apply to an encode
+    frames: int | None  # only the first N frames (the job's `frames`)
+    qpfile_base_qp: float
+
+
+def make_product(task: ProductTask) -> str:
+    """Worker task: build one product from the maps file; returns the output path.  An encode gets what
+    `preanalysis encode --maps` would: the config's encoder settings (the job's params win) and pre-filter."""
+    if task.product == "qpfile":
         from encoder_adapters.files import write_qpfile
 
-        write_qpfile(output_path, (maps.qp_map(i) for i in range(len(maps))), qpfile_base_qp,
+        maps = load_maps(task.maps)
+        write_qpfile(task.output, (maps.qp_map(i) for i in range(len(maps))), task.qpfile_base_qp,
                      keyframes=set(np.flatnonzero(maps.scene_start).tolist()))
-    elif product == "encode":
-        from encoder_adapters import encode_frames
+    elif task.product == "encode":
+        from ..facade import Preanalysis
 
-        from ..prefilters import filtered
-        from ..video import decode, probe
-
-        def qp_for_frame(index: int):
-            return maps.qp_map(index) if index < len(maps) else None
-
-        source = filtered(lambda: decode(input_path, 0, frames), encoder_config.prefilter)
-        encode_frames(source, probe(input_path), output_path, encode.settings(encoder_config.params(encode.encoder)),
-                      qp_for_frame=qp_for_frame)
+        settings = task.encode.settings(task.config.encode.params(task.encode.encoder))
+        Preanalysis(task.config).encode_with(task.input, task.output, settings, maps=task.maps, stop=task.frames)
     else:
-        raise ValueError(f"unknown product {product!r}")
-    return str(Path(output_path))
+        raise ValueError(f"unknown product {task.product!r}")
+    return str(Path(task.output))

@@ -28,7 +28,7 @@ from .chunks import Chunk, analyse_chunk, assemble, find_cuts, plan_chunks
 from .donelist import DoneList, fsync_file_and_dir
 from .executors import failure_cause, make_executor
 from .job import Job, fingerprint
-from .products import make_product
+from .products import ProductTask, make_product
 
 log = logging.getLogger("preanalysis")
 
@@ -57,111 +57,141 @@ class FarmReport:
 
 def run_job(job: Job, progress: bool = False, chunk_task: Callable[[Chunk, object], bytes] = analyse_chunk) -> FarmReport:
     """Run (or resume) a job; see the module docstring for what is guaranteed."""
-    t0 = time.perf_counter()
-    config = job.analysis_config()
-    config_yaml = config.to_yaml()
-    report = FarmReport()
-    state = job.state_dir
-    done = DoneList(state / "done.jsonl")
-    Path(job.output_dir).mkdir(parents=True, exist_ok=True)
+    return JobRun(job, progress, chunk_task).execute()
 
-    prints: dict[str, str] = {}
-    for inp in job.inputs:
-        try:
-            prints[inp] = fingerprint(job, inp, config_yaml)
-        except OSError as exc:
-            report.failures.append(Failure(inp, None, f"cannot read the input ({exc.strerror}): fix the path"))
-    records = [r for r in done.records() if prints.get(r.get("input")) == r.get("fingerprint")]
-    made = {(r["input"], r.get("product", "maps")) for r in records if r["kind"] == "output"
-            and r.get("settings", "") == _product_settings(job, r.get("product", "maps"))
-            and job.output(r["input"], r.get("product", "maps")).is_file()}
-    plans = {r["input"]: r["cuts"] for r in records if r["kind"] == "plan"}
-    parts: dict[tuple[str, int], Path] = {}
-    for r in records:
-        if r["kind"] == "chunk" and _intact(state / r["part"], r["sha256"]):
-            parts[(r["input"], r["index"])] = state / r["part"]
-    for inp, print_ in prints.items():
-        if (inp, "maps") in made:
-            shutil.rmtree(state / "parts" / print_, ignore_errors=True)
-    active = [inp for inp in prints if any((inp, p) not in made for p in job.products)]
-    need_maps = [inp for inp in active if (inp, "maps") not in made]
 
-    def record(inp: str, product: str) -> None:
-        done.append({"kind": "output", "input": inp, "fingerprint": prints[inp], "product": product,
-                     "settings": _product_settings(job, product), "path": str(job.output(inp, product))})
-        made.add((inp, product))
+class JobRun:
+    """One run of a job, in the order of its phases: resume (what the done-list says is finished), plan
+    (scene cuts per input), chunks (analysed on the executor), assemble (each input's maps file from its
+    chunks), products (qpfile / encode from the maps)."""
 
-    executor = make_executor(job.workers, job.ray_address, _uses_learned_analysers(config)) if active else None
-    try:
-        if executor:
-            report.backend = executor.name
+    def __init__(self, job: Job, progress: bool, chunk_task: Callable[[Chunk, object], bytes]):
+        self.job, self.progress, self.chunk_task = job, progress, chunk_task
+        self.config = job.analysis_config()
+        self.config_yaml = self.config.to_yaml()
+        self.report = FarmReport()
+        self.state = job.state_dir
+        self.done = DoneList(self.state / "done.jsonl")
+        self.executor = None
+
+    def execute(self) -> FarmReport:
+        t0 = time.perf_counter()
+        Path(self.job.output_dir).mkdir(parents=True, exist_ok=True)
+        active = self.resume()
+        if active:
+            self.executor = make_executor(self.job.workers, self.job.ray_address, _uses_learned_analysers(self.config))
+            self.report.backend = self.executor.name
             log.info("farm: %d input(s) to do, %d already finished; running on %s",
-                     len(active), len(prints) - len(active), executor.name)
+                     len(active), len(self.prints) - len(active), self.executor.name)
+        try:
+            need_maps = [inp for inp in active if (inp, "maps") not in self.made]
+            self.plan(need_maps)
+            chunks = self.run_chunks(need_maps)
+            self.assemble(chunks)
+            self.make_products(active)
+        finally:
+            if self.executor:
+                self.executor.shutdown()
+        self.report.outputs = {inp: self.job.output(inp) for inp in self.prints if (inp, "maps") in self.made}
+        self.report.seconds = time.perf_counter() - t0
+        return self.report
+
+    def resume(self) -> list[str]:
+        """Read the done-list: inputs' fingerprints, finished outputs, plans and intact chunk parts.  Returns
+        the inputs with something left to make."""
+        job, state = self.job, self.state
+        self.prints: dict[str, str] = {}
+        for inp in job.inputs:
+            try:
+                self.prints[inp] = fingerprint(job, inp, self.config_yaml)
+            except OSError as exc:
+                self.report.failures.append(Failure(inp, None, f"cannot read the input ({exc.strerror}): fix the path"))
+        records = [r for r in self.done.records() if self.prints.get(r.get("input")) == r.get("fingerprint")]
+        self.made = {(r["input"], r.get("product", "maps")) for r in records if r["kind"] == "output"
+                     and r.get("settings", "") == _product_settings(job, r.get("product", "maps"))
+                     and job.output(r["input"], r.get("product", "maps")).is_file()}
+        self.plans = {r["input"]: r["cuts"] for r in records if r["kind"] == "plan"}
+        self.parts: dict[tuple[str, int], Path] = {(r["input"], r["index"]): state / r["part"] for r in records
+                                                   if r["kind"] == "chunk" and _intact(state / r["part"], r["sha256"])}
+        for inp, print_ in self.prints.items():
+            if (inp, "maps") in self.made:
+                shutil.rmtree(state / "parts" / print_, ignore_errors=True)
+        return [inp for inp in self.prints if any((inp, p) not in self.made for p in job.products)]
+
+    def record(self, inp: str, product: str) -> None:
+        self.done.append({"kind": "output", "input": inp, "fingerprint": self.prints[inp], "product": product,
+                          "settings": _product_settings(self.job, product), "path": str(self.job.output(inp, product))})
+        self.made.add((inp, product))
+
+    def plan(self, inputs: list[str]) -> None:
+        """Scene cuts of every input that has no plan yet (a full decode each, on the executor)."""
 
         def planned(inp: str, cuts: list[int]) -> None:
-            plans[inp] = cuts
-            done.append({"kind": "plan", "input": inp, "fingerprint": prints[inp], "cuts": cuts})
+            self.plans[inp] = cuts
+            self.done.append({"kind": "plan", "input": inp, "fingerprint": self.prints[inp], "cuts": cuts})
 
-        def input_failed(inp: str, cause: str) -> None:
-            report.failures.append(Failure(inp, None, cause))
+        def failed(inp: str, cause: str) -> None:
+            self.report.failures.append(Failure(inp, None, cause))
 
-        unplanned = {inp: (find_cuts, inp, config) for inp in need_maps if inp not in plans}
-        _run_tasks(executor, unplanned, job.retries, planned, input_failed, _bar(progress, "plan", len(unplanned)))
+        unplanned = {inp: (find_cuts, inp, self.config) for inp in inputs if inp not in self.plans}
+        _run_tasks(self.executor, unplanned, self.job.retries, planned, failed,
+                   _bar(self.progress, "plan", len(unplanned)))
 
-        chunks = {inp: plan_chunks(inp, plans[inp], job.chunk_frames, job.frames) for inp in need_maps if inp in plans}
-        todo = {(inp, c.index): (chunk_task, c, config) for inp, cs in chunks.items() for c in cs
-                if (inp, c.index) not in parts}
-        report.chunks_resumed = sum(len(cs) for cs in chunks.values()) - len(todo)
+    def run_chunks(self, inputs: list[str]) -> dict[str, list[Chunk]]:
+        """Analyse every chunk not yet done; returns the chunks of the inputs whose chunks all succeeded."""
+        job, state = self.job, self.state
+        chunks = {inp: plan_chunks(inp, self.plans[inp], job.chunk_frames, job.frames)
+                  for inp in inputs if inp in self.plans}
+        todo = {(inp, c.index): (self.chunk_task, c, self.config) for inp, cs in chunks.items() for c in cs
+                if (inp, c.index) not in self.parts}
+        self.report.chunks_resumed = sum(len(cs) for cs in chunks.values()) - len(todo)
         failed_inputs: set[str] = set()
 
         def chunk_done(key: tuple[str, int], data: bytes) -> None:
             inp, index = key
-            rel = Path("parts") / prints[inp] / f"{index:06d}.npz"
+            rel = Path("parts") / self.prints[inp] / f"{index:06d}.npz"
             (state / rel).parent.mkdir(parents=True, exist_ok=True)
             with atomic_output(state / rel) as tmp:
                 tmp.write_bytes(data)
             fsync_file_and_dir(state / rel)
             chunk = chunks[inp][index]
-            done.append({"kind": "chunk", "input": inp, "fingerprint": prints[inp], "index": index,
-                         "start": chunk.start, "stop": chunk.stop, "part": str(rel),
-                         "sha256": hashlib.sha256(data).hexdigest()})
-            parts[key] = state / rel
-            report.chunks_run += 1
+            self.done.append({"kind": "chunk", "input": inp, "fingerprint": self.prints[inp], "index": index,
+                              "start": chunk.start, "stop": chunk.stop, "part": str(rel),
+                              "sha256": hashlib.sha256(data).hexdigest()})
+            self.parts[key] = state / rel
+            self.report.chunks_run += 1
 
         def chunk_failed(key: tuple[str, int], cause: str) -> None:
             failed_inputs.add(key[0])
-            report.failures.append(Failure(key[0], chunks[key[0]][key[1]].frames, cause))
+            self.report.failures.append(Failure(key[0], chunks[key[0]][key[1]].frames, cause))
 
-        bar = _bar(progress, "chunks", sum(len(cs) for cs in chunks.values()), report.chunks_resumed)
-        report.attempts = _run_tasks(executor, todo, job.retries, chunk_done, chunk_failed, bar, gpu=True)
+        bar = _bar(self.progress, "chunks", sum(len(cs) for cs in chunks.values()), self.report.chunks_resumed)
+        self.report.attempts = _run_tasks(self.executor, todo, job.retries, chunk_done, chunk_failed, bar, gpu=True)
+        return {inp: cs for inp, cs in chunks.items() if inp not in failed_inputs}
 
+    def assemble(self, chunks: dict[str, list[Chunk]]) -> None:
+        """Each input's maps file from its chunk parts, in frame order; then the parts go."""
         for inp, cs in chunks.items():
-            if inp in failed_inputs:
-                continue
             try:
-                _write_output(job, inp, cs, [parts[(inp, c.index)] for c in cs], config_yaml)
+                _write_output(self.job, inp, cs, [self.parts[(inp, c.index)] for c in cs], self.config_yaml)
             except PreanalysisError as exc:
-                report.failures.append(Failure(inp, None, str(exc)))
+                self.report.failures.append(Failure(inp, None, str(exc)))
                 continue
-            record(inp, "maps")
-            shutil.rmtree(state / "parts" / prints[inp], ignore_errors=True)
+            self.record(inp, "maps")
+            shutil.rmtree(self.state / "parts" / self.prints[inp], ignore_errors=True)
 
-        # Products made from the maps: whole-input tasks on the same executor.
-        products = {(inp, p): (make_product, p, inp, str(job.output(inp)), str(job.output(inp, p)), job.encode,
-                               config.encode, job.frames, job.qpfile_base_qp)
-                    for inp in active for p in job.products[1:] if (inp, "maps") in made and (inp, p) not in made}
+    def make_products(self, inputs: list[str]) -> None:
+        """The products made from the maps: whole-input tasks on the same executor."""
+        job = self.job
+        tasks = {(inp, p): (make_product, ProductTask(p, inp, str(job.output(inp)), str(job.output(inp, p)),
+                                                      job.encode, self.config, job.frames, job.qpfile_base_qp))
+                 for inp in inputs for p in job.products[1:] if (inp, "maps") in self.made and (inp, p) not in self.made}
 
-        def product_failed(key: tuple[str, str], cause: str) -> None:
-            report.failures.append(Failure(key[0], None, f"{key[1]}: {cause}"))
+        def failed(key: tuple[str, str], cause: str) -> None:
+            self.report.failures.append(Failure(key[0], None, f"{key[1]}: {cause}"))
 
-        _run_tasks(executor, products, job.retries, lambda key, _: record(*key), product_failed,
-                   _bar(progress, "products", len(products)))
-    finally:
-        if executor:
-            executor.shutdown()
-    report.outputs = {inp: job.output(inp) for inp in prints if (inp, "maps") in made}
-    report.seconds = time.perf_counter() - t0
-    return report
+        _run_tasks(self.executor, tasks, job.retries, lambda key, _: self.record(*key), failed,
+                   _bar(self.progress, "products", len(tasks)))
 
 
 def _product_settings(job: Job, product: str) -> str:
@@ -240,8 +270,8 @@ def _bar(progress: bool, what: str, total: int, initial: int = 0):
 
 
 def _uses_learned_analysers(config) -> bool:
-    """Learned analysers live in preanalysis.models; only they are worth a GPU."""
+    """Only learned analysers are worth a GPU."""
     from ..analysers import ANALYSERS
     from ..pipeline import analyser_names
 
-    return any(ANALYSERS[n].__module__.startswith("preanalysis.models") for n in analyser_names(config))
+    return any(ANALYSERS[n].learned for n in analyser_names(config))

@@ -20,7 +20,7 @@ log = logging.getLogger("preanalysis")
 # `auto` at full noise: MCTF at this strength, then fftdnoiz at this share of the measured σ (chosen on σ=4 copies
 # of carphone and bigbuckbunny; bikes + σ4 kept aside)
 AUTO_MCTF, AUTO_FFT = 0.5, 0.7
-TEMPORAL_WEIGHTS = "temporal"  # the learned filter's shipped weights (preanalysis/weights/)
+TEMPORAL_WEIGHTS = "predictability"  # the learned filter's network: the predictability model's shipped weights
 
 
 def auto_spec(sigma: float) -> str:

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from ..errors import PreanalysisError
-from ..models.blocks import from_work, to_work
-from ..models.temporal import NAME, W_MAX, TemporalState, load_net
+from ..learning.blocks import from_work, to_work
+from ..learning.models.predictability import NAME, W_MAX, PredictabilityModel
 from ..video import DecodedFrame
 from ..warp import resize_flow, warp
 from .noise import SIGMA_FRAMES, auto_strength, noise_sigma, source_sigma
@@ -37,10 +37,12 @@ def mismatch_gate(predicted: np.ndarray, frame: np.ndarray, sigma: float) -> np.
 
 
 def prefilter_frames(
-    decoded_frames: Iterable[DecodedFrame], strength: str | float = "auto", weights: str | Path = NAME
+    decoded_frames: Iterable[DecodedFrame], strength: str | float = "auto", weights: str | Path = NAME,
+    device: str = "auto",
 ) -> Iterator[DecodedFrame]:
     """Motion-compensated temporal pre-filter: the same frames (index, pts, time) filtered at full resolution,
-    8-bit 4:2:0.  strength: "auto" (from the noise of the first SIGMA_FRAMES frames), "off", or 0..1."""
+    8-bit 4:2:0.  strength: "auto" (from the noise of the first SIGMA_FRAMES frames), "off", or 0..1; the
+    network runs on `device` (auto: CUDA when present), the fusion on the CPU."""
     if strength == "off":
         yield from decoded_frames
         return
@@ -56,19 +58,20 @@ def prefilter_frames(
         yield from itertools.chain(first, rest)
         return
     noise = source_sigma(first) / 255
-    state = TemporalState(load_net(weights), s)
+    model = PredictabilityModel(weights, device)
+    state = model.infer(s)
     filtered: list[np.ndarray] = []
     with torch.no_grad():
         for d in itertools.chain(first, rest):
             yuv = planes(d.frame)
             work = to_work(yuv[0])
-            sigma = torch.tensor([noise_sigma(work) / 255], dtype=torch.float32)
+            sigma = torch.tensor([noise_sigma(work) / 255], dtype=torch.float32, device=model.device)
             flow_work = state.flow
-            _, trust, _ = state.feed(torch.from_numpy(work)[None, None], sigma)
+            _, trust, _ = state.feed(torch.from_numpy(work)[None, None].to(model.device), sigma)
             if trust is not None:
-                flow = flow_work[0].permute(1, 2, 0).numpy()
+                flow = flow_work[0].permute(1, 2, 0).cpu().numpy()
                 predicted = [warp(prev, resize_flow(flow, (p.shape[1], p.shape[0]))) for p, prev in zip(yuv, filtered)]
-                weight = from_work(s * W_MAX * trust[0, 0].numpy(), yuv[0].shape)
+                weight = from_work(s * W_MAX * trust[0, 0].cpu().numpy(), yuv[0].shape)
                 weight *= mismatch_gate(predicted[0], yuv[0], noise)
                 yuv = [w * pr + (1 - w) * p for w, pr, p in
                        zip((weight, weight[::2, ::2], weight[::2, ::2]), predicted, yuv)]

@@ -1,0 +1,51 @@
+"""The `preanalysis` command: a thin layer over the library; each subcommand lives in preanalysis.cli."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from ..errors import PreanalysisError
+
+# One module per subcommand; each defines HELP, add_arguments(parser) and run(args) -> int.
+COMMANDS = ("analyze", "encode", "qpfile", "demo", "eval", "tune", "farm", "statmux", "visualize", "train", "models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="preanalysis",
+        description="Analyse a video before encoding and tell the encoder where to spend bits "
+        "(salience mask -> per-block QP offsets for x264/x265, qp/ROI files for other encoders).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks on errors)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"preanalysis.cli.{name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="preanalysis: %(message)s", stream=sys.stderr
+    )
+    try:
+        return int(args.run(args) or 0)
+    except PreanalysisError as exc:
+        if args.verbose:
+            raise
+        print(f"preanalysis: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("preanalysis: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

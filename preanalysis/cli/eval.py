@@ -1,0 +1,111 @@
+"""`preanalysis eval INPUT... -o REPORT_DIR`: RD sweep of baselines vs the salience-mapped encode, BD-rates."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from ..config import Config, from_dict
+from ..errors import PreanalysisError
+from .options import add_config_options, config_from_args
+
+HELP = "RD sweep: encode baselines and the mapped configuration at several CRFs, report VMAF BD-rates"
+DEFAULT_BASELINES = ("aq-mode=1", "aq-mode=1:aq-strength=0.0")
+log = logging.getLogger("preanalysis")
+
+
+def add_arguments(p):
+    from eval.sweep import MAP_PARAMS
+
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="source clips (metrics are always against these)")
+    p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
+                   help="folder for report.json, rd_points.csv and rd_<clip>.png")
+    p.add_argument("--encoder", choices=("x264", "x265"), default="x264")
+    p.add_argument("--preset", default="medium", help="encoder preset (default medium)")
+    p.add_argument("--crf", type=float, nargs="+", default=[22, 27, 32, 37], help="CRFs of the sweep (>= 4 for pchip)")
+    p.add_argument("--baseline", action="append", default=None, metavar="PARAMS",
+                   help=f"encoder params of a baseline without map, e.g. aq-mode=1; repeatable "
+                        f"(default: {' and '.join(DEFAULT_BASELINES)})")
+    p.add_argument("--map-params", default=MAP_PARAMS, metavar="PARAMS",
+                   help=f"encoder params of the mapped encode (default {MAP_PARAMS}: own AQ off, map honoured)")
+    p.add_argument("--frames", type=int, default=None, help="first N frames of each clip (default: all)")
+    p.add_argument("--ablation", action="store_true",
+                   help="also sweep each weighted map alone (texture only, motion only, ...)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel encodes/metrics (default: cores)")
+    p.add_argument("--cache", metavar="DIR", help="cache of points and analyses (default REPORT_DIR/cache)")
+    p.add_argument("--ffmpeg", metavar="PATH", help="ffmpeg with libvmaf (default $PREANALYSIS_FFMPEG or imageio-ffmpeg's)")
+    add_config_options(p)
+
+
+def ablation_variants(config: Config, map_params: dict[str, str], encoder: str) -> list:
+    """Where the gain comes from: each weighted map alone, then (when the config has them) all maps without the
+    encoder settings and pre-filter, the encoder settings alone, the pre-filter alone."""
+    from eval.sweep import Variant
+
+    out = []
+    params = {**map_params, **config.encode.params(encoder)}
+    combined = params != map_params or config.encode.prefilter != "off"
+    weighted = {name: w for name, w in config.salience.weights.items() if w != 0}
+    if len(weighted) > 1 or not combined:  # one map alone would repeat "maps only"
+        for name, w in weighted.items():
+            data = config.to_dict()
+            data["salience"]["weights"] = {name: w}
+            out.append(Variant(f"{name} only", map_params, from_dict(Config, data)))
+    if combined:
+        out.append(Variant("maps only", map_params, config))
+    if params != map_params:
+        out.append(Variant("encoder settings only", params))
+    if config.encode.prefilter != "off":
+        out.append(Variant("pre-filter only", map_params, None, config.encode.prefilter))
+    return out
+
+
+def visual_sheets(inputs, clips, config, frames, out: Path) -> dict:
+    """Per clip: its RD curve and a contact sheet of the mapped analysis (salience, objects, QP grid)."""
+    from ..visualize import write_contact_sheet
+
+    plots = {}
+    for path, clip in zip(inputs, clips):
+        sheet = write_contact_sheet(path, config, out / f"visual_{clip}.png", frames)
+        plots[clip] = {"rd_curve": f"rd_{clip}.png", "contact_sheet": sheet.name}
+    return plots
+
+
+def run(args) -> int:
+    from eval.report import summarise, write_report
+    from eval.sweep import Cache, SweepSettings, Variant, clip_names, parse_params, sweep
+
+    config = config_from_args(args)
+    if len(args.crf) < 2:
+        raise PreanalysisError("--crf needs at least 2 values (4 for a pchip BD-rate, as every published table uses)")
+    if args.frames is not None and args.frames < 1:
+        raise PreanalysisError("--frames must be >= 1")
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise PreanalysisError(f"report folder {out} is a file: give a folder path")
+    out.mkdir(parents=True, exist_ok=True)
+    baselines = [Variant(b, parse_params(b)) for b in (args.baseline or DEFAULT_BASELINES)]
+    map_params = parse_params(args.map_params)
+    mapped = [Variant.full("mapped", map_params, config, args.encoder)]
+    if args.ablation:
+        mapped += ablation_variants(config, map_params, args.encoder)
+    settings = SweepSettings(args.encoder, args.preset, tuple(args.crf), args.frames, max(1, args.jobs), args.ffmpeg)
+    cache = Cache(args.cache or out / "cache")
+    t0 = time.perf_counter()
+    points = sweep(args.inputs, baselines + mapped, settings, cache, config)
+    report = summarise(points, [b.name for b in baselines], [m.name for m in mapped], {
+        "encoder": args.encoder, "preset": args.preset, "crfs": list(args.crf), "frames": args.frames,
+        "map_params": args.map_params, "prefilter": config.encode.prefilter, "config": config.to_dict(), "inputs": [str(p) for p in args.inputs],
+    })
+    inputs = [Path(p) for p in args.inputs]
+    report["plots"] = visual_sheets(inputs, clip_names(inputs), config, args.frames, out)
+    written = write_report(report, points, out)
+    log.info("%d points (%d cached) in %.0f s -> %s", len(points), cache.hits, time.perf_counter() - t0,
+             ", ".join(str(w) for w in written))
+    for b, e in report["mean"]["baselines"].items():
+        bd = e["bd_rate"]
+        log.info("mapped vs %s: BD-rate VMAF %+.2f%%  VMAF-NEG %+.2f%%  PSNR-Y %+.2f%%  salient PSNR %+.2f dB",
+                 b, bd["vmaf"], bd["vmaf_neg"], bd["psnr_y"], e["salient_psnr_gain_db"])
+    return 0

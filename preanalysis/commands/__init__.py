@@ -1,1 +1,0 @@
-"""Subcommands of the `preanalysis` CLI (see preanalysis.cli.COMMANDS)."""

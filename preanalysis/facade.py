@@ -1,0 +1,105 @@
+"""Analyse and encode in one call, one decode: what most users want, and what a farm worker holds.
+
+    import preanalysis
+    preanalysis.encode("in.mp4", "out.mp4", encoder="x264", crf=23)          # the default config
+    p = preanalysis.Preanalysis("salience")                                  # a config, reused per title
+    p.encode("a.mp4", "a_out.mp4", crf=27); p.encode("b.mp4", "b_out.mp4", bitrate_kbps=3000)
+
+The frames are decoded once per encoder pass and go through the analysis on their way to the encoder
+(the analysis runs a few frames ahead; each frame's QP map is ready when the encoder asks for it).  With
+2-pass, each pass decodes and analyses again: the analysis costs little next to the encoder, and no pass
+holds the maps of a whole title.  The config's encoder settings and pre-filter apply, as in `preanalysis
+encode`; the pre-filter changes what the encoder sees, never what the analysis sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from encoder_adapters import EncodeResult, EncodeSettings, encode_frames
+
+from . import video
+from .config import Config, load_config
+from .errors import PreanalysisError
+from .io import check_output_path
+from .maps import load_maps
+from .pipeline import FrameAnalysis, analyze, analyze_frames
+from .prefilters import filtered
+from .qpmap import QpMap
+
+
+class Preanalysis:
+    """An analysis config (a Config, a YAML path, a preset name, or None for the default) and what it
+    does to titles: analyse them, or analyse and encode them."""
+
+    def __init__(self, config: Config | str | Path | None = None):
+        self.config = config if isinstance(config, Config) else load_config(config)
+
+    def analyze(self, input: str | Path, start: int = 0, stop: int | None = None,
+                progress: bool = False) -> Iterator[FrameAnalysis]:
+        return analyze(input, self.config, start, stop, progress)
+
+    def settings(self, encoder: str = "x264", crf: float | None = None, bitrate_kbps: float | None = None,
+                 preset: str | None = None, params: dict[str, str] | None = None) -> EncodeSettings:
+        """The encode settings: the config's encoder params, then `params` over them."""
+        return EncodeSettings(encoder, crf=crf, bitrate_kbps=bitrate_kbps, preset=preset,
+                              params={**self.config.encode.params(encoder), **(params or {})})
+
+    def encode(self, input: str | Path, output: str | Path, encoder: str = "x264", crf: float | None = None,
+               bitrate_kbps: float | None = None, preset: str | None = None, params: dict[str, str] | None = None,
+               maps: str | Path | None = None, use_map: bool = True, progress: bool = False, start: int = 0,
+               stop: int | None = None) -> EncodeResult:
+        """Encode frames [start, stop) of `input` into `output` with the QP maps of this config's analysis
+        (or those of a maps file from `preanalysis analyze`; or none with use_map=False: the same encode
+        without a map, the baseline)."""
+        return self.encode_with(input, output, self.settings(encoder, crf, bitrate_kbps, preset, params), maps,
+                                use_map, progress, start, stop)
+
+    def encode_with(self, input: str | Path, output: str | Path, settings: EncodeSettings,
+                    maps: str | Path | None = None, use_map: bool = True, progress: bool = False, start: int = 0,
+                    stop: int | None = None) -> EncodeResult:
+        """encode() with the encode settings given whole (the config's encoder params are not added)."""
+        check_output_path(output, *[p for p in (input, maps) if p])
+        info = video.probe(input)
+        prefilter = self.config.encode.prefilter
+        if not use_map:
+            source, qp_for_frame = filtered(lambda: video.decode(input, start, stop), prefilter), None
+        elif maps is not None:
+            whole = start == 0 and stop is None
+            source = filtered(lambda: video.decode(input, start, stop), prefilter)
+            qp_for_frame = load_maps(maps).check_video(info, whole).qp_for_frame
+        else:
+            step = AnalysedFrames(input, info, self.config, start, stop)
+            source, qp_for_frame = filtered(step.frames, prefilter), step.qp_for_frame
+        return encode_frames(source, info, output, settings, qp_for_frame, progress=progress)
+
+
+class AnalysedFrames:
+    """A frame source for an encoder that analyses each frame on the way: frames() decodes and analyses
+    (once per call: once per encoder pass) and qp_for_frame(i) gives frame i's map, computed by then."""
+
+    def __init__(self, path: str | Path, info: video.VideoInfo, config: Config, start: int, stop: int | None):
+        self.path, self.info, self.config, self.start, self.stop = path, info, config, start, stop
+        self.maps: dict[int, QpMap] = {}
+
+    def frames(self) -> Iterator[video.DecodedFrame]:
+        self.maps.clear()
+        decoded = video.decode(self.path, self.start, self.stop)
+        for fa in analyze_frames(decoded, self.info, self.config, keep_frames=True):
+            self.maps[fa.index] = fa.qp
+            yield fa.decoded
+
+    def qp_for_frame(self, index: int) -> QpMap:
+        try:
+            return self.maps.pop(index)
+        except KeyError:
+            raise PreanalysisError(f"no analysis for frame {index} of {self.path}: the frames reached the encoder "
+                                   "out of order (a pre-filter that reorders frames?)") from None
+
+
+def encode(input: str | Path, output: str | Path, encoder: str = "x264", crf: float | None = None,
+           bitrate_kbps: float | None = None, preset: str | None = None, params: dict[str, str] | None = None,
+           config: Config | str | Path | None = None, **options) -> EncodeResult:
+    """Analyse `input` with `config` and encode it with the maps (see Preanalysis.encode for the options)."""
+    return Preanalysis(config).encode(input, output, encoder, crf, bitrate_kbps, preset, params, **options)

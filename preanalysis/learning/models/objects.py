@@ -1,0 +1,204 @@
+"""Object segmentation: a small encoder-decoder gives the probability that a pixel belongs to a moving object,
+and a tracker turns the foreground into object ids that stay the same from frame to frame.
+
+Input (at the networks' working resolution): the current frame, the two before it aligned to it by the
+camera's global translation (phase correlation), and the differences.  Aligning first means the network
+only has to tell "moves unlike the camera" from texture and noise, which a few convolutions can do; two
+past frames double the displacement a slow object shows, and four U-Net levels see a large object whole
+(with three, IoU on unseen scenes stayed at 0.70 and was 0.77 even on training scenes).
+Trained on generated scenes with exact masks plus real clips whose labels are teacher-flow pixels moving
+unlike the camera (affine global motion fitted to the flow).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ...analysers.camera import global_motion
+from ...errors import PreanalysisError
+from ..blocks import TinyUNet, from_work, to_work
+from ..data import full_res_luma, head, tail, training_videos
+from ..scenes import generate_scene
+from ..teacher import teacher_flow
+from ..training import fit, param_count, seed_everything
+from ..contract import LearnedModel
+from ..weights import save_weights
+
+ARCH = "segmentation-unet16-l4-t3-v2"  # v2: 3 frames in, 4 levels
+NAME = "objects"
+MOVING_PX = 1.0  # full-resolution pixels per frame of motion unlike the camera's that count as "moving object"
+MIN_OBJECT_PIXELS = 6  # components smaller than this (at analysis resolution) are noise, not objects
+
+
+def align_previous(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """prev shifted by the global translation that best maps it onto cur (phase correlation, sub-pixel)."""
+    (dx, dy), _ = cv2.phaseCorrelate(prev.astype(np.float64), cur.astype(np.float64))
+    shift = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(prev, shift, (cur.shape[1], cur.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+
+
+def network_input(before: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """(5, H, W): current frame, the two earlier frames aligned to it, and x4 their differences to the
+    current one (lighting change removed)."""
+    channels, diffs = [cur], []
+    for past in (prev, before):
+        aligned = align_previous(past, cur)
+        diff = cur - aligned
+        channels.append(aligned)
+        diffs.append(4 * (diff - np.median(diff)))
+    return np.stack(channels + diffs).astype(np.float32)
+
+
+class SegmentationNet(TinyUNet):
+    def __init__(self):
+        super().__init__(5, 1, 16, levels=4)
+
+
+class ObjectsModel(LearnedModel):
+    """infer(before, prev, cur): foreground probability of the current frame given the two before it (any
+    resolution in, same out)."""
+
+    name, arch = NAME, ARCH
+
+    @classmethod
+    def build(cls) -> SegmentationNet:
+        return SegmentationNet()
+
+    @torch.no_grad()
+    def infer(self, before: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(network_input(to_work(before), to_work(prev), to_work(cur)))[None].to(self.device)
+        prob = torch.sigmoid(self.net(x))[0, 0].cpu().numpy()
+        return np.clip(from_work(prob, cur.shape), 0, 1)
+
+
+# ---------------------------------------------------------------- labels, training, report
+
+
+def moving_object_labels(path: Path, max_frames: int | None = None, step: int = 1, start: int = 0,
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Real-clip pseudo-labels: (work-res frames (T, h, w), labels (T-1, h, w) for frames 1..T-1), a pixel is
+    foreground where the full-resolution teacher flow differs from the fitted camera motion by > MOVING_PX."""
+    full = full_res_luma(path, max_frames, start)
+    if len(full) < 2:
+        raise PreanalysisError(f"clip {path} has {len(full)} frame(s): segmentation needs at least 2")
+    work = np.stack([to_work(f) for f in full])
+    labels = np.zeros((len(full) - 1,) + work.shape[1:], np.float32)
+    for t in range(1, len(full), step):
+        flow = teacher_flow(full[t], full[t - 1])
+        residual = np.linalg.norm(flow - global_motion(flow), axis=-1)
+        labels[t - 1] = to_work((residual > MOVING_PX).astype(np.float32)) > 0.5
+    return work, labels
+
+
+def triple(frames: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames t-2, t-1, t; at t = 1 the shot's first frame stands in for t-2, as in the analyser."""
+    return frames[max(t - 2, 0)], frames[t - 1], frames[t]
+
+
+def _scene_pairs(seeds: range, frames: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    inputs, labels = [], []
+    for s in seeds:
+        scene = generate_scene(s, size=(96, 72), frames=frames)
+        for t in range(1, frames):
+            inputs.append(network_input(*triple(scene.frames, t)))
+            labels.append(scene.masks[t])
+    return np.stack(inputs), np.stack(labels)[:, None].astype(np.float32)
+
+
+def _real_pairs(videos: list[Path], max_frames: int, step: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    inputs, labels = [], []
+    for path in videos:
+        start, stop = head(path, max_frames)
+        work, lab = moving_object_labels(path, stop - start, step, start)
+        for t in range(1, len(work), step):
+            inputs.append(network_input(*triple(work, t)))
+            labels.append(lab[t - 1][None])
+    return inputs, labels
+
+
+def _crop(x: np.ndarray, y: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    h, w = x.shape[-2:]
+    y0, x0 = rng.integers(0, max(h - size, 0) + 1), rng.integers(0, max(w - size, 0) + 1)
+    x, y = x[:, y0:y0 + size, x0:x0 + size], y[:, y0:y0 + size, x0:x0 + size]
+    if rng.random() < 0.5:
+        x, y = x[..., ::-1], y[..., ::-1]
+    pad = ((0, 0), (0, size - x.shape[1]), (0, size - x.shape[2]))
+    return np.pad(x, pad, mode="edge"), np.pad(y, pad, mode="edge")
+
+
+def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """BCE + soft Dice (Dice keeps small objects from being ignored)."""
+    p = torch.sigmoid(logits)
+    dice = 1 - (2 * (p * target).sum() + 1) / (p.sum() + target.sum() + 1)
+    return F.binary_cross_entropy_with_logits(logits, target) + dice
+
+
+def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Path | None = None) -> dict:
+    """Train on generated scenes and the pseudo-labelled heads of real clips; write the weights (quick: only
+    to `out`); return losses and the held-out IoU."""
+    seed_everything(0)
+    n_scenes, steps = (24, 60) if quick else (400, 4000)
+    sx, sy = _scene_pairs(range(n_scenes))
+    rx, ry = _real_pairs(training_videos(videos, quick), 12 if quick else 120, 3 if quick else 2)
+    batch, size = 16, 64
+
+    def step(rng: np.random.Generator) -> torch.Tensor:
+        xs, ys = [], []
+        for k in range(batch):
+            if rx and k < batch // 4:
+                j = rng.integers(len(rx))
+                x, y = _crop(rx[j], ry[j], size, rng)
+            else:
+                j = rng.integers(len(sx))
+                x, y = _crop(sx[j], sy[j], size, rng)
+            xs.append(x)
+            ys.append(y)
+        x, y = torch.from_numpy(np.stack(xs).copy()), torch.from_numpy(np.stack(ys).copy())
+        return seg_loss(net(x), y)
+
+    net = SegmentationNet()
+    result = fit(net, step, steps, lr=3e-3, name=NAME)
+    result.update(params=param_count(net), real_pairs=len(rx), scene_pairs=len(sx))
+    if out is not None or not quick:
+        result["weights"] = str(save_weights(net, out or NAME, ARCH, {"steps": steps, "scenes": n_scenes}))
+    result["heldout_iou"] = heldout_iou(net, range(100_000, 100_000 + (4 if quick else 20)))
+    return result
+
+
+@torch.no_grad()
+def _predict(net: SegmentationNet, inputs: np.ndarray) -> np.ndarray:
+    net.eval()
+    return torch.sigmoid(net(torch.from_numpy(inputs))).numpy()[:, 0]
+
+
+def heldout_iou(net: SegmentationNet, seeds: range) -> float:
+    """IoU of the thresholded foreground against the exact sprite masks of scenes never trained on."""
+    x, y = _scene_pairs(seeds)
+    pred, truth = _predict(net, x) > 0.5, y[:, 0] > 0.5
+    return float((pred & truth).sum() / max((pred | truth).sum(), 1))
+
+
+def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30) -> dict:
+    """IoU on held-out generated scenes; per clip (its held-out tail) the fraction of moving-object pixels
+    (teacher flow unlike the camera) that the foreground covers, and how much of the frame it takes."""
+    seg = ObjectsModel(weights)
+    result: dict = {"heldout_iou": heldout_iou(seg.net, range(100_000, 100_020)), "iou_target": 0.8, "clips": {}}
+    for path in clips:
+        start, stop = tail(Path(path), max_frames)
+        work, labels = moving_object_labels(Path(path), stop - start, 1, start)
+        pred = np.stack([seg.infer(*triple(work, t)) for t in range(1, len(work))]) > 0.5
+        truth = labels > 0.5
+        result["clips"][Path(path).name] = {
+            "moving_pixels_covered": float((pred & truth).sum() / truth.sum()) if truth.any() else None,
+            "moving_fraction": float(truth.mean()),
+            "foreground_fraction": float(pred.mean()),
+            "frames": len(work),
+        }
+    covered = [c["moving_pixels_covered"] for c in result["clips"].values() if c["moving_pixels_covered"] is not None]
+    result["moving_pixels_covered"] = float(np.mean(covered)) if covered else None
+    return result
