@@ -72,6 +72,8 @@ def encode_pass(
     progress: str | None = None,
 ) -> tuple[int, int, float]:
     """One pass into `output`; returns (frames, payload bytes, pts span in seconds)."""
+    if hasattr(adapter, "open_pass"):  # SESSION DISPATCH (svtav1): to be folded into the lead's session interface
+        return session_pass(frames, info, output, adapter, settings, qp_for_frame, extra_params, progress)
     pix_fmt = adapter.pix_fmt(info.pix_fmt, info.bit_depth)
     depth = _bit_depth(pix_fmt)
     width, height = encoded_size(info.width, info.height)
@@ -118,11 +120,45 @@ def encode_pass(
             container.mux(packet)
         if bar:
             bar.close()
+    return count, payload, pts_span(count, first, last, info, output)
+
+
+def pts_span(count: int, first: int | None, last: int | None, info: VideoInfo, output: Path) -> float:
+    """Seconds the frames cover: n frames span n intervals, the pts range covers n - 1 of them."""
     if count == 0:
         raise PreanalysisError(f"no frames to encode into {output}: check the input and the frame range")
-    # n frames span n intervals: the pts range covers n - 1 of them.
-    span = float((last - first) * time_base) * count / (count - 1) if count > 1 else 0.0
-    return count, payload, span if span > 0 else count / info.fps
+    span = float((last - first) * (info.time_base or Fraction(1, 25))) * count / (count - 1) if count > 1 else 0.0
+    return span if span > 0 else count / info.fps
+
+
+def session_pass(
+    frames: Iterable[DecodedFrame],
+    info: VideoInfo,
+    output: Path,
+    adapter: EncoderAdapter,
+    settings: EncodeSettings,
+    qp_for_frame: QpForFrame | None,
+    extra_params: dict[str, str] | None = None,
+    progress: str | None = None,
+) -> tuple[int, int, float]:
+    """encode_pass for an adapter that encodes through its own session (open_pass -> encode -> finish):
+    the shape every adapter takes after the lead's refactor; until then only svtav1 has it."""
+    session = adapter.open_pass(output, info, settings, extra_params)
+    bar = _progress(progress, info.frame_count)
+    try:
+        for d in frames:
+            qp = qp_for_frame(d.index) if qp_for_frame is not None else None
+            if qp is not None:
+                _check_map(qp, info, d.index)
+            session.encode(d, qp)
+            if bar:
+                bar.update()
+        count, payload, first, last = session.finish()
+    finally:
+        session.close()
+        if bar:
+            bar.close()
+    return count, payload, pts_span(count, first, last, info, output)
 
 
 def sample_aspect_ratio(info: VideoInfo) -> Fraction | None:

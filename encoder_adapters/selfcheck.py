@@ -61,7 +61,7 @@ def run_self_check(adapter: EncoderAdapter, settings: EncodeSettings, bit_depth:
     frames = [DecodedFrame(i, i, i / 25, f) for i, f in enumerate(noise_frames(2, WIDTH, HEIGHT, bit_depth))]
     qp = check_map()
     with tempfile.TemporaryDirectory(prefix="preanalysis-selfcheck-") as tmpdir:
-        out = Path(tmpdir) / f"check.{'264' if adapter.stream_codec == 'h264' else '265'}"
+        out = Path(tmpdir) / f"check.{ {'h264': '264', 'hevc': '265', 'av1': 'ivf'}[adapter.stream_codec]}"
         encode_pass(frames, info, out, adapter, check, lambda i: qp)
         effect = adapter.map_effect(out, sources)
     if not effect >= adapter.min_map_effect:

@@ -1,0 +1,63 @@
+"""The `svtav1` adapter: SVT-AV1 through its own library (PyAV's libSvtAv1Enc 4.1), a ROI map per picture.
+
+FFmpeg's libsvtav1 wrapper ignores ROI side data, so this adapter does not go through PyAV's encoder: a pass
+is an SvtAv1Session (session.py).  QP maps become q-index offsets per 64x64 superblock, at most 8 levels per
+picture (roi.py).  What makes the library ignore the map is refused up front (measured, tests/test_svtav1.py):
+target-bitrate (VBR) mode -- SVT-AV1 4.1 sets up segmentation only in CRF/CQP mode -- and lossless.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import av
+
+from preanalysis.errors import PreanalysisError
+from preanalysis.video import VideoInfo
+
+from ..base import TRUE_WORDS, EncoderAdapter, EncodeSettings, register
+from ..x265 import half_psnr
+from .session import CONTAINERS, SvtAv1Session, check_param
+
+PRESETS = ("medium", *(str(p) for p in range(-1, 14)))  # medium: the library's default preset (M8)
+
+
+@register
+class SvtAv1(EncoderAdapter):
+    name = "svtav1"
+    codec = "libsvtav1"  # only for the pixel formats it lists; encoding goes through the library itself
+    params_option = ""
+    stream_codec = "av1"
+    tree_param = ""
+    max_crf = 63
+    presets = PRESETS
+    min_map_effect = 3.0  # dB: the self-check map asks for -/+65 q-index on the halves
+    map_effect_unit = "dB PSNR"
+
+    def open_pass(self, output: str | Path, info: VideoInfo, settings: EncodeSettings,
+                  pass_params: dict[str, str] | None = None) -> SvtAv1Session:
+        return SvtAv1Session(output, info, settings, pass_params)
+
+    def container_format(self, path: str | Path) -> str:
+        suffix = Path(path).suffix.lower()
+        if suffix not in CONTAINERS:
+            raise PreanalysisError(f"svtav1 writes AV1 into {', '.join(CONTAINERS)}: not {suffix or '(none)'!r}")
+        return CONTAINERS[suffix]
+
+    def refusal(self, settings: EncodeSettings, bit_depth: int) -> str | None:
+        for key, value in settings.params.items():
+            check_param(key, value)
+        if settings.bitrate_kbps is not None:
+            return ("SVT-AV1 4.1 ignores ROI maps in target-bitrate (VBR) mode (it sets up segmentation only in "
+                    "CRF/CQP mode; measured: identical output with and without a map): use --crf, or --no-map")
+        lossless = settings.param("lossless")
+        if lossless is not None and lossless.lower() in TRUE_WORDS:
+            return "lossless=1 makes SVT-AV1 ignore the ROI map: drop lossless, or encode with --no-map"
+        return None
+
+    def map_effect(self, encoded: Path, sources: list[av.VideoFrame]) -> float:
+        """PSNR of the left half minus the right half of the first frame, in dB."""
+        with av.open(str(encoded)) as container:
+            decoded = next(container.decode(video=0))
+        return half_psnr(sources[0], decoded)

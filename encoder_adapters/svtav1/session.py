@@ -1,0 +1,342 @@
+"""One SVT-AV1 encoding pass through the library: `encode(frame, qp)` per picture, `finish()` once.
+
+The encoder opens on the first frame (its colour description goes into the sequence header, as FFmpeg's
+wrapper does).  Every picture is sent with pic_type "auto" (decoded frames' own types are ignored, as the
+PyAV path resets them) and the source pts; a picture whose map differs from the previous picture's carries a
+ROI_MAP_EVENT node (a picture with no map gets an all-zero event), so the map in force always belongs to the
+picture.  Packets are temporal units in display order; they go into .ivf / .obu directly, or into .mp4 /
+.mkv through PyAV, whose output stream is copied from a one-packet IVF of the first temporal unit (so
+FFmpeg itself builds the av1C / CodecPrivate from the sequence header).
+
+2-pass (pass_params {"pass": "1"|"2", "stats": path}) is SVT-AV1's own multi-pass: pass 1 ends with
+svt_av1_enc_get_stream_info(FIRST_PASS_STATS_OUT) written to `stats`, pass 2 reads it into rc_stats_buffer
+(as SvtAv1EncApp's --pass 1 / --pass 2 do).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import logging
+import struct
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from preanalysis.allocate import QpMap
+from preanalysis.errors import PreanalysisError
+from preanalysis.video import DecodedFrame, VideoInfo
+
+from ..base import EncodeSettings
+from . import library as L
+from .roi import CEvent, RoiEvent, event_from_map, superblock_grid
+
+IVF_HEADER = struct.Struct("<4sHHIHHIIII")  # DKIF, version, header size, fourcc, w, h, tb den, tb num, frames, 0
+IVF_FRAME = struct.Struct("<IQ")
+AV01 = 0x31305641
+log = logging.getLogger("preanalysis")
+CONTAINERS = {".mp4": "mp4", ".mkv": "matroska", ".ivf": "ivf", ".obu": "obu"}
+COLOUR_FIELDS = {"color_primaries": "color_primaries", "color_trc": "transfer_characteristics",
+                 "colorspace": "matrix_coefficients"}
+RESERVED = {"rc": "the rate control follows --crf / --bitrate", "tbr": "set the bitrate with --bitrate",
+            "w": "the size follows the source", "width": "the size follows the source",
+            "h": "the size follows the source", "height": "the size follows the source",
+            "fps-num": "the frame rate follows the source", "fps-denom": "the frame rate follows the source",
+            "color-format": "the session encodes 4:2:0"}
+
+
+# The lowest picture q-index SVT-AV1 4.1 gave a key frame at CRF c, as a share of 4c (carphone, 40 frames,
+# preset 12, CRF 10-50: aq-mode 0 down to 0.10, aq-mode 1/2 down to 0.30; docs/encoders.md).
+KEY_QINDEX_SHARE = {0: 0.10}
+KEY_QINDEX_SHARE_DEFAULT = 0.30
+
+
+def negative_floor(crf: float | None, aq_mode: int) -> int:
+    """How far below 0 an offset may go.  Why: SVT-AV1 4.1 drops the *whole* ROI map of a picture when one
+    segment's q-index (base + offset) would be <= 0 (md_config_process.c: a lossless segment in a lossy
+    frame disables segmentation), and key frames sit far below 4 x CRF; so the most negative offset is kept
+    above the lowest key-frame q-index measured for this aq-mode."""
+    if crf is None:
+        return 0
+    share = KEY_QINDEX_SHARE.get(aq_mode, KEY_QINDEX_SHARE_DEFAULT)
+    return max(0, int(4 * crf * share) - 1)
+
+
+def check_param(key: str, value: str) -> None:
+    """Refuse params the session sets itself (base.RESERVED_PARAMS covers crf, preset, pass, stats, ...)."""
+    if key in RESERVED:
+        raise PreanalysisError(f"param {key}={value} is not allowed for svtav1: {RESERVED[key]}")
+
+
+def configure(lib, config: L.EbSvtAv1EncConfiguration, settings: EncodeSettings) -> None:
+    """Rate control, preset and free params through the library's own parser (svt_av1_enc_parse_parameter,
+    the parser behind SvtAv1EncApp's options and FFmpeg's -svtav1-params): rate first, because `crf` resets
+    aq-mode to 2 and a user's aq-mode must win."""
+    items = [("crf", f"{settings.crf:g}")] if settings.crf is not None else [
+        ("rc", "vbr"), ("tbr", f"{settings.bitrate_kbps:g}k")]
+    if settings.preset != "medium":  # medium = the library's default preset (M8 in 4.1)
+        items.append(("preset", settings.preset))
+    for key, value in settings.params.items():
+        check_param(key, value)
+        items.append((key, value or "1"))
+    for key, value in items:
+        if lib.svt_av1_enc_parse_parameter(ctypes.byref(config), key.encode(), value.encode()) != L.EB_ErrorNone:
+            raise PreanalysisError(f"SVT-AV1 rejects {key}={value}: use its option names without '--' "
+                                   "(SvtAv1EncApp --help), e.g. aq-mode=0 or enable-variance-boost=1")
+
+
+class SvtAv1Session:
+    """One pass into `output`; the encoder itself opens on the first frame."""
+
+    def __init__(self, output: str | Path, info: VideoInfo, settings: EncodeSettings,
+                 pass_params: dict[str, str] | None = None, enable_roi_map: bool = True):
+        self.output, self.info, self.settings = Path(output), info, settings
+        self.enable_roi_map = enable_roi_map
+        self.pass_params = dict(pass_params or {})
+        self.lib = L.svt_library()
+        self.width, self.height = info.width - info.width % 2, info.height - info.height % 2
+        self.pix_fmt = "yuv420p10le" if info.bit_depth > 8 else "yuv420p"
+        self.time_base = info.time_base or Fraction(1, 25)
+        self.format = CONTAINERS.get(self.output.suffix.lower())
+        if self.format is None:
+            raise PreanalysisError(f"svtav1 writes {', '.join(CONTAINERS)}: rename {self.output.name}")
+        self.handle = ctypes.c_void_p()
+        self.events: list[CEvent] = []  # alive until close: the library keeps pointers to them
+        self.last_event: RoiEvent | None = None
+        self.frames = self.payload = 0
+        self.picture_qps: list[tuple[int, int, bool]] = []  # (pts, picture qp 0..63 = (base q-index + 2) >> 2, key)
+        self.lowest_offset: dict[int, int] = {}  # pts -> the most negative offset in force for that picture
+        self.first_pts = self.last_pts = None
+        self.sink = None
+        self.stats_in: ctypes.Array | None = None
+
+    # --- encoder lifetime -----------------------------------------------------------------------------------
+    def _open(self, frame: av.VideoFrame) -> None:
+        config = L.EbSvtAv1EncConfiguration()
+        self._ok(self.lib.svt_av1_enc_init_handle(ctypes.byref(self.handle), ctypes.byref(config)), "init_handle")
+        configure(self.lib, config, self.settings)
+        rate = self.info.frame_rate or Fraction(25)
+        config.source_width, config.source_height = self.width, self.height
+        config.encoder_bit_depth = 10 if self.pix_fmt == "yuv420p10le" else 8
+        config.encoder_color_format = L.EB_YUV420
+        config.frame_rate_numerator, config.frame_rate_denominator = rate.numerator, rate.denominator
+        config.enable_roi_map = self.enable_roi_map  # on without events: the same stream (tests/test_svtav1.py)
+        for attr, field in COLOUR_FIELDS.items():  # FFmpeg's AVCOL_* values are the CICP codes SVT-AV1 takes
+            value = int(getattr(frame, attr))
+            setattr(config, field, 2 if value == 0 and field != "matrix_coefficients" else value)
+        config.color_range = 1 if frame.color_range == 2 or frame.format.name == "yuvj420p" else 0  # JPEG = full
+        self._passes(config)
+        self._ok(self.lib.svt_av1_enc_set_parameter(self.handle, ctypes.byref(config)), "set_parameter")
+        self._ok(self.lib.svt_av1_enc_init(self.handle), "init")
+        self.rate_control_mode, self.aq_mode = config.rate_control_mode, config.aq_mode
+        self.floor = negative_floor(self.settings.crf, config.aq_mode)
+
+    def _passes(self, config: L.EbSvtAv1EncConfiguration) -> None:
+        which = self.pass_params.get("pass")
+        if which == "1":
+            setattr(config, "pass", 1)
+        elif which == "2":
+            data = Path(self.pass_params["stats"]).read_bytes()
+            self.stats_in = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+            config.rc_stats_buffer.buf = ctypes.addressof(self.stats_in)
+            config.rc_stats_buffer.sz = len(data)
+            setattr(config, "pass", 2)
+
+    def _ok(self, status: int, call: str) -> None:
+        if status != L.EB_ErrorNone:
+            raise PreanalysisError(f"SVT-AV1 {call} failed (error 0x{status & 0xFFFFFFFF:08x}) for {self.width}x"
+                                   f"{self.height}, {self.settings.mode}, params {self.settings.params or '{}'}: "
+                                   "check the params (the library logs why above)")
+
+    def close(self) -> None:
+        """Free the encoder (and only then the events it may still point at)."""
+        if self.handle:
+            self.lib.svt_av1_enc_deinit(self.handle)
+            self.lib.svt_av1_enc_deinit_handle(self.handle)
+            self.handle = ctypes.c_void_p()
+        if self.sink is not None:
+            self.sink.close()
+            self.sink = None
+        self.events.clear()
+
+    def __enter__(self) -> SvtAv1Session:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- pictures -------------------------------------------------------------------------------------------
+    def encode(self, d: DecodedFrame, qp: QpMap | None) -> None:
+        frame = d.frame
+        if not self.handle:
+            self._open(frame)
+        if frame.format.name not in (self.pix_fmt, "yuvj420p" if self.pix_fmt == "yuv420p" else ""):
+            frame = frame.reformat(format=self.pix_fmt)  # yuvj420p has yuv420p's layout: taken as it is
+        header = L.EbBufferHeaderType(size=ctypes.sizeof(L.EbBufferHeaderType), pts=d.pts,
+                                      pic_type=L.EB_AV1_INVALID_PICTURE)
+        planes = self._planes(frame)
+        header.p_buffer = ctypes.addressof(planes)
+        header.n_filled_len = sum(p.buffer_size for p in frame.planes)
+        event = self._event(qp)
+        if event is not None:
+            header.p_app_private = event.node_address
+        self._ok(self.lib.svt_av1_enc_send_picture(self.handle, ctypes.byref(header)), "send_picture")
+        self.lowest_offset[d.pts] = int(self.last_event.offsets.min()) if self.last_event is not None else 0
+        self.first_pts = d.pts if self.first_pts is None else min(self.first_pts, d.pts)
+        self.last_pts = d.pts if self.last_pts is None else max(self.last_pts, d.pts)
+        self.frames += 1
+        self._drain(done=False)
+
+    def _planes(self, frame: av.VideoFrame) -> L.EbSvtIOFormat:
+        """The picture as SVT reads it: the frame's own planes (the library copies them during send_picture);
+        strides in samples, the visible size cropped to even sides by the configured source size."""
+        shift = 1 if self.pix_fmt == "yuv420p10le" else 0
+        y, u, v = frame.planes
+        return L.EbSvtIOFormat(luma=y.buffer_ptr, cb=u.buffer_ptr, cr=v.buffer_ptr, y_stride=y.line_size >> shift,
+                               cb_stride=u.line_size >> shift, cr_stride=v.line_size >> shift)
+
+    def _event(self, qp: QpMap | None) -> CEvent | None:
+        """A new event when this picture's map differs from the one in force (none in force = all zero)."""
+        rows, cols = superblock_grid(self.width, self.height)
+        event = event_from_map(qp, self.width, self.height, self.floor) if qp is not None else RoiEvent(
+            np.zeros((rows, cols), np.int16))
+        if self.last_event is not None and np.array_equal(event.offsets, self.last_event.offsets):
+            return None
+        if self.last_event is None and not event.offsets.any():
+            return None  # nothing in force yet and nothing to ask for
+        self.last_event = event
+        c_event = event.to_c(self.frames)
+        self.events.append(c_event)
+        return c_event
+
+    def send_event(self, event: RoiEvent) -> CEvent:
+        """Put `event` in force from the next picture on (the svtav1 ROI file path: events as the file says)."""
+        self.last_event = event
+        c_event = event.to_c(self.frames)
+        self.events.append(c_event)
+        return c_event
+
+    def _drain(self, done: bool) -> bool:
+        """Write every packet ready now; True once the EOS packet came."""
+        while True:
+            out = ctypes.POINTER(L.EbBufferHeaderType)()
+            status = self.lib.svt_av1_enc_get_packet(self.handle, ctypes.byref(out), 1 if done else 0)
+            if status == L.EB_NoErrorEmptyQueue:
+                return False
+            self._ok(status, "get_packet")
+            h = out.contents
+            eos = bool(h.flags & L.EB_BUFFERFLAG_EOS)
+            if h.n_filled_len:
+                self.picture_qps.append((h.pts, h.qp, h.pic_type == L.EB_AV1_KEY_PICTURE))
+                self._write(ctypes.string_at(h.p_buffer, h.n_filled_len), h.pts, h.pic_type == L.EB_AV1_KEY_PICTURE)
+            self.lib.svt_av1_enc_release_out_buffer(ctypes.byref(out))
+            if eos:
+                return True
+
+    def finish(self) -> tuple[int, int, int | None, int | None]:
+        """Flush; returns (frames, payload bytes, first pts, last pts) and closes the encoder and the file."""
+        try:
+            if self.handle:
+                eos = L.EbBufferHeaderType(size=ctypes.sizeof(L.EbBufferHeaderType), flags=L.EB_BUFFERFLAG_EOS,
+                                           pic_type=L.EB_AV1_INVALID_PICTURE)
+                self._ok(self.lib.svt_av1_enc_send_picture(self.handle, ctypes.byref(eos)), "send_picture (EOS)")
+                while not self._drain(done=True):
+                    time.sleep(0.001)
+                if self.pass_params.get("pass") == "1":
+                    self._write_stats()
+        finally:
+            self.close()
+        dropped = self.dropped_maps()
+        if dropped:
+            log.warning("SVT-AV1 dropped the ROI map of %d of %d pictures (a segment would have reached q-index "
+                        "<= 0): raise --crf or narrow the map's negative range", dropped, self.frames)
+        return self.frames, self.payload, self.first_pts, self.last_pts
+
+    def dropped_maps(self) -> int:
+        """Pictures whose map SVT-AV1 certainly dropped: base q-index (at most 4 x picture qp + 1) plus the
+        most negative offset in force <= 0."""
+        return sum(1 for pts, qp, _ in self.picture_qps if self.lowest_offset.get(pts, 0) < 0
+                   and 4 * qp + 1 + self.lowest_offset[pts] <= 0)
+
+    def _write_stats(self) -> None:
+        stats = L.SvtAv1FixedBuf()
+        self._ok(self.lib.svt_av1_enc_get_stream_info(self.handle, L.SVT_AV1_STREAM_INFO_FIRST_PASS_STATS_OUT,
+                                                      ctypes.byref(stats)), "get_stream_info (first-pass stats)")
+        Path(self.pass_params["stats"]).write_bytes(ctypes.string_at(stats.buf, stats.sz))
+
+    # --- output ---------------------------------------------------------------------------------------------
+    def _write(self, data: bytes, pts: int, key: bool) -> None:
+        if self.sink is None:
+            self.sink = open_sink(self.output, self.format, self.width, self.height, self.time_base, data)
+        self.sink.write(data, pts, key)
+        self.payload += len(data)
+
+
+def ivf_header(width: int, height: int, time_base: Fraction, frames: int) -> bytes:
+    return IVF_HEADER.pack(b"DKIF", 0, 32, AV01, width, height, time_base.denominator, time_base.numerator, frames, 0)
+
+
+class IvfSink:
+    """AV1 in IVF (the frame count in the header is filled in on close, as FFmpeg's ivf muxer does)."""
+
+    def __init__(self, path: Path, width: int, height: int, time_base: Fraction):
+        self.file, self.count = open(path, "wb"), 0
+        self.size = (width, height, time_base)
+        self.file.write(ivf_header(width, height, time_base, 0))
+
+    def write(self, data: bytes, pts: int, key: bool) -> None:
+        self.file.write(IVF_FRAME.pack(len(data), pts) + data)
+        self.count += 1
+
+    def close(self) -> None:
+        self.file.seek(0)
+        self.file.write(ivf_header(*self.size, self.count))
+        self.file.close()
+
+
+class ObuSink:
+    """The low-overhead bitstream format: temporal units back to back (FFmpeg's `obu` demuxer reads it)."""
+
+    def __init__(self, path: Path):
+        self.file = open(path, "wb")
+
+    def write(self, data: bytes, pts: int, key: bool) -> None:
+        self.file.write(data)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class ContainerSink:
+    """.mp4 / .mkv through PyAV: the stream is a copy of the stream FFmpeg's IVF demuxer finds in a one-packet
+    IVF of the first temporal unit (codec parameters and the sequence header as extradata)."""
+
+    def __init__(self, path: Path, fmt: str, width: int, height: int, time_base: Fraction, first: bytes):
+        probe = io.BytesIO(ivf_header(width, height, time_base, 1) + IVF_FRAME.pack(len(first), 0) + first)
+        self.container = av.open(str(path), "w", format=fmt)
+        with av.open(probe, format="ivf") as template:
+            self.stream = self.container.add_stream_from_template(template.streams.video[0], opaque=True)
+        self.stream.time_base = time_base
+        self.time_base = time_base
+
+    def write(self, data: bytes, pts: int, key: bool) -> None:
+        packet = av.Packet(data)
+        packet.pts = packet.dts = pts  # one shown frame per temporal unit, in display order
+        packet.time_base = self.time_base
+        packet.is_keyframe = key
+        packet.stream = self.stream
+        self.container.mux(packet)
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def open_sink(path: Path, fmt: str, width: int, height: int, time_base: Fraction, first: bytes):
+    if fmt == "ivf":
+        return IvfSink(path, width, height, time_base)
+    if fmt == "obu":
+        return ObuSink(path)
+    return ContainerSink(path, fmt, width, height, time_base, first)
