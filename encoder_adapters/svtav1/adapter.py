@@ -9,7 +9,6 @@ target-bitrate (VBR) mode -- SVT-AV1 4.1 sets up segmentation only in CRF/CQP mo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
 
 import av
 

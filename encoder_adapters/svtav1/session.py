@@ -22,6 +22,7 @@ import struct
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import Self
 
 import av
 import numpy as np
@@ -92,9 +93,12 @@ class SvtAv1Session:
     """One pass into `output`; the encoder itself opens on the first frame."""
 
     def __init__(self, output: str | Path, info: VideoInfo, settings: EncodeSettings,
-                 pass_params: dict[str, str] | None = None, enable_roi_map: bool = True):
+                 pass_params: dict[str, str] | None = None, enable_roi_map: bool = True,
+                 roi_events: dict[int, RoiEvent] | None = None):
+        """roi_events: {picture number: event} as read from an SvtAv1EncApp --roi-map-file (roi.py), sent at
+        those pictures as the App sends them, instead of events made from the maps given to encode()."""
         self.output, self.info, self.settings = Path(output), info, settings
-        self.enable_roi_map = enable_roi_map
+        self.enable_roi_map, self.roi_events = enable_roi_map, roi_events
         self.pass_params = dict(pass_params or {})
         self.lib = L.svt_library()
         self.width, self.height = info.width - info.width % 2, info.height - info.height % 2
@@ -162,7 +166,7 @@ class SvtAv1Session:
             self.sink = None
         self.events.clear()
 
-    def __enter__(self) -> SvtAv1Session:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -200,6 +204,10 @@ class SvtAv1Session:
 
     def _event(self, qp: QpMap | None) -> CEvent | None:
         """A new event when this picture's map differs from the one in force (none in force = all zero)."""
+        if self.roi_events is not None:
+            if qp is not None:
+                raise PreanalysisError("give the SVT-AV1 session either ROI events from a file or QP maps, not both")
+            return self._send(self.roi_events[self.frames]) if self.frames in self.roi_events else None
         rows, cols = superblock_grid(self.width, self.height)
         event = event_from_map(qp, self.width, self.height, self.floor) if qp is not None else RoiEvent(
             np.zeros((rows, cols), np.int16))
@@ -207,13 +215,10 @@ class SvtAv1Session:
             return None
         if self.last_event is None and not event.offsets.any():
             return None  # nothing in force yet and nothing to ask for
-        self.last_event = event
-        c_event = event.to_c(self.frames)
-        self.events.append(c_event)
-        return c_event
+        return self._send(event)
 
-    def send_event(self, event: RoiEvent) -> CEvent:
-        """Put `event` in force from the next picture on (the svtav1 ROI file path: events as the file says)."""
+    def _send(self, event: RoiEvent) -> CEvent:
+        """The C event for the picture being sent now, kept until the encoder is closed."""
         self.last_event = event
         c_event = event.to_c(self.frames)
         self.events.append(c_event)
@@ -283,7 +288,7 @@ class IvfSink:
     """AV1 in IVF (the frame count in the header is filled in on close, as FFmpeg's ivf muxer does)."""
 
     def __init__(self, path: Path, width: int, height: int, time_base: Fraction):
-        self.file, self.count = open(path, "wb"), 0
+        self.file, self.count = open(path, "wb"), 0  # noqa: SIM115 (closed by close())
         self.size = (width, height, time_base)
         self.file.write(ivf_header(width, height, time_base, 0))
 
@@ -301,7 +306,7 @@ class ObuSink:
     """The low-overhead bitstream format: temporal units back to back (FFmpeg's `obu` demuxer reads it)."""
 
     def __init__(self, path: Path):
-        self.file = open(path, "wb")
+        self.file = open(path, "wb")  # noqa: SIM115 (closed by close())
 
     def write(self, data: bytes, pts: int, key: bool) -> None:
         self.file.write(data)
