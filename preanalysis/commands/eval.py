@@ -22,14 +22,17 @@ def add_arguments(p):
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="source clips (metrics are always against these)")
     p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
                    help="folder for report.json, rd_points.csv and rd_<clip>.png")
-    p.add_argument("--encoder", choices=("x264", "x265"), default="x264")
-    p.add_argument("--preset", default="medium", help="encoder preset (default medium)")
-    p.add_argument("--crf", type=float, nargs="+", default=[22, 27, 32, 37], help="CRFs of the sweep (>= 4 for pchip)")
+    p.add_argument("--encoder", choices=("x264", "x265", "svtav1"), default="x264")
+    p.add_argument("--preset", default="medium", help="encoder preset (default medium; svtav1: -1..13, medium = its own)")
+    p.add_argument("--crf", type=float, nargs="+", default=None,
+                   help="CRFs of the sweep (>= 4 for pchip; default 22 27 32 37, svtav1 27 35 43 51)")
     p.add_argument("--baseline", action="append", default=None, metavar="PARAMS",
                    help=f"encoder params of a baseline without map, e.g. aq-mode=1; repeatable "
-                        f"(default: {' and '.join(DEFAULT_BASELINES)})")
-    p.add_argument("--map-params", default=MAP_PARAMS, metavar="PARAMS",
-                   help=f"encoder params of the mapped encode (default {MAP_PARAMS}: own AQ off, map honoured)")
+                        f"(default: {' and '.join(DEFAULT_BASELINES)}; svtav1: aq-mode=0, default, "
+                        "enable-variance-boost=1)")
+    p.add_argument("--map-params", default=None, metavar="PARAMS",
+                   help=f"encoder params of the mapped encode (default {MAP_PARAMS}: own AQ off, map honoured; "
+                        "svtav1: default)")
     p.add_argument("--frames", type=int, default=None, help="first N frames of each clip (default: all)")
     p.add_argument("--ablation", action="store_true",
                    help="also sweep each weighted map alone (texture only, motion only, ...)")
@@ -75,9 +78,21 @@ def visual_sheets(inputs, clips, config, frames, out: Path) -> dict:
 
 def run(args) -> int:
     from eval.report import summarise, write_report
-    from eval.sweep import Cache, SweepSettings, Variant, clip_names, parse_params, sweep
+    from eval.sweep import (
+        ENCODER_BASELINES,
+        ENCODER_CRFS,
+        Cache,
+        SweepSettings,
+        Variant,
+        clip_names,
+        map_params_for,
+        parse_params,
+        sweep,
+    )
 
     config = config_from_args(args)
+    args.crf = args.crf or list(ENCODER_CRFS.get(args.encoder, (22, 27, 32, 37)))
+    args.map_params = args.map_params or map_params_for(args.encoder)
     if len(args.crf) < 2:
         raise PreanalysisError("--crf needs at least 2 values (4 for a pchip BD-rate like BASELINES.md)")
     if args.frames is not None and args.frames < 1:
@@ -86,7 +101,8 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise PreanalysisError(f"report folder {out} is a file: give a folder path")
     out.mkdir(parents=True, exist_ok=True)
-    baselines = [Variant(b, parse_params(b)) for b in (args.baseline or DEFAULT_BASELINES)]
+    baselines = [Variant(b, parse_params(b))
+                 for b in (args.baseline or ENCODER_BASELINES.get(args.encoder, DEFAULT_BASELINES))]
     map_params = parse_params(args.map_params)
     mapped = [Variant.full("mapped", map_params, config, args.encoder)]
     if args.ablation:

@@ -24,12 +24,15 @@ def add_arguments(p):
 
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="titles to tune on (one config for all of them)")
     p.add_argument("-o", "--output", required=True, metavar="TUNED.yaml", help="config file to write")
-    p.add_argument("--encoder", choices=("x264", "x265"), default="x264")
-    p.add_argument("--preset", default="medium", help="encoder preset (default medium)")
-    p.add_argument("--crf", type=float, nargs="+", default=[22, 27, 32, 37], help="CRFs of each probe curve")
-    p.add_argument("--baseline", default=MAP_PARAMS, metavar="PARAMS",
-                   help=f"encoder params of the anchor without map (default {MAP_PARAMS}: x264 with AQ off)")
-    p.add_argument("--map-params", default=MAP_PARAMS, metavar="PARAMS", help=f"params of mapped probes ({MAP_PARAMS})")
+    p.add_argument("--encoder", choices=("x264", "x265", "svtav1"), default="x264")
+    p.add_argument("--preset", default="medium", help="encoder preset (default medium; svtav1: -1..13, medium = its own)")
+    p.add_argument("--crf", type=float, nargs="+", default=None,
+                   help="CRFs of each probe curve (default 22 27 32 37, svtav1 27 35 43 51)")
+    p.add_argument("--baseline", default=None, metavar="PARAMS",
+                   help=f"encoder params of the anchor without map (default {MAP_PARAMS}: x264 with AQ off; "
+                        "svtav1: default)")
+    p.add_argument("--map-params", default=None, metavar="PARAMS",
+                   help=f"params of mapped probes ({MAP_PARAMS}; svtav1: default)")
     p.add_argument("--frames", type=int, default=60, help="probe segment: the first N frames of each title (60)")
     p.add_argument("--trials", type=int, default=16, help="probe configurations (default 16)")
     p.add_argument("--seed", type=int, default=0, help="TPE seed (default 0)")
@@ -69,10 +72,21 @@ def tuned_yaml(result, args, seconds: float) -> str:
 
 
 def run(args) -> int:
-    from eval.sweep import Cache, SweepSettings, Variant, clip_names, parse_params
+    from eval.sweep import (
+        ENCODER_CRFS,
+        Cache,
+        SweepSettings,
+        Variant,
+        clip_names,
+        map_params_for,
+        parse_params,
+    )
     from eval.tune import load_title, tune
 
     start = config_from_args(args)
+    args.crf = args.crf or list(ENCODER_CRFS.get(args.encoder, (22, 27, 32, 37)))
+    args.baseline = args.baseline or map_params_for(args.encoder)
+    args.map_params = args.map_params or map_params_for(args.encoder)
     out = check_output_path(args.output, *args.inputs)
     if args.frames < 2:
         raise PreanalysisError("--frames must be >= 2 for a probe segment")
