@@ -185,6 +185,11 @@ class EncoderAdapter:
         """How much worse the right half of the first frame came out than the left half (adapter's own unit)."""
         raise NotImplementedError
 
+    def self_check_advice(self) -> str:
+        """What to change when the self-check finds the map ignored."""
+        return (f"AQ must stay on (aq-mode >= 1 and, without {self.tree_param} or with keyint=1, a non-zero "
+                "aq-strength; ultrafast presets lower both), or encode with --no-map")
+
 
 ADAPTERS: dict[str, EncoderAdapter] = {}
 

@@ -61,15 +61,14 @@ def run_self_check(adapter: EncoderAdapter, settings: EncodeSettings, bit_depth:
     frames = [DecodedFrame(i, i, i / 25, f) for i, f in enumerate(noise_frames(2, WIDTH, HEIGHT, bit_depth))]
     qp = check_map()
     with tempfile.TemporaryDirectory(prefix="preanalysis-selfcheck-") as tmpdir:
-        out = Path(tmpdir) / f"check.{ {'h264': '264', 'hevc': '265', 'av1': 'ivf'}[adapter.stream_codec]}"
+        out = Path(tmpdir) / f"check.{ {'h264': '264', 'hevc': '265', 'av1': 'ivf', 'vp9': 'webm'}[adapter.stream_codec]}"
         encode_pass(frames, info, out, adapter, check, lambda i: qp)
         effect = adapter.map_effect(out, sources)
     if not effect >= adapter.min_map_effect:
         raise PreanalysisError(
             f"self-check failed: {adapter.name} ignored a strong QP map (effect {effect:.1f} {adapter.map_effect_unit}, "
             f"need >= {adapter.min_map_effect:g}) with preset {settings.preset}, params {settings.params or '{}'} and "
-            f"PyAV {av.__version__}: AQ must stay on (aq-mode >= 1 and, without {adapter.tree_param} or with keyint=1, "
-            "a non-zero aq-strength; ultrafast presets lower both), or encode with --no-map"
+            f"PyAV {av.__version__}: {adapter.self_check_advice()}"
         )
     _passed.add(key)
     return effect

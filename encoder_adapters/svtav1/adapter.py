@@ -55,6 +55,10 @@ class SvtAv1(EncoderAdapter):
             return "lossless=1 makes SVT-AV1 ignore the ROI map: drop lossless, or encode with --no-map"
         return None
 
+    def self_check_advice(self) -> str:
+        return ("SVT-AV1 must get the ROI event with each changed map in CRF mode (check the params and the library), "
+                "or encode with --no-map")
+
     def map_effect(self, encoded: Path, sources: list[av.VideoFrame]) -> float:
         """PSNR of the left half minus the right half of the first frame, in dB."""
         with av.open(str(encoded)) as container:
