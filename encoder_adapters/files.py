@@ -39,6 +39,9 @@ SVT-AV1 ``--roi-map-file`` (write_svtav1_roi_map)
     AV1 codes the offsets as segments, at most 8 per picture (SvtAv1EncApp rejects a 9th value), so each
     picture's offsets are quantised to <= 8 levels by optimal 1-D k-means (dynamic programming over the
     distinct values, least squared error).  SvtAv1EncApp warns when all of a picture's offsets are negative.
+    Verified on the real library (tests/test_svtav1.py): a file read back the way SvtAv1EncApp 4.1 parses it
+    and sent through libSvtAv1Enc as ROI events gives the same stream as the svtav1 adapter's own maps.  The
+    superblock value is the unrounded mean of its 16x16 offsets times 6.5, rounded once.
 
 kvazaar ``--roi`` (write_kvazaar_roi)
     Text ``W H`` then W*H integer deltas (+-51) in raster order, one map for the whole encode (kvazaar
@@ -223,10 +226,23 @@ def quantise_levels(values: np.ndarray, max_levels: int) -> np.ndarray:
     return levels[inverse].reshape(v.shape).astype(v.dtype)
 
 
+def superblock_means(m: QpMap, block_size: int) -> np.ndarray:
+    """Mean QP offset of each block_size square, unrounded (QpMap.aggregate rounds to whole QPs, which would
+    lose up to half a QP = 3 q-index before the scaling)."""
+    k = block_size // m.block_size
+    rows, cols = grid_shape(m.width, m.height, block_size)
+    padded = np.full((rows * k, cols * k), np.nan)
+    padded[: m.offsets.shape[0], : m.offsets.shape[1]] = m.offsets
+    return np.nanmean(padded.reshape(rows, k, cols, k), axis=(1, 3))
+
+
 def svtav1_offsets(maps: Iterable[QpMap | None], qindex_per_qp: float = SVTAV1_QINDEX_PER_QP) -> np.ndarray:
     """Per-picture superblock offsets in q-index units, clamped to +-255, at most 8 distinct values each."""
-    offsets, _, _ = stack_offsets(maps, SVTAV1_SUPERBLOCK)
-    q = np.clip(np.round(offsets * qindex_per_qp), -255, 255).astype(np.int32)
+    maps = list(maps)
+    _, width, height = stack_offsets(maps, SVTAV1_SUPERBLOCK)  # refuses no maps and mixed frame sizes
+    zero = np.zeros(grid_shape(width, height, SVTAV1_SUPERBLOCK))
+    means = np.stack([zero if m is None else superblock_means(m, SVTAV1_SUPERBLOCK) for m in maps])
+    q = np.clip(np.round(means * qindex_per_qp), -255, 255).astype(np.int32)
     return np.stack([quantise_levels(frame, SVTAV1_MAX_SEGMENTS) for frame in q])
 
 
