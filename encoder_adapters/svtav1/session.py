@@ -275,7 +275,8 @@ class SvtAv1Session:
     # --- output ---------------------------------------------------------------------------------------------
     def _write(self, data: bytes, pts: int, key: bool) -> None:
         if self.sink is None:
-            self.sink = open_sink(self.output, self.format, self.width, self.height, self.time_base, data)
+            frame_ticks = max(1, round(1 / ((self.info.frame_rate or Fraction(25)) * self.time_base)))
+            self.sink = open_sink(self.output, self.format, self.width, self.height, self.time_base, data, frame_ticks)
         self.sink.write(data, pts, key)
         self.payload += len(data)
 
@@ -317,19 +318,23 @@ class ObuSink:
 
 class ContainerSink:
     """.mp4 / .mkv through PyAV: the stream is a copy of the stream FFmpeg's IVF demuxer finds in a one-packet
-    IVF of the first temporal unit (codec parameters and the sequence header as extradata)."""
+    IVF of the first temporal unit (codec parameters and the sequence header as extradata).  Every packet
+    carries the nominal frame duration: without it the mp4 muxer gives the last frame none and ffmpeg's
+    readers (libvmaf) drop it."""
 
-    def __init__(self, path: Path, fmt: str, width: int, height: int, time_base: Fraction, first: bytes):
+    def __init__(self, path: Path, fmt: str, width: int, height: int, time_base: Fraction, first: bytes,
+                 frame_ticks: int):
         probe = io.BytesIO(ivf_header(width, height, time_base, 1) + IVF_FRAME.pack(len(first), 0) + first)
         self.container = av.open(str(path), "w", format=fmt)
         with av.open(probe, format="ivf") as template:
             self.stream = self.container.add_stream_from_template(template.streams.video[0], opaque=True)
         self.stream.time_base = time_base
-        self.time_base = time_base
+        self.time_base, self.frame_ticks = time_base, frame_ticks
 
     def write(self, data: bytes, pts: int, key: bool) -> None:
         packet = av.Packet(data)
         packet.pts = packet.dts = pts  # one shown frame per temporal unit, in display order
+        packet.duration = self.frame_ticks
         packet.time_base = self.time_base
         packet.is_keyframe = key
         packet.stream = self.stream
@@ -339,9 +344,9 @@ class ContainerSink:
         self.container.close()
 
 
-def open_sink(path: Path, fmt: str, width: int, height: int, time_base: Fraction, first: bytes):
+def open_sink(path: Path, fmt: str, width: int, height: int, time_base: Fraction, first: bytes, frame_ticks: int):
     if fmt == "ivf":
         return IvfSink(path, width, height, time_base)
     if fmt == "obu":
         return ObuSink(path)
-    return ContainerSink(path, fmt, width, height, time_base, first)
+    return ContainerSink(path, fmt, width, height, time_base, first, frame_ticks)
