@@ -5,8 +5,9 @@ when deadline is realtime, cpu-used >= 5 and aq-mode is 0 or unset; otherwise it
 warning (libvpxenc.c).  Measured on 256x128 noise, CRF 32, a left -10 / right +10 QP map (tests/test_vp9.py):
 good-quality mode: no effect; realtime cpu-used 5 and 8: 12-13 dB between the halves on every inter frame;
 the key frame: no effect (libvpx applies the ROI map to inter frames only); realtime aq-mode 3 (cyclic
-refresh): 0.2-2.7 dB (FFmpeg skips only the first frame's map, cyclic refresh overrides the rest).  Units: the wrapper sends qoffset x 63 as libvpx's external delta (0..63
-scale, about 4 q-index each), so one H.264 QP of the map is 63/51 external steps, about 4.9 q-index.
+refresh): 0.2-2.7 dB (FFmpeg skips only the first frame's map, cyclic refresh overrides the rest).
+Units: the wrapper sends qoffset x 63 as libvpx's external delta (0..63 scale, about 4 q-index each), so one
+H.264 QP of the map is 63/51 external steps, about 4.9 q-index (a QP step is ~6.5 q-index mid-range).
 Realtime VP9 has no 2-pass, so --bitrate is refused; presets are cpu-used 5..9 (medium = 8).
 """
 
