@@ -187,14 +187,15 @@ def check_version(version: str) -> None:
 
 
 def _forward_log(context, level: int, tag: bytes | None, fmt: bytes | None, args) -> None:
-    """SVT-AV1 log lines: warnings and errors to our log, info (its banner, per-encode settings) dropped."""
+    """SVT-AV1 log lines: errors as warnings, its warnings (printed on every encode, e.g. "Preset M12 is mapped
+    to M11") at debug level, info (its banner, per-encode settings) dropped."""
     if level > SVT_AV1_LOG_WARN or not fmt:
         return
     buf = ctypes.create_string_buffer(1024)
     _libc().vsnprintf(buf, len(buf), fmt, args)
     text = buf.value.decode(errors="replace").strip()
     if text:
-        log.warning("SVT-AV1: %s", text)
+        log.log(logging.DEBUG if level == SVT_AV1_LOG_WARN else logging.WARNING, "SVT-AV1: %s", text)
 
 
 _log_callback = LOG_CALLBACK(_forward_log)  # kept alive for the process: the library holds the pointer
