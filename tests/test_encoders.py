@@ -361,8 +361,8 @@ def test_settings_validation_messages():
         EncodeSettings("x264")
     with pytest.raises(PreanalysisError, match="exactly one of crf and bitrate"):
         EncodeSettings("x264", crf=23, bitrate_kbps=500)
-    with pytest.raises(PreanalysisError, match="unknown encoder 'vp9': use one of x264, x265"):
-        EncodeSettings("vp9", crf=23)
+    with pytest.raises(PreanalysisError, match="unknown encoder 'av2': use one of svtav1, vp9, x264, x265"):
+        EncodeSettings("av2", crf=23)
     with pytest.raises(PreanalysisError, match="preset"):
         EncodeSettings("x264", crf=23, preset="fastest")
     with pytest.raises(PreanalysisError, match="without ':'"):
