@@ -298,3 +298,16 @@ def test_two_pass_bitrate_without_map(carphone, tmp_path):
     result = encode_frames(lambda: decode(carphone, 0, 20), probe(carphone), out,
                            EncodeSettings("svtav1", bitrate_kbps=150, preset=FAST))
     assert result.frames == 20 and 0.5 * 150 < result.bitrate_kbps < 1.5 * 150, result.bitrate_kbps
+
+
+@needs_svt
+def test_sessions_in_parallel_threads_take_turns(tmp_path):
+    """eval runs encodes in threads; SVT-AV1 sessions hold one lock from init to deinit (a parallel sweep crashed
+    inside the library once without it), so threads give the streams a sequential run gives."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = [EncodeSettings("svtav1", crf=c, preset=FAST) for c in (30, 45)]
+    alone = [encode_noise(tmp_path / f"alone{i}.ivf", s, check_map())[0] for i, s in enumerate(settings)]
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda i: encode_noise(tmp_path / f"both{i}.ivf", settings[i], check_map())[0], (0, 1)))
+    assert both == alone

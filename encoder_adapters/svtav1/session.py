@@ -19,6 +19,7 @@ import ctypes
 import io
 import logging
 import struct
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -39,6 +40,11 @@ IVF_HEADER = struct.Struct("<4sHHIHHIIII")  # DKIF, version, header size, fourcc
 IVF_FRAME = struct.Struct("<IQ")
 AV01 = 0x31305641
 log = logging.getLogger("preanalysis")
+# One SVT-AV1 encoder at a time per process, from init to deinit.  Why: two sessions in two threads of one
+# `preanalysis eval` (--jobs 2) crashed once inside libSvtAv1Enc (a read at address 0x75, 11 points into a
+# sweep; the same sweep ran through on a second try), and FFmpeg itself marks this library's init as not
+# thread-safe.  SVT-AV1 runs its own worker threads, so little is lost.  Re-entrant: one thread may hold two.
+LIBRARY_LOCK = threading.RLock()
 CONTAINERS = {".mp4": "mp4", ".mkv": "matroska", ".ivf": "ivf", ".obu": "obu"}
 COLOUR_FIELDS = {"color_primaries": "color_primaries", "color_trc": "transfer_characteristics",
                  "colorspace": "matrix_coefficients"}
@@ -108,6 +114,7 @@ class SvtAv1Session:
         if self.format is None:
             raise PreanalysisError(f"svtav1 writes {', '.join(CONTAINERS)}: rename {self.output.name}")
         self.handle = ctypes.c_void_p()
+        self.locked = False  # holds LIBRARY_LOCK from the first frame to close()
         self.events: list[CEvent] = []  # alive until close: the library keeps pointers to them
         self.last_event: RoiEvent | None = None
         self.frames = self.payload = 0
@@ -119,6 +126,8 @@ class SvtAv1Session:
 
     # --- encoder lifetime -----------------------------------------------------------------------------------
     def _open(self, frame: av.VideoFrame) -> None:
+        LIBRARY_LOCK.acquire()
+        self.locked = True
         config = L.EbSvtAv1EncConfiguration()
         self._ok(self.lib.svt_av1_enc_init_handle(ctypes.byref(self.handle), ctypes.byref(config)), "init_handle")
         configure(self.lib, config, self.settings)
@@ -165,6 +174,9 @@ class SvtAv1Session:
             self.sink.close()
             self.sink = None
         self.events.clear()
+        if self.locked:
+            self.locked = False
+            LIBRARY_LOCK.release()
 
     def __enter__(self) -> Self:
         return self
