@@ -55,11 +55,12 @@ def stripe_psnr(path: Path, encoded: Path, start: int, count: int) -> np.ndarray
 def svtav1_stripes(name: str, start: int, count: int, crf: float, params: dict[str, str]) -> None:
     path, info = clip(name), probe(clip(name))
     settings = EncodeSettings("svtav1", crf=crf, preset="12", params=params)
+    plain = EncodeSettings("svtav1", crf=crf, preset="12", params={k: v for k, v in params.items() if k != "roi-shift"})
     qp = stripes(info.width, info.height, 6)
-    psnr = {}
-    for label, maps in (("plain", None), ("mapped", lambda i: qp)):
+    psnr = {}  # against the encode without a map at the same CRF (roi-shift only acts with a map)
+    for label, maps, s in (("plain", None, plain), ("mapped", lambda i: qp, settings)):
         out = TMP / f"{label}.mkv"
-        encode_frames(lambda: decode(path, start, start + count), info, out, settings, maps, self_check=False)
+        encode_frames(lambda: decode(path, start, start + count), info, out, s, maps, self_check=False)
         psnr[label] = stripe_psnr(path, out, start, count)
     gain = psnr["mapped"] - psnr["plain"]
     print(f"svtav1 +-6 QP 64-px stripes, {path.stem} frames {start}-{start + count - 1}, CRF {crf:g} preset 12 "
@@ -157,6 +158,8 @@ def main() -> None:
     svtav1_stripes("bikes.mp4", 100, 6, 35, {})
     svtav1_stripes("carphone_pristine.mp4", 30, 6, 35, {})
     svtav1_stripes("bikes.mp4", 100, 6, 35, {"aq-mode": "0"})
+    svtav1_stripes("bikes.mp4", 100, 6, 35, {"roi-shift": "39"})
+    svtav1_stripes("carphone_pristine.mp4", 30, 6, 35, {"roi-shift": "39"})
     svtav1_key_frame_qindex()
     vp9_modes()
     x265_readback("bikes.mp4")

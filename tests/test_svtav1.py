@@ -199,24 +199,57 @@ def stripe_psnr(path: Path, encoded: Path, start: int, frames: int, stripe: int 
     return np.array(out)
 
 
-@needs_svt
-def test_six_qp_stripes_move_psnr_each_way(bikes, tmp_path):
-    """+-6 QP stripes (+-39 q-index) against the same encode without map, bikes frames 100-105, CRF 35.
-
-    Measured: every +6 stripe loses >= 1.49 dB, every -6 stripe gains 0.38-1.59 dB (mean 1.08): SVT-AV1 4.1
-    quantises a segment with base + offset but keeps the frame's lambda, so a finer quantiser buys less than
-    a coarser one costs (docs/encoders.md).  The issue's >= 1 dB per stripe holds for the + side only."""
-    info, start, frames = probe(bikes), 100, 6
-    settings = EncodeSettings("svtav1", crf=35, preset=FAST)
+def stripe_gain(path: Path, tmp_path: Path, params: dict[str, str]) -> np.ndarray:
+    """Per-stripe PSNR-Y of +-6 QP 64-px stripes (-6 first) against the encode without map at the same CRF,
+    frames 100-105, CRF 35, preset 12."""
+    info, start, frames = probe(path), 100, 6
     qp = stripes_map(info.width, info.height, 6)
     results = {}
-    for name, maps in (("plain", None), ("mapped", lambda i: qp)):
+    for name, maps, p in (("plain", None, {}), ("mapped", lambda i: qp, params)):
         out = tmp_path / f"{name}.mkv"
-        encode_frames(lambda: decode(bikes, start, start + frames), info, out, settings, maps, self_check=False)
-        results[name] = stripe_psnr(bikes, out, start, frames)
-    gain = results["mapped"] - results["plain"]
-    finer, coarser = gain[::2], gain[1::2]  # even stripes -6 QP
+        encode_frames(lambda: decode(path, start, start + frames), info, out,
+                      EncodeSettings("svtav1", crf=35, preset=FAST, params=p), maps, self_check=False)
+        results[name] = stripe_psnr(path, out, start, frames)
+    return results["mapped"] - results["plain"]
+
+
+@needs_svt
+def test_six_qp_stripes_move_psnr_each_way(bikes, tmp_path):
+    """Measured on bikes: every +6 stripe loses 1.49-2.36 dB but the -6 stripes gain only 0.38-1.59 dB: SVT-AV1
+    4.1 quantises a segment with base + offset but keeps the frame's lambda, so a finer quantiser buys less
+    than a coarser one costs (docs/encoders.md)."""
+    gain = stripe_gain(bikes, tmp_path, {})
+    finer, coarser = gain[::2], gain[1::2]
     assert np.all(coarser <= -1.0) and np.all(finer >= 0.2) and finer.mean() >= 0.7, gain.round(2)
+
+
+@needs_svt
+def test_roi_shift_makes_the_finer_side_show(bikes, tmp_path):
+    """roi-shift=26: CRF lowered by 6.5, offsets raised by 26 (all >= 0 here): measured -6 stripes +1.95..+3.61
+    dB, +6 stripes -0.30..-2.37 dB (mean -1.65) against the encode without map at the same CRF."""
+    gain = stripe_gain(bikes, tmp_path, {"roi-shift": "26"})
+    finer, coarser = gain[::2], gain[1::2]
+    assert np.all(finer >= 1.5) and coarser.mean() <= -1.2 and np.all(coarser < 0), gain.round(2)
+
+
+def test_roi_shift_is_checked():
+    from encoder_adapters.svtav1.session import roi_shift
+
+    assert roi_shift(EncodeSettings("svtav1", crf=35)) == 0
+    assert roi_shift(EncodeSettings("svtav1", crf=35, params={"roi-shift": "26"})) == 26
+    assert roi_shift(EncodeSettings("svtav1", crf=5, params={"roi-shift": "26"})) == 20  # CRF >= 0 after the shift
+    with pytest.raises(PreanalysisError, match="q-index count 0..255"):
+        roi_shift(EncodeSettings("svtav1", crf=35, params={"roi-shift": "-3"}))
+    with pytest.raises(PreanalysisError, match="needs --crf"):
+        roi_shift(EncodeSettings("svtav1", bitrate_kbps=300, params={"roi-shift": "26"}))
+
+
+@needs_svt
+def test_roi_shift_without_map_keeps_the_plain_stream(tmp_path):
+    plain, _ = encode_noise(tmp_path / "plain.ivf", EncodeSettings("svtav1", crf=35, preset=FAST), None)
+    shifted, _ = encode_noise(tmp_path / "shift.ivf", EncodeSettings("svtav1", crf=35, preset=FAST,
+                                                                     params={"roi-shift": "26"}), None)
+    assert plain == shifted
 
 
 @needs_svt

@@ -3,7 +3,9 @@
 FFmpeg's libsvtav1 wrapper ignores ROI side data, so this adapter does not go through PyAV's encoder: a pass
 is an SvtAv1Session (session.py).  QP maps become q-index offsets per 64x64 superblock, at most 8 levels per
 picture (roi.py).  What makes the library ignore the map is refused up front (measured, tests/test_svtav1.py):
-target-bitrate (VBR) mode -- SVT-AV1 4.1 sets up segmentation only in CRF/CQP mode -- and lossless.
+target-bitrate (VBR) mode -- SVT-AV1 4.1 sets up segmentation only in CRF/CQP mode -- and lossless.  Our own
+param `roi-shift=Q` (q-index) lowers the CRF by Q/4 and raises every offset by Q when the encode has a map,
+so finer-than-base regions show too (session.roi_shift; eval's svtav1 default is roi-shift=26).
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ LIBRARY_LOCK = threading.RLock()
 CONTAINERS = {".mp4": "mp4", ".mkv": "matroska", ".ivf": "ivf", ".obu": "obu"}
 COLOUR_FIELDS = {"color_primaries": "color_primaries", "color_trc": "transfer_characteristics",
                  "colorspace": "matrix_coefficients"}
+ROI_SHIFT = "roi-shift"
 RESERVED = {"rc": "the rate control follows --crf / --bitrate", "tbr": "set the bitrate with --bitrate",
             "w": "the size follows the source", "width": "the size follows the source",
             "h": "the size follows the source", "height": "the size follows the source",
@@ -78,17 +79,38 @@ def check_param(key: str, value: str) -> None:
         raise PreanalysisError(f"param {key}={value} is not allowed for svtav1: {RESERVED[key]}")
 
 
-def configure(lib, config: L.EbSvtAv1EncConfiguration, settings: EncodeSettings) -> None:
+def roi_shift(settings: EncodeSettings) -> int:
+    """The `roi-shift` param (q-index, ours, not the library's): with a map, the CRF is lowered by shift / 4
+    (SVT-AV1's CRF has quarter steps = 1 q-index) and every ROI offset raised by shift, so the map is
+    applied as offsets >= 0 above the finest region's quantiser.  Why: SVT-AV1 4.1 keeps the frame's lambda
+    for every segment, so a segment quantised finer than the frame gains little (docs/encoders.md); with the
+    frame at the finest level both directions show.  Offsets below -shift are raised to -shift."""
+    value = settings.param(ROI_SHIFT)
+    if value is None:
+        return 0
+    try:
+        shift = int(value)
+    except ValueError:
+        shift = -1
+    if not 0 <= shift <= 255:
+        raise PreanalysisError(f"{ROI_SHIFT}={value} must be a q-index count 0..255 (6.5 per QP; e.g. 26 = 4 QP)")
+    if settings.crf is None:
+        raise PreanalysisError(f"{ROI_SHIFT} lowers the CRF: it needs --crf")
+    return min(shift, int(settings.crf * 4))
+
+
+def configure(lib, config: L.EbSvtAv1EncConfiguration, settings: EncodeSettings, shift: int = 0) -> None:
     """Rate control, preset and free params through the library's own parser (svt_av1_enc_parse_parameter,
     the parser behind SvtAv1EncApp's options and FFmpeg's -svtav1-params): rate first, because `crf` resets
-    aq-mode to 2 and a user's aq-mode must win."""
-    items = [("crf", f"{settings.crf:g}")] if settings.crf is not None else [
+    aq-mode to 2 and a user's aq-mode must win.  shift: roi_shift(), applied when a map is in use."""
+    items = [("crf", f"{settings.crf - shift / 4:g}")] if settings.crf is not None else [
         ("rc", "vbr"), ("tbr", f"{settings.bitrate_kbps:g}k")]
     if settings.preset != "medium":  # medium = the library's default preset (M8 in 4.1)
         items.append(("preset", settings.preset))
     for key, value in settings.params.items():
         check_param(key, value)
-        items.append((key, value or "1"))
+        if key != ROI_SHIFT:
+            items.append((key, value or "1"))
     for key, value in items:
         if lib.svt_av1_enc_parse_parameter(ctypes.byref(config), key.encode(), value.encode()) != L.EB_ErrorNone:
             raise PreanalysisError(f"SVT-AV1 rejects {key}={value}: use its option names without '--' "
@@ -105,6 +127,7 @@ class SvtAv1Session:
         those pictures as the App sends them, instead of events made from the maps given to encode()."""
         self.output, self.info, self.settings = Path(output), info, settings
         self.enable_roi_map, self.roi_events = enable_roi_map, roi_events
+        self.shift = roi_shift(settings)  # 0 unless the roi-shift param is given and the first picture has a map
         self.pass_params = dict(pass_params or {})
         self.lib = L.svt_library()
         self.width, self.height = info.width - info.width % 2, info.height - info.height % 2
@@ -130,7 +153,7 @@ class SvtAv1Session:
         self.locked = True
         config = L.EbSvtAv1EncConfiguration()
         self._ok(self.lib.svt_av1_enc_init_handle(ctypes.byref(self.handle), ctypes.byref(config)), "init_handle")
-        configure(self.lib, config, self.settings)
+        configure(self.lib, config, self.settings, self.shift)
         rate = self.info.frame_rate or Fraction(25)
         config.source_width, config.source_height = self.width, self.height
         config.encoder_bit_depth = 10 if self.pix_fmt == "yuv420p10le" else 8
@@ -145,7 +168,7 @@ class SvtAv1Session:
         self._ok(self.lib.svt_av1_enc_set_parameter(self.handle, ctypes.byref(config)), "set_parameter")
         self._ok(self.lib.svt_av1_enc_init(self.handle), "init")
         self.rate_control_mode, self.aq_mode = config.rate_control_mode, config.aq_mode
-        self.floor = negative_floor(self.settings.crf, config.aq_mode)
+        self.floor = self.shift if self.shift else negative_floor(self.settings.crf, config.aq_mode)
 
     def _passes(self, config: L.EbSvtAv1EncConfiguration) -> None:
         which = self.pass_params.get("pass")
@@ -188,6 +211,8 @@ class SvtAv1Session:
     def encode(self, d: DecodedFrame, qp: QpMap | None) -> None:
         frame = d.frame
         if not self.handle:
+            if qp is None and self.roi_events is None:
+                self.shift = 0  # no map on the first picture: an encode without map keeps its CRF
             self._open(frame)
         if frame.format.name not in (self.pix_fmt, "yuvj420p" if self.pix_fmt == "yuv420p" else ""):
             frame = frame.reformat(format=self.pix_fmt)  # yuvj420p has yuv420p's layout: taken as it is
@@ -221,8 +246,9 @@ class SvtAv1Session:
                 raise PreanalysisError("give the SVT-AV1 session either ROI events from a file or QP maps, not both")
             return self._send(self.roi_events[self.frames]) if self.frames in self.roi_events else None
         rows, cols = superblock_grid(self.width, self.height)
-        event = event_from_map(qp, self.width, self.height, self.floor) if qp is not None else RoiEvent(
-            np.zeros((rows, cols), np.int16))
+        offsets = event_from_map(qp, self.width, self.height, self.floor).offsets if qp is not None else np.zeros(
+            (rows, cols), np.int16)
+        event = RoiEvent(np.minimum(offsets + self.shift, 255).astype(np.int16))
         if self.last_event is not None and np.array_equal(event.offsets, self.last_event.offsets):
             return None
         if self.last_event is None and not event.offsets.any():

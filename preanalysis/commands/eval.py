@@ -32,7 +32,7 @@ def add_arguments(p):
                         "enable-variance-boost=1)")
     p.add_argument("--map-params", default=None, metavar="PARAMS",
                    help=f"encoder params of the mapped encode (default {MAP_PARAMS}: own AQ off, map honoured; "
-                        "svtav1: default)")
+                        "svtav1: roi-shift=26)")
     p.add_argument("--frames", type=int, default=None, help="first N frames of each clip (default: all)")
     p.add_argument("--ablation", action="store_true",
                    help="also sweep each weighted map alone (texture only, motion only, ...)")

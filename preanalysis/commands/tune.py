@@ -32,7 +32,7 @@ def add_arguments(p):
                    help=f"encoder params of the anchor without map (default {MAP_PARAMS}: x264 with AQ off; "
                         "svtav1: default)")
     p.add_argument("--map-params", default=None, metavar="PARAMS",
-                   help=f"params of mapped probes ({MAP_PARAMS}; svtav1: default)")
+                   help=f"params of mapped probes ({MAP_PARAMS}; svtav1: roi-shift=26)")
     p.add_argument("--frames", type=int, default=60, help="probe segment: the first N frames of each title (60)")
     p.add_argument("--trials", type=int, default=16, help="probe configurations (default 16)")
     p.add_argument("--seed", type=int, default=0, help="TPE seed (default 0)")
@@ -77,6 +77,7 @@ def run(args) -> int:
         Cache,
         SweepSettings,
         Variant,
+        anchor_params_for,
         clip_names,
         map_params_for,
         parse_params,
@@ -85,7 +86,7 @@ def run(args) -> int:
 
     start = config_from_args(args)
     args.crf = args.crf or list(ENCODER_CRFS.get(args.encoder, (22, 27, 32, 37)))
-    args.baseline = args.baseline or map_params_for(args.encoder)
+    args.baseline = args.baseline or anchor_params_for(args.encoder)
     args.map_params = args.map_params or map_params_for(args.encoder)
     out = check_output_path(args.output, *args.inputs)
     if args.frames < 2:
