@@ -167,7 +167,6 @@ class SvtAv1Session:
         self._passes(config)
         self._ok(self.lib.svt_av1_enc_set_parameter(self.handle, ctypes.byref(config)), "set_parameter")
         self._ok(self.lib.svt_av1_enc_init(self.handle), "init")
-        self.rate_control_mode, self.aq_mode = config.rate_control_mode, config.aq_mode
         self.floor = self.shift if self.shift else negative_floor(self.settings.crf, config.aq_mode)
 
     def _passes(self, config: L.EbSvtAv1EncConfiguration) -> None:
