@@ -144,6 +144,10 @@ class EncoderAdapter:
         mapped: whether frames of this pass come with QP maps (a frame's map may still be None)."""
         raise NotImplementedError
 
+    def suffixes(self) -> list[str]:
+        """The output extensions this encoder writes (raw streams only of its own codec)."""
+        return [s for s, fmt in self.containers.items() if fmt not in RAW_STREAMS or fmt == self.stream_codec]
+
     def container_format(self, path: str | Path) -> str:
         suffix = Path(path).suffix.lower()
         fmt = self.containers.get(suffix)

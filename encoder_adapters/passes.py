@@ -1,7 +1,8 @@
 """One encoding pass: frames (and each frame's QpMap) through an adapter's session into one file.
 
 Used by every encode (encoder_adapters.encode) and by the self-check, so a map reaches the encoder the same
-way in both.
+way in both; run_session feeds a session opened by other means (tests drive an SVT-AV1 session that takes
+its ROI events from a file).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from preanalysis.errors import PreanalysisError
 from preanalysis.qpmap import QpMap
 from preanalysis.video import DecodedFrame, VideoInfo
 
-from .base import EncoderAdapter, EncodeSettings, PassResult
+from .base import EncoderAdapter, EncodeSession, EncodeSettings, PassResult
 from .frames import check_map
 
 QpForFrame = Callable[[int], "QpMap | None"]
@@ -30,8 +31,20 @@ def encode_pass(
     progress: str | None = None,
 ) -> PassResult:
     """Encode `frames` in order into `output` (one pass); a frame whose map is None gets no map."""
-    count, first, last = 0, None, None
     session = adapter.open_pass(output, info, settings, pass_params or {}, mapped=qp_for_frame is not None)
+    return run_session(session, frames, info, output, qp_for_frame, progress)
+
+
+def run_session(
+    session: EncodeSession,
+    frames: Iterable[DecodedFrame],
+    info: VideoInfo,
+    output: Path,
+    qp_for_frame: QpForFrame | None,
+    progress: str | None = None,
+) -> PassResult:
+    """Feed an open session every frame and its checked map, then close it (abort it on any error)."""
+    count, first, last = 0, None, None
     bar = _progress(progress, info.frame_count)
     try:
         for d in frames:

@@ -33,7 +33,6 @@ from .regions import region_psnr
 log = logging.getLogger("preanalysis")
 
 CACHE_VERSION = 1  # bump when what a cached point means changes (metric set, pooling, region definition)
-MAP_PARAMS = "aq-mode=1:aq-strength=0.0"  # x264 without its own AQ, map still honoured (docs/encoders.md)
 
 
 def parse_params(text: str) -> dict[str, str]:

@@ -36,14 +36,18 @@ class QpMap:
         """Coarser grid (32 for x265 CUs, 64 for CTBs/superblocks): the rounded mean of the covered blocks."""
         if block_size == self.block_size:
             return self
+        return QpMap(np.round(self.block_means(block_size)).astype(np.int8), self.width, self.height, block_size)
+
+    def block_means(self, block_size: int) -> np.ndarray:
+        """The unrounded mean offset of the blocks each block_size square covers (float64, on its grid), for
+        an encoder that scales offsets before rounding them (SVT-AV1's q-index)."""
         if block_size % self.block_size:
             raise PreanalysisError(f"cannot aggregate {self.block_size}px blocks to {block_size}px")
         k = block_size // self.block_size
         rows, cols = grid_shape(self.width, self.height, block_size)
         padded = np.full((rows * k, cols * k), np.nan, dtype=np.float64)
         padded[: self.offsets.shape[0], : self.offsets.shape[1]] = self.offsets
-        means = np.nanmean(padded.reshape(rows, k, cols, k), axis=(1, 3))
-        return QpMap(np.round(means).astype(np.int8), self.width, self.height, block_size)
+        return np.nanmean(padded.reshape(rows, k, cols, k), axis=(1, 3))
 
     def mean(self) -> float:
         return float(self.offsets.mean())

@@ -14,12 +14,11 @@ from av.video.frame import PictureType
 
 import encoder_adapters.pyav.adapter as pyav_adapter
 from encoder_adapters import EncodeSettings, encode_file, encode_frames, get_adapter, read_qps
-from encoder_adapters.readback import luma_plane
 from encoder_adapters.pyav.roi_sidedata import attach_qp_map, attached_rois, clear_roi, roi_rectangles
-from encoder_adapters.pyav.x265 import half_psnr
+from encoder_adapters.readback import half_psnr, luma_plane
 from encoder_adapters.selfcheck import _passed, noise_frames, run_self_check
-from preanalysis.qpmap import QpMap, grid_shape
 from preanalysis.errors import PreanalysisError
+from preanalysis.qpmap import QpMap, grid_shape
 from preanalysis.video import DecodedFrame, VideoInfo, decode, probe
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
@@ -361,8 +360,9 @@ def test_settings_validation_messages():
         EncodeSettings("x264")
     with pytest.raises(PreanalysisError, match="exactly one of crf and bitrate"):
         EncodeSettings("x264", crf=23, bitrate_kbps=500)
-    with pytest.raises(PreanalysisError, match="unknown encoder 'vp9': use one of nvenc-h264, nvenc-hevc, x264, x265"):
-        EncodeSettings("vp9", crf=23)
+    with pytest.raises(PreanalysisError, match="unknown encoder 'av2': use one of nvenc-h264, nvenc-hevc, svtav1, vp9, "
+                                               "x264, x265"):
+        EncodeSettings("av2", crf=23)
     with pytest.raises(PreanalysisError, match="preset"):
         EncodeSettings("x264", crf=23, preset="fastest")
     with pytest.raises(PreanalysisError, match="without ':'"):

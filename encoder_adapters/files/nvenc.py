@@ -29,7 +29,7 @@ from preanalysis.io import atomic_output
 from preanalysis.qpmap import QpMap, grid_shape
 
 from ..nvenc import api as nvenc
-from .grid import stack_offsets
+from .grid import maps_size
 
 NVENC_MAGIC = b"PQPM"
 NVENC_VERSION = 1
@@ -57,7 +57,7 @@ def write_nvenc_maps(
     """
     maps = list(maps)
     block = nvenc.block_size(codec, ctb_size)
-    _, width, height = stack_offsets(maps, block)  # refuses no maps and mixed frame sizes
+    width, height = maps_size(maps)
     rows, cols = grid_shape(width, height, block)
     zero = np.zeros(rows * cols, np.int8)
     packed = [zero if m is None else nvenc.qp_delta_map(m, codec, width, height, ctb_size) for m in maps]

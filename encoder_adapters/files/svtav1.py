@@ -9,6 +9,10 @@ per 2^(1/6) on average (about 9 in the linear part at q-index 60..100).  So offs
 AV1 codes the offsets as segments, at most 8 per picture (SvtAv1EncApp rejects a 9th value), so each
 picture's offsets are quantised to <= 8 levels by optimal 1-D k-means (dynamic programming over the
 distinct values, least squared error).  SvtAv1EncApp warns when all of a picture's offsets are negative.
+A superblock's value is the unrounded mean of its 16x16 offsets times 6.5, rounded once (rounding the mean
+to whole QPs first would lose up to 3 q-index).  Verified on the real library (tests/test_svtav1.py): a file
+read back the way SvtAv1EncApp 4.1 parses it and sent through libSvtAv1Enc as ROI events gives the same
+stream as the svtav1 adapter's own maps.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from preanalysis.io import atomic_write_text
-from preanalysis.qpmap import QpMap
+from preanalysis.qpmap import QpMap, grid_shape
 
-from .grid import stack_offsets
+from .grid import maps_size
 
 SVTAV1_SUPERBLOCK = 64
 SVTAV1_MAX_SEGMENTS = 8
@@ -63,8 +67,10 @@ def quantise_levels(values: np.ndarray, max_levels: int) -> np.ndarray:
 
 def svtav1_offsets(maps: Iterable[QpMap | None], qindex_per_qp: float = SVTAV1_QINDEX_PER_QP) -> np.ndarray:
     """Per-picture superblock offsets in q-index units, clamped to +-255, at most 8 distinct values each."""
-    offsets, _, _ = stack_offsets(maps, SVTAV1_SUPERBLOCK)
-    q = np.clip(np.round(offsets * qindex_per_qp), -255, 255).astype(np.int32)
+    maps = list(maps)
+    zero = np.zeros(grid_shape(*maps_size(maps), SVTAV1_SUPERBLOCK))
+    means = np.stack([zero if m is None else m.block_means(SVTAV1_SUPERBLOCK) for m in maps])
+    q = np.clip(np.round(means * qindex_per_qp), -255, 255).astype(np.int32)
     return np.stack([quantise_levels(frame, SVTAV1_MAX_SEGMENTS) for frame in q])
 
 

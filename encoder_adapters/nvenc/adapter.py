@@ -23,7 +23,7 @@ from preanalysis.video import DecodedFrame, VideoInfo
 
 from ..base import EncoderAdapter, EncodeSettings, register
 from ..frames import encoded_size, map_for_encoded_size
-from ..readback import read_qps
+from ..readback import decoded_half_psnr, read_qps
 from .api import PRESET_GUIDS, NvencEncoder, SessionConfig
 
 PARAMS = {"ctb-size": "HEVC map granularity: 16, 32 or 64", "device": "CUDA device index"}
@@ -120,8 +120,4 @@ class NvencHevc(Nvenc):
     map_effect_unit = "dB PSNR"
 
     def map_effect(self, encoded: Path, sources: list) -> float:
-        from ..pyav.x265 import half_psnr
-
-        with av.open(str(encoded)) as container:
-            decoded = next(container.decode(video=0))
-        return half_psnr(sources[0], decoded)
+        return decoded_half_psnr(encoded, sources, 0)

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import av
-import numpy as np
 
 from ..base import TRUE_WORDS, EncodeSettings, register
-from ..readback import luma_plane
+from ..readback import decoded_half_psnr
 from .adapter import PyAVAdapter
 
 
@@ -37,19 +36,5 @@ class X265(PyAVAdapter):
 
     def map_effect(self, encoded: Path, sources: list[av.VideoFrame]) -> float:
         """PSNR of the left half minus the right half of the first frame, in dB."""
-        with av.open(str(encoded)) as container:
-            decoded = next(container.decode(video=0))
-        return half_psnr(sources[0], decoded)
+        return decoded_half_psnr(encoded, sources, 0)
 
-
-def half_psnr(reference: av.VideoFrame, decoded: av.VideoFrame) -> float:
-    ref = luma_plane(reference)
-    dec = luma_plane(decoded)[: ref.shape[0], : ref.shape[1]]
-    half = ref.shape[1] // 2
-    peak = 1023.0 if reference.format.components[0].bits > 8 else 255.0
-
-    def psnr(a: np.ndarray, b: np.ndarray) -> float:
-        mse = float(np.mean((a - b) ** 2))
-        return 10 * np.log10(peak * peak / max(mse, 1e-6))
-
-    return psnr(ref[:, :half], dec[:, :half]) - psnr(ref[:, half:], dec[:, half:])

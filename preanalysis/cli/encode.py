@@ -1,4 +1,4 @@
-"""`preanalysis encode INPUT -o OUTPUT --encoder x264|x265 (--crf N | --bitrate KBPS)`: encode with the QP maps.
+"""`preanalysis encode INPUT -o OUTPUT --encoder NAME (--crf N | --bitrate KBPS)`: encode with the QP maps.
 
 The maps come from `--maps MAPS.npz` (from `preanalysis analyze`), or from an analysis run in the same decode
 as the encode (preanalysis.facade; 2-pass analyses once per pass), or not at all with `--no-map` (the
@@ -15,15 +15,17 @@ from ..errors import PreanalysisError
 from ..io import check_output_path
 from .options import add_config_options, config_from_args
 
-HELP = "encode a video with x264/x265, spending bits where the salience maps say (or --no-map for the baseline)"
+HELP = ("encode a video with x264/x265/SVT-AV1/VP9/NVENC, spending bits where the salience maps say (or --no-map "
+        "for the baseline)")
 
 
 def add_arguments(p):
     p.add_argument("input", help="video file (anything FFmpeg decodes)")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
-                   help="encoded file: .mp4 .mkv .mov, or raw .264/.h264 (x264) .265/.hevc (x265)")
+                   help="encoded file: " + "; ".join(f"{name} {' '.join(a.suffixes())}" for name, a in sorted(ADAPTERS.items())))
     p.add_argument("--encoder", required=True, choices=sorted(ADAPTERS),
-                   help="encoder that receives the per-block QP map (through PyAV)")
+                   help="encoder that receives the per-block QP map (x264/x265/vp9 through PyAV, svtav1 through its "
+                        "library, nvenc-* through the NVENC SDK; docs/encoders.md)")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--crf", type=float, help="constant rate factor (one pass)")
     mode.add_argument("--bitrate", type=float, metavar="KBPS", help="target bitrate in kbit/s (2-pass)")

@@ -12,24 +12,26 @@ from ..errors import PreanalysisError
 from .options import add_config_options, config_from_args
 
 HELP = "RD sweep: encode baselines and the mapped configuration at several CRFs, report VMAF BD-rates"
-DEFAULT_BASELINES = ("aq-mode=1", "aq-mode=1:aq-strength=0.0")
 log = logging.getLogger("preanalysis")
 
 
 def add_arguments(p):
-    from eval.sweep import MAP_PARAMS
+    from eval.encoder_defaults import EVAL_DEFAULTS, per_encoder
 
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="source clips (metrics are always against these)")
     p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR",
                    help="folder for report.json, rd_points.csv and rd_<clip>.png")
-    p.add_argument("--encoder", choices=("x264", "x265"), default="x264")
-    p.add_argument("--preset", default="medium", help="encoder preset (default medium)")
-    p.add_argument("--crf", type=float, nargs="+", default=[22, 27, 32, 37], help="CRFs of the sweep (>= 4 for pchip)")
+    p.add_argument("--encoder", choices=tuple(EVAL_DEFAULTS), default="x264")
+    p.add_argument("--preset", default="medium",
+                   help="encoder preset (default medium, each encoder's own default; svtav1 -1..13, vp9 cpu-used 5..9)")
+    p.add_argument("--crf", type=float, nargs="+", default=None,
+                   help="CRFs of the sweep, >= 4 for pchip (default "
+                        + per_encoder(lambda d: " ".join(f"{c:g}" for c in d.crfs)) + ")")
     p.add_argument("--baseline", action="append", default=None, metavar="PARAMS",
-                   help=f"encoder params of a baseline without map, e.g. aq-mode=1; repeatable "
-                        f"(default: {' and '.join(DEFAULT_BASELINES)})")
-    p.add_argument("--map-params", default=MAP_PARAMS, metavar="PARAMS",
-                   help=f"encoder params of the mapped encode (default {MAP_PARAMS}: own AQ off, map honoured)")
+                   help="encoder params of a baseline without map, e.g. aq-mode=1; repeatable (default "
+                        + per_encoder(lambda d: " and ".join(d.baselines)) + ")")
+    p.add_argument("--map-params", default=None, metavar="PARAMS",
+                   help="encoder params of the mapped encode (default " + per_encoder(lambda d: d.map_params) + ")")
     p.add_argument("--frames", type=int, default=None, help="first N frames of each clip (default: all)")
     p.add_argument("--ablation", action="store_true",
                    help="also sweep each weighted map alone (texture only, motion only, ...)")
@@ -74,10 +76,14 @@ def visual_sheets(inputs, clips, config, frames, out: Path) -> dict:
 
 
 def run(args) -> int:
+    from eval.encoder_defaults import eval_defaults
     from eval.report import summarise, write_report
     from eval.sweep import Cache, SweepSettings, Variant, clip_names, parse_params, sweep
 
     config = config_from_args(args)
+    defaults = eval_defaults(args.encoder)
+    args.crf = args.crf or list(defaults.crfs)
+    args.map_params = args.map_params or defaults.map_params
     if len(args.crf) < 2:
         raise PreanalysisError("--crf needs at least 2 values (4 for a pchip BD-rate, as every published table uses)")
     if args.frames is not None and args.frames < 1:
@@ -86,7 +92,7 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise PreanalysisError(f"report folder {out} is a file: give a folder path")
     out.mkdir(parents=True, exist_ok=True)
-    baselines = [Variant(b, parse_params(b)) for b in (args.baseline or DEFAULT_BASELINES)]
+    baselines = [Variant(b, parse_params(b)) for b in (args.baseline or defaults.baselines)]
     map_params = parse_params(args.map_params)
     mapped = [Variant.full("mapped", map_params, config, args.encoder)]
     if args.ablation:

@@ -18,18 +18,22 @@ log = logging.getLogger("preanalysis")
 
 
 def add_arguments(p):
-    from eval.sweep import MAP_PARAMS
+    from eval.encoder_defaults import EVAL_DEFAULTS, per_encoder
 
     from ..config import SALIENCE_VMAF_LIMIT
 
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="titles to tune on (one config for all of them)")
     p.add_argument("-o", "--output", required=True, metavar="TUNED.yaml", help="config file to write")
-    p.add_argument("--encoder", choices=("x264", "x265"), default="x264")
-    p.add_argument("--preset", default="medium", help="encoder preset (default medium)")
-    p.add_argument("--crf", type=float, nargs="+", default=[22, 27, 32, 37], help="CRFs of each probe curve")
-    p.add_argument("--baseline", default=MAP_PARAMS, metavar="PARAMS",
-                   help=f"encoder params of the anchor without map (default {MAP_PARAMS}: x264 with AQ off)")
-    p.add_argument("--map-params", default=MAP_PARAMS, metavar="PARAMS", help=f"params of mapped probes ({MAP_PARAMS})")
+    p.add_argument("--encoder", choices=tuple(EVAL_DEFAULTS), default="x264")
+    p.add_argument("--preset", default="medium",
+                   help="encoder preset (default medium, each encoder's own default; svtav1 -1..13, vp9 cpu-used 5..9)")
+    p.add_argument("--crf", type=float, nargs="+", default=None,
+                   help="CRFs of each probe curve (default " + per_encoder(lambda d: " ".join(f"{c:g}" for c in d.crfs))
+                        + ")")
+    p.add_argument("--baseline", default=None, metavar="PARAMS",
+                   help="encoder params of the anchor without map (default " + per_encoder(lambda d: d.anchor) + ")")
+    p.add_argument("--map-params", default=None, metavar="PARAMS",
+                   help="params of mapped probes (default " + per_encoder(lambda d: d.map_params) + ")")
     p.add_argument("--frames", type=int, default=60, help="probe segment: the first N frames of each title (60)")
     p.add_argument("--trials", type=int, default=16, help="probe configurations (default 16)")
     p.add_argument("--seed", type=int, default=0, help="TPE seed (default 0)")
@@ -69,10 +73,15 @@ def tuned_yaml(result, args, seconds: float) -> str:
 
 
 def run(args) -> int:
+    from eval.encoder_defaults import eval_defaults
     from eval.sweep import Cache, Prober, SweepSettings, Variant, clip_names, parse_params
     from eval.tune import load_title, tune
 
     start = config_from_args(args)
+    defaults = eval_defaults(args.encoder)
+    args.crf = args.crf or list(defaults.crfs)
+    args.baseline = args.baseline or defaults.anchor
+    args.map_params = args.map_params or defaults.map_params
     out = check_output_path(args.output, *args.inputs)
     if args.frames < 2:
         raise PreanalysisError("--frames must be >= 2 for a probe segment")
