@@ -163,6 +163,13 @@ class EncoderAdapter:
         """Why a map would be silently ignored with these settings (None: it will be honoured)."""
         return None
 
+    def lossless_refusal(self, settings: EncodeSettings) -> str | None:
+        """A lossless encode quantises nothing, so every encoder with a `lossless` param ignores the map."""
+        lossless = settings.param("lossless")
+        if lossless is not None and lossless.lower() in TRUE_WORDS:
+            return f"lossless=1 makes {self.name} ignore the QP map: drop lossless, or encode with --no-map"
+        return None
+
     def encoded_bit_depth(self, info: VideoInfo) -> int:
         """The depth this encoder codes a source at (8, or 10 for deeper sources)."""
         return 8 if info.bit_depth <= 8 else 10

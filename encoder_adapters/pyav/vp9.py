@@ -21,7 +21,7 @@ import av
 
 from preanalysis.errors import PreanalysisError
 
-from ..base import TRUE_WORDS, EncodeSettings, register
+from ..base import EncodeSettings, register
 from ..readback import decoded_half_psnr
 from .adapter import PyAVAdapter
 
@@ -61,10 +61,7 @@ class Vp9(PyAVAdapter):
         if aq is not None and aq not in ("0", "-1", "none"):
             return (f"aq-mode={aq} makes FFmpeg's libvpx-vp9 skip the ROI map (only aq-mode 0 is allowed): drop it, "
                     "or encode with --no-map")
-        lossless = settings.param("lossless")
-        if lossless is not None and lossless.lower() in TRUE_WORDS:
-            return "lossless=1 makes vp9 ignore the map: drop lossless, or encode with --no-map"
-        return None
+        return self.lossless_refusal(settings)
 
     def self_check_advice(self) -> str:
         return ("libvpx-vp9 takes the ROI map only in realtime mode with cpu-used >= 5 and aq-mode 0 (check the "

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import av
 
-from ..base import TRUE_WORDS, EncodeSettings, register
+from ..base import EncodeSettings, register
 from ..readback import decoded_half_psnr
 from .adapter import PyAVAdapter
 
@@ -28,11 +28,7 @@ class X265(PyAVAdapter):
     map_effect_unit = "dB PSNR"
 
     def refusal(self, settings: EncodeSettings, bit_depth: int) -> str | None:
-        why = super().refusal(settings, bit_depth)
-        lossless = settings.param("lossless")
-        if not why and lossless is not None and lossless.lower() in TRUE_WORDS:
-            why = "lossless=1 makes x265 ignore the QP map: drop lossless, or encode with --no-map"
-        return why
+        return super().refusal(settings, bit_depth) or self.lossless_refusal(settings)
 
     def map_effect(self, encoded: Path, sources: list[av.VideoFrame]) -> float:
         """PSNR of the left half minus the right half of the first frame, in dB."""

@@ -20,7 +20,7 @@ import av
 
 from preanalysis.video import VideoInfo
 
-from ..base import TRUE_WORDS, EncoderAdapter, EncodeSettings, register
+from ..base import EncoderAdapter, EncodeSettings, register
 from ..readback import decoded_half_psnr
 from .output import CONTAINERS
 from .session import SvtAv1Session, check_param
@@ -49,10 +49,7 @@ class SvtAv1(EncoderAdapter):
         if settings.bitrate_kbps is not None:
             return ("SVT-AV1 4.1 ignores ROI maps in target-bitrate (VBR) mode (it sets up segmentation only in "
                     "CRF/CQP mode; measured: identical output with and without a map): use --crf, or --no-map")
-        lossless = settings.param("lossless")
-        if lossless is not None and lossless.lower() in TRUE_WORDS:
-            return "lossless=1 makes SVT-AV1 ignore the ROI map: drop lossless, or encode with --no-map"
-        return None
+        return self.lossless_refusal(settings)
 
     def self_check_advice(self) -> str:
         return ("SVT-AV1 must get the ROI event with each changed map in CRF mode (check the params and the library), "
