@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import eval.sweep
+from eval.encoder_defaults import EVAL_DEFAULTS, eval_defaults
 from eval.sweep import parse_params
 from preanalysis.cli import main
 from preanalysis.errors import PreanalysisError
@@ -106,3 +107,35 @@ def test_ablation_separates_maps_encoder_settings_and_pre_filter():
     one_map = from_dict(Config, {"salience": {"weights": {"foreground": 1.0}}})  # with encoder settings
     assert [v.name for v in ablation_variants(one_map, anchor, "x264")] == ["maps only", "encoder settings only",
                                                                            "pre-filter only"]
+
+
+@pytest.mark.parametrize("encoder", list(EVAL_DEFAULTS))
+def test_every_encoders_eval_defaults_are_taken_by_the_encoder(encoder, tmp_path):
+    """Each encoder's defaults: the mapped params pass its refusals (the map is honoured), the CRFs are on
+    its scale, and every baseline, the anchor and the mapped encode run (2 noise frames each; SVT-AV1's own
+    parser rejects an unknown param, FFmpeg's wrappers only log one, so for them this shows the encode runs)."""
+    from fractions import Fraction
+
+    from encoder_adapters import EncodeSettings, encode_frames, get_adapter
+    from encoder_adapters.selfcheck import check_map, noise_frames
+    from preanalysis.video import DecodedFrame, VideoInfo
+
+    defaults, adapter = EVAL_DEFAULTS[encoder], get_adapter(encoder)
+    assert len(defaults.crfs) >= 4 and all(0 < c <= adapter.max_crf for c in defaults.crfs)
+    mapped = EncodeSettings(encoder, crf=defaults.crfs[1], params=parse_params(defaults.map_params))
+    adapter.check_settings(mapped, 8)
+    info = VideoInfo(Path("noise"), 256, 128, "yuv420p", 8, "rawvideo", Fraction(1, 25), Fraction(25), 2)
+    frames = noise_frames(2, 256, 128)
+    for params, maps in [(p, None) for p in {*defaults.baselines, defaults.anchor}] + [(defaults.map_params,
+                                                                                        lambda i: check_map())]:
+        settings = EncodeSettings(encoder, crf=defaults.crfs[1], preset=adapter.presets[-1] if encoder == "svtav1"
+                                  else None, params=parse_params(params))
+        out = tmp_path / f"out{adapter.suffixes()[0]}"
+        result = encode_frames(lambda: [DecodedFrame(i, i, i / 25, f) for i, f in enumerate(frames)], info, out,
+                               settings, maps, self_check=False)
+        assert result.frames == 2, params
+
+
+def test_eval_and_tune_refuse_an_encoder_without_defaults():
+    with pytest.raises(PreanalysisError, match="eval and tune know no defaults for nvenc-h264"):
+        eval_defaults("nvenc-h264")
