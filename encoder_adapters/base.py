@@ -179,17 +179,22 @@ class EncoderAdapter:
         if why:
             raise PreanalysisError(why)
 
-    # The self-check: a map of -delta on the left half and +delta on the right must show in the output.
-    min_map_effect: ClassVar[float]
-    map_effect_unit: ClassVar[str]
+    # The self-check: a map of -delta on the left half and +delta on the right must show in the output.  By
+    # default it is judged by the PSNR gap between the decoded halves of one picture; adapters that can read the
+    # applied QPs back from the stream override map_effect and its unit.
+    min_map_effect: ClassVar[float] = 3.0
+    map_effect_unit: ClassVar[str] = "dB PSNR"
+    map_effect_picture: ClassVar[int] = 0  # display order; an encoder that leaves key frames alone checks 1
 
     def self_check_advice(self) -> str:
         """What to do when the self-check finds the map ignored."""
         return "check the encoder settings, or encode with --no-map"
 
     def map_effect(self, encoded: Path, sources: list) -> float:
-        """How much worse the right half of the first frame came out than the left half (adapter's own unit)."""
-        raise NotImplementedError
+        """How much worse the right half of the checked picture came out than the left half (map_effect_unit)."""
+        from .readback import decoded_half_psnr  # imports av: only when a self-check runs
+
+        return decoded_half_psnr(encoded, sources, self.map_effect_picture)
 
 
 ADAPTERS: dict[str, EncoderAdapter] = {}

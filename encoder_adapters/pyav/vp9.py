@@ -14,15 +14,11 @@ plain AVOptions, not a params string, so the user's params become AVOptions one 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
-
-import av
 
 from preanalysis.errors import PreanalysisError
 
 from ..base import EncodeSettings, register
-from ..readback import decoded_half_psnr
 from .adapter import PyAVAdapter
 
 OWN_KEYS = {"deadline": "vp9 runs in realtime mode, the only mode that honours the map",
@@ -40,8 +36,7 @@ class Vp9(PyAVAdapter):
     max_crf = 63
     presets = ("medium", "5", "6", "7", "8", "9")
     two_pass = False
-    min_map_effect = 3.0  # dB, on the first inter frame
-    map_effect_unit = "dB PSNR"
+    map_effect_picture = 1  # the first inter frame: libvpx applies no ROI map to key frames
 
     def options(self, settings: EncodeSettings, extra: dict[str, str] | None = None) -> dict[str, str]:
         """libvpx takes plain AVOptions (no params string): realtime, cpu-used, crf with b=0, the user's."""
@@ -66,7 +61,3 @@ class Vp9(PyAVAdapter):
     def self_check_advice(self) -> str:
         return ("libvpx-vp9 takes the ROI map only in realtime mode with cpu-used >= 5 and aq-mode 0 (check the "
                 "params), or encode with --no-map")
-
-    def map_effect(self, encoded: Path, sources: list[av.VideoFrame]) -> float:
-        """PSNR of the left half minus the right half of the second frame (the key frame ignores ROI)."""
-        return decoded_half_psnr(encoded, sources, 1)

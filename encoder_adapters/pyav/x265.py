@@ -4,13 +4,9 @@ so the halves are 64-px multiples)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
-import av
-
 from ..base import EncodeSettings, register
-from ..readback import decoded_half_psnr
 from .adapter import PyAVAdapter
 
 
@@ -24,13 +20,6 @@ class X265(PyAVAdapter):
     tree_param = "cutree"
     presets_without_aq = ("ultrafast", "superfast")
     default_params: ClassVar[dict[str, str]] = {"log-level": "error"}  # x265 prints its banner and stats to stderr otherwise
-    min_map_effect = 3.0  # dB
-    map_effect_unit = "dB PSNR"
 
     def refusal(self, settings: EncodeSettings, bit_depth: int) -> str | None:
         return super().refusal(settings, bit_depth) or self.lossless_refusal(settings)
-
-    def map_effect(self, encoded: Path, sources: list[av.VideoFrame]) -> float:
-        """PSNR of the left half minus the right half of the first frame, in dB."""
-        return decoded_half_psnr(encoded, sources, 0)
-

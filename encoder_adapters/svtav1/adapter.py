@@ -16,12 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-import av
-
 from preanalysis.video import VideoInfo
 
 from ..base import EncoderAdapter, EncodeSettings, register
-from ..readback import decoded_half_psnr
 from .output import CONTAINERS
 from .session import SvtAv1Session, check_param
 
@@ -36,8 +33,7 @@ class SvtAv1(EncoderAdapter):
     containers: ClassVar[dict[str, str]] = CONTAINERS
     max_crf = 63
     presets = PRESETS
-    min_map_effect = 3.0  # dB: the self-check map asks for -/+65 q-index on the halves
-    map_effect_unit = "dB PSNR"
+    min_map_effect = 3.0  # dB PSNR between the halves: the self-check map asks for -/+65 q-index on them
 
     def open_pass(self, output: Path, info: VideoInfo, settings: EncodeSettings, pass_params: dict[str, str],
                   mapped: bool) -> SvtAv1Session:
@@ -54,7 +50,3 @@ class SvtAv1(EncoderAdapter):
     def self_check_advice(self) -> str:
         return ("SVT-AV1 must get the ROI event with each changed map in CRF mode (check the params and the library), "
                 "or encode with --no-map")
-
-    def map_effect(self, encoded: Path, sources: list[av.VideoFrame]) -> float:
-        """PSNR of the left half minus the right half of the first frame, in dB."""
-        return decoded_half_psnr(encoded, sources, 0)
