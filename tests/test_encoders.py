@@ -458,3 +458,18 @@ def test_encode_analyses_in_the_same_decode_and_restarts_for_pass_two(carphone_y
                          "--preset", "veryfast")
     assert code == 0, err
     assert "12 frames" in out and "analysed maps" in out
+
+@pytest.mark.parametrize(("encoder", "suffix", "preset"), [("svtav1", ".mkv", "12"), ("vp9", ".webm", "8")])
+def test_encode_command_reaches_the_new_encoders(encoder, suffix, preset, carphone_y4m, tmp_path, capsys):
+    """`preanalysis encode --encoder svtav1|vp9`: analysed maps reach the encoder (the stream differs from
+    --no-map at the same settings) and every frame comes out."""
+    streams = {}
+    for label, args in (("mapped", ()), ("plain", ("--no-map",))):
+        out = tmp_path / f"{label}{suffix}"
+        code, printed, err = cli(capsys, carphone_y4m, "-o", out, "--encoder", encoder, "--crf", "40", "--preset",
+                                 preset, "--config", "salience", *args)
+        assert code == 0 and "12 frames" in printed, err
+        with av.open(str(out)) as c:
+            assert sum(1 for _ in c.decode(video=0)) == 12
+        streams[label] = out.read_bytes()
+    assert streams["mapped"] != streams["plain"]
