@@ -278,11 +278,14 @@ def aom_offsets(dv: np.ndarray, mse: np.ndarray, grid: tuple[int, int], gain: fl
     return q[:, : grid[0], : grid[1]]
 
 
-def teach_aom(path: str | Path, start: int, stop: int, max_width: int = MAX_WIDTH, device: str | None = None
-              ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-    """libaom's (dVMAF, MSE) per 64-px block of frames [start, stop), and the size measured at."""
+def teach_aom(path: str | Path, start: int, stop: int, max_width: int = MAX_WIDTH, every: int = 1,
+              device: str | None = None) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """libaom's (dVMAF, MSE) per 64-px block of frames [start, stop) (every `every`-th frame scored, the frames
+    between repeat it), and the size measured at."""
     info = probe(path)
     size = teacher_size(info.width, info.height, max_width)
     ref = np.stack([luma_of(f) for f in source_frames(path, start, stop, size)])
-    dv, mse = aom_block_weights(VmafGradient(False, device), ref, vmaf_motion2(ref))
-    return dv, mse, size
+    pick = np.unique(scored(len(ref), every))
+    dv, mse = aom_block_weights(VmafGradient(False, device), ref[pick], vmaf_motion2(ref)[pick])
+    spread = np.searchsorted(pick, scored(len(ref), every))
+    return dv[spread], mse[spread], size
