@@ -28,7 +28,7 @@ from ..data import head, tail, training_videos
 from ..training import fit, seed_everything, ship
 from ..teacher_vmaf import LOG_CLIP, Teaching, luma_of, scored, source_frames, teach
 
-ARCH = "sensitivity-cnn16-v1"
+ARCH = "sensitivity-cnn24-v1"
 NAME = "sensitivity"
 METRIC = "neg"  # the teacher the student learns (VMAF-NEG: it won in-sample and cannot be gamed by sharpening)
 PER_BLOCK = 4  # quarter-resolution pixels per 16x16 block
@@ -82,7 +82,7 @@ def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequent
 class SensitivityNet(nn.Module):
     """Quarter-resolution features -> two stride-2 convolutions to the block grid -> context (dilated) -> 1x1."""
 
-    def __init__(self, width: int = 16):
+    def __init__(self, width: int = 24):
         super().__init__()
         self.body = nn.Sequential(_conv(4, 8, 2), _conv(8, width, 2), _conv(width, width, dilation=2),
                                   _conv(width, width), nn.Conv2d(width, 1, 1))
@@ -154,7 +154,7 @@ def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Pat
     """Teacher labels on the head of every clip (cached), then the student fitted to them; quick: 4 frames of
     one small clip at 96 px wide, a few steps (tests)."""
     seed_everything(0)
-    frames, every, max_width, steps = (4, 1, 96, 30) if quick else (TRAIN_FRAMES, EVERY, 640, 1500)
+    frames, every, max_width, steps = (4, 1, 96, 30) if quick else (TRAIN_FRAMES, EVERY, 640, 1200)
     data = []
     for v in training_videos(videos, quick):
         start, stop = head(v, frames)
@@ -169,7 +169,8 @@ def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Pat
         flip = rng.random() < 0.5  # mirrored frames are as sensitive as the original
         xb, yb = (x[idx, ..., ::-1], y[idx, :, ::-1]) if flip else (x[idx], y[idx])
         prediction = net(torch.from_numpy(np.ascontiguousarray(xb)))
-        return ((prediction - torch.from_numpy(np.ascontiguousarray(yb, np.float32))) ** 2).mean()
+        target = torch.from_numpy(np.ascontiguousarray(yb, np.float32))
+        return torch.nn.functional.smooth_l1_loss(prediction, target)  # the teacher's ratios have outliers
 
     stats = fit(net, step, steps, lr=3e-3, name=NAME)
     stats["fit_rank_correlation"] = float(np.mean([rank_correlation(predict(net, x), y) for x, y in data]))
