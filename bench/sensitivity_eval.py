@@ -53,12 +53,13 @@ def main() -> int:
     p.add_argument("--gain", type=float, default=1.5)
     p.add_argument("--variants", default="teacher,libaom,student")
     p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--config", default="sensitivity", help="the student's config (default: the preset)")
     args = p.parse_args()
     torch.set_num_threads(1)
     cache = Cache(args.cache)
     settings = SweepSettings(frames=args.frames, jobs=args.jobs)
     prober = Prober(settings, cache)
-    student_config = load_config("sensitivity")
+    student_config = load_config(args.config)
     results = {}
     for path in args.clips:
         info, h = probe(path), file_hash(path)

@@ -9,8 +9,8 @@ import torch
 
 vmaf_torch = pytest.importorskip("vmaf_torch")
 
-from preanalysis.learning import teacher_vmaf as T  # noqa: E402
-from preanalysis.learning.models import sensitivity as S  # noqa: E402
+from preanalysis.learning import teacher_vmaf as T
+from preanalysis.learning.models import sensitivity as S
 
 
 def _segment(clip, frames=3, max_width=96):

@@ -246,10 +246,9 @@ def teach(path: str | Path, start: int, stop: int, crf: float = 27, step: float 
         from ..io import atomic_output
 
         target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(target) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **{f"dv_{m}": v for m, v in t.dv.items()}, dmse=t.dmse, dbits=t.dbits,
-                         size=np.array(size), seconds_per_frame=np.array(seconds))
+        with atomic_output(target) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **{f"dv_{m}": v for m, v in t.dv.items()}, dmse=t.dmse, dbits=t.dbits,
+                     size=np.array(size), seconds_per_frame=np.array(seconds))
     return t
 
 

@@ -4,7 +4,8 @@
 The teacher costs seconds per frame (vmaf-torch gradients through two x264 encodes); the student costs a few
 milliseconds at 1080p on 2 cores.  Inputs, 4 channels at a quarter of the frame's resolution (4x4 pixels per
 16x16 block, a 1080p analysis frame as it is): luma, fine detail (|Laplacian| of the analysis luma, averaged onto
-the quarter grid), coarse detail (|Laplacian| on the quarter grid) and temporal change (|luma - previous|).
+the quarter grid), coarse detail (|Laplacian| on the quarter grid) and temporal change (|luma - previous|),
+the last three on a square-root scale.
 Output: one value per block, centred per frame, in log2 units (the allocator turns it into QP offsets: the
 `sensitivity` analyser's map is 2^((lw - 3) / 6), so allocate.strength g gives dQP = -g lw, re-centred).
 """
@@ -25,8 +26,8 @@ from ...errors import PreanalysisError
 from ...video import analysis_size
 from ..contract import LearnedModel
 from ..data import head, tail, training_videos
-from ..training import fit, seed_everything, ship
 from ..teacher_vmaf import LOG_CLIP, Teaching, luma_of, scored, source_frames, teach
+from ..training import fit, seed_everything, ship
 
 ARCH = "sensitivity-cnn24-v1"
 NAME = "sensitivity"
