@@ -169,11 +169,14 @@ class Teaching:
     size: tuple[int, int]  # (width, height) the teacher measured at
     seconds_per_frame: float  # the teacher's cost per scored frame and metric, on the device it ran on
 
-    def log_weight(self, metric: str = "neg") -> np.ndarray:
-        """Centred log2 of w = -dV/dMSE per block, clipped to +-LOG_CLIP (the student's target)."""
+    def log_weight(self, metric: str = "neg", per: str = "mse") -> np.ndarray:
+        """Centred log2 of w = -dV/dMSE per block (per="bits": -dV per bit the rate model says the step
+        saves), clipped to +-LOG_CLIP (the student's target is the mse reading)."""
         if metric not in self.dv:
             raise PreanalysisError(f"the teaching holds {sorted(self.dv)}, not {metric!r}: teach that metric")
-        lw = log_ratio(-self.dv[metric], self.dmse)
+        if per not in ("mse", "bits"):
+            raise PreanalysisError(f"teacher reading {per!r} is not known: use mse or bits")
+        lw = log_ratio(-self.dv[metric], self.dmse if per == "mse" else -self.dbits)
         return np.clip(lw - lw.mean(axis=(1, 2), keepdims=True), -LOG_CLIP, LOG_CLIP)
 
 
