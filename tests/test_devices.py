@@ -25,6 +25,7 @@ NETWORKS = {
     "predictability": lambda a: [a.model.net],
     "predicted_motion": lambda a: [a.net, engine(device=a.device).net],
     "static": lambda a: [a.masker.net],
+    "sensitivity": lambda a: [a.model.net],
 }
 HAS_CUDA = torch.cuda.is_available()
 

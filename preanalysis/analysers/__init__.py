@@ -3,7 +3,7 @@
 Classical (numpy/OpenCV), registered on import: texture, motion, foreground (camera.py: the DIS flow and the
 camera model they share; grid.py: maps on the encoder's block grid), centre.
 Learned (torch; networks in preanalysis.learning.models), imported only when a config asks for one:
-flow_motion, predicted_motion, objects, static, predictability.
+flow_motion, predicted_motion, objects, static, predictability, sensitivity.
 """
 
 from . import centre, foreground, motion, texture  # noqa: F401  (register the classical ones)

@@ -16,6 +16,7 @@ MODELS: dict[str, str] = {  # name -> class, in the order data flows through the
     "static": "StaticModel",
     "predictability": "PredictabilityModel",
     "stabilise": "StabiliseModel",
+    "sensitivity": "SensitivityModel",
 }
 # The names these models had before they were given one name each (still accepted by the CLI).
 ALIASES = {"motion": "flow_motion", "predictor": "predicted_motion", "segmentation": "objects",

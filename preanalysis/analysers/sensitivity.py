@@ -1,0 +1,44 @@
+"""`sensitivity`: where VMAF(-NEG) loses most per unit of coding error, predicted per 16x16 block by the student of
+the VMAF sensitivity teacher (preanalysis.learning.models.sensitivity).
+
+The map is 2^((lw - 3) / 6) for the student's centred log2 weight lw in [-3, 3], so it lies in [0.5, 1] and,
+weighted alone with allocate.floor ~ 0, the allocator's offsets are -6 strength log2(map) = -strength lw + c,
+re-centred under the no-map bits: allocate.strength is the teacher mapping's gain (the `sensitivity` preset).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..learning.models.sensitivity import NAME, SensitivityModel
+from ..learning.teacher_vmaf import LOG_CLIP
+from .base import Analyser, AnalysisContext, register_analyser
+from .grid import analysis_block
+
+
+def to_map(log_weight: np.ndarray) -> np.ndarray:
+    """Centred log2 weight per block -> map value in [0.5, 1] (see the module docstring)."""
+    return np.exp2((np.clip(log_weight, -LOG_CLIP, LOG_CLIP) - LOG_CLIP) / (2 * LOG_CLIP)).astype(np.float32)
+
+
+@register_analyser
+class Sensitivity(Analyser):
+    """Map `sensitivity`: the predicted VMAF-NEG weight of each block (high = spend bits here)."""
+
+    name = "sensitivity"
+    maps = ("sensitivity",)
+    learned = True
+
+    def __init__(self, weights: str | Path = NAME, device: str = "auto"):
+        self.model = SensitivityModel(weights, device)
+        self.device = self.model.device
+
+    def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        h, w = ctx.luma.shape
+        frame = (round(w * ctx.scale), round(h * ctx.scale))
+        lw = self.model.infer(ctx.luma, ctx.previous, frame)
+        block = analysis_block(ctx.scale)
+        tiles = np.repeat(np.repeat(to_map(lw), block, axis=0), block, axis=1)
+        return {"sensitivity": np.ascontiguousarray(tiles[:h, :w])}

@@ -1,0 +1,293 @@
+"""The VMAF sensitivity teacher: how much VMAF (and VMAF-NEG) each 16x16 block loses when the encoder codes it
+one QP step coarser, measured with vmaf-torch on real x264 encodes (the labels the `sensitivity` student learns).
+
+For a source segment, x264 codes it at CRF c (D0) and c + step (D1), with the settings maps are used under (own AQ
+off, mbtree on).  VMAF_t is a smooth function of the distorted frame t (its motion feature reads the reference
+only), so the gradient of VMAF at the midpoint D0 + (D1 - D0)/2 times (D1 - D0), summed over a block, is that
+block's share of the frame's VMAF change (integrated gradients with one midpoint step, "IG1").  Measured before
+this module was written: the plain gradient at D0 is useless over a QP step (VMAF is far from linear there), IG1
+agrees with pasting each block of D1 into D0 and scoring (the block's true marginal loss) at r = 0.85 / 0.91 and
+its block sums add up to the frame's real change.
+
+The mapping to QP offsets: w = -dVMAF / dMSE per block (VMAF lost per unit of squared error, both 3x3-block
+smoothed, floored at a fraction of the frame mean); if x264 allocates for MSE, weighting a block's distortion by w
+moves it by dQP = -3 log2(w / mean).  `offsets` takes dQP = -gain (log2 w - frame mean), clipped.
+
+libaom's tune=vmaf formulation (`aom_offsets`) is kept next to it for comparison: the source blurred (5x5
+Gaussian) is the distortion, 64x64 blocks, w = MSE / dVMAF, scale = 6 (1 - e^(-0.05 w)) + 0.8, dQP = 3 log2 scale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+
+from ..errors import PreanalysisError
+from ..video import decode, probe
+
+BLOCK = 16
+ANCHOR_PARAMS = "aq-mode=1:aq-strength=0.0"  # x264 as maps are used (own AQ off, mbtree on): eval's MAP_PARAMS
+MAX_WIDTH = 640  # wider sources are downscaled by a power of two first (the teacher costs ~ pixels)
+LOG_CLIP = 3.0  # |centred log2 w| beyond this is noise of a ratio of small numbers, not information
+# libvmaf's motion filter (feature/motion.c FILTER_5), applied separably with mirrored borders.
+VMAF_BLUR = np.array([0.054488685, 0.244201342, 0.402619947, 0.244201342, 0.054488685], np.float32)
+VERSION = 1  # bump when what a cached teaching means changes
+
+
+def teacher_size(width: int, height: int, max_width: int = MAX_WIDTH) -> tuple[int, int]:
+    """Even size after the smallest power-of-two downscale that fits max_width."""
+    factor = 1 << max(0, math.ceil(math.log2(width / max_width)))
+    return max(16, width // factor // 2 * 2), max(16, height // factor // 2 * 2)
+
+
+def source_frames(path: str | Path, start: int, stop: int, size: tuple[int, int]) -> list[av.VideoFrame]:
+    """Frames [start, stop) as yuv420p at `size` (what the teacher's encodes and VMAF's reference see)."""
+    out = []
+    for i, d in enumerate(decode(path, start, stop)):
+        f = d.frame.reformat(width=size[0], height=size[1], format="yuv420p")
+        f.pts = i
+        out.append(f)
+    if len(out) < 2:
+        raise PreanalysisError(f"{path} has {len(out)} frame(s) in {start}..{stop}: the teacher needs at least 2")
+    return out
+
+
+def luma_of(frame: av.VideoFrame) -> np.ndarray:
+    p = frame.planes[0]
+    return np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].copy()
+
+
+def x264_luma(frames: list[av.VideoFrame], crf: float, params: str = ANCHOR_PARAMS, preset: str = "medium") -> np.ndarray:
+    """Encode the frames with x264 at `crf` and decode them again: the Y planes as the encoder degrades them
+    (frames, H, W) uint8, in display order (paired with the source by index)."""
+    first = frames[0]
+    enc = av.CodecContext.create("libx264", "w")
+    enc.width, enc.height, enc.pix_fmt = first.width, first.height, "yuv420p"
+    enc.time_base, enc.framerate = Fraction(1, 25), Fraction(25, 1)
+    enc.options = {"crf": f"{crf:g}", "preset": preset, "x264-params": params, "threads": "1"}
+    dec = av.CodecContext.create("h264", "r")
+    out: list[np.ndarray] = []
+    for f in [*frames, None]:
+        for packet in enc.encode(f):
+            out += [luma_of(g) for g in dec.decode(packet)]
+    out += [luma_of(g) for g in dec.decode(None)]
+    if len(out) != len(frames):
+        raise PreanalysisError(f"x264 gave {len(out)} frames for {len(frames)}: cannot pair by index")
+    return np.stack(out)
+
+
+def blurred(y: np.ndarray) -> np.ndarray:
+    k = VMAF_BLUR.reshape(1, -1)
+    return cv2.sepFilter2D(y.astype(np.float32), -1, k, k.T, borderType=cv2.BORDER_REFLECT_101)
+
+
+def vmaf_motion2(ref: np.ndarray) -> np.ndarray:
+    """libvmaf's motion2 per frame of a (frames, H, W) reference (frame 0: 0, the last: its backward difference)."""
+    b = [blurred(f) for f in ref]
+    d = np.array([float(np.mean(np.abs(b[t] - b[t - 1]))) for t in range(1, len(b))])
+    m = np.zeros(len(b))
+    if len(d):
+        m[1:-1] = np.minimum(d[:-1], d[1:])
+        m[-1] = d[-1]
+    return m
+
+
+def block_sum(x: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """Sum over each block of the last two axes (edge blocks sum what they have)."""
+    h, w = x.shape[-2:]
+    rows, cols = -(-h // block), -(-w // block)
+    p = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(0, rows * block - h), (0, cols * block - w)])
+    return p.reshape(*x.shape[:-2], rows, block, cols, block).sum(axis=(-3, -1))
+
+
+class VmafGradient:
+    """Per-frame VMAF (or VMAF-NEG) of dist against ref and its gradient with respect to dist, batched."""
+
+    def __init__(self, neg: bool = False, device: str | torch.device | None = None, batch: int = 4):
+        try:
+            from vmaf_torch import VMAF
+        except ImportError:
+            raise PreanalysisError("the sensitivity teacher needs vmaf-torch: pip install vmaf-torch") from None
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = VMAF(NEG=neg).to(self.device).eval()
+        self.batch = batch if self.device.type == "cpu" else 32
+
+    def _score(self, r: torch.Tensor, d: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        adm = self.model.compute_adm_score(r, d)
+        vif = self.model.compute_vif_features(r, d)
+        return self.model.predict(adm, motion, vif).flatten()
+
+    def _tensors(self, ref, dist, motion, a):
+        r = torch.from_numpy(np.asarray(ref[a:a + self.batch], np.float32))[:, None].to(self.device)
+        d = torch.from_numpy(np.asarray(dist[a:a + self.batch], np.float32))[:, None].to(self.device)
+        m = torch.tensor(np.asarray(motion[a:a + self.batch]), dtype=torch.float32, device=self.device)[:, None]
+        return r, d, m
+
+    def gradient(self, ref: np.ndarray, dist: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scores (N,), d score / d dist (N, H, W) float32)."""
+        scores, grads = [], []
+        for a in range(0, len(ref), self.batch):
+            r, d, m = self._tensors(ref, dist, motion, a)
+            d.requires_grad_(True)
+            s = self._score(r, d, m)
+            (g,) = torch.autograd.grad(s.sum(), d)
+            scores.append(s.detach().cpu().numpy())
+            grads.append(g[:, 0].cpu().numpy())
+        return np.concatenate(scores), np.concatenate(grads)
+
+    @torch.no_grad()
+    def scores(self, ref: np.ndarray, dist: np.ndarray, motion: np.ndarray) -> np.ndarray:
+        out = []
+        for a in range(0, len(ref), self.batch):
+            out.append(self._score(*self._tensors(ref, dist, motion, a)).cpu().numpy())
+        return np.concatenate(out)
+
+    def midpoint_attribution(self, ref: np.ndarray, d0: np.ndarray, d1: np.ndarray, motion: np.ndarray) -> np.ndarray:
+        """IG1: per-pixel share (N, H, W) of VMAF(d1) - VMAF(d0), the gradient at the midpoint times d1 - d0."""
+        diff = d1.astype(np.float32) - d0.astype(np.float32)
+        _, g = self.gradient(ref, d0.astype(np.float32) + 0.5 * diff, motion)
+        return g * diff
+
+
+@dataclass
+class Teaching:
+    """The teacher's measurements of one segment, per frame and 16x16 block (frames, rows, cols)."""
+
+    dv: dict[str, np.ndarray]  # metric (vmaf, neg) -> the block's score change from CRF c to c + step (<= 0)
+    dmse: np.ndarray  # the block's squared-error change (per pixel) over the same step
+    dbits: np.ndarray  # the block's bit change predicted by the rate model (allocate.block_complexity)
+    size: tuple[int, int]  # (width, height) the teacher measured at
+    seconds_per_frame: float  # the teacher's cost per scored frame and metric, on the device it ran on
+
+    def log_weight(self, metric: str = "neg", per: str = "mse") -> np.ndarray:
+        """Centred log2 of w = -dV/dMSE per block (per="bits": -dV per bit the rate model says the step
+        saves), clipped to +-LOG_CLIP (the student's target is the mse reading)."""
+        if metric not in self.dv:
+            raise PreanalysisError(f"the teaching holds {sorted(self.dv)}, not {metric!r}: teach that metric")
+        if per not in ("mse", "bits"):
+            raise PreanalysisError(f"teacher reading {per!r} is not known: use mse or bits")
+        lw = log_ratio(-self.dv[metric], self.dmse if per == "mse" else -self.dbits)
+        return np.clip(lw - lw.mean(axis=(1, 2), keepdims=True), -LOG_CLIP, LOG_CLIP)
+
+
+def _smooth(x: np.ndarray, size: int) -> np.ndarray:
+    return np.stack([cv2.blur(f.astype(np.float64), (size, size), borderType=cv2.BORDER_REPLICATE) for f in x])
+
+
+def log_ratio(num: np.ndarray, den: np.ndarray, smooth: int = 3, floor: float = 0.05) -> np.ndarray:
+    """log2(num / den) per block (frames, rows, cols): both clamped >= 0, 3x3-smoothed, floored per frame."""
+    n = _smooth(np.maximum(num, 0.0), smooth)
+    d = _smooth(np.maximum(den, 0.0), smooth)
+    n = np.maximum(n, floor * n.mean(axis=(1, 2), keepdims=True) + 1e-12)
+    d = np.maximum(d, floor * d.mean(axis=(1, 2), keepdims=True) + 1e-12)
+    return np.log2(n / d)
+
+
+def offsets(log_weight: np.ndarray, gain: float, bound: float = 6.0) -> np.ndarray:
+    """dQP = -gain (log2 w - frame mean), clipped to +-bound: more bits where VMAF is more sensitive."""
+    return np.clip(-gain * (log_weight - log_weight.mean(axis=(1, 2), keepdims=True)), -bound, bound)
+
+
+def _file_key(path: Path, *parts) -> str:
+    st = path.stat()
+    text = json.dumps([str(path.resolve()), st.st_size, st.st_mtime_ns, VERSION, *parts], default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def scored(n: int, every: int) -> np.ndarray:
+    """Index of the scored frame each frame takes its teaching from (every `every`-th frame is scored)."""
+    return (np.arange(n) // every) * every
+
+
+def teach(path: str | Path, start: int, stop: int, crf: float = 27, step: float = 5, max_width: int = MAX_WIDTH,
+          every: int = 1, metrics: tuple[str, ...] = ("vmaf", "neg"), device: str | None = None,
+          cache: Path | None = None) -> Teaching:
+    """Run the teacher on frames [start, stop) of a clip: encodes of every frame, VMAF gradients of every
+    `every`-th frame (the frames between repeat the last scored one); cached in `cache` when given."""
+    from ..allocate import block_complexity
+
+    path = Path(path)
+    key = _file_key(path, start, stop, crf, step, max_width, every, sorted(metrics))
+    target = cache / f"teach-{key}.npz" if cache else None
+    if target is not None and target.is_file():
+        d = np.load(target)
+        return Teaching({m: d[f"dv_{m}"] for m in metrics}, d["dmse"], d["dbits"],
+                        tuple(int(v) for v in d["size"]), float(d["seconds_per_frame"]))
+    info = probe(path)
+    size = teacher_size(info.width, info.height, max_width)
+    frames = source_frames(path, start, stop, size)
+    ref = np.stack([luma_of(f) for f in frames])
+    d0, d1 = x264_luma(frames, crf), x264_luma(frames, crf + step)
+    motion = vmaf_motion2(ref)
+    pick = np.unique(scored(len(ref), every))
+    t0 = time.perf_counter()
+    dv = {}
+    for m in metrics:
+        if m not in ("vmaf", "neg"):
+            raise PreanalysisError(f"teacher metric {m!r} is not known: use vmaf or neg")
+        vg = VmafGradient(m == "neg", device)
+        dv[m] = block_sum(vg.midpoint_attribution(ref[pick], d0[pick], d1[pick], motion[pick]))
+    seconds = (time.perf_counter() - t0) / len(pick) / len(metrics)
+    r = ref[pick].astype(np.float32)
+    dmse = block_sum((d1[pick] - r) ** 2 - (d0[pick] - r) ** 2) / BLOCK**2
+    # Rate model (allocate.py): bits ~ complexity * 2^(-dQP/6), so `step` QP coarser changes a block's bits so.
+    comp = np.stack([block_complexity(f / 255.0, size[0], size[1]) for f in ref[pick]])
+    dbits = comp * (2.0 ** (-step / 6) - 1)
+    spread = np.searchsorted(pick, scored(len(ref), every))  # every frame -> its scored frame's row
+    t = Teaching({m: v[spread] for m, v in dv.items()}, dmse[spread], dbits[spread], size, seconds)
+    if target is not None:
+        from ..io import atomic_output
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(target) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **{f"dv_{m}": v for m, v in t.dv.items()}, dmse=t.dmse, dbits=t.dbits,
+                     size=np.array(size), seconds_per_frame=np.array(seconds))
+    return t
+
+
+# ---------------------------------------------------------------- libaom's formulation, for comparison
+
+
+def aom_block_weights(vg: VmafGradient, ref: np.ndarray, motion: np.ndarray, block: int = 64, sigma: float = 1.0
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """libaom tune=vmaf's sensitivity with its per-block forward passes replaced by IG1: the source blurred
+    (5x5 Gaussian) is the distortion; (dVMAF, MSE) per `block`-px block, (frames, rows, cols) each."""
+    soft = np.stack([cv2.GaussianBlur(f, (5, 5), sigma, borderType=cv2.BORDER_REFLECT_101) for f in ref])
+    dv = block_sum(vg.midpoint_attribution(ref, ref, soft, motion), block)
+    mse = block_sum((soft.astype(np.float32) - ref.astype(np.float32)) ** 2, block) / block**2
+    return dv, mse
+
+
+def aom_offsets(dv: np.ndarray, mse: np.ndarray, grid: tuple[int, int], gain: float = 1.0, factor: int = 4,
+                eps: float = 1e-4) -> np.ndarray:
+    """libaom's mapping as x264 offsets: dQP = gain * 3 log2(scale), mean zero per frame, each 64-px block's
+    value spread over its 16-px blocks and cut to `grid` (rows, cols)."""
+    w = mse / np.maximum(-dv, eps)
+    scale = 6.0 * (1.0 - np.exp(-0.05 * w)) + 0.8
+    q = gain * 3.0 * np.log2(scale)
+    q = q - q.mean(axis=(1, 2), keepdims=True)
+    q = np.repeat(np.repeat(q, factor, axis=1), factor, axis=2)
+    return q[:, : grid[0], : grid[1]]
+
+
+def teach_aom(path: str | Path, start: int, stop: int, max_width: int = MAX_WIDTH, every: int = 1,
+              device: str | None = None) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """libaom's (dVMAF, MSE) per 64-px block of frames [start, stop) (every `every`-th frame scored, the frames
+    between repeat it), and the size measured at."""
+    info = probe(path)
+    size = teacher_size(info.width, info.height, max_width)
+    ref = np.stack([luma_of(f) for f in source_frames(path, start, stop, size)])
+    pick = np.unique(scored(len(ref), every))
+    dv, mse = aom_block_weights(VmafGradient(False, device), ref[pick], vmaf_motion2(ref)[pick])
+    spread = np.searchsorted(pick, scored(len(ref), every))
+    return dv[spread], mse[spread], size
