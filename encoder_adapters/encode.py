@@ -76,7 +76,7 @@ def encode_pass(
     depth = _bit_depth(pix_fmt)
     width, height = encoded_size(info.width, info.height)
     time_base = info.time_base or Fraction(1, 25)
-    count, payload, first, last = 0, 0, None, None
+    count, payload, first, last, restamped = 0, 0, None, None, 0
     with av.open(str(output), "w", format=adapter.container_format(output)) as container:
         stream = container.add_stream(adapter.codec, rate=info.frame_rate or 25)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
@@ -95,8 +95,14 @@ def encode_pass(
             if count == 0:  # the encoder opens on the first frame: signal the source's colours as ffmpeg does
                 for attr in COLOUR_ATTRIBUTES:
                     setattr(ctx, attr, getattr(d.frame, attr))
+                if d.frame.rotation:  # a phone's portrait video stays portrait
+                    stream.set_display_rotation(d.frame.rotation)
             frame = to_encoder_frame(d.frame, pix_fmt)
-            frame.pts, frame.time_base = d.pts, time_base
+            # Containers need increasing timestamps: a repeated (or backward) source pts is stamped one tick after
+            # the previous frame's; every other pts is kept (VFR stays VFR).
+            frame.pts = d.pts if last is None or d.pts > last else last + 1
+            restamped += frame.pts != d.pts
+            frame.time_base = time_base
             frame.pict_type = PictureType.NONE
             if qp_for_frame is not None:
                 qp = qp_for_frame(d.index)
@@ -108,18 +114,21 @@ def encode_pass(
             for packet in stream.encode(frame):
                 payload += packet.size
                 container.mux(packet)
-            first = d.pts if first is None else min(first, d.pts)
-            last = d.pts if last is None else max(last, d.pts)
+            first = frame.pts if first is None else first
+            last = frame.pts
             count += 1
-            if bar:
+            if bar is not None:
                 bar.update()
         for packet in stream.encode(None):
             payload += packet.size
             container.mux(packet)
-        if bar:
+        if bar is not None:
             bar.close()
     if count == 0:
         raise PreanalysisError(f"no frames to encode into {output}: check the input and the frame range")
+    if restamped:
+        log.warning("%s: %d source timestamp(s) repeat or go back in time; those frames are stamped one tick later",
+                    info.path, restamped)
     # n frames span n intervals: the pts range covers n - 1 of them.
     span = float((last - first) * time_base) * count / (count - 1) if count > 1 else 0.0
     return count, payload, span if span > 0 else count / info.fps
