@@ -10,6 +10,7 @@ half chroma sample; QP maps still describe the source size and are clipped to th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
@@ -77,7 +78,9 @@ def encode_pass(
     width, height = encoded_size(info.width, info.height)
     time_base = info.time_base or Fraction(1, 25)
     count, payload, first, last, restamped = 0, 0, None, None, 0
-    with av.open(str(output), "w", format=adapter.container_format(output)) as container:
+    # the bar is closed however the pass ends, so an error message starts on a line of its own
+    with av.open(str(output), "w", format=adapter.container_format(output)) as container, \
+            _progress(progress, info.frame_count) as bar:
         stream = container.add_stream(adapter.codec, rate=info.frame_rate or 25)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         ctx = stream.codec_context
@@ -90,7 +93,6 @@ def encode_pass(
         sar = sample_aspect_ratio(info)
         if sar:
             ctx.sample_aspect_ratio = sar
-        bar = _progress(progress, info.frame_count)
         for d in frames:
             if count == 0:  # the encoder opens on the first frame: signal the source's colours as ffmpeg does
                 for attr in COLOUR_ATTRIBUTES:
@@ -122,8 +124,6 @@ def encode_pass(
         for packet in stream.encode(None):
             payload += packet.size
             container.mux(packet)
-        if bar is not None:
-            bar.close()
     if count == 0:
         raise PreanalysisError(f"no frames to encode into {output}: check the input and the frame range")
     if restamped:
@@ -152,7 +152,7 @@ def _check_map(qp: QpMap, info: VideoInfo, index: int) -> None:
 
 def _progress(label: str | None, total: int):
     if not label:
-        return None
+        return contextlib.nullcontext()
     from tqdm import tqdm
 
     return tqdm(total=total or None, desc=label, unit="f", leave=False)
