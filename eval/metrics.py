@@ -156,7 +156,7 @@ def measure_range(
         raise PreanalysisError(f"encode {encoded} is {target.width}x{target.height}: libvmaf needs frames wider and"
                                f" taller than {LIBVMAF_MIN_SIDE} pixels (it crashes on smaller ones); score a larger clip")
     exe = ffmpeg_path(ffmpeg)
-    guard = pairing.AlignmentGuard(reference, encoded, start)
+    guard = pairing.AlignmentGuard(reference, encoded, start, stop)
     with tempfile.TemporaryDirectory(prefix="preanalysis-vmaf-") as tmp:
         ref_pipe, enc_pipe, log = Path(tmp) / "ref.y4m", Path(tmp) / "enc.y4m", Path(tmp) / "vmaf.json"
         fifo = hasattr(os, "mkfifo")  # without named pipes (Windows) both sides go through temporary files

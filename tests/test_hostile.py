@@ -12,10 +12,10 @@ import csv
 from pathlib import Path
 
 import av
+import hostile
 import numpy as np
 import pytest
 
-import hostile
 from preanalysis.cli import main
 from preanalysis.maps import load_maps
 from preanalysis.video import decode
