@@ -115,3 +115,13 @@ def check_encode(source: Path, encoded: Path) -> None:
     np.testing.assert_allclose(np.diff(enc_times)[kept], steps[kept], atol=0.002)
     with av.open(str(encoded)) as c:
         assert c.streams.video[0].codec_context.name == "h264"
+
+
+@pytest.mark.parametrize("member", ["film_23.976", "vfr_gaps", "vfr_duplicate_pts"])
+def test_the_feedback_loop_pairs_hostile_timing_by_index(member, hostile_corpus, tmp_path, capsys):
+    """encode --target-vmaf scores each chunk and the joined stream against the source's own frames."""
+    clip, out = hostile_corpus[member], tmp_path / "target.mp4"
+    code, err = run(capsys, "encode", clip, "-o", out, "--encoder", "x264", "--crf", "20", "--target-vmaf", "90",
+                    *FAST)
+    assert code == 0, err
+    check_encode(clip, out)
