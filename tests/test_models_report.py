@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import hostile
+
 from preanalysis.models import speed
 
 
