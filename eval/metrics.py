@@ -76,8 +76,8 @@ class _SideWriter(threading.Thread):
     def __init__(self, frames, target: pairing.Layout, path: Path, alive, paced: bool):
         super().__init__(daemon=True)
         self.frames, self.target, self.path, self.alive = frames, target, path, alive
-        # Thumbnails, then None.  Through pipes libvmaf paces both sides (how far one runs ahead is what ffmpeg
-        # reads of its first input before it opens the second), and a bound could stall the side it waits for.
+        # Thumbnails, then None.  Through pipes libvmaf paces both sides (one runs ahead by what ffmpeg reads
+        # of its first input before it opens the second), and a bound could stall the side it waits for.
         self.thumbs: queue.Queue = queue.Queue(0 if paced else THUMBS_AHEAD)
         self.count = 0
         self.error: BaseException | None = None
@@ -136,9 +136,11 @@ def _close_quietly(out) -> None:
 
 def _libvmaf_command(ffmpeg: str, ref: Path, enc: Path, log: Path, threads: int) -> list[str]:
     models = "|".join(f"path={p}\\:name={n}" for n, p in MODELS.items())
-    options = f"model={models}:feature=name=psnr:n_threads={threads}:log_fmt=json:log_path={log}:shortest=1:repeatlast=0"
+    options = (f"model={models}:feature=name=psnr:n_threads={threads}:log_fmt=json:log_path={log}"
+               ":shortest=1:repeatlast=0")
     raw = ["-probesize", "32", "-f", "yuv4mpegpipe", "-i"]  # the y4m header says all: no read-ahead to probe
-    return [ffmpeg, "-v", "error", "-nostdin", *raw, str(ref), *raw, str(enc), "-lavfi", f"[1:v][0:v]libvmaf='{options}'", "-f", "null", "-"]
+    return [ffmpeg, "-v", "error", "-nostdin", *raw, str(ref), *raw, str(enc),
+            "-lavfi", f"[1:v][0:v]libvmaf='{options}'", "-f", "null", "-"]
 
 
 def measure_range(
@@ -153,8 +155,9 @@ def measure_range(
     index (eval.pairing) and guarded against misalignment."""
     target = pairing.layout(reference, encoded)
     if min(target.width, target.height) <= LIBVMAF_MIN_SIDE:
-        raise PreanalysisError(f"encode {encoded} is {target.width}x{target.height}: libvmaf needs frames wider and"
-                               f" taller than {LIBVMAF_MIN_SIDE} pixels (it crashes on smaller ones); score a larger clip")
+        raise PreanalysisError(f"encode {encoded} is {target.width}x{target.height}: libvmaf needs frames"
+                               f" wider and taller than {LIBVMAF_MIN_SIDE} pixels (smaller ones crash it);"
+                               " score a larger clip")
     exe = ffmpeg_path(ffmpeg)
     guard = pairing.AlignmentGuard(reference, encoded, start, stop)
     with tempfile.TemporaryDirectory(prefix="preanalysis-vmaf-") as tmp:
@@ -185,17 +188,19 @@ def measure_range(
             _, stderr = proc.communicate()
             if proc.returncode != 0:
                 first = (stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-                raise PreanalysisError(f"VMAF run failed ({first}): use an ffmpeg built with libvmaf (--ffmpeg)")
+                raise PreanalysisError(f"VMAF run failed ({first}): use an ffmpeg built with libvmaf"
+                                       " (--ffmpeg)")
             rows = json.loads(log.read_text())["frames"]
-        finally:
+        finally:  # on an error: stop both sides, end libvmaf, free a writer waiting to hand over a thumbnail
             for w in writers:
                 w.stop.set()
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
             for w in writers:
-                if w.is_alive():
-                    w.join()
+                while w.is_alive():
+                    with contextlib.suppress(queue.Empty):
+                        w.thumbs.get(timeout=0.05)
     if len(rows) != writers[1].count:
         raise PreanalysisError(f"libvmaf scored {len(rows)} of the {writers[1].count} frames of {encoded}:"
                                " check the ffmpeg build (--ffmpeg)")
@@ -207,7 +212,8 @@ def _start(exe: str, ref: Path, enc: Path, log: Path, threads: int) -> subproces
         return subprocess.Popen(_libvmaf_command(exe, ref, enc, log, threads), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     except OSError as exc:
-        raise PreanalysisError(f"cannot run ffmpeg {exe} ({exc.strerror}): pass --ffmpeg PATH to an ffmpeg with libvmaf")
+        raise PreanalysisError(f"cannot run ffmpeg {exe} ({exc.strerror}): pass --ffmpeg PATH to an ffmpeg"
+                               " with libvmaf") from None
 
 
 def _guard_both(guard: pairing.AlignmentGuard, ref: _SideWriter, enc: _SideWriter) -> None:

@@ -31,8 +31,14 @@ from preanalysis.video import decode, probe
 # (yuvj420p is yuv420p with a full-range label): frames are passed between them untouched, because a
 # conversion would rescale the range the encoder never rescaled.
 Y4M_TAGS = {
-    "yuv420p": "420jpeg", "yuvj420p": "420jpeg", "yuv422p": "422", "yuvj422p": "422",
-    "yuv444p": "444", "yuvj444p": "444", "yuv420p10le": "420p10", "yuv422p10le": "422p10",
+    "yuv420p": "420jpeg",
+    "yuvj420p": "420jpeg",
+    "yuv422p": "422",
+    "yuvj422p": "422",
+    "yuv444p": "444",
+    "yuvj444p": "444",
+    "yuv420p10le": "420p10",
+    "yuv422p10le": "422p10",
     "yuv444p10le": "444p10",
 }
 
@@ -74,8 +80,8 @@ def layout(reference: str | Path, encoded: str | Path) -> Layout:
     ref, enc = probe(reference), probe(encoded)
     if (enc.width, enc.height) not in ((ref.width, ref.height), even_crop(ref.width, ref.height)):
         raise PreanalysisError(
-            f"encode {encoded} is {enc.width}x{enc.height} but reference {reference} is {ref.width}x{ref.height}:"
-            " compare an encode against the source it was made from"
+            f"encode {encoded} is {enc.width}x{enc.height} but reference {reference} is"
+            f" {ref.width}x{ref.height}: compare an encode against the source it was made from"
         )
     pix_fmt = enc.pix_fmt if enc.pix_fmt in Y4M_TAGS else ("yuv420p10le" if enc.bit_depth > 8 else "yuv420p")
     return Layout(pix_fmt, enc.width, enc.height, ref.width, ref.height)
@@ -106,11 +112,11 @@ def side(path: str | Path, start: int = 0, stop: int | None = None) -> Iterator[
 # --- the alignment guard ------------------------------------------------------------------------------------
 
 THUMB_WIDTH = 128  # the guard compares luma at about this width: coding noise averages out, motion does not
-# A neighbour is tested only where it differs from the frame by SEPARATION times the coding error (and by FLOOR,
-# luma in 0..1: ~0.8 levels of 255 rms); an encoded frame fails when it is MARGIN times closer to that neighbour
-# than to its own frame.  A one-frame shift then shows a ratio above SEPARATION + 1 = 4; on 28 correct encodes of
-# carphone, bikes, bigbuckbunny and noisy bikes (x264/x265, CRF 10-51, with and without MCTF) the largest ratio
-# of 2246 tested neighbours was 0.42.
+# A neighbour is tested only where it differs from the frame by SEPARATION times the coding error (and by
+# FLOOR, luma in 0..1: ~0.8 levels of 255 rms); an encoded frame fails when it is MARGIN times closer to that
+# neighbour than to its own frame.  A one-frame shift then shows a ratio above SEPARATION + 1 = 4; on 28
+# correct encodes of carphone, bikes, bigbuckbunny and noisy bikes (x264/x265, CRF 10-51, with and without
+# MCTF) the largest ratio of 2246 tested neighbours was 0.42.
 SEPARATION = 3.0
 FLOOR = 1e-5
 MARGIN = 2.0
@@ -167,21 +173,28 @@ class AlignmentGuard:
 
     def _message(self, i: int, j: int, own_d: float, d: float) -> str:
         ahead = j > i
-        cause = ("runs one frame ahead from here: a frame before it was dropped, or the encode starts later"
-                 if ahead else "runs one frame behind from here: a frame was repeated or inserted before it, or"
-                 " the encode starts earlier")
+        cause = (
+            "runs one frame ahead from here: a frame before it was dropped, or the encode starts later"
+            if ahead
+            else "runs one frame behind from here: a frame was repeated or inserted before it, or"
+            " the encode starts earlier"
+        )
         a, b = self.start + i, self.start + j
-        return (f"encoded frame {i} of {self.encoded} matches reference frame {b} better than its own frame {a}"
-                f" (luma MSE {d:.2e} vs {own_d:.2e}): the encode {cause}{_length_note(self)}; re-encode the same"
-                " frames from the source (scores of misaligned frames would be wrong)")
+        return (
+            f"encoded frame {i} of {self.encoded} matches reference frame {b} better than its own frame {a}"
+            f" (luma MSE {d:.2e} vs {own_d:.2e}): the encode {cause}{_length_note(self)}; re-encode the same"
+            " frames from the source (scores of misaligned frames would be wrong)"
+        )
 
 
 def _length_note(guard: AlignmentGuard) -> str:
-    """The files' lengths by packet count, when they differ (a cheap hint; the decoded counts are not known yet)."""
+    """The files' lengths by packet count where they differ (a hint: decoded counts are not known yet)."""
     ref = max(0, count_frames(guard.reference) - guard.start)
     ref = ref if guard.stop is None else min(ref, guard.stop - guard.start)
     enc = count_frames(guard.encoded)
-    return "" if ref == enc else f" (the encode has {enc} frames, the reference {ref} from frame {guard.start})"
+    return (
+        "" if ref == enc else f" (the encode has {enc} frames, the reference {ref} from frame {guard.start})"
+    )
 
 
 def count_frames(path: str | Path) -> int:
@@ -191,14 +204,16 @@ def count_frames(path: str | Path) -> int:
         return sum(1 for p in container.demux(stream) if p.size > 0)
 
 
-def length_mismatch(reference: str | Path, encoded: str | Path, ref_count: int, enc_count: int) -> PreanalysisError:
+def length_mismatch(
+    reference: str | Path, encoded: str | Path, ref_count: int, enc_count: int
+) -> PreanalysisError:
     return PreanalysisError(
         f"encode {encoded} has {enc_count} frames but {ref_count} of reference {reference} are compared:"
         " re-encode the same frame range (scores of misaligned frames would be wrong)"
     )
 
 
-# --- paired frames for the scorers that run in this process ----------------------------------------------------
+# --- paired frames for the scorers that run in this process ----------------------------------------------
 
 
 @dataclass
@@ -208,8 +223,9 @@ class Pair:
     encoded: list[np.ndarray]
 
 
-def pairs(reference: str | Path, encoded: str | Path, start: int = 0, stop: int | None = None
-          ) -> tuple[Layout, Iterator[Pair]]:
+def pairs(
+    reference: str | Path, encoded: str | Path, start: int = 0, stop: int | None = None
+) -> tuple[Layout, Iterator[Pair]]:
     """(layout, pairs): reference frames [start, stop) with every frame of the encode, guarded."""
     target = layout(reference, encoded)
     return target, _paired(reference, encoded, target, start, stop)
@@ -221,7 +237,9 @@ def _paired(reference, encoded, target: Layout, start: int, stop: int | None) ->
     for i, (r, e) in enumerate(itertools.zip_longest(refs, encs)):
         if r is None or e is None:
             rest = 1 + sum(1 for _ in (encs if r is None else refs))
-            raise length_mismatch(reference, encoded, i + (rest if e is None else 0), i + (rest if r is None else 0))
+            raise length_mismatch(
+                reference, encoded, i + (rest if e is None else 0), i + (rest if r is None else 0)
+            )
         r, e = planes(r, target), planes(e, target)
         guard.add(thumbnail(r[0], target.peak), thumbnail(e[0], target.peak))
         yield Pair(i, r, e)

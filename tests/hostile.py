@@ -24,12 +24,22 @@ WIDTH, HEIGHT, FRAMES = 160, 96, 24
 
 def scene(width: int = WIDTH, height: int = HEIGHT, frames: int = FRAMES, seed: int = 5) -> np.ndarray:
     """RGB frames (n, h, w, 3): textured objects over a panning background, every frame unlike the last."""
-    return moving_objects(width=width, height=height, frames=frames, objects=2, pan=(1.5, 0.5), seed=seed).frames
+    return moving_objects(
+        width=width, height=height, frames=frames, objects=2, pan=(1.5, 0.5), seed=seed
+    ).frames
 
 
-def write(path: Path, rgb: Iterable[np.ndarray], codec: str = "libx264", pix_fmt: str = "yuv420p",
-          pts: Iterable[int] | None = None, time_base: Fraction = Fraction(1, 25), rate: Fraction = Fraction(25),
-          options: dict[str, str] | None = None, audio_first: bool = False) -> Path:
+def write(
+    path: Path,
+    rgb: Iterable[np.ndarray],
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    pts: Iterable[int] | None = None,
+    time_base: Fraction = Fraction(1, 25),
+    rate: Fraction = Fraction(25),
+    options: dict[str, str] | None = None,
+    audio_first: bool = False,
+) -> Path:
     """Encode RGB frames with explicit pts (in time_base) into path's container."""
     rgb = list(rgb)
     pts = list(range(len(rgb))) if pts is None else list(pts)
@@ -40,7 +50,9 @@ def write(path: Path, rgb: Iterable[np.ndarray], codec: str = "libx264", pix_fmt
         stream.width, stream.height, stream.pix_fmt = rgb[0].shape[1], rgb[0].shape[0], pix_fmt
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
-        stream.options = {"crf": "8", "preset": "veryfast"} if codec == "libx264" and options is None else options or {}
+        stream.options = (
+            {"crf": "8", "preset": "veryfast"} if codec == "libx264" and options is None else options or {}
+        )
         if audio_first:
             samples = np.zeros((1, 8000 * len(rgb) // 25), np.float32)
             frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
@@ -63,34 +75,48 @@ def ffmpeg(*args: str | Path) -> None:
 
 
 def rate_with_offset(rate: Fraction, suffix: str) -> Callable[[Path], Path]:
-    """Film/TV rates (23.976, 29.97, 59.94) whose first frame is shown one frame late (pts 42 ms at 23.976).
-    The 23.976 one in Matroska (millisecond timestamps) is the clip timestamp pairing scored VMAF 30 for 90."""
+    """Film/TV rates (23.976, 29.97, 59.94) whose first frame is shown a frame late (pts 42 ms at 23.976).
+    The 23.976 one in Matroska (millisecond timestamps) is a clip timestamp pairing scored VMAF 30 for 90."""
 
     def make(folder: Path) -> Path:
         tb = 1 / rate
-        return write(folder / f"rate_{float(rate):.3f}{suffix}", scene(), pts=range(1, FRAMES + 1), time_base=tb,
-                     rate=rate)
+        return write(
+            folder / f"rate_{float(rate):.3f}{suffix}",
+            scene(),
+            pts=range(1, FRAMES + 1),
+            time_base=tb,
+            rate=rate,
+        )
 
     return make
 
 
 def vfr_gaps(folder: Path) -> Path:
-    """Phone footage: the second frame 100 ms after the first, then 33 ms steps, a 250 ms gap in the middle."""
+    """Phone footage: the second frame 100 ms after the first, then 33 ms steps, a 250 ms gap midway."""
     steps = [100] + [33] * 11 + [250] + [33] * (FRAMES - 14)
-    return write(folder / "vfr_gaps.mp4", scene(), pts=np.cumsum([0, *steps]), time_base=Fraction(1, 1000),
-                 rate=Fraction(30))
+    return write(
+        folder / "vfr_gaps.mp4",
+        scene(),
+        pts=np.cumsum([0, *steps]),
+        time_base=Fraction(1, 1000),
+        rate=Fraction(30),
+    )
 
 
 def vfr_duplicate_pts(folder: Path) -> Path:
     """Timestamps that repeat (frames 8 and 9, 16 and 17 share one): Matroska stores them as they are."""
     pts = [40 * i for i in range(FRAMES)]
     pts[9], pts[17] = pts[8], pts[16]
-    return write(folder / "vfr_duplicate_pts.mkv", scene(), codec="ffv1", pts=pts, time_base=Fraction(1, 1000))
+    return write(
+        folder / "vfr_duplicate_pts.mkv", scene(), codec="ffv1", pts=pts, time_base=Fraction(1, 1000)
+    )
 
 
 def bframes_editlist(folder: Path) -> Path:
     """H.264 with 3 B-frames in MP4: an edit list hides the reorder delay and the first DTS is negative."""
-    return write(folder / "bframes_editlist.mp4", scene(), options={"crf": "8", "preset": "medium", "bf": "3"})
+    return write(
+        folder / "bframes_editlist.mp4", scene(), options={"crf": "8", "preset": "medium", "bf": "3"}
+    )
 
 
 def rotated(folder: Path) -> Path:
@@ -133,12 +159,16 @@ def size_change(folder: Path) -> Path:
 
 def corrupt_middle(folder: Path) -> Path:
     """H.264 whose frame 12 (a P-frame) has its payload overwritten with garbage."""
-    path = write(folder / "corrupt_middle.mkv", scene(), options={"crf": "8", "preset": "veryfast", "bf": "0"})
+    path = write(
+        folder / "corrupt_middle.mkv", scene(), options={"crf": "8", "preset": "veryfast", "bf": "0"}
+    )
     with av.open(str(path)) as c:
         packets = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
     pos, size = packets[12]
     data = bytearray(path.read_bytes())
-    data[pos + size // 4: pos + size] = np.random.default_rng(0).integers(0, 256, size - size // 4, np.uint8).tobytes()
+    data[pos + size // 4 : pos + size] = (
+        np.random.default_rng(0).integers(0, 256, size - size // 4, np.uint8).tobytes()
+    )
     path.write_bytes(bytes(data))
     return path
 
@@ -150,8 +180,11 @@ def audio_first(folder: Path) -> Path:
 
 def interlaced(folder: Path) -> Path:
     """H.264 coded as interlaced (MBAFF, top field first): every frame carries the interlaced flag."""
-    return write(folder / "interlaced.mkv", scene(), options={"crf": "8", "preset": "veryfast",
-                                                             "x264-params": "interlaced=1:tff=1"})
+    return write(
+        folder / "interlaced.mkv",
+        scene(),
+        options={"crf": "8", "preset": "veryfast", "x264-params": "interlaced=1:tff=1"},
+    )
 
 
 MEMBERS: dict[str, Callable[[Path], Path]] = {
