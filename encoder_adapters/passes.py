@@ -6,7 +6,9 @@ way in both.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from preanalysis.errors import PreanalysisError
@@ -15,6 +17,8 @@ from preanalysis.video import DecodedFrame, VideoInfo
 
 from .base import EncoderAdapter, EncodeSettings, PassResult
 from .frames import check_map
+
+log = logging.getLogger("preanalysis")
 
 QpForFrame = Callable[[int], "QpMap | None"]
 
@@ -29,8 +33,11 @@ def encode_pass(
     pass_params: dict[str, str] | None = None,
     progress: str | None = None,
 ) -> PassResult:
-    """Encode `frames` in order into `output` (one pass); a frame whose map is None gets no map."""
-    count, first, last = 0, None, None
+    """Encode `frames` in order into `output` (one pass); a frame whose map is None gets no map.
+
+    Containers need increasing timestamps: a repeated (or backward) source pts is stamped one tick after the
+    previous frame's; every other pts is kept (VFR stays VFR)."""
+    count, first, last, restamped = 0, None, None, 0
     session = adapter.open_pass(output, info, settings, pass_params or {}, mapped=qp_for_frame is not None)
     bar = _progress(progress, info.frame_count)
     try:
@@ -38,9 +45,12 @@ def encode_pass(
             qp = qp_for_frame(d.index) if qp_for_frame is not None else None
             if qp is not None:
                 check_map(qp, info, d.index)
+            if last is not None and d.pts <= last:
+                d = replace(d, pts=last + 1, time=float((last + 1) * info.time_base))
+                restamped += 1
             session.encode(d, qp)
-            first = d.pts if first is None else min(first, d.pts)
-            last = d.pts if last is None else max(last, d.pts)
+            first = d.pts if first is None else first
+            last = d.pts
             count += 1
             if bar:
                 bar.update()
@@ -53,6 +63,9 @@ def encode_pass(
             bar.close()
     if count == 0:
         raise PreanalysisError(f"no frames to encode into {output}: check the input and the frame range")
+    if restamped:
+        log.warning("%s: %d source timestamp(s) repeat or go back in time; those frames are stamped one tick later",
+                    info.path, restamped)
     # n frames span n intervals: the pts range covers n - 1 of them.
     span = float((last - first) * info.time_base) * count / (count - 1) if count > 1 else 0.0
     return PassResult(count, payload, span if span > 0 else count / info.fps)

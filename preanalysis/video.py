@@ -97,7 +97,9 @@ def probe(path: str | Path) -> VideoInfo:
             codec=ctx.name,
             time_base=stream.time_base or Fraction(1, 25),
             frame_rate=stream.average_rate or stream.guessed_rate,
-            frame_count=stream.frames or _frames_from_duration(stream, container.duration),
+            # the container's duration is the video's only when nothing else (audio) is in it
+            frame_count=stream.frames or _frames_from_duration(
+                stream, container.duration if len(container.streams) == 1 else None),
         )
     _check_size(path, width, height)
     return info
@@ -141,6 +143,12 @@ def decode(path: str | Path, start: int = 0, stop: int | None = None) -> Iterato
             for frame in container.decode(stream):
                 if stop is not None and index >= stop:
                     return
+                if (frame.width, frame.height) != (info.width, info.height):
+                    raise PreanalysisError(
+                        f"input {path} changes size at frame {index} ({info.width}x{info.height} -> {frame.width}x"
+                        f"{frame.height}): scale it to one size first, e.g. ffmpeg -i IN -vf scale={info.width}:"
+                        f"{info.height} -c:v ffv1 OUT.mkv"
+                    )
                 if index >= start:
                     pts = frame.pts if frame.pts is not None else index
                     yield DecodedFrame(index, pts, float(pts * tb), frame)
