@@ -52,14 +52,14 @@ def encode_pass(
             first = d.pts if first is None else first
             last = d.pts
             count += 1
-            if bar:
+            if bar is not None:  # bool() of a tqdm of unknown length raises
                 bar.update()
         payload = session.close()
     except BaseException:
         session.abort()
         raise
-    finally:
-        if bar:
+    finally:  # closed however the pass ends, so an error message starts on a line of its own
+        if bar is not None:
             bar.close()
     if count == 0:
         raise PreanalysisError(f"no frames to encode into {output}: check the input and the frame range")

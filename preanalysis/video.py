@@ -99,7 +99,7 @@ def probe(path: str | Path) -> VideoInfo:
             frame_rate=stream.average_rate or stream.guessed_rate,
             # the container's duration is the video's only when nothing else (audio) is in it
             frame_count=stream.frames or _frames_from_duration(
-                stream, container.duration if len(container.streams) == 1 else None),
+                stream, _video_span(container) if len(container.streams) == 1 else None),
         )
     _check_size(path, width, height)
     return info
@@ -111,6 +111,14 @@ def _check_size(path, width: int, height: int) -> None:
             f"input {path} is {width}x{height}: frame sides must be within {MIN_DIMENSION}..{MAX_DIMENSION} pixels"
             " (scale the video first)"
         )
+
+
+def _video_span(container) -> int | None:
+    """The container's duration less its start time (microseconds): a film whose first frame is shown 42 ms
+    late lasts 24 frames, not 25."""
+    if not container.duration:
+        return None
+    return container.duration - max(container.start_time or 0, 0)
 
 
 def _frames_from_duration(stream, container_duration: int | None) -> int:
