@@ -5,7 +5,8 @@ Chunks start at scene cuts (so the analysis of a chunk equals a full run's) and 
 (VMAF - T) / slope, where the slope (VMAF points per CRF step) is learnt from the chunks so far; the map
 strength is eased off while a chunk misses the target (maps cost VMAF unless tuned: docs/results.md) and
 restored while it has margin.  Every decision is logged and returned.  Chunks are joined without
-re-encoding (ffmpeg concat demuxer); VMAF is always measured against a lossless copy of the source frames.
+re-encoding (ffmpeg concat demuxer); a chunk's VMAF is measured against the source's frames [start, stop),
+paired by index (eval.pairing), like the whole stream's at the end.
 """
 
 from __future__ import annotations
@@ -15,10 +16,7 @@ import logging
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 from pathlib import Path
-
-import av
 
 from preanalysis.config import Config, from_dict
 from preanalysis.errors import PreanalysisError
@@ -26,7 +24,7 @@ from preanalysis.io import atomic_output, check_output_path
 from preanalysis.prefilters import filtered
 from preanalysis.video import decode, probe
 
-from .metrics import ffmpeg_path, measure
+from .metrics import ffmpeg_path, measure, measure_range
 
 log = logging.getLogger("preanalysis")
 
@@ -69,22 +67,6 @@ def chunk_bounds(path: str | Path, config: Config, chunk_frames: int, frames: in
     for a, b in itertools.pairwise(cuts):
         bounds += [(s, min(s + chunk_frames, b)) for s in range(a, b, chunk_frames)]
     return bounds
-
-
-def lossless_copy(path: str | Path, start: int, stop: int, out: Path) -> Path:
-    """Frames [start, stop) of the source as FFV1 (bit-exact) so a chunk can be scored against its source."""
-    info = probe(path)
-    rate = info.frame_rate or Fraction(25)
-    with av.open(str(out), "w") as container:
-        stream = container.add_stream("ffv1", rate=rate)
-        stream.width, stream.height = info.width, info.height
-        stream.pix_fmt = "yuv420p" if info.bit_depth <= 8 else "yuv420p10le"
-        for i, d in enumerate(decode(path, start, stop)):
-            frame = d.frame.reformat(format=stream.pix_fmt)
-            frame.pts, frame.time_base = i, 1 / Fraction(rate)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return out
 
 
 def concat(parts: list[Path], out: Path, ffmpeg: str | None) -> None:
@@ -168,9 +150,7 @@ def encode_to_target(
             part = Path(tmp) / f"chunk{i:05d}.mp4"
             source = filtered(lambda s=start, e=stop: decode(input_path, s, e), config.encode.prefilter)
             result = encode_frames(source, info, part, replace(settings, crf=crf), qp)
-            reference = lossless_copy(input_path, start, stop, Path(tmp) / f"source{i:05d}.mkv")
-            vmaf = measure(reference, part, ffmpeg=ffmpeg).means()["vmaf"]
-            reference.unlink()
+            vmaf = measure_range(input_path, part, start, stop, ffmpeg).means()["vmaf"]
             action = control.update(vmaf)
             d = ChunkDecision(i, start, stop, crf, strength, result.bitrate_kbps, vmaf, control.crf,
                               control.strength, action)

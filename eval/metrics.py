@@ -1,26 +1,35 @@
 """Full-frame quality per frame: VMAF v0.6.1, VMAF-NEG and PSNR-Y from ONE libvmaf pass.
 
 libvmaf shares its feature extractors between models, so both VMAF models and the PSNR feature cost about
-one run (the expensive part of every sweep).  The run goes through ffmpeg-quality-metrics with the static
-ffmpeg that imageio-ffmpeg ships (or the user's, via an argument or PREANALYSIS_FFMPEG).  Scores are always
-taken against the original source; reference and encode are checked first (size, frame count), because a
-shifted or truncated pairing gives a plausible-looking but wrong score.
+one run (the expensive part of every sweep).  It runs in the static ffmpeg that imageio-ffmpeg ships (or the
+user's, via an argument or PREANALYSIS_FFMPEG), but ffmpeg never reads the files: both are decoded here
+(eval.pairing) and handed over as raw y4m streams through named pipes, timestamps = frame index, so frame i
+meets frame i whatever the files' timestamps, and memory stays flat (no frame is kept, nothing goes to disk).
+Scores are always taken against the original source; the alignment guard runs on every pair.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import os
+import queue
+import stat
 import subprocess
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
-from ffmpeg_quality_metrics import FfmpegQualityMetrics, FfmpegQualityMetricsError
+from ffmpeg_quality_metrics import FfmpegQualityMetrics
 
 from preanalysis.errors import PreanalysisError
-from preanalysis.video import probe
+
+from . import pairing
+from .pairing import count_frames, even_crop  # noqa: F401  (part of this module's interface)
 
 METRICS = ("vmaf", "vmaf_neg", "psnr_y")
 MODEL_DIR = Path(FfmpegQualityMetrics.DEFAULT_VMAF_MODEL_DIRECTORY)
@@ -55,62 +64,170 @@ def ffmpeg_path(explicit: str | None = None) -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def count_frames(path: str | Path) -> int:
-    """Exact frame count by demuxing (no decoding): containers' own counts are often missing or wrong."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return sum(1 for p in container.demux(stream) if p.size > 0)
+LIBVMAF_MIN_SIDE = 16  # libvmaf (VMAF's 4-scale pyramid) crashes on a frame side of 16 pixels or fewer
+THUMBS_AHEAD = 64  # with temporary files: thumbnails one side may run ahead of the other before it waits
 
 
-def even_crop(width: int, height: int) -> tuple[int, int]:
-    """The size 4:2:0 encoders code an odd-sized source at: its last column/row dropped."""
-    return width - width % 2, height - height % 2
+class _SideWriter(threading.Thread):
+    """Writes one side's frames, in the comparison layout, as a y4m stream into libvmaf's named pipe (or a
+    file); hands each frame's guard thumbnail to the caller.  Once libvmaf stops reading (the other side
+    ended), it only counts what is left, so a length mismatch names both counts."""
+
+    def __init__(self, frames, target: pairing.Layout, path: Path, alive, paced: bool):
+        super().__init__(daemon=True)
+        self.frames, self.target, self.path, self.alive = frames, target, path, alive
+        # Thumbnails, then None.  Through pipes libvmaf paces both sides (one runs ahead by what ffmpeg reads
+        # of its first input before it opens the second), and a bound could stall the side it waits for.
+        self.thumbs: queue.Queue = queue.Queue(0 if paced else THUMBS_AHEAD)
+        self.count = 0
+        self.error: BaseException | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        out = None
+        try:
+            out = _open_for_writing(self.path, self.alive)
+            if out is not None:
+                out.write(self.target.y4m_header())
+            for frame in self.frames:
+                if self.stop.is_set():
+                    return
+                if out is not None:
+                    planes = pairing.planes(frame, self.target)
+                    self.thumbs.put(pairing.thumbnail(planes[0], self.target.peak))
+                    try:
+                        out.write(b"FRAME\n")
+                        for plane in planes:
+                            out.write(np.ascontiguousarray(plane).data)
+                    except BrokenPipeError:  # libvmaf is done with this side: count the rest
+                        _close_quietly(out)
+                        out = None
+                self.count += 1
+        except Exception as exc:  # noqa: BLE001  (re-raised by the caller, in its own thread)
+            self.error = exc
+        finally:
+            _close_quietly(out)
+            self.thumbs.put(None)
 
 
-def check_pair(reference: str | Path, encoded: str | Path, frames: int | None = None) -> tuple[int, bool]:
-    """(frames to compare, whether the reference needs the encoder's even crop); raise if the pair is wrong."""
-    ref, enc = probe(reference), probe(encoded)
-    size = (enc.width, enc.height)
-    if size not in ((ref.width, ref.height), even_crop(ref.width, ref.height)):
-        raise PreanalysisError(
-            f"encode {encoded} is {enc.width}x{enc.height} but reference {reference} is {ref.width}x{ref.height}:"
-            " compare an encode against the source it was made from"
-        )
-    ref_count, enc_count = count_frames(reference), count_frames(encoded)
-    expected = ref_count if frames is None else min(frames, ref_count)
-    if enc_count != expected:
-        raise PreanalysisError(
-            f"encode {encoded} has {enc_count} frames but {expected} of reference {reference} are compared:"
-            " re-encode the same frame range (scores of misaligned frames would be wrong)"
-        )
-    return expected, size != (ref.width, ref.height)
+def _open_for_writing(path: Path, alive):
+    """Open a named pipe once libvmaf opens it (None if ffmpeg exits first); a plain file at once."""
+    if not path.exists() or not stat.S_ISFIFO(path.stat().st_mode):
+        return open(path, "wb")
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise
+            if not alive():
+                return None
+            time.sleep(0.005)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "wb", buffering=0)  # unbuffered: libvmaf must see each frame as it is written
 
 
-def cropped_reference(reference: str | Path, frames: int, size: tuple[int, int], out: Path, ffmpeg: str | None) -> Path:
-    """The reference's first frames cropped like the encoder cropped them, losslessly (FFV1)."""
-    run = subprocess.run(
-        [ffmpeg_path(ffmpeg), "-v", "error", "-y", "-i", str(reference), "-frames:v", str(frames),
-         "-vf", f"crop={size[0]}:{size[1]}:0:0", "-c:v", "ffv1", str(out)],
-        capture_output=True, text=True, check=False,
-    )
-    if run.returncode != 0:
-        raise PreanalysisError(f"cropping reference {reference} failed ({run.stderr.strip()[:200]}): check --ffmpeg")
-    return out
+def _close_quietly(out) -> None:
+    if out is not None:
+        with contextlib.suppress(OSError):
+            out.close()
 
 
-class _OnePass(FfmpegQualityMetrics):
-    """ffmpeg-quality-metrics with both VMAF models in one libvmaf filter (it supports one model only)."""
+def _libvmaf_command(ffmpeg: str, ref: Path, enc: Path, log: Path, threads: int) -> list[str]:
+    models = "|".join(f"path={p}\\:name={n}" for n, p in MODELS.items())
+    options = (f"model={models}:feature=name=psnr:n_threads={threads}:log_fmt=json:log_path={log}"
+               ":shortest=1:repeatlast=0")
+    raw = ["-probesize", "32", "-f", "yuv4mpegpipe", "-i"]  # the y4m header says all: no read-ahead to probe
+    return [ffmpeg, "-v", "error", "-nostdin", *raw, str(ref), *raw, str(enc),
+            "-lavfi", f"[1:v][0:v]libvmaf='{options}'", "-f", "null", "-"]
 
-    def check_inputs(self):
-        return None  # check_pair did it with PyAV (its own check needs an ffprobe the static build lacks)
 
-    def _get_libvmaf_filter_opts(self) -> str:
-        opts = super()._get_libvmaf_filter_opts()
-        one = f"model=path={self.vmaf_model_path}"
-        both = "model=" + "|".join(f"path={p}\\:name={n}" for n, p in MODELS.items())
-        if one not in opts:
-            raise PreanalysisError("ffmpeg-quality-metrics changed its libvmaf options: pin ffmpeg-quality-metrics 3.x")
-        return opts.replace(one, both, 1)
+def measure_range(
+    reference: str | Path,
+    encoded: str | Path,
+    start: int = 0,
+    stop: int | None = None,
+    ffmpeg: str | None = None,
+    threads: int = 2,
+) -> FrameScores:
+    """VMAF, VMAF-NEG and PSNR-Y of every frame of `encoded` against reference frames [start, stop), paired by
+    index (eval.pairing) and guarded against misalignment."""
+    target = pairing.layout(reference, encoded)
+    if min(target.width, target.height) <= LIBVMAF_MIN_SIDE:
+        raise PreanalysisError(f"encode {encoded} is {target.width}x{target.height}: libvmaf needs frames"
+                               f" wider and taller than {LIBVMAF_MIN_SIDE} pixels (smaller ones crash it);"
+                               " score a larger clip")
+    exe = ffmpeg_path(ffmpeg)
+    guard = pairing.AlignmentGuard(reference, encoded, start, stop)
+    with tempfile.TemporaryDirectory(prefix="preanalysis-vmaf-") as tmp:
+        ref_pipe, enc_pipe, log = Path(tmp) / "ref.y4m", Path(tmp) / "enc.y4m", Path(tmp) / "vmaf.json"
+        fifo = hasattr(os, "mkfifo")  # without named pipes (Windows) both sides go through temporary files
+        if fifo:
+            os.mkfifo(ref_pipe)
+            os.mkfifo(enc_pipe)
+        proc: subprocess.Popen | None = None
+        alive = lambda: proc is None or proc.poll() is None
+        writers = [_SideWriter(pairing.side(reference, start, stop), target, ref_pipe, alive, fifo),
+                   _SideWriter(pairing.side(encoded), target, enc_pipe, alive, fifo)]
+        try:
+            if fifo:
+                proc = _start(exe, ref_pipe, enc_pipe, log, threads)
+            for w in writers:
+                w.start()
+            _guard_both(guard, *writers)
+            for w in writers:
+                w.join()
+            for w in writers:
+                if w.error is not None:
+                    raise w.error
+            if writers[0].count != writers[1].count:
+                raise pairing.length_mismatch(reference, encoded, writers[0].count, writers[1].count)
+            if not fifo:
+                proc = _start(exe, ref_pipe, enc_pipe, log, threads)
+            _, stderr = proc.communicate()
+            if proc.returncode != 0:
+                first = (stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+                raise PreanalysisError(f"VMAF run failed ({first}): use an ffmpeg built with libvmaf"
+                                       " (--ffmpeg)")
+            rows = json.loads(log.read_text())["frames"]
+        finally:  # on an error: stop both sides, end libvmaf, free a writer waiting to hand over a thumbnail
+            for w in writers:
+                w.stop.set()
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            for w in writers:
+                while w.is_alive():
+                    with contextlib.suppress(queue.Empty):
+                        w.thumbs.get(timeout=0.05)
+    if len(rows) != writers[1].count:
+        raise PreanalysisError(f"libvmaf scored {len(rows)} of the {writers[1].count} frames of {encoded}:"
+                               " check the ffmpeg build (--ffmpeg)")
+    return FrameScores(*(np.array([r["metrics"][m] for r in rows], dtype=np.float64) for m in METRICS))
+
+
+def _start(exe: str, ref: Path, enc: Path, log: Path, threads: int) -> subprocess.Popen:
+    try:
+        return subprocess.Popen(_libvmaf_command(exe, ref, enc, log, threads), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    except OSError as exc:
+        raise PreanalysisError(f"cannot run ffmpeg {exe} ({exc.strerror}): pass --ffmpeg PATH to an ffmpeg"
+                               " with libvmaf") from None
+
+
+def _guard_both(guard: pairing.AlignmentGuard, ref: _SideWriter, enc: _SideWriter) -> None:
+    """Run the guard over both writers' thumbnails, in step, until either side ends."""
+    while True:
+        r, e = ref.thumbs.get(), enc.thumbs.get()
+        if r is None or e is None:
+            break
+        guard.add(r, e)
+    for w, last in ((ref, r), (enc, e)):
+        while last is not None:
+            last = w.thumbs.get()
+    if ref.count == enc.count and ref.error is None and enc.error is None:
+        guard.finish()
 
 
 def measure(
@@ -121,24 +238,4 @@ def measure(
     threads: int = 2,
 ) -> FrameScores:
     """VMAF, VMAF-NEG and PSNR-Y of every frame of `encoded` against the first frames of `reference`."""
-    count, crop = check_pair(reference, encoded, frames)
-    with tempfile.TemporaryDirectory(prefix="preanalysis-vmaf-") as tmp:  # its temp names collide otherwise
-        if crop:
-            enc = probe(encoded)
-            reference = cropped_reference(reference, count, (enc.width, enc.height), Path(tmp) / "ref.mkv", ffmpeg)
-        try:
-            q = _OnePass(
-                str(reference), str(encoded), ffmpeg_path=ffmpeg_path(ffmpeg), tmp_dir=tmp, num_frames=count,
-                threads=threads,
-            )
-            data = q.calculate(["vmaf"], {"model_path": str(MODELS["vmaf"]), "features": ["name=psnr"],
-                                          "n_threads": threads})
-        except FfmpegQualityMetricsError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise PreanalysisError(f"VMAF run failed ({first}): use an ffmpeg built with libvmaf (--ffmpeg)") from None
-    rows = data.get("vmaf", [])
-    if len(rows) != count:
-        raise PreanalysisError(
-            f"libvmaf scored {len(rows)} frames of {encoded}, expected {count}: the encode is damaged, re-encode it"
-        )
-    return FrameScores(*(np.array([r[m] for r in rows], dtype=np.float64) for m in METRICS))
+    return measure_range(reference, encoded, 0, frames, ffmpeg, threads)

@@ -1,7 +1,8 @@
 """Where the bits went: PSNR-Y inside and outside the salient region (the top 20% of each frame's mask).
 
-Computed in numpy from decoded frames, so any encode (mapped or not) can be judged on the same region: the
-region comes from the analysis of the source, never from the encode under test.
+Computed in numpy from the paired frames (eval.pairing), so any encode (mapped or not) can be judged on the
+same region: the region comes from the analysis of the source, never from the encode under test.  10-bit
+encodes are judged in 10 bits (peak 1023).
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ import cv2
 import numpy as np
 
 from preanalysis.errors import PreanalysisError
-from preanalysis.video import decode
 
-from .metrics import even_crop
+from .pairing import pairs
 
 SALIENT_FRACTION = 0.2
 MAX_PSNR = 100.0  # an identical region has infinite PSNR; cap it so means stay finite
@@ -43,31 +43,17 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     return MAX_PSNR if mse == 0 else min(MAX_PSNR, 10 * np.log10(peak * peak / mse))
 
 
-def _luma(frame) -> np.ndarray:
-    """8-bit luma plane (works for odd sizes, where to_ndarray of 4:2:0 does not)."""
-    if frame.format.name not in ("yuv420p", "yuvj420p", "gray"):
-        frame = frame.reformat(format="yuv420p")
-    plane = frame.planes[0]
-    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
-
-
 def region_psnr(
     reference: str | Path, encoded: str | Path, salience: Sequence[np.ndarray], fraction: float = SALIENT_FRACTION
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame PSNR-Y inside and outside the salient region, for the first len(salience) frames."""
+    """Per-frame PSNR-Y inside and outside the salient region; the encode has one frame per salience map and
+    is paired by index with the reference's first len(salience) frames (eval.pairing, guarded)."""
     inside, outside = [], []
-    pairs = zip(decode(reference, 0, len(salience)), decode(encoded, 0, len(salience)), salience)
-    for ref, enc, sal in pairs:
-        w, h = enc.frame.width, enc.frame.height
-        if (w, h) not in ((ref.frame.width, ref.frame.height), even_crop(ref.frame.width, ref.frame.height)):
-            raise PreanalysisError(f"encode {encoded} and reference {reference} differ in size: compare matching files")
-        a, b = _luma(ref.frame), _luma(enc.frame)
-        mask = salient_mask(sal, a.shape[1], a.shape[0], fraction)[:h, :w]  # the encoder's even crop, if any
-        a = a[:h, :w]
-        inside.append(psnr(a[mask], b[mask]))
-        outside.append(psnr(a[~mask], b[~mask]))
-    if len(inside) != len(salience):
-        raise PreanalysisError(
-            f"only {len(inside)} of {len(salience)} frames decoded from {encoded} or {reference}: re-encode the clip"
-        )
+    target, paired = pairs(reference, encoded, 0, len(salience))
+    for pair, sal in zip(paired, salience):
+        mask = salient_mask(sal, target.source_width, target.source_height, fraction)
+        a, b = pair.reference[0], pair.encoded[0]
+        mask = mask[: a.shape[0], : a.shape[1]]  # the encoder's even crop, if any
+        inside.append(psnr(a[mask], b[mask], target.peak))
+        outside.append(psnr(a[~mask], b[~mask], target.peak))
     return np.array(inside), np.array(outside)

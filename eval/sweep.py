@@ -13,7 +13,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ import numpy as np
 from preanalysis.qpmap import QpMap
 from preanalysis.config import Config
 from preanalysis.errors import PreanalysisError
-from preanalysis.io import atomic_write_text
+from preanalysis.io import atomic_output, atomic_write_text
 from preanalysis.prefilters import filtered, prefilter_version
 from preanalysis.video import VideoInfo, decode, probe
 
@@ -32,7 +32,8 @@ from .regions import region_psnr
 
 log = logging.getLogger("preanalysis")
 
-CACHE_VERSION = 1  # bump when what a cached point means changes (metric set, pooling, region definition)
+CACHE_VERSION = 2  # bump when what a cached point means changes (metric set, pooling, region definition, pairing)
+# 2: frames paired by index (eval.pairing); version 1 paired by timestamp
 
 
 def parse_params(text: str) -> dict[str, str]:
@@ -96,12 +97,48 @@ class SweepSettings:
     metric: str = "libvmaf"  # libvmaf (every reported number) | vmaf-torch (tuning probes on a GPU)
 
 
+class FrameStack(Sequence[np.ndarray]):
+    """Equal-shaped per-frame arrays in one raw file, read a frame at a time: a long clip's maps never sit
+    in memory whole (eval's memory stays flat with the clip's length)."""
+
+    def __init__(self, path: Path, dtype: str, shape: tuple[int, ...], count: int):
+        self.path, self.dtype, self.shape, self.count = path, np.dtype(dtype), tuple(shape), count
+        self.frame_bytes = self.dtype.itemsize * int(np.prod(shape))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self.count))]
+        if not -self.count <= i < self.count:
+            raise IndexError(i)
+        with open(self.path, "rb") as f:
+            f.seek((i % self.count) * self.frame_bytes)
+            return np.frombuffer(f.read(self.frame_bytes), self.dtype).reshape(self.shape)
+
+
+class QpMaps(Sequence[QpMap]):
+    """QpMap per frame over a FrameStack of offsets."""
+
+    def __init__(self, offsets: FrameStack, width: int, height: int):
+        self.offsets, self.width, self.height = offsets, width, height
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return QpMap(self.offsets[i], self.width, self.height)
+
+
 @dataclass
 class ClipAnalysis:
     """What a mapped encode and the region metrics need from the analysis of one clip."""
 
-    qp: list[QpMap]
-    salience: list[np.ndarray]
+    qp: Sequence[QpMap]
+    salience: Sequence[np.ndarray]
     salience_key: str  # identifies the salience (region metrics) for point cache keys
 
 
@@ -118,7 +155,7 @@ def _key(*parts) -> str:
 
 
 class Cache:
-    """Small JSON/NPZ files under one folder, one per key; writes are atomic so a crash never leaves junk."""
+    """Small files under one folder, one per key; writes are atomic so a crash never leaves junk."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -146,24 +183,31 @@ def analysis_dict(config: Config) -> dict:
 
 
 def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, input_hash: str) -> ClipAnalysis:
-    """QP maps and salience of the first `frames` frames (cached by input content and config)."""
+    """QP maps and salience of the first `frames` frames (cached by input content and config), written and
+    read a frame at a time."""
     from preanalysis.pipeline import analyze
 
-    target = cache.path(_key("analysis", input_hash, analysis_dict(config), frames, CACHE_VERSION), ".npz")
-    if not target.is_file():
+    key = _key("analysis", input_hash, analysis_dict(config), frames, CACHE_VERSION)
+    meta, qp_file, sal_file = (cache.path(key, s) for s in (".analysis.json", ".qp", ".salience"))
+    if not meta.is_file():
         info = probe(path)
-        qp, sal = [], []
-        for fa in analyze(path, config, 0, frames):
-            qp.append(fa.qp.offsets)
-            sal.append(fa.salience)
-        with tempfile.NamedTemporaryFile(dir=cache.root, suffix=".npz", delete=False) as tmp:
-            np.savez(tmp, qp=np.stack(qp), salience=np.stack(sal), size=np.array([info.width, info.height]))
-        os.replace(tmp.name, target)
-    data = np.load(target)
-    width, height = (int(v) for v in data["size"])
-    salience = data["salience"]
-    region_key = hashlib.sha256(salience.tobytes()).hexdigest()[:24]  # by content: allocation changes keep it
-    return ClipAnalysis([QpMap(o, width, height) for o in data["qp"]], list(salience), region_key)
+        shapes, count, digest = {}, 0, hashlib.sha256()
+        with atomic_output(qp_file) as qp_tmp, atomic_output(sal_file) as sal_tmp, \
+                open(qp_tmp, "wb") as qp_out, open(sal_tmp, "wb") as sal_out:
+            for fa in analyze(path, config, 0, frames):
+                for name, array, out in (("qp", fa.qp.offsets, qp_out), ("salience", fa.salience, sal_out)):
+                    if shapes.setdefault(name, (array.shape, array.dtype.str)) != (array.shape, array.dtype.str):
+                        raise PreanalysisError(f"the analysis of {path} changed its map size at frame {fa.index}:"
+                                               " give a clip of one frame size")
+                    out.write(np.ascontiguousarray(array).tobytes())
+                digest.update(np.ascontiguousarray(fa.salience).tobytes())
+                count += 1
+        atomic_write_text(meta, json.dumps({"count": count, "size": [info.width, info.height], "shapes": shapes,
+                                            "salience_key": digest.hexdigest()[:24]}))  # by content
+    data = json.loads(meta.read_text())
+    stack = lambda file, name: FrameStack(file, data["shapes"][name][1], data["shapes"][name][0], data["count"])
+    return ClipAnalysis(QpMaps(stack(qp_file, "qp"), *data["size"]), stack(sal_file, "salience"),
+                        data["salience_key"])
 
 
 @dataclass(frozen=True)

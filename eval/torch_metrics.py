@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from preanalysis.errors import PreanalysisError
-from preanalysis.video import decode, probe
 
-from .metrics import FrameScores, check_pair
+from .metrics import FrameScores
+from .pairing import pairs
 
 CHUNK = 32  # frames scored per batch
 LEAD = 2  # frames repeated before each batch (with one after it) so VMAF's motion feature stays exact
@@ -40,18 +40,19 @@ def probe_metric(choice: str) -> str:
     return choice
 
 
-def _chunks(reference: str | Path, encoded: str | Path, frames: int, size: tuple[int, int]):
+def _chunks(frames, peak: float):
     """(lead, n, reference, encode): luma batches (N, 1, H, W) in 0..255 whose frames lead..lead+n are to be
     scored, streamed so a long clip never sits in memory whole.  VMAF's motion feature of a frame looks at the
     frame before and after it, so each batch also carries `lead` frames before and one frame after its own.
-    The Y plane as coded, like libvmaf reads it (a "gray" conversion would stretch limited range to full)."""
-    w, h = size
-    to_y = lambda d: torch.from_numpy(d.frame.to_ndarray(format="yuv420p")[:h, :w].astype(np.float32))[None]
+    The Y plane as coded, like libvmaf reads it (a "gray" conversion would stretch limited range to full);
+    10-bit luma on the 8-bit scale."""
+    scale = np.float32(255 / peak)
+    to_y = lambda plane: torch.from_numpy(plane.astype(np.float32) * scale)[None]
     stack = lambda held: (torch.stack([r for r, _ in held]), torch.stack([e for _, e in held]))
     held: list[tuple[torch.Tensor, torch.Tensor]] = []
     lead = 0
-    for r, e in zip(decode(reference, 0, frames), decode(encoded, 0, frames)):
-        held.append((to_y(r), to_y(e)))
+    for pair in frames:
+        held.append((to_y(pair.reference[0]), to_y(pair.encoded[0])))
         if len(held) == lead + CHUNK + 1:
             yield lead, CHUNK, *stack(held)
             keep = min(LEAD, lead + CHUNK)  # scored frames the next batch repeats
@@ -62,16 +63,16 @@ def _chunks(reference: str | Path, encoded: str | Path, frames: int, size: tuple
 
 def measure_torch(reference: str | Path, encoded: str | Path, frames: int | None = None,
                   device: str | None = None) -> FrameScores:
-    """Per-frame scores like eval.metrics.measure, computed by vmaf-torch on `device` (default: CUDA if present)."""
+    """Per-frame scores like eval.metrics.measure (the same pairs, the same alignment guard), computed by
+    vmaf-torch on `device` (default: CUDA if present)."""
     from vmaf_torch import VMAF
 
-    count, _ = check_pair(reference, encoded, frames)
-    info = probe(encoded)
+    target, paired = pairs(reference, encoded, 0, frames)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     models = {name: VMAF(NEG=neg).to(dev).eval() for name, neg in (("vmaf", False), ("vmaf_neg", True))}
     out: dict[str, list[np.ndarray]] = {"vmaf": [], "vmaf_neg": [], "psnr_y": []}
     with torch.inference_mode():
-        for lead, n, ref, enc in _chunks(reference, encoded, count, (info.width, info.height)):
+        for lead, n, ref, enc in _chunks(paired, target.peak):
             r, d = ref.to(dev), enc.to(dev)
             for name, model in models.items():
                 out[name].append(model(r, d).flatten()[lead:lead + n].double().cpu().numpy())

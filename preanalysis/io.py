@@ -20,6 +20,9 @@ def check_output_path(output: str | Path, *inputs: str | Path) -> Path:
             raise PreanalysisError(f"output {out} is the input file: choose another output path")
     parent = out.resolve().parent
     if not parent.is_dir():
+        blocking = next((p for p in (parent, *parent.parents) if p.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise PreanalysisError(f"cannot write {out}: {blocking} is a file, not a folder: give a path in a folder")
         raise PreanalysisError(f"cannot write {out}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise PreanalysisError(f"cannot write {out}: folder {parent} is not writable")

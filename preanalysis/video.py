@@ -97,7 +97,9 @@ def probe(path: str | Path) -> VideoInfo:
             codec=ctx.name,
             time_base=stream.time_base or Fraction(1, 25),
             frame_rate=stream.average_rate or stream.guessed_rate,
-            frame_count=stream.frames or _frames_from_duration(stream, container.duration),
+            # the container's duration is the video's only when nothing else (audio) is in it
+            frame_count=stream.frames or _frames_from_duration(
+                stream, _video_span(container) if len(container.streams) == 1 else None),
         )
     _check_size(path, width, height)
     return info
@@ -109,6 +111,14 @@ def _check_size(path, width: int, height: int) -> None:
             f"input {path} is {width}x{height}: frame sides must be within {MIN_DIMENSION}..{MAX_DIMENSION} pixels"
             " (scale the video first)"
         )
+
+
+def _video_span(container) -> int | None:
+    """The container's duration less its start time (microseconds): a film whose first frame is shown 42 ms
+    late lasts 24 frames, not 25."""
+    if not container.duration:
+        return None
+    return container.duration - max(container.start_time or 0, 0)
 
 
 def _frames_from_duration(stream, container_duration: int | None) -> int:
@@ -141,6 +151,12 @@ def decode(path: str | Path, start: int = 0, stop: int | None = None) -> Iterato
             for frame in container.decode(stream):
                 if stop is not None and index >= stop:
                     return
+                if (frame.width, frame.height) != (info.width, info.height):
+                    raise PreanalysisError(
+                        f"input {path} changes size at frame {index} ({info.width}x{info.height} -> {frame.width}x"
+                        f"{frame.height}): scale it to one size first, e.g. ffmpeg -i IN -vf scale={info.width}:"
+                        f"{info.height} -c:v ffv1 OUT.mkv"
+                    )
                 if index >= start:
                     pts = frame.pts if frame.pts is not None else index
                     yield DecodedFrame(index, pts, float(pts * tb), frame)

@@ -62,3 +62,11 @@ def audio_only(tmp_path_factory) -> Path:
         c.mux(s.encode(frame))
         c.mux(s.encode())
     return path
+
+
+@pytest.fixture(scope="session")
+def hostile_corpus(tmp_path_factory) -> dict[str, Path]:
+    """The hostile-input corpus (tests/hostile.py): name -> file, built once per session."""
+    import hostile
+
+    return hostile.build(tmp_path_factory.mktemp("hostile"))

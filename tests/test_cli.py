@@ -18,7 +18,7 @@ def cli(*args, cwd=None):
 def assert_one_line_error(result, *fragments):
     assert result.returncode == 2, result.stderr
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("preanalysis: error:")]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1 and "Traceback" not in result.stderr and "usage:" not in result.stderr, result.stderr
     for f in fragments:
         assert f in lines[0], lines[0]
 
@@ -70,7 +70,11 @@ def test_bad_inputs_give_one_line_errors(small_clip, audio_only, tmp_path):
     assert_one_line_error(cli("analyze", small_clip, "-o", out, "--config", unknown), "unknown key config.allocate.strenght")
     assert_one_line_error(cli("analyze", small_clip, "-o", out, "--allocate-strength", "99"), "allocate.strength")
     assert_one_line_error(cli("analyze", small_clip, "-o", out, "--weight", "texture"), "NAME=NUMBER")
-    assert_one_line_error(cli("analyze", small_clip, "-o", a_file / "o.npz"), "does not exist")
+    assert_one_line_error(cli("analyze", small_clip, "-o", a_file / "o.npz"), f"{a_file} is a file, not a folder")
+    assert_one_line_error(cli("analyze", small_clip, "-o", tmp_path / "nowhere" / "o.npz"), "does not exist")
+    assert_one_line_error(cli("eval", small_clip, "-o", tmp_path / "r", "--encoder", "nosuch"),
+                          "argument --encoder: invalid choice 'nosuch' (choose from x264, x265)")
+    assert_one_line_error(cli("eval", small_clip), "required: -o/--output (see preanalysis eval --help)")
     assert_one_line_error(cli("analyze", small_clip, "-o", small_clip), "is the input file")
     assert not out.exists()
 

@@ -115,9 +115,9 @@ def test_region_psnr_splits_the_frame_error(encodes):
     # Salient = left fifth of the frame; inside/outside MSE recombine to the full-frame MSE.
     sal = np.zeros((18, 22), np.uint8)
     sal[:, :4] = 255
-    inside, outside = region_psnr(CARPHONE, encodes[38], [sal] * 3)
+    inside, outside = region_psnr(CARPHONE, encodes[38], [sal] * FRAMES)
     frac = salient_mask(sal, 176, 144).mean()
-    full = measure(CARPHONE, encodes[38], FRAMES).psnr_y[:3]
+    full = measure(CARPHONE, encodes[38], FRAMES).psnr_y
     mse = lambda p: 255.0**2 / 10 ** (p / 10)
     np.testing.assert_allclose(frac * mse(inside) + (1 - frac) * mse(outside), mse(full), rtol=1e-3)
 

@@ -139,6 +139,8 @@ class PyAVSession:
         if not self.opened:  # the encoder opens on the first frame: signal the source's colours as ffmpeg does
             for attr in COLOUR_ATTRIBUTES:
                 setattr(self.stream.codec_context, attr, getattr(d.frame, attr))
+            if d.frame.rotation:  # a phone's portrait video stays portrait
+                self.stream.set_display_rotation(d.frame.rotation)
             self.opened = True
         frame = to_encoder_frame(d.frame, self.pix_fmt)
         frame.pts, frame.time_base = d.pts, self.time_base

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
+from typing import NoReturn
 
 from ..errors import PreanalysisError
 
@@ -13,8 +15,20 @@ from ..errors import PreanalysisError
 COMMANDS = ("analyze", "encode", "qpfile", "demo", "eval", "tune", "farm", "statmux", "visualize", "train", "models")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line like every other bad input's (no usage dump); subcommands inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        choice = re.fullmatch(r"(argument \S+: invalid choice): (.*) \(choose from (.*)\)", message)
+        if choice:
+            message = f"{choice[1]} {choice[2]} (choose from {choice[3].replace(chr(39), '')})"
+        else:
+            message += f" (see {self.prog} --help)"
+        self.exit(2, f"preanalysis: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="preanalysis",
         description="Analyse a video before encoding and tell the encoder where to spend bits "
         "(salience mask -> per-block QP offsets for x264/x265, qp/ROI files for other encoders).",

@@ -52,7 +52,7 @@ def run(args) -> int:
         from ..learning import speed
 
         log.info("report: speed")
-        result["speed"] = speed.measure(threads=max(1, args.threads))
+        result["speed"] = speed.measure(args.clips, threads=max(1, args.threads))
     atomic_write_text(args.json, json.dumps(result, indent=2, default=float) + "\n")
     print(json.dumps({k: v.get("mean", v) if isinstance(v, dict) else v for k, v in result.items()}, indent=2, default=float))
     return 0

