@@ -1,39 +1,59 @@
 """An independent judge: quality inside regions the user supplies (gaze maps, hand-drawn boxes, a detector
-they trust), never the product's own mask, so a mask cannot grade itself.
+they trust), never the product's own mask, so a mask cannot grade itself (`preanalysis eval --regions`).
 
-Region files:
+Region files, one per clip:
 - JSON, tracks with key boxes (hand annotation: draw a box every few frames, the frames between are
   interpolated linearly; a track exists from its first to its last key frame):
     {"width": 640, "height": 272,            # the frame size the boxes were drawn on (scaled to the clip)
      "tracks": [{"id": "cyclist", "boxes": {"110": [x, y, w, h], "140": [x, y, w, h]}}]}
-- CSV, one box per line, no interpolation: frame,x,y,w,h[,id] (a header line is allowed); boxes are in
-  the clip's own pixels.
+- CSV, one box per line, no interpolation: frame,x,y,w,h[,id] (a header line is allowed), in the clip's pixels.
 - A mask video (any format PyAV decodes): luma above half scale is inside; frame i judges frame i.
-- For a static camera without annotation: `MedianForeground`, the pixels far from the clip's temporal median
-  (what moves past the camera), found independently of any analyser.
-Frames are paired by index (decode order), never by timestamp.  A frame without a region is not scored.
+- `median-foreground` instead of a file, for a static camera: the pixels far from the clip's temporal median
+  (what moves past the camera), found independently of any analyser.  Meaningless for a moving camera.
+Frames are paired by index (decode order), never by timestamp; frame 0 is the first frame evaluated.  A frame
+without a region is not scored.  Only PSNR-Y is measured inside regions: VMAF's features (VIF, detail loss,
+motion) are pooled over whole frames by libvmaf, and a masked VMAF would be a new metric, not VMAF.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from preanalysis.analysers.centre import CENTRE_SIGMA
 from preanalysis.errors import PreanalysisError
+from preanalysis.qpmap import QpMap
 from preanalysis.video import decode
 
-from .bdrate import bd_quality
 from .metrics import even_crop
 from .regions import _luma, psnr
 
+MEDIAN = "median-foreground"  # the --regions value that asks for the static-camera judge
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".y4m", ".webm", ".nut"}
+
+
+class Regions(Protocol):
+    """What the judge needs of any region source."""
+
+    source: str  # what the regions are, for the report (e.g. "boxes regions/a.json")
+
+    def mask(self, index: int, width: int, height: int) -> np.ndarray:
+        """bool (height, width): the judged pixels of frame `index` at that size (empty: frame not judged)."""
+
+    def frames(self) -> list[int]:
+        """Indices of the frames that have a region."""
+
+    def key(self) -> str:
+        """Identifies the regions' content (cache keys of judged points)."""
 
 
 @dataclass
@@ -43,6 +63,7 @@ class BoxRegions:
     width: int
     height: int
     boxes: dict[int, list[tuple[float, float, float, float]]]
+    source: str = "boxes"
 
     def mask(self, index: int, width: int, height: int) -> np.ndarray:
         out = np.zeros((height, width), bool)
@@ -56,13 +77,13 @@ class BoxRegions:
     def frames(self) -> list[int]:
         return sorted(i for i, b in self.boxes.items() if b)
 
+    def key(self) -> str:
+        data = json.dumps([self.width, self.height, sorted(self.boxes.items())])
+        return hashlib.sha256(data.encode()).hexdigest()[:24]
+
 
 def _box(value, where: str) -> tuple[float, float, float, float]:
-    if not (
-        isinstance(value, (list, tuple))
-        and len(value) == 4
-        and all(isinstance(v, (int, float)) for v in value)
-    ):
+    if not (isinstance(value, (list, tuple)) and len(value) == 4 and all(isinstance(v, (int, float)) for v in value)):
         raise PreanalysisError(f"{where}: a box is [x, y, width, height] in pixels, got {value!r}")
     if value[2] <= 0 or value[3] <= 0:
         raise PreanalysisError(f"{where}: box {value!r} has no area: width and height must be > 0")
@@ -83,12 +104,10 @@ def interpolate_track(keys: dict[int, tuple[float, float, float, float]]) -> dic
 def _json_regions(path: Path) -> BoxRegions:
     try:
         data = json.loads(path.read_text())
-        width, height, tracks = int(data["width"]), int(data["height"]), data["tracks"]
+        width, height, tracks = int(data["width"]), int(data["height"]), list(data["tracks"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise PreanalysisError(
-            f'regions file {path} is not region JSON ({exc}): write {{"width", "height", "tracks": '
-            '[{"id", "boxes": {"FRAME": [x, y, w, h]}}]}'
-        ) from None
+        raise PreanalysisError(f'regions file {path} is not region JSON ({exc}): write {{"width", "height", '
+                               '"tracks": [{"id", "boxes": {"FRAME": [x, y, w, h]}}]}') from None
     boxes: dict[int, list] = {}
     for n, track in enumerate(tracks):
         where = f"{path} track {track.get('id', n) if isinstance(track, dict) else n}"
@@ -102,7 +121,7 @@ def _json_regions(path: Path) -> BoxRegions:
             raise PreanalysisError(f"{where}: needs at least one box, at frame numbers >= 0")
         for i, box in interpolate_track(keys).items():
             boxes.setdefault(i, []).append(box)
-    return BoxRegions(width, height, boxes)
+    return BoxRegions(width, height, boxes, f"boxes {path.name}")
 
 
 def _csv_regions(path: Path, width: int, height: int) -> BoxRegions:
@@ -114,49 +133,16 @@ def _csv_regions(path: Path, width: int, height: int) -> BoxRegions:
             try:
                 frame, box = int(row[0]), _box([float(v) for v in row[1:5]], f"{path} line {line}")
             except ValueError:
-                raise PreanalysisError(
-                    f"{path} line {line}: expected frame,x,y,w,h[,id], got {','.join(row)}"
-                ) from None
+                raise PreanalysisError(f"{path} line {line}: expected frame,x,y,w,h[,id], got {','.join(row)}") from None
             boxes.setdefault(frame, []).append(box)
-    return BoxRegions(width, height, boxes)
+    return BoxRegions(width, height, boxes, f"boxes {path.name}")
 
 
-class MaskVideo:
-    """Regions as a mask video: luma > 127 is inside."""
+class MaskRegions:
+    """Regions as one boolean mask per frame index (a mask video, or the median-foreground judge)."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        self._masks: dict[int, np.ndarray] = {}
-        for d in decode(path):
-            self._masks[d.index] = _luma(d.frame) > 127
-
-    def mask(self, index: int, width: int, height: int) -> np.ndarray:
-        m = self._masks.get(index)
-        if m is None:
-            return np.zeros((height, width), bool)
-        if m.shape != (height, width):
-            m = cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
-        return m
-
-    def frames(self) -> list[int]:
-        return sorted(i for i, m in self._masks.items() if m.any())
-
-
-class MedianForeground:
-    """Regions of a static-camera clip: pixels more than `threshold` grey levels (after a 5x5 blur) from the
-    temporal median of its first `frames` frames, opened and dilated by 5x5 (people walking past a fixed
-    camera).  Meaningless for a moving camera: the median is then a blur of the scene."""
-
-    def __init__(self, path: str | Path, frames: int | None = None, threshold: float = 25.0):
-        lumas = []
-        for d in decode(path, 0, frames):
-            lumas.append(cv2.GaussianBlur(_luma(d.frame).astype(np.float32), (5, 5), 0))
-        median = np.median(np.array(lumas), axis=0)
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        self._masks = []
-        for y in lumas:
-            far = (np.abs(y - median) > threshold).astype(np.uint8)
-            self._masks.append(cv2.dilate(cv2.morphologyEx(far, cv2.MORPH_OPEN, kernel), kernel) > 0)
+    def __init__(self, masks: list[np.ndarray], source: str):
+        self._masks, self.source = masks, source
 
     def mask(self, index: int, width: int, height: int) -> np.ndarray:
         if index >= len(self._masks):
@@ -169,30 +155,75 @@ class MedianForeground:
     def frames(self) -> list[int]:
         return [i for i, m in enumerate(self._masks) if m.any()]
 
+    def key(self) -> str:
+        h = hashlib.sha256()
+        for m in self._masks:
+            h.update(np.packbits(m).tobytes() + str(m.shape).encode())
+        return h.hexdigest()[:24]
 
-def load_regions(path: str | Path, width: int, height: int) -> BoxRegions | MaskVideo:
-    """Regions from JSON tracks, CSV boxes (in width x height pixels) or a mask video."""
-    path = Path(path)
+
+def mask_video(path: Path) -> MaskRegions:
+    """Regions from a mask video: luma > 127 is inside."""
+    return MaskRegions([_luma(d.frame) > 127 for d in decode(path)], f"mask video {path.name}")
+
+
+def median_foreground(path: str | Path, frames: int | None = None, threshold: float = 25.0) -> MaskRegions:
+    """Regions of a static-camera clip: pixels more than `threshold` grey levels (after a 5x5 blur) from the
+    temporal median of its first `frames` frames, opened and dilated by 5x5 (people walking past a fixed
+    camera).  Meaningless for a moving camera: the median is then a blur of the scene."""
+    lumas = [cv2.GaussianBlur(_luma(d.frame).astype(np.float32), (5, 5), 0) for d in decode(path, 0, frames)]
+    if not lumas:
+        raise PreanalysisError(f"no frames decoded from {path}: check the input")
+    median = np.median(np.array(lumas), axis=0)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    masks = []
+    for y in lumas:
+        far = (np.abs(y - median) > threshold).astype(np.uint8)
+        masks.append(cv2.dilate(cv2.morphologyEx(far, cv2.MORPH_OPEN, kernel), kernel) > 0)
+    return MaskRegions(masks, MEDIAN)
+
+
+def load_regions(spec: str | Path, width: int, height: int, clip: str | Path | None = None,
+                 frames: int | None = None) -> Regions:
+    """Regions from JSON tracks, CSV boxes (in width x height pixels), a mask video, or `median-foreground`
+    (computed from `clip`'s first `frames` frames)."""
+    if str(spec) == MEDIAN:
+        if clip is None:
+            raise PreanalysisError(f"{MEDIAN} needs the clip it is computed from")
+        return median_foreground(clip, frames)
+    path = Path(spec)
     if not path.is_file():
-        raise PreanalysisError(f"regions file {path} does not exist: give a .json, .csv or mask video")
+        raise PreanalysisError(f"regions file {path} does not exist: give a .json, .csv, mask video or {MEDIAN}")
     suffix = path.suffix.lower()
     if suffix == ".json":
         return _json_regions(path)
     if suffix == ".csv":
         return _csv_regions(path, width, height)
     if suffix in VIDEO_SUFFIXES:
-        return MaskVideo(path)
-    raise PreanalysisError(
-        f"regions file {path}: use .json (tracks), .csv (frame,x,y,w,h[,id]) or a mask video"
-    )
+        return mask_video(path)
+    raise PreanalysisError(f"regions file {path}: use .json (tracks), .csv (frame,x,y,w,h[,id]), a mask video "
+                           f"or {MEDIAN}")
 
 
-def judged_psnr(
-    reference: str | Path,
-    encoded: str | Path,
-    regions: BoxRegions | MaskVideo | MedianForeground,
-    frames: int | None = None,
-) -> np.ndarray:
+def regions_for_inputs(items: Sequence[str], inputs: Sequence[str | Path], names: Sequence[str]) -> dict[str, str]:
+    """`--regions CLIP=FILE` values -> {report name: FILE}; CLIP is an input as given, its file name or its
+    report name (the file stem)."""
+    out: dict[str, str] = {}
+    for item in items:
+        clip, sep, spec = item.rpartition("=")
+        match = [n for p, n in zip(inputs, names) if clip in (str(p), Path(p).name, n)]
+        if not sep or not spec:
+            raise PreanalysisError(f"--regions {item!r} must look like CLIP=FILE (e.g. bikes=bikes_people.json)")
+        if len(match) != 1:
+            raise PreanalysisError(f"--regions {item!r}: {clip!r} is not one of the inputs "
+                                   f"({', '.join(names)}): name the clip as given, by file name or by stem")
+        if match[0] in out:
+            raise PreanalysisError(f"--regions names clip {match[0]!r} twice: give one regions file per clip")
+        out[match[0]] = spec
+    return out
+
+
+def judged_psnr(reference: str | Path, encoded: str | Path, regions: Regions, frames: int | None = None) -> np.ndarray:
     """PSNR-Y inside the regions for each of the first `frames` frames (all when None); NaN where a frame
     has no region.  Reference and encode are paired by frame index."""
     out = []
@@ -201,9 +232,7 @@ def judged_psnr(
             raise PreanalysisError(f"{encoded} and {reference} lost frame pairing at {ref.index}: re-encode")
         w, h = enc.frame.width, enc.frame.height
         if (w, h) not in ((ref.frame.width, ref.frame.height), even_crop(ref.frame.width, ref.frame.height)):
-            raise PreanalysisError(
-                f"encode {encoded} and reference {reference} differ in size: compare matching files"
-            )
+            raise PreanalysisError(f"encode {encoded} and reference {reference} differ in size: compare matching files")
         a, b = _luma(ref.frame), _luma(enc.frame)
         mask = regions.mask(ref.index, a.shape[1], a.shape[0])[:h, :w]
         out.append(psnr(a[:h, :w][mask], b[mask]) if mask.any() else float("nan"))
@@ -218,11 +247,32 @@ def mean_judged(values: np.ndarray) -> float:
     return float(finite.mean()) if finite.size else float("nan")
 
 
-def judged_bd_psnr(
-    anchor_rates: Sequence[float],
-    anchor_psnr: Sequence[float],
-    test_rates: Sequence[float],
-    test_psnr: Sequence[float],
-) -> float:
-    """dB gained inside the judged regions at equal bitrate (test against anchor; pchip BD-PSNR)."""
-    return bd_quality(anchor_rates, anchor_psnr, test_rates, test_psnr)
+def coverage(qp: Sequence[QpMap], regions: Regions) -> dict[str, float]:
+    """Where the map put its bits against the judged regions, on the encoder's block grid, mean over frames:
+    judged_share (of the frame judged), protected_share (blocks with a negative QP offset: more bits),
+    protected_covers_judged (judged area inside protected blocks; frames with a region), and
+    centre_prior_share (of the protected blocks, the share the centre prior alone would have picked: the same
+    number of blocks ranked by the `centre` analyser's Gaussian)."""
+    judged, protected, covers, centre = [], [], [], []
+    for i, q in enumerate(qp):
+        rows, cols = q.offsets.shape
+        block = q.block_size
+        full = regions.mask(i, q.width, q.height).astype(np.float32)
+        padded = np.zeros((rows * block, cols * block), np.float32)
+        padded[: q.height, : q.width] = full
+        share = padded.reshape(rows, block, cols, block).mean(axis=(1, 3))
+        mask = q.offsets < 0
+        protected.append(mask.mean())
+        judged.append(full.mean())
+        if full.any():
+            covers.append(float((share * mask).sum() / share.sum()))
+        if mask.any():
+            y = ((np.arange(rows) + 0.5) * block / q.height - 0.5)[:, None]
+            x = ((np.arange(cols) + 0.5) * block / q.width - 0.5)[None, :]
+            prior = np.exp(-(y**2 + x**2) / (2 * CENTRE_SIGMA**2)).ravel()
+            top = np.zeros(prior.size, bool)
+            top[np.argsort(-prior, kind="stable")[: int(mask.sum())]] = True
+            centre.append(float((top & mask.ravel()).sum() / mask.sum()))
+    avg = lambda v: float(np.mean(v)) if v else float("nan")
+    return {"judged_share": avg(judged), "protected_share": avg(protected), "protected_covers_judged": avg(covers),
+            "centre_prior_share": avg(centre)}
