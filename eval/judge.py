@@ -32,7 +32,7 @@ import numpy as np
 from preanalysis.analysers.centre import CENTRE_SIGMA
 from preanalysis.errors import PreanalysisError
 from preanalysis.qpmap import QpMap
-from preanalysis.video import decode
+from preanalysis.video import decode, probe
 
 from .metrics import even_crop
 from .regions import _luma, psnr
@@ -221,6 +221,16 @@ def regions_for_inputs(items: Sequence[str], inputs: Sequence[str | Path], names
             raise PreanalysisError(f"--regions names clip {match[0]!r} twice: give one regions file per clip")
         out[match[0]] = spec
     return out
+
+
+def judges_for(inputs: Sequence[Path], names: Sequence[str], items: Sequence[str], frames: int | None) -> dict:
+    """The user's regions per clip name from `--regions CLIP=FILE` values, loaded (checked) before any encode."""
+    paths = dict(zip(names, inputs))
+    judges = {}
+    for clip, spec in regions_for_inputs(items, inputs, names).items():
+        info = probe(paths[clip])
+        judges[clip] = load_regions(spec, info.width, info.height, paths[clip], frames)
+    return judges
 
 
 def judged_psnr(reference: str | Path, encoded: str | Path, regions: Regions, frames: int | None = None) -> np.ndarray:

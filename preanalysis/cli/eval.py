@@ -78,21 +78,8 @@ def visual_sheets(inputs, clips, config, frames, out: Path) -> dict:
     return plots
 
 
-def load_judges(inputs: list[Path], names: list[str], items: list[str], frames: int | None) -> dict:
-    """The user's regions per clip name (--regions CLIP=FILE), checked before any encoding."""
-    from eval.judge import load_regions, regions_for_inputs
-
-    from ..video import probe
-
-    paths = dict(zip(names, inputs))
-    judges = {}
-    for clip, spec in regions_for_inputs(items, inputs, names).items():
-        info = probe(paths[clip])
-        judges[clip] = load_regions(spec, info.width, info.height, paths[clip], frames)
-    return judges
-
-
 def run(args) -> int:
+    from eval.judge import judges_for
     from eval.report import summarise, write_report
     from eval.sweep import Cache, SweepSettings, Variant, clip_names, judged_coverage, parse_params, sweep
 
@@ -113,7 +100,7 @@ def run(args) -> int:
     settings = SweepSettings(args.encoder, args.preset, tuple(args.crf), args.frames, max(1, args.jobs), args.ffmpeg)
     cache = Cache(args.cache or out / "cache")
     inputs = [Path(p) for p in args.inputs]
-    judges = load_judges(inputs, clip_names(inputs), args.regions, args.frames)
+    judges = judges_for(inputs, clip_names(inputs), args.regions, args.frames)
     t0 = time.perf_counter()
     points = sweep(args.inputs, baselines + mapped, settings, cache, config, judges)
     report = summarise(points, [b.name for b in baselines], [m.name for m in mapped], {
