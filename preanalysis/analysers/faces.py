@@ -53,7 +53,7 @@ class Faces(DetectorAnalyser):
     maps = ("faces",)
     every = 3
     memory = 3
-    grow = 1.3
+    grow = 1.15
 
     def __init__(self) -> None:
         super().__init__()
