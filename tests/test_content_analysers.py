@@ -189,3 +189,25 @@ def test_text_resets_at_cuts():
     analyser.reset()
     first = analyser.process(AnalysisContext(0, luma(drawn.frames[0]), None, 1.0))["text"]
     assert first.max() == 0  # persistence starts again
+
+
+# --- the salience preset ------------------------------------------------------------------------------------
+
+
+def test_salience_preset_protects_off_centre_walkers(tmp_path):
+    """Two people walking at a fifth and four fifths of the frame's width (off the centre prior's ellipse): the
+    shipped preset gives their blocks more bits (negative offsets) than the centre of the frame."""
+    from preanalysis.config import load_config
+    from preanalysis.learning.scenes import write_video
+    from preanalysis.pipeline import analyze
+
+    scene = moving_objects(width=640, height=352, frames=24, objects=1, pan=(1.5, 0.0), seed=0)
+    frames, boxes = walking_people(scene.rgb, people=2, seed=0)
+    qp = np.stack([fa.qp.offsets for fa in analyze(write_video(frames, tmp_path / "walk.mkv"), load_config("salience"))])
+    walkers = box_masks(boxes, (352, 640), 1).reshape(len(frames), 22, 16, 40, 16).mean(axis=(2, 4)) > 0.5
+    centre = np.zeros((22, 40), bool)
+    centre[8:14, 16:24] = True  # the middle of the frame, where no walker goes
+    assert not (walkers & centre).any()
+    late = slice(8, None)  # after the detector confirmed them
+    assert (qp[late][walkers[late]] < 0).mean() >= 0.6  # measured MEASURED
+    assert qp[late][walkers[late]].mean() < qp[late][:, centre].mean() - 1  # measured MEASURED
