@@ -201,13 +201,14 @@ def test_salience_preset_protects_off_centre_walkers(tmp_path):
     from preanalysis.learning.scenes import write_video
     from preanalysis.pipeline import analyze
 
-    scene = moving_objects(width=640, height=352, frames=24, objects=1, pan=(1.5, 0.0), seed=0)
-    frames, boxes = walking_people(scene.rgb, people=2, seed=0)
+    scene = moving_objects(width=640, height=360, frames=24, objects=1, pan=(1.5, 0.0), seed=0)
+    frames, boxes = walking_people(scene.rgb, people=2, seed=0)  # the scene test_people_follow_generated_walkers finds
     qp = np.stack([fa.qp.offsets for fa in analyze(write_video(frames, tmp_path / "walk.mkv"), load_config("salience"))])
-    walkers = box_masks(boxes, (352, 640), 1).reshape(len(frames), 22, 16, 40, 16).mean(axis=(2, 4)) > 0.5
-    centre = np.zeros((22, 40), bool)
-    centre[8:14, 16:24] = True  # the middle of the frame, where no walker goes
+    walkers = np.pad(box_masks(boxes, (360, 640), 1), ((0, 0), (0, 8), (0, 0)))  # 23 block rows, the last half
+    walkers = walkers.reshape(len(frames), 23, 16, 40, 16).mean(axis=(2, 4)) > 0.5
+    centre = np.zeros((23, 40), bool)
+    centre[8:15, 16:24] = True  # the middle of the frame, where no walker goes
     assert not (walkers & centre).any()
     late = slice(8, None)  # after the detector confirmed them
-    assert (qp[late][walkers[late]] < 0).mean() >= 0.6  # measured MEASURED
-    assert qp[late][walkers[late]].mean() < qp[late][:, centre].mean() - 1  # measured MEASURED
+    assert (qp[late][walkers[late]] < 0).mean() >= 0.7  # measured 0.92
+    assert qp[late][walkers[late]].mean() < qp[late][:, centre].mean() - 2  # measured -3.08 against -0.04

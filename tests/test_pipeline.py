@@ -80,15 +80,15 @@ def test_analysis_from_a_cut_equals_the_full_run(bikes):
 
 def test_presets_load_and_the_salience_one_steers_bits(bikes):
     """default.yaml is Config() (what the tuner found for VMAF per bit: the map nearly off); the salience preset
-    spreads offsets over its range, most bits to the marked fifth of the frame."""
+    spreads offsets over its range, most bits to where the content evidence (or the centre prior) is."""
     from preanalysis.config import load_config
 
     assert load_config("default").to_dict() == Config().to_dict()
     salience = load_config("salience")
-    assert salience.objective == "salience" and salience.salience.normalise == "top"
+    assert salience.objective == "salience" and salience.salience.normalise == "evidence"
     offsets = np.stack([fa.qp.offsets for fa in analyze(bikes, salience, stop=20)])
     assert offsets.min() <= -2 and offsets.max() >= 1
-    assert (offsets < 0).mean() < 0.4  # the marked fifth (plus block rounding), not half the frame
+    assert (offsets < 0).mean() < 0.4  # the evidence and the centre prior's middle, not half the frame
     quiet = np.stack([fa.qp.offsets for fa in analyze(bikes, Config(), stop=20)])
     assert np.abs(quiet).max() <= 1
     with pytest.raises(PreanalysisError, match="name a preset \\(default, salience\\)"):
