@@ -8,8 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eval.judge import (MEDIAN, coverage, interpolate_track, judged_psnr, load_regions, mean_judged,
-                        median_foreground, regions_for_inputs)
+from eval.judge import (
+    MEDIAN,
+    coverage,
+    interpolate_track,
+    judged_psnr,
+    load_regions,
+    mean_judged,
+    median_foreground,
+    regions_for_inputs,
+)
 from eval.regions import MAX_PSNR
 from preanalysis.cli import main
 from preanalysis.errors import PreanalysisError
