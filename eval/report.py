@@ -2,10 +2,14 @@
 
 report.json layout, for the primary mapped variant against every baseline (and the same under
 `variants` for every mapped variant, e.g. an ablation):
-  clips.<clip>.baselines.<baseline> = {bd_rate: {vmaf, vmaf_neg, psnr_y}, salient_psnr_gain_db}
+  clips.<clip>.baselines.<baseline> = {bd_rate: {vmaf, vmaf_neg, psnr_y}, psnr_gain_db, salient_psnr_gain_db,
+                                       judged_psnr_gain_db}
+  clips.<clip>.judge               = where the map put its bits against the user's regions (eval --regions)
   mean.baselines.<baseline>        = the mean of the clips' values (NaNs skipped)
-bd_rate is percent (negative = the mapped encode saves bits); salient_psnr_gain_db is the mean PSNR-Y gain
-inside the salient region at equal bitrate, interpolated on the RD curves (pchip, like BD-PSNR).
+bd_rate is percent (negative = the mapped encode saves bits); the *_gain_db values are mean PSNR-Y gains at
+equal bitrate, interpolated on the RD curves (pchip BD-PSNR): over the whole frame, inside the map's own
+salient region (the top fifth of its mask: a number that rewards any mask), and inside the regions the user
+judged by (`--regions`; null for clips without).
 """
 
 from __future__ import annotations
@@ -31,11 +35,20 @@ def _curve(points: list[RDPoint], clip: str, variant: str, metric: str) -> tuple
     return [p.bitrate_kbps for p in sel], [getattr(p, metric) for p in sel]
 
 
+GAINS = {"psnr_gain_db": "psnr_y", "salient_psnr_gain_db": "salient_psnr_y", "judged_psnr_gain_db": "judged_psnr_y"}
+
+
 def compare(points: list[RDPoint], clip: str, test: str, anchor: str) -> dict:
-    """BD-rates of `test` against `anchor` on one clip, and the salient-region PSNR gain at equal rate."""
+    """BD-rates of `test` against `anchor` on one clip, and PSNR-Y gains at equal rate (GAINS)."""
     bd = {m: bd_rate(*_curve(points, clip, anchor, m), *_curve(points, clip, test, m)) for m in METRICS}
-    gain = bd_quality(*_curve(points, clip, anchor, "salient_psnr_y"), *_curve(points, clip, test, "salient_psnr_y"))
-    return {"bd_rate": bd, "salient_psnr_gain_db": gain}
+    return {"bd_rate": bd, **{name: _gain(points, clip, test, anchor, metric) for name, metric in GAINS.items()}}
+
+
+def _gain(points: list[RDPoint], clip: str, test: str, anchor: str, metric: str) -> float:
+    a, t = _curve(points, clip, anchor, metric), _curve(points, clip, test, metric)
+    if not all(math.isfinite(q) for q in a[1] + t[1]):
+        return float("nan")  # not measured (no regions for this clip)
+    return bd_quality(*a, *t)
 
 
 def _mean(entries: list[dict]) -> dict:
@@ -43,10 +56,8 @@ def _mean(entries: list[dict]) -> dict:
         finite = [v for v in values if v is not None and math.isfinite(v)]
         return float(np.mean(finite)) if finite else float("nan")
 
-    return {
-        "bd_rate": {m: avg([e["bd_rate"][m] for e in entries]) for m in METRICS},
-        "salient_psnr_gain_db": avg([e["salient_psnr_gain_db"] for e in entries]),
-    }
+    return {"bd_rate": {m: avg([e["bd_rate"][m] for e in entries]) for m in METRICS},
+            **{name: avg([e[name] for e in entries]) for name in GAINS}}
 
 
 def summarise(points: list[RDPoint], baselines: list[str], mapped: list[str], settings: dict) -> dict:
@@ -102,16 +113,42 @@ def plot_clip(points: list[RDPoint], clip: str, out: Path) -> None:
     plt.close(fig)
 
 
+def _fmt(v, unit: str) -> str:
+    return "n/a" if v is None or not math.isfinite(v) else f"{v:+.2f}{unit}"
+
+
 def markdown_table(report: dict) -> str:
-    """Rows = mapped variants (e.g. an ablation) x baselines; mean BD-rates over clips, as a README table."""
-    lines = ["| configuration | vs baseline | VMAF | VMAF-NEG | PSNR-Y | salient PSNR-Y gain |",
-             "|---|---|---|---|---|---|"]
-    fmt = lambda v, unit: "n/a" if v is None or not math.isfinite(v) else f"{v:+.2f}{unit}"
+    """Rows = mapped variants (e.g. an ablation) x baselines; mean BD-rates over clips, as a README table; with
+    the judged regions' gain (mean over the clips that have regions) when any clip has them."""
+    judged = any("judge" in c for c in report["clips"].values())
+    lines = ["| configuration | vs baseline | VMAF | VMAF-NEG | PSNR-Y | salient PSNR-Y gain |"
+             + (" judged PSNR-Y gain |" if judged else ""), "|---|---|---|---|---|---|" + ("---|" if judged else "")]
     for baseline in report["mean"]["baselines"]:
         for variant, by_base in report["mean"]["variants"].items():
             e = by_base[baseline]
-            lines.append(f"| {variant} | {baseline} | " + " | ".join(fmt(e["bd_rate"][m], "%") for m in METRICS)
-                         + f" | {fmt(e['salient_psnr_gain_db'], ' dB')} |")
+            lines.append(f"| {variant} | {baseline} | " + " | ".join(_fmt(e["bd_rate"][m], "%") for m in METRICS)
+                         + f" | {_fmt(e['salient_psnr_gain_db'], ' dB')} |"
+                         + (f" {_fmt(e['judged_psnr_gain_db'], ' dB')} |" if judged else ""))
+    return "\n".join(lines) + "\n"
+
+
+def judged_table(report: dict) -> str:
+    """Per clip with regions, the primary variant: PSNR-Y gain inside the user's regions next to the
+    full-frame numbers, and where the map put its bits (clips.<clip>.judge)."""
+    head = ("| clip | regions | vs baseline | judged PSNR-Y gain | full-frame PSNR-Y gain | VMAF | VMAF-NEG | "
+            "judged share of frame | protected share | protected covers judged | centre prior's share of protected |")
+    lines = [head, "|---" * 11 + "|"]
+    share = lambda v: "n/a" if v is None or not math.isfinite(v) else f"{100 * v:.1f}%"
+    for clip, entry in report["clips"].items():
+        if "judge" not in entry:
+            continue
+        j = entry["judge"]
+        for baseline, e in entry["baselines"].items():
+            lines.append(f"| {clip} | {j['source']} | {baseline} | {_fmt(e['judged_psnr_gain_db'], ' dB')} | "
+                         f"{_fmt(e['psnr_gain_db'], ' dB')} | {_fmt(e['bd_rate']['vmaf'], '%')} | "
+                         f"{_fmt(e['bd_rate']['vmaf_neg'], '%')} | {share(j['judged_share'])} | "
+                         f"{share(j['protected_share'])} | {share(j['protected_covers_judged'])} | "
+                         f"{share(j['centre_prior_share'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -127,5 +164,8 @@ def write_report(report: dict, points: list[RDPoint], out_dir: Path) -> list[Pat
     written.append(out_dir / "summary.md")
     links = "".join(f"- {clip}: [RD curve]({p['rd_curve']}), [salience / QP contact sheet]({p['contact_sheet']})\n"
                     for clip, p in report.get("plots", {}).items())
-    atomic_write_text(written[-1], markdown_table(report) + (f"\nPlots:\n{links}" if links else ""))
+    judged = any("judge" in c for c in report["clips"].values())
+    atomic_write_text(written[-1], markdown_table(report) + (f"\nJudged regions (eval --regions), {report['primary']}:"
+                                                             f"\n\n{judged_table(report)}" if judged else "")
+                      + (f"\nPlots:\n{links}" if links else ""))
     return written

@@ -27,6 +27,7 @@ from preanalysis.io import atomic_output, atomic_write_text
 from preanalysis.prefilters import filtered, prefilter_version
 from preanalysis.video import VideoInfo, decode, probe
 
+from .judge import Regions, coverage, judged_psnr, mean_judged
 from .metrics import measure
 from .regions import region_psnr
 
@@ -84,6 +85,7 @@ class RDPoint:
     salient_psnr_y: float
     background_psnr_y: float
     encode_seconds: float
+    judged_psnr_y: float = float("nan")  # PSNR-Y inside the user's regions (eval --regions), mean over judged frames
 
 
 @dataclass
@@ -221,6 +223,7 @@ class PointSpec:
     variant: Variant
     crf: float
     analysis: ClipAnalysis
+    regions: Regions | None = None  # the user's regions: PSNR-Y is measured inside them too
 
 
 class Prober:
@@ -239,7 +242,8 @@ class Prober:
         return _key("point", spec.input_hash, s.encoder, s.preset, spec.crf, v.params,
                     analysis_dict(v.config) if v.mapped else None, s.frames, spec.analysis.salience_key,
                     CACHE_VERSION, *([v.prefilter, prefilter_version(v.prefilter)] if v.prefilter != "off" else []),
-                    *([s.metric] if s.metric != "libvmaf" else []))
+                    *([s.metric] if s.metric != "libvmaf" else []),
+                    *(["judged", spec.regions.key()] if spec.regions is not None else []))
 
     def point(self, spec: PointSpec) -> RDPoint:
         """Encode, measure (full frame + salient region) and cache one point."""
@@ -260,9 +264,12 @@ class Prober:
             else:
                 scores = measure(spec.path, out, frames, self.settings.ffmpeg, threads=1).means()
             inside, outside = region_psnr(spec.path, out, spec.analysis.salience)
+            judged = float("nan")
+            if spec.regions is not None:
+                judged = mean_judged(judged_psnr(spec.path, out, spec.regions, frames))
         point = RDPoint(spec.clip, spec.variant.name, spec.crf, frames, result.size_bytes, result.bitrate_kbps,
                         scores["vmaf"], scores["vmaf_neg"], scores["psnr_y"], float(np.nanmean(inside)),
-                        float(np.nanmean(outside)), seconds)
+                        float(np.nanmean(outside)), seconds, judged)
         self.cache.put_json(key, asdict(point))
         log.debug("%s %s crf %g: %.1f kbps, VMAF %.2f", spec.clip, spec.variant.name, spec.crf, point.bitrate_kbps,
                   point.vmaf)
@@ -296,9 +303,10 @@ def clip_names(paths: list[Path]) -> list[str]:
 
 def sweep(
     inputs: list[str | Path], variants: list[Variant], settings: SweepSettings, cache: Cache,
-    region_config: Config,
+    region_config: Config, judges: dict[str, Regions] | None = None,
 ) -> list[RDPoint]:
-    """All points of all clips; the salient region of every clip comes from `region_config`'s analysis."""
+    """All points of all clips; the salient region of every clip comes from `region_config`'s analysis, and
+    PSNR-Y is also measured inside judges[clip] (the user's regions) where a clip has them."""
     if not variants:
         raise PreanalysisError("nothing to sweep: give at least one --baseline or a mapped configuration")
     paths = [Path(p) for p in inputs]
@@ -312,5 +320,11 @@ def sweep(
             if v.mapped and analysis_dict(v.config) != analysis_dict(region_config):
                 analysis = ClipAnalysis(analyse_clip(path, v.config, settings.frames, cache, h).qp, region.salience,
                                         region.salience_key)
-            specs += [PointSpec(path, clip, h, info, v, crf, analysis) for crf in settings.crfs]
+            specs += [PointSpec(path, clip, h, info, v, crf, analysis, (judges or {}).get(clip))
+                      for crf in settings.crfs]
     return Prober(settings, cache).points(specs)
+
+
+def judged_coverage(path: str | Path, config: Config, frames: int | None, cache: Cache, regions: Regions) -> dict:
+    """Where `config`'s map puts its bits against the user's regions (judge.coverage; no encodes)."""
+    return coverage(analyse_clip(Path(path), config, frames, cache, file_hash(path)).qp, regions)

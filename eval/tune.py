@@ -4,6 +4,8 @@ The analysers' raw maps do not depend on the weights, so they are computed once 
 only re-combines them (salience -> allocation), then encodes the probe segment at every CRF and measures.
 Optuna's TPE (seeded) picks the trials; the starting config is always trial 0, so the result is never worse
 than what you started from (on the probes).  Every probe point goes through the sweep cache.
+Objective "salience" scores the PSNR-Y gain inside the user's regions when every title has them (`--regions`:
+hand boxes, the median-foreground judge), else inside the starting config's own salient region.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from preanalysis.pipeline import analyze, frame_qp, frame_salience
 from preanalysis.video import probe
 
 from .bdrate import bd_quality, bd_rate
+from .judge import Regions
 from .sweep import ClipAnalysis, PointSpec, Prober, RDPoint, Variant, file_hash
 
 log = logging.getLogger("preanalysis")
@@ -30,7 +33,8 @@ WEIGHT_RANGE = 2.0  # searched weights lie in [-2, 2]: the sign decides more or 
 # VMAF BD-rate against AQ off, so the 16 probes are spent where a gain is possible.
 MAX_STRENGTH, MAX_RANGE = 1.5, 8
 # Objective "salience": the config's weights define what viewers look at, so only how hard the map pushes
-# (strength, offset range) is searched, and harder pushes are allowed.
+# (strength, offset range) is searched, and harder pushes are allowed; maps named with --maps get a weight in
+# [0, 1] searched too (how much a prior counts next to content evidence at weight 1).
 MAX_STRENGTH_SALIENCE = 4.0
 # Encoder-level setting searched with the map: psy-rd, from 0 up to the encoder's default.  On bikes, bigbuckbunny
 # and carphone (60 frames, x264 medium, AQ off) psy-rd 0-0.25 measured about -4% VMAF BD-rate against psy-rd 1,
@@ -52,9 +56,11 @@ class Title:
     luma: list[np.ndarray]
     region: list[np.ndarray] = field(default_factory=list)  # salience of the starting config
     region_key: str = ""
+    judge: Regions | None = None  # the user's regions (objective salience scores the gain inside them)
 
 
-def load_title(path: str | Path, name: str, start: Config, searched: list[str], frames: int) -> Title:
+def load_title(path: str | Path, name: str, start: Config, searched: list[str], frames: int,
+               judge: Regions | None = None) -> Title:
     """Run every searched analyser once over the probe segment."""
     import hashlib
 
@@ -71,7 +77,7 @@ def load_title(path: str | Path, name: str, start: Config, searched: list[str], 
         raise PreanalysisError(f"no frames analysed in {path}: check the input")
     key = hashlib.sha256(np.stack(region).tobytes()).hexdigest()[:24]
     return Title(Path(path), name, file_hash(path), info.width, info.height, info.width / luma[0].shape[1],
-                 maps, luma, region, key)
+                 maps, luma, region, key, judge)
 
 
 def qp_maps(title: Title, config: Config) -> list[QpMap]:
@@ -87,7 +93,7 @@ def curve(prober: Prober, title: Title, variant: Variant, qp: list[QpMap] | None
     """The title's probe curve of `variant` (every CRF of the prober's settings)."""
     analysis = ClipAnalysis(qp or [], title.region, title.region_key)
     info = probe(title.path)
-    return prober.points([PointSpec(title.path, title.name, title.input_hash, info, variant, crf, analysis)
+    return prober.points([PointSpec(title.path, title.name, title.input_hash, info, variant, crf, analysis, title.judge)
                           for crf in prober.settings.crfs])
 
 
@@ -95,22 +101,28 @@ def score(anchor: list[RDPoint], test: list[RDPoint]) -> dict[str, float]:
     def rq(points, metric):
         return [p.bitrate_kbps for p in points], [getattr(p, metric) for p in points]
 
+    judged = all(np.isfinite(p.judged_psnr_y) for p in anchor + test)
     return {
         "vmaf": bd_rate(*rq(anchor, "vmaf"), *rq(test, "vmaf")),
         "vmaf_neg": bd_rate(*rq(anchor, "vmaf_neg"), *rq(test, "vmaf_neg")),
         "salient_psnr_gain_db": bd_quality(*rq(anchor, "salient_psnr_y"), *rq(test, "salient_psnr_y")),
+        **({"judged_psnr_gain_db": bd_quality(*rq(anchor, "judged_psnr_y"), *rq(test, "judged_psnr_y"))}
+           if judged else {}),
     }
 
 
 def objective_value(scores: list[dict[str, float]], objective: str, vmaf_limit: float = SALIENCE_VMAF_LIMIT) -> float:
-    """What TPE minimises: mean VMAF BD-rate, or (salience) minus the salient PSNR gain, penalised by the VMAF
-    BD-rate past `vmaf_limit` percent."""
+    """What TPE minimises: mean VMAF BD-rate, or (salience) minus the PSNR gain inside the judged regions (the
+    own salient region where titles have none), penalised by the VMAF BD-rate past `vmaf_limit` percent."""
     vmaf = float(np.mean([s["vmaf"] for s in scores]))
     if not np.isfinite(vmaf):
         return 1e3  # a curve that is not monotone: treat as a failed probe
     if objective == "efficiency":
         return vmaf
-    gain = float(np.mean([s["salient_psnr_gain_db"] for s in scores]))
+    key = "judged_psnr_gain_db" if all("judged_psnr_gain_db" in s for s in scores) else "salient_psnr_gain_db"
+    gain = float(np.mean([s[key] for s in scores]))
+    if not np.isfinite(gain):
+        return 1e3
     return -gain + max(0.0, vmaf - vmaf_limit)
 
 
@@ -134,13 +146,15 @@ def start_params(start: Config, searched: list[str], encoder: str = "x264") -> d
             "psy_rd": float(psy.split(",")[0].split(":")[0])}
 
 
-def search_space(searched: list[str], objective: str, encoder: str = "x264") -> dict:
+def search_space(searched: list[str], objective: str, encoder: str = "x264", salience_weights: bool = False) -> dict:
+    """Optuna distributions; objective salience searches weights (in [0, 1]) only when salience_weights."""
     from optuna.distributions import FloatDistribution, IntDistribution
 
     psy = {"psy_rd": FloatDistribution(0.0, PSY_RD_DEFAULT[encoder])} if encoder in PSY_RD_DEFAULT else {}
     if objective == "salience":
-        return {"strength": FloatDistribution(0.0, MAX_STRENGTH_SALIENCE), "offset_range": IntDistribution(1, MAX_RANGE),
-                **psy}
+        weights = {f"w_{m}": FloatDistribution(0.0, 1.0) for m in searched} if salience_weights else {}
+        return {**weights, "strength": FloatDistribution(0.0, MAX_STRENGTH_SALIENCE),
+                "offset_range": IntDistribution(1, MAX_RANGE), **psy}
     return {**{f"w_{m}": FloatDistribution(-WEIGHT_RANGE, WEIGHT_RANGE) for m in searched},
             "strength": FloatDistribution(0.0, MAX_STRENGTH), "offset_range": IntDistribution(1, MAX_RANGE), **psy}
 
@@ -178,6 +192,7 @@ def libvmaf_check(titles: list[Title], config: Config, prober: Prober, baseline:
 def tune(
     titles: list[Title], start: Config, searched: list[str], prober: Prober, baseline: Variant,
     map_params: dict[str, str], trials: int = 16, seed: int = 0, vmaf_limit: float = SALIENCE_VMAF_LIMIT,
+    salience_weights: bool = False,
 ) -> TuneResult:
     """Search weights/strength/offset range with seeded TPE: `trials` probe configurations in all, the
     starting config (measured as it is, even outside the search space) being the first."""
@@ -199,7 +214,9 @@ def tune(
                  ", ".join(f"{s['vmaf']:+.2f}%" for s in scores))
         return value, scores
 
-    space = search_space(searched, start.objective, settings.encoder)
+    if len({t.judge is None for t in titles}) > 1:
+        raise PreanalysisError("give --regions for every title or for none: the objective must judge them alike")
+    space = search_space(searched, start.objective, settings.encoder, salience_weights)
     p0 = {k: v for k, v in start_params(start, searched, settings.encoder).items() if k in space}
     start_value, start_scores = evaluate(0, p0, start)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

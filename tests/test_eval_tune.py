@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from eval.tune import load_title, qp_maps
 from preanalysis.cli import main
@@ -85,3 +86,28 @@ def test_salience_objective_penalises_vmaf_past_the_limit():
     assert objective_value(scores, "salience") == -1.8  # +2% is inside the default +3% bound
     assert objective_value(scores, "salience", vmaf_limit=1.0) == -0.8  # a 1% margin: the extra 1% costs
     assert objective_value(scores, "efficiency", vmaf_limit=1.0) == 2.0
+
+
+def test_salience_objective_judges_inside_the_users_regions():
+    from eval.tune import objective_value, search_space
+
+    own = [{"vmaf": 1.0, "vmaf_neg": 0.0, "salient_psnr_gain_db": 2.5}]
+    judged = [{**own[0], "judged_psnr_gain_db": 0.4}]
+    assert objective_value(own, "salience") == -2.5  # no regions: the starting config's own region
+    assert objective_value(judged, "salience") == -0.4  # regions given: the gain inside them, not the own mask
+    space = search_space(["centre"], "salience", "x264", salience_weights=True)
+    assert (space["w_centre"].low, space["w_centre"].high) == (0.0, 1.0)
+    assert "w_centre" not in search_space(["centre"], "salience", "x264")
+
+
+def test_tune_with_regions_scores_the_gain_inside_them(tmp_path, capsys):
+    out = tmp_path / "tuned.yaml"
+    face = Path(__file__).parent / "data" / "carphone_face_regions.json"
+    args = ["tune", str(CARPHONE), "--frames", "8", "--preset", "veryfast", "--crf", "24", "30", "36", "42",
+            "--trials", "2", "--config", "salience", "--regions", f"carphone_pristine={face}",
+            "--cache", str(tmp_path / "cache"), "-o", str(out)]
+    assert main(args) == 0
+    line = next(x for x in out.read_text().splitlines() if x.startswith("# carphone_pristine.mp4"))
+    assert "judged PSNR" in line
+    assert main(args[:-2] + ["--regions", "bikes=x.json", "-o", str(out)]) != 0
+    assert "'bikes' is not one of the inputs" in capsys.readouterr().err

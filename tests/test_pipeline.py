@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from preanalysis import video
-from preanalysis.config import Config, Roi, from_dict, load_config
+from preanalysis.config import Config, Roi, SalienceConfig, from_dict, load_config
 from preanalysis.errors import PreanalysisError
 from preanalysis.maps import load_maps, write_maps
 from preanalysis.pipeline import analyze, scene_cuts
@@ -80,15 +80,15 @@ def test_analysis_from_a_cut_equals_the_full_run(bikes):
 
 def test_presets_load_and_the_salience_one_steers_bits(bikes):
     """default.yaml is Config() (what the tuner found for VMAF per bit: the map nearly off); the salience preset
-    spreads offsets over its range, most bits to the marked fifth of the frame."""
+    spreads offsets over its range, most bits to where the content evidence (or the centre prior) is."""
     from preanalysis.config import load_config
 
     assert load_config("default").to_dict() == Config().to_dict()
     salience = load_config("salience")
-    assert salience.objective == "salience" and salience.salience.normalise == "top"
+    assert salience.objective == "salience" and salience.salience.normalise == "evidence"
     offsets = np.stack([fa.qp.offsets for fa in analyze(bikes, salience, stop=20)])
     assert offsets.min() <= -2 and offsets.max() >= 1
-    assert (offsets < 0).mean() < 0.4  # the marked fifth (plus block rounding), not half the frame
+    assert (offsets < 0).mean() < 0.4  # the evidence and the centre prior's middle, not half the frame
     quiet = np.stack([fa.qp.offsets for fa in analyze(bikes, Config(), stop=20)])
     assert np.abs(quiet).max() <= 1
     with pytest.raises(PreanalysisError, match="name a preset \\(default, salience\\)"):
@@ -236,3 +236,22 @@ def test_encoder_options_may_be_written_as_yaml_numbers(tmp_path):
     assert load_config(path).encode.x264_params == {"threads": "1", "psy-rd": "0.2"}
     with pytest.raises(PreanalysisError, match="must be str"):
         from_dict(Config, {"encode": {"x264_params": {"threads": True}}})
+
+
+def test_evidence_normalisation_marks_each_detection_at_its_own_weight():
+    """A person at weight 1 keeps full strength however many maps are weighted; the centre prior (weight 0.3)
+    decides only where there is no evidence; the protected region is the evidence's size, not a fixed share."""
+    people = np.zeros((20, 30), np.float32)
+    people[5:15, 2:6] = 0.9  # a person at the left edge, 6.7% of the frame
+    y, x = np.mgrid[0:20, 0:30]
+    centre = np.exp(-((y - 9.5) ** 2 + (x - 14.5) ** 2) / 50).astype(np.float32)
+    maps = {"people": people, "faces": np.zeros_like(people), "centre": centre}
+    mask = combine(maps, {"people": 1.0, "faces": 1.0, "centre": 0.3}, normalise="evidence")
+    assert mask[10, 3] == round(0.9 * 255) and mask[10, 15] == round(0.3 * centre[10, 15] * 255)
+    assert (mask > 0.5 * 255).mean() == pytest.approx(40 / 600)
+    summed = combine(maps, {"people": 1.0, "faces": 1.0, "centre": 0.3})  # a sum over 2.3 dilutes the person
+    assert summed[10, 3] < 0.45 * 255
+    with pytest.raises(PreanalysisError, match="weights >= 0"):
+        combine(maps, {"people": 1.0, "centre": -0.3}, normalise="evidence")
+    with pytest.raises(PreanalysisError, match="must be >= 0 with normalise evidence"):
+        from_dict(SalienceConfig, {"weights": {"people": 1.0, "centre": -0.3}, "normalise": "evidence"})

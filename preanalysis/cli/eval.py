@@ -35,6 +35,11 @@ def add_arguments(p):
     p.add_argument("--frames", type=int, default=None, help="first N frames of each clip (default: all)")
     p.add_argument("--ablation", action="store_true",
                    help="also sweep each weighted map alone (texture only, motion only, ...)")
+    p.add_argument("--regions", action="append", default=[], metavar="CLIP=FILE",
+                   help="judge each clip also inside regions of your own (hand boxes, gaze maps, a detector you trust), "
+                        "never the map's own mask: FILE is .json tracks, .csv frame,x,y,w,h[,id], a mask video or "
+                        "median-foreground (static cameras); CLIP an input, its file name or stem; repeatable, one "
+                        "per clip (docs/usage.md)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel encodes/metrics (default: cores)")
     p.add_argument("--cache", metavar="DIR", help="cache of points and analyses (default REPORT_DIR/cache)")
     p.add_argument("--ffmpeg", metavar="PATH", help="ffmpeg with libvmaf (default $PREANALYSIS_FFMPEG or imageio-ffmpeg's)")
@@ -77,8 +82,9 @@ def visual_sheets(inputs, clips, config, frames, out: Path) -> dict:
 
 def run(args) -> int:
     from eval.encoder_defaults import eval_defaults
+    from eval.judge import judges_for
     from eval.report import summarise, write_report
-    from eval.sweep import Cache, SweepSettings, Variant, clip_names, parse_params, sweep
+    from eval.sweep import Cache, SweepSettings, Variant, clip_names, judged_coverage, parse_params, sweep
 
     config = config_from_args(args)
     defaults = eval_defaults(args.encoder)
@@ -99,19 +105,26 @@ def run(args) -> int:
         mapped += ablation_variants(config, map_params, args.encoder)
     settings = SweepSettings(args.encoder, args.preset, tuple(args.crf), args.frames, max(1, args.jobs), args.ffmpeg)
     cache = Cache(args.cache or out / "cache")
+    inputs = [Path(p) for p in args.inputs]
+    judges = judges_for(inputs, clip_names(inputs), args.regions, args.frames)
     t0 = time.perf_counter()
-    points = sweep(args.inputs, baselines + mapped, settings, cache, config)
+    points = sweep(args.inputs, baselines + mapped, settings, cache, config, judges)
     report = summarise(points, [b.name for b in baselines], [m.name for m in mapped], {
         "encoder": args.encoder, "preset": args.preset, "crfs": list(args.crf), "frames": args.frames,
         "map_params": args.map_params, "prefilter": config.encode.prefilter, "config": config.to_dict(), "inputs": [str(p) for p in args.inputs],
+        "regions": args.regions,
     })
-    inputs = [Path(p) for p in args.inputs]
+    for clip, judge in judges.items():
+        path = inputs[clip_names(inputs).index(clip)]
+        report["clips"][clip]["judge"] = {"source": judge.source,
+                                          **judged_coverage(path, config, args.frames, cache, judge)}
     report["plots"] = visual_sheets(inputs, clip_names(inputs), config, args.frames, out)
     written = write_report(report, points, out)
     log.info("%d points (%d cached) in %.0f s -> %s", len(points), cache.hits, time.perf_counter() - t0,
              ", ".join(str(w) for w in written))
     for b, e in report["mean"]["baselines"].items():
         bd = e["bd_rate"]
-        log.info("mapped vs %s: BD-rate VMAF %+.2f%%  VMAF-NEG %+.2f%%  PSNR-Y %+.2f%%  salient PSNR %+.2f dB",
-                 b, bd["vmaf"], bd["vmaf_neg"], bd["psnr_y"], e["salient_psnr_gain_db"])
+        log.info("mapped vs %s: BD-rate VMAF %+.2f%%  VMAF-NEG %+.2f%%  PSNR-Y %+.2f%%  salient PSNR %+.2f dB%s",
+                 b, bd["vmaf"], bd["vmaf_neg"], bd["psnr_y"], e["salient_psnr_gain_db"],
+                 f"  judged PSNR {e['judged_psnr_gain_db']:+.2f} dB" if judges else "")
     return 0

@@ -41,7 +41,11 @@ def add_arguments(p):
                    help="objective salience: the VMAF BD-rate the map may cost on the probes before it is penalised "
                         f"(default {SALIENCE_VMAF_LIMIT:g}; lower it to leave a margin for unseen content)")
     p.add_argument("--maps", nargs="+", default=None, metavar="MAP",
-                   help="maps whose weights are searched (default: those weighted in the config)")
+                   help="maps whose weights are searched (default: those weighted in the config; objective salience "
+                        "searches weights, in [0, 1], only of the maps named here)")
+    p.add_argument("--regions", action="append", default=[], metavar="CLIP=FILE",
+                   help="objective salience: score the PSNR-Y gain inside these regions (as `eval --regions`; give one "
+                        "for every title) instead of inside the starting config's own salient region")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel probe encodes (default: cores)")
     p.add_argument("--cache", metavar="DIR", help="probe cache (default: TUNED.cache beside the output)")
     p.add_argument("--ffmpeg", metavar="PATH", help="ffmpeg with libvmaf")
@@ -61,9 +65,11 @@ def tuned_yaml(result, args, seconds: float) -> str:
         f"# objective ({result.config.objective}): start {result.start_value:+.3f} -> tuned {result.value:+.3f}",
     ]
     for path, s0, s in zip(args.inputs, result.start_scores, result.scores):
+        judged = (f", judged PSNR {s0['judged_psnr_gain_db']:+.2f} -> {s['judged_psnr_gain_db']:+.2f} dB"
+                  if "judged_psnr_gain_db" in s else "")
         lines.append(f"# {Path(path).name}: VMAF BD-rate {s0['vmaf']:+.2f}% -> {s['vmaf']:+.2f}%, VMAF-NEG "
                      f"{s0['vmaf_neg']:+.2f}% -> {s['vmaf_neg']:+.2f}%, salient PSNR "
-                     f"{s0['salient_psnr_gain_db']:+.2f} -> {s['salient_psnr_gain_db']:+.2f} dB")
+                     f"{s0['salient_psnr_gain_db']:+.2f} -> {s['salient_psnr_gain_db']:+.2f} dB{judged}")
     if result.check:
         lines.append("# probes scored by vmaf-torch; libvmaf re-measure of the tuned config: VMAF BD-rate "
                      + ", ".join(f"{Path(p).name} {s['vmaf']:+.2f}%" for p, s in zip(args.inputs, result.check["scores"]))
@@ -74,6 +80,7 @@ def tuned_yaml(result, args, seconds: float) -> str:
 
 def run(args) -> int:
     from eval.encoder_defaults import eval_defaults
+    from eval.judge import judges_for
     from eval.sweep import Cache, Prober, SweepSettings, Variant, clip_names, parse_params
     from eval.tune import load_title, tune
 
@@ -97,10 +104,15 @@ def run(args) -> int:
     cache = Cache(args.cache or out.with_suffix(".cache"))
     log.info("probes: %s, scored by %s", f"{args.encoder} {args.preset}, first {args.frames} frames", settings.metric)
     t0 = time.perf_counter()
-    titles = [load_title(p, n, start, searched, args.frames) for p, n in zip(args.inputs, clip_names(
-        [Path(i) for i in args.inputs]))]
+    inputs = [Path(i) for i in args.inputs]
+    names = clip_names(inputs)
+    judges = judges_for(inputs, names, args.regions, args.frames)
+    if judges and len(judges) != len(names):
+        raise PreanalysisError(f"--regions names {len(judges)} of {len(names)} titles: give one for every title or none")
+    titles = [load_title(p, n, start, searched, args.frames, judges.get(n)) for p, n in zip(inputs, names)]
     result = tune(titles, start, searched, Prober(settings, cache), Variant("anchor", parse_params(args.baseline)),
-                  parse_params(args.map_params), args.trials, args.seed, args.vmaf_limit)
+                  parse_params(args.map_params), args.trials, args.seed, args.vmaf_limit,
+                  salience_weights=args.maps is not None)
     seconds = time.perf_counter() - t0
     atomic_write_text(out, tuned_yaml(result, args, seconds))
     log.info("tuned in %.0f s: objective %+.3f -> %+.3f; wrote %s", seconds, result.start_value, result.value, out)

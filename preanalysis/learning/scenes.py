@@ -5,6 +5,10 @@ A generated scene is a textured background seen by a panning camera, with textur
 grow and shrink (deform), under a lighting ramp and sensor noise.  Because every pixel is rendered from a
 known transform, the foreground masks and the motion between frames are exact.
 
+Content drawn over any frames, with true masks, for the content analysers (people, faces, text): text and
+graphics overlays (`draw_overlays`: a caption, a corner logo, a score box whose clock ticks, a scrolling ticker)
+and walking people (`walking_people`: silhouettes OpenCV's HOG pedestrian model recognises, with their boxes).
+
 Flow convention (as preanalysis.learning.teacher): flow[t] says where each pixel of frame t is in frame t+1,
 frame_t(x) ≈ frame_{t+1}(x + flow[t](x)).
 """
@@ -165,3 +169,106 @@ def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: int = 25, p
 def _chain(first, rest):
     yield first
     yield from rest
+
+
+# --- content drawn over frames (overlays, walking people), with true masks ---
+
+KINDS = ("caption", "logo", "score", "ticker")
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+WORDS = ("breaking", "news", "markets", "rally", "as", "talks", "resume", "weather", "storm", "warning", "for", "the",
+         "coast", "tonight", "live")
+
+
+@dataclass
+class Overlaid:
+    frames: np.ndarray  # uint8 (n, h, w, 3) RGB with the overlays drawn
+    masks: dict[str, np.ndarray]  # kind -> bool (n, h, w): the overlay's rectangle in each frame
+
+
+def draw_overlays(frames: np.ndarray, kinds: tuple[str, ...] = KINDS, seed: int = 0, ticker_speed: float = 3.0) -> Overlaid:
+    """Copy of frames (n, h, w, 3 RGB uint8) with the chosen overlays; sizes follow the frame height."""
+    rng = np.random.default_rng(seed)
+    n, h, w = frames.shape[:3]
+    out = frames.copy()
+    masks = {k: np.zeros((n, h, w), bool) for k in kinds}
+    s = h / 360  # font scale unit: a 360-line frame gets 0.6-ish text
+    caption = " ".join(rng.choice(WORDS, 5))
+    ticker = " ".join(rng.choice(WORDS, 14)) + "  +++  "
+    logo = "".join(rng.choice(list("ABCDEFGHKMNPRSTVWXYZ"), 3)) + str(int(rng.integers(1, 9)))
+    line = lambda k: max(1, round(k * s))  # stroke widths follow the frame height
+    for t in range(n):
+        img = out[t]
+        if "caption" in kinds:  # white text with a black outline, centred low in the picture
+            scale, thick, m = 0.7 * s, line(2), max(2, round(3 * s))
+            (tw, th), base = cv2.getTextSize(caption, FONT, scale, thick)
+            x, y = (w - tw) // 2, int(h * 0.80)
+            cv2.putText(img, caption, (x, y), FONT, scale, (0, 0, 0), thick + max(2, round(2 * s)), cv2.LINE_AA)
+            cv2.putText(img, caption, (x, y), FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)
+            masks["caption"][t, max(0, y - th - m): y + base + m, max(0, x - m): x + tw + m] = True
+        if "logo" in kinds:  # a framed station mark in the top right corner
+            scale, thick, m = 0.8 * s, line(2), max(3, round(5 * s))
+            (tw, th), base = cv2.getTextSize(logo, FONT, scale, thick)
+            x0, y0 = w - tw - int(0.06 * w), int(0.06 * h)
+            cv2.rectangle(img, (x0 - m, y0 - m), (x0 + tw + m, y0 + th + base + m), (230, 230, 230), line(1))
+            cv2.putText(img, logo, (x0, y0 + th), FONT, scale, (240, 240, 60), thick, cv2.LINE_AA)
+            masks["logo"][t, y0 - m: y0 + th + base + m + 1, x0 - m: x0 + tw + m + 1] = True
+        if "score" in kinds:  # a solid box top left whose clock ticks once a second
+            seconds = 45 * 60 + 12 + t // 25
+            score = f"ABC 2-1 XYZ  {seconds // 60}:{seconds % 60:02d}"
+            scale, thick, m = 0.5 * s, line(1), max(3, round(4 * s))
+            (tw, th), base = cv2.getTextSize(score, FONT, scale, thick)
+            x0, y0 = int(0.04 * w), int(0.05 * h)
+            cv2.rectangle(img, (x0, y0), (x0 + tw + 2 * m, y0 + th + base + 2 * m), (20, 30, 90), -1)
+            cv2.putText(img, score, (x0 + m, y0 + m + th), FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)
+            masks["score"][t, y0: y0 + th + base + 2 * m + 1, x0: x0 + tw + 2 * m + 1] = True
+        if "ticker" in kinds:  # text scrolling right to left in a dark band at the bottom
+            scale, thick = 0.55 * s, line(1)
+            (tw, th), _ = cv2.getTextSize(ticker, FONT, scale, thick)
+            band0, band1 = int(0.90 * h), h - int(0.02 * h)
+            img[band0:band1] = (np.asarray(img[band0:band1], np.float32) * 0.25
+                                + np.float32([10, 10, 60]) * 0.75).astype(np.uint8)
+            offset = int(t * ticker_speed) % (tw + w)
+            cv2.putText(img, ticker, (w - offset, (band0 + band1 + th) // 2), FONT, scale, (255, 255, 255), thick,
+                        cv2.LINE_AA)
+            masks["ticker"][t, band0:band1] = True
+    return Overlaid(out, masks)
+
+
+def draw_person(img: np.ndarray, x: float, feet_y: float, height: float, shade: int, phase: float) -> None:
+    """A walking-person silhouette (head, torso, swinging arms and legs) with its feet at (x, feet_y)."""
+    u = height / 8.0
+    colour = (shade,) * 3 if img.ndim == 3 else shade
+    top = feet_y - height
+    cv2.ellipse(img, (int(x), int(top + 0.55 * u)), (int(0.4 * u), int(0.55 * u)), 0, 0, 360, colour, -1, cv2.LINE_AA)
+    torso = [[x - 0.9 * u, top + 1.3 * u], [x + 0.9 * u, top + 1.3 * u], [x + 0.7 * u, top + 4.2 * u],
+             [x - 0.7 * u, top + 4.2 * u]]
+    cv2.fillPoly(img, [np.array(torso, np.int32)], colour, cv2.LINE_AA)
+    swing = np.sin(phase)
+    for side in (-1, 1):
+        hand = (int(x + side * 1.1 * u + swing * side * 0.6 * u), int(top + 4.3 * u))
+        cv2.line(img, (int(x + side * 0.85 * u), int(top + 1.5 * u)), hand, colour, max(1, int(0.35 * u)), cv2.LINE_AA)
+        foot = (int(x + side * (0.45 + 0.8 * swing * side) * u), int(feet_y))
+        cv2.line(img, (int(x + side * 0.35 * u), int(top + 4.1 * u)), foot, colour, max(1, int(0.45 * u)), cv2.LINE_AA)
+
+
+def walking_people(frames: np.ndarray, people: int = 2, seed: int = 0, shade: int = 35,
+                   heights: tuple[float, float] = (0.45, 0.65)) -> tuple[np.ndarray, np.ndarray]:
+    """Copy of frames (n, h, w, 3 RGB uint8) with people walking across (heights a share of the frame's), and
+    their boxes per frame: (frames with people, int array (n, people, 4) of x, y, w, h)."""
+    rng = np.random.default_rng(seed)
+    n, h, w = frames.shape[:3]
+    out = frames.copy()
+    boxes = np.zeros((n, people, 4), np.int64)
+    walkers = []
+    for p in range(people):
+        height = h * rng.uniform(*heights)
+        start = w * (0.2 + 0.6 * p / max(1, people - 1)) if people > 1 else w / 2
+        speed = rng.choice([-1.0, 1.0]) * rng.uniform(1.0, 2.5) * h / 360
+        walkers.append((height, start, speed, h * rng.uniform(0.85, 0.95)))
+    for t in range(n):
+        for p, (height, start, speed, feet) in enumerate(walkers):
+            x = start + speed * t
+            draw_person(out[t], x, feet, height, shade, phase=0.35 * t + p)
+            u = height / 8.0
+            boxes[t, p] = (int(x - 1.6 * u), int(feet - height), int(3.2 * u), int(height))
+    return out, boxes
