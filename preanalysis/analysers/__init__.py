@@ -1,12 +1,12 @@
 """Analysers, one file each: every analysis of a frame the salience mask can weigh.
 
 Classical (numpy/OpenCV), registered on import: texture, motion, foreground (camera.py: the DIS flow and the
-camera model they share; grid.py: maps on the encoder's block grid), centre.
+camera model they share; grid.py: maps on the encoder's block grid), centre, temporal_masking (VMAF's motion).
 Learned (torch; networks in preanalysis.learning.models), imported only when a config asks for one:
 flow_motion, predicted_motion, objects, static, predictability.
 """
 
-from . import centre, foreground, motion, texture  # noqa: F401  (register the classical ones)
+from . import centre, foreground, motion, temporal_masking, texture  # noqa: F401  (register the classical ones)
 from .base import (
     ANALYSERS,
     LEARNED,
