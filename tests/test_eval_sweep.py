@@ -31,13 +31,14 @@ def test_sweep_writes_every_report_file(swept):
     out, _ = swept
     report = json.loads((out / "report.json").read_text())
     for entry in (report["clips"]["carphone_pristine"], report["mean"]):
-        assert set(entry["baselines"]) == {"aq-mode=1", "aq-mode=1:aq-strength=0.0"}
+        assert set(entry["baselines"]) == {"aq-mode=1", "aq-mode=1:aq-strength=0.0", "without map"}
         for value in entry["baselines"].values():
             assert set(value["bd_rate"]) == {"vmaf", "vmaf_neg", "psnr_y"}
             assert all(isinstance(v, float) and abs(v) < 100 for v in value["bd_rate"].values())
             assert isinstance(value["salient_psnr_gain_db"], float)
     rows = list(csv.DictReader((out / "rd_points.csv").open()))
-    assert len(rows) == 3 * 4  # 2 baselines + mapped, 4 CRFs
+    assert len(rows) == 4 * 4  # 2 baselines + without map + mapped, 4 CRFs
+    assert {r["variant"] for r in rows} == {"aq-mode=1", "aq-mode=1:aq-strength=0.0", "without map", "mapped"}
     by_variant = {}
     for r in rows:
         by_variant.setdefault(r["variant"], []).append(r)
@@ -74,7 +75,7 @@ def test_changed_setting_is_not_served_from_cache(swept, monkeypatch, tmp_path):
     monkeypatch.setattr(eval.sweep.Prober, "encode", lambda *a, **k: calls.append(a) or real(*a, **k))
     args = ["--frames", "12", "--preset", "veryfast", "--crf", "24", "30", "--baseline", "aq-mode=1"]
     assert main(["eval", str(CARPHONE), *args, "--allocate-strength", "2", "--cache", str(cache), "-o", str(tmp_path)]) == 0
-    assert len(calls) == 2  # only the mapped points changed; the baseline's two points were cached
+    assert len(calls) == 2  # only the mapped points changed; the baselines' points were cached
 
 
 def test_parse_params():
@@ -106,3 +107,19 @@ def test_ablation_separates_maps_encoder_settings_and_pre_filter():
     one_map = from_dict(Config, {"salience": {"weights": {"foreground": 1.0}}})  # with encoder settings
     assert [v.name for v in ablation_variants(one_map, anchor, "x264")] == ["maps only", "encoder settings only",
                                                                            "pre-filter only"]
+
+
+def test_without_map_differs_from_mapped_only_in_the_map():
+    from preanalysis.cli.eval import sweep_variants
+    from preanalysis.config import Config, from_dict
+
+    config = from_dict(Config, {"encode": {"prefilter": "mctf:0.5", "x264_params": {"psy-rd": "0.3,0"}},
+                                "allocate": {"strength": 1.0, "segment": "gop", "temporal_gain": 2.0}})
+    anchor = {"aq-mode": "1", "aq-strength": "0.0"}
+    baselines, mapped = sweep_variants(config, ["aq-mode=1"], anchor, "x264", ablation=True)
+    assert [b.name for b in baselines] == ["aq-mode=1", "without map"] and mapped[0].name == "mapped"
+    full, off = mapped[0], baselines[1]
+    assert full.mapped and full.config == config and not off.mapped
+    assert off.params == full.params == {**anchor, "psy-rd": "0.3,0"}  # same encoder settings
+    assert off.prefilter == full.prefilter == "mctf:0.5"  # same pre-filter
+    assert {f for f in full.__dataclass_fields__ if getattr(full, f) != getattr(off, f)} == {"name", "config"}
