@@ -272,8 +272,9 @@ def reallocate(segment: list[FrameAnalysis], config: Config) -> list[FrameAnalys
         from .analysers.temporal_masking import backward_motion, motion2
 
         starts = np.array([fa.scene_start for fa in segment])
-        motion = motion2(np.array([backward_motion(fa.maps[TEMPORAL]) for fa in segment]), starts)
-        frame = frame_offsets(np.log2(1 + motion), starts, a.temporal_gain, a.temporal_unit)
+        log_motion = np.log2(1 + motion2(np.array([backward_motion(fa.maps[TEMPORAL]) for fa in segment]), starts))
+        if log_motion.std() >= a.temporal_min_spread:
+            frame = frame_offsets(log_motion, starts, a.temporal_gain, a.temporal_unit)
     offsets = segment_offsets(raw, complexity, frame, a.frame_qp_range, a.min_offset, a.max_offset)
     for fa, o in zip(segment, offsets):
         fa.qp = QpMap(o, width, height)
