@@ -74,7 +74,7 @@ def analyser_names(config: Config) -> list[str]:
     """The analysers a config needs: those producing a weighted map, plus any listed explicitly."""
     names = [map_owner(m) for m, w in config.salience.weights.items() if w != 0]
     names += [map_owner(n) for n in config.analysis.analysers]
-    if config.allocate.temporal_gain:
+    if config.allocate.temporal_gain and config.allocate.segment != "frame":
         names.append(TEMPORAL)
     return list(dict.fromkeys(names))
 

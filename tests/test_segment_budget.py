@@ -76,7 +76,12 @@ def test_temporal_masking_map_is_vmaf_motion_per_block():
     assert m[:, :32].max() == 0 and m[:, 56:].min() > 0.05
 
 
-def test_temporal_gain_needs_a_segment_budget():
+def test_per_frame_budget_runs_no_temporal_analysis():
+    from preanalysis.config import Config, from_dict
+    from preanalysis.pipeline import analyser_names
+
+    assert "temporal_masking" in analyser_names(Config())  # the shipped default spends from it
+    per_frame = from_dict(Config, {"allocate": {"segment": "frame"}})
+    assert "temporal_masking" not in analyser_names(per_frame)
     with pytest.raises(PreanalysisError, match="allocate.segment"):
-        AllocateConfig(temporal_gain=1.0)
-    AllocateConfig(temporal_gain=1.0, segment="gop")
+        AllocateConfig(segment="title")
