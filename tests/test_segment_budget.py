@@ -85,3 +85,68 @@ def test_per_frame_budget_runs_no_temporal_analysis():
     assert "temporal_masking" not in analyser_names(per_frame)
     with pytest.raises(PreanalysisError, match="allocate.segment"):
         AllocateConfig(segment="title")
+
+
+# A clip whose segments hold a still stretch and a moving one: the frame-level part moves bits to the still
+# frames.  Forced cuts every 16 frames, budget segments of >= 32 frames: segments start at 0 and 32.
+TEMPORAL = {"analysis": {"max_scene_frames": 16},
+            "allocate": {"segment": "gop", "segment_frames": 32, "temporal_gain": 2.0, "temporal_min_spread": 0.0}}
+STILL = [*range(0, 16), *range(32, 48)]
+FRAMES = 64
+
+
+@pytest.fixture(scope="module")
+def still_then_moving(tmp_path_factory):
+    from preanalysis.learning.scenes import moving_objects, write_video
+
+    s = moving_objects(width=160, height=96, frames=32, objects=2, pan=(4.0, 2.0), seed=3)
+    rgb = [s.rgb[0]] * 16 + list(s.rgb[:16]) + [s.rgb[16]] * 16 + list(s.rgb[16:])
+    return write_video(rgb, tmp_path_factory.mktemp("temporal") / "still_moving.mkv")
+
+
+def temporal_config():
+    from preanalysis.config import Config, from_dict
+
+    return from_dict(Config, TEMPORAL)
+
+
+def test_frame_level_offsets_survive_the_farms_chunking(still_then_moving):
+    import io
+
+    from preanalysis.farm import analyse_chunk, plan_chunks
+    from preanalysis.pipeline import analyze, scene_cuts
+
+    config = temporal_config()
+    full = np.stack([fa.qp.offsets for fa in analyze(still_then_moving, config)])
+    means = full.mean(axis=(1, 2))
+    moving = [t for t in range(FRAMES) if t not in STILL]
+    assert means[STILL].mean() < means[moving].mean() - 1  # the still frames take bits from the moving ones
+    assert scene_cuts(still_then_moving, config) == [0, 32]  # chunks may start at segment starts only
+    chunks = plan_chunks(str(still_then_moving), scene_cuts(still_then_moving, config), chunk_frames=16)
+    assert [(c.start, c.stop) for c in chunks] == [(0, 32), (32, None)]
+    parts = [np.load(io.BytesIO(analyse_chunk(c, config)))["qp_offsets"] for c in chunks]
+    np.testing.assert_array_equal(np.concatenate(parts), full)
+
+
+def test_frame_level_offsets_reach_the_qpfile(still_then_moving, tmp_path):
+    from encoder_adapters.files import write_qpfile
+    from preanalysis.pipeline import analyze
+
+    qps = write_qpfile(tmp_path / "q.txt", [fa.qp for fa in analyze(still_then_moving, temporal_config())], 30)
+    moving = [q for t, q in enumerate(qps) if t not in STILL]
+    assert np.mean([qps[t] for t in STILL]) < np.mean(moving) - 1  # frame QPs carry the frame-level part
+
+
+def test_frame_level_offsets_survive_two_pass(still_then_moving, tmp_path):
+    from encoder_adapters import read_qps
+    from preanalysis.facade import Preanalysis
+
+    def still_minus_moving(use_map: bool) -> float:
+        out = tmp_path / f"{use_map}.mp4"
+        Preanalysis(temporal_config()).encode(still_then_moving, out, "x264", bitrate_kbps=150, preset="veryfast",
+                                              params={"aq-mode": "1", "aq-strength": "0"}, use_map=use_map)
+        qp = [float(np.mean(q)) for _, q in read_qps(out)]
+        return np.mean([qp[t] for t in STILL]) - np.mean([qp[t] for t in range(FRAMES) if t not in STILL])
+
+    # The 2-pass rate control keeps the map's frame-level part: still frames get lower QPs than without it.
+    assert still_minus_moving(True) < still_minus_moving(False) - 1
