@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from preanalysis.allocate import frame_offsets, predicted_bits, segment_offsets
-from preanalysis.analysers.temporal_masking import TemporalMasking, motion2
 from preanalysis.analysers.base import AnalysisContext
+from preanalysis.analysers.temporal_masking import TemporalMasking, motion2
 from preanalysis.config import AllocateConfig
 from preanalysis.errors import PreanalysisError
 
@@ -91,7 +91,7 @@ def test_per_frame_budget_runs_no_temporal_analysis():
 # frames.  Forced cuts every 16 frames, budget segments of >= 32 frames: segments start at 0 and 32.
 TEMPORAL = {"analysis": {"max_scene_frames": 16},
             "allocate": {"segment": "gop", "segment_frames": 32, "temporal_gain": 2.0, "temporal_min_spread": 0.0}}
-STILL = [*range(0, 16), *range(32, 48)]
+STILL = [*range(16), *range(32, 48)]
 FRAMES = 64
 
 
