@@ -280,6 +280,16 @@ def test_x265_without_map_matches_ffmpeg_cli(carphone_y4m, tmp_path):
 
 
 @pytest.mark.parametrize("encoder", ["x264", "x265"])
+def test_maps_that_come_and_go_between_frames(bikes, tmp_path, encoder):
+    """A segment budget leaves some frames with an all-zero map between mapped ones: FFmpeg's libx265 wrapper
+    segfaulted when ROI side data came and went (PyAV 18.1), so x265 gets a zero rectangle instead."""
+    zero = QpMap(np.zeros(grid_shape(640, 272), np.int8), 640, 272)
+    result = encode_file(bikes, tmp_path / "mixed.mp4", EncodeSettings(encoder, crf=30, preset="medium"),
+                         lambda i: lr_map(640, 272, delta=3) if (i // 10) % 2 else zero, stop=40)
+    assert result.frames == 40
+
+
+@pytest.mark.parametrize("encoder", ["x264", "x265"])
 def test_crf_and_two_pass_bitrate(bikes, tmp_path, encoder):
     crf = encode_file(bikes, tmp_path / "crf.mp4", EncodeSettings(encoder, crf=30, preset="veryfast"), stop=30)
     target = 600.0
