@@ -219,7 +219,7 @@ def test_self_check_catches_a_map_that_is_not_applied(monkeypatch, tmp_path, enc
     _passed.clear()
     assert run_self_check(get_adapter(encoder), settings, 8) >= get_adapter(encoder).min_map_effect
     _passed.clear()
-    monkeypatch.setattr(pyav_adapter, "attach_qp_map", lambda frame, qp, depth: 0)
+    monkeypatch.setattr(pyav_adapter, "attach_qp_map", lambda frame, qp, depth, **options: 0)
     with pytest.raises(PreanalysisError, match=f"self-check failed: {encoder} ignored"):
         run_self_check(get_adapter(encoder), settings, 8)
     factory, info = frames_info(noise_frames(2, 64, 64))
