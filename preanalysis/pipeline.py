@@ -19,7 +19,7 @@ import numpy as np
 
 from . import video
 from .allocate import block_complexity, block_means, frame_offsets, qp_offsets, raw_offsets, segment_offsets
-from .qpmap import QpMap
+from .qpmap import QpMap, grid_shape
 from .analysers import ANALYSERS, Analyser, AnalysisContext, map_owner
 from .config import Config
 from .errors import PreanalysisError
@@ -142,8 +142,11 @@ def _analyse(
             if cut:
                 stabiliser.reset()
             salience = stabiliser.step(salience, ctx)
-        return FrameAnalysis(d.index, d.pts, d.time, ctx.luma, maps, salience,
-                             frame_qp(salience, ctx.luma, info.width, info.height, config), cut, ids,
+        if config.allocate.segment == "frame":
+            qp = frame_qp(salience, ctx.luma, info.width, info.height, config)
+        else:  # the segment stage allocates when the segment closes
+            qp = QpMap(np.zeros(grid_shape(info.width, info.height), np.int8), info.width, info.height)
+        return FrameAnalysis(d.index, d.pts, d.time, ctx.luma, maps, salience, qp, cut, ids,
                              d if keep_frames else None)
 
     previous = None
