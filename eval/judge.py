@@ -32,10 +32,10 @@ import numpy as np
 from preanalysis.analysers.centre import CENTRE_SIGMA
 from preanalysis.errors import PreanalysisError
 from preanalysis.qpmap import QpMap
-from preanalysis.video import decode, probe
+from preanalysis.video import decode, probe, to_luma
 
-from .metrics import even_crop
-from .regions import _luma, psnr
+from .pairing import pairs
+from .regions import psnr
 
 MEDIAN = "median-foreground"  # the --regions value that asks for the static-camera judge
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".y4m", ".webm", ".nut"}
@@ -164,14 +164,14 @@ class MaskRegions:
 
 def mask_video(path: Path) -> MaskRegions:
     """Regions from a mask video: luma > 127 is inside."""
-    return MaskRegions([_luma(d.frame) > 127 for d in decode(path)], f"mask video {path.name}")
+    return MaskRegions([_grey(d.frame) > 127 for d in decode(path)], f"mask video {path.name}")
 
 
 def median_foreground(path: str | Path, frames: int | None = None, threshold: float = 25.0) -> MaskRegions:
     """Regions of a static-camera clip: pixels more than `threshold` grey levels (after a 5x5 blur) from the
     temporal median of its first `frames` frames, opened and dilated by 5x5 (people walking past a fixed
     camera).  Meaningless for a moving camera: the median is then a blur of the scene."""
-    lumas = [cv2.GaussianBlur(_luma(d.frame).astype(np.float32), (5, 5), 0) for d in decode(path, 0, frames)]
+    lumas = [cv2.GaussianBlur(_grey(d.frame), (5, 5), 0) for d in decode(path, 0, frames)]
     if not lumas:
         raise PreanalysisError(f"no frames decoded from {path}: check the input")
     median = np.median(np.array(lumas), axis=0)
@@ -234,21 +234,20 @@ def judges_for(inputs: Sequence[Path], names: Sequence[str], items: Sequence[str
 
 
 def judged_psnr(reference: str | Path, encoded: str | Path, regions: Regions, frames: int | None = None) -> np.ndarray:
-    """PSNR-Y inside the regions for each of the first `frames` frames (all when None); NaN where a frame
-    has no region.  Reference and encode are paired by frame index."""
+    """PSNR-Y inside the regions for each frame of the encode (the reference's first `frames`, all when None);
+    NaN where a frame has no region.  Reference and encode are paired by frame index and guarded (eval.pairing)."""
+    target, paired = pairs(reference, encoded, 0, frames)
     out = []
-    for ref, enc in zip(decode(reference, 0, frames), decode(encoded, 0, frames)):
-        if ref.index != enc.index:
-            raise PreanalysisError(f"{encoded} and {reference} lost frame pairing at {ref.index}: re-encode")
-        w, h = enc.frame.width, enc.frame.height
-        if (w, h) not in ((ref.frame.width, ref.frame.height), even_crop(ref.frame.width, ref.frame.height)):
-            raise PreanalysisError(f"encode {encoded} and reference {reference} differ in size: compare matching files")
-        a, b = _luma(ref.frame), _luma(enc.frame)
-        mask = regions.mask(ref.index, a.shape[1], a.shape[0])[:h, :w]
-        out.append(psnr(a[:h, :w][mask], b[mask]) if mask.any() else float("nan"))
-    if frames is not None and len(out) != frames:
-        raise PreanalysisError(f"only {len(out)} of {frames} frames decoded from {encoded} or {reference}")
+    for pair in paired:
+        a, b = pair.reference[0], pair.encoded[0]
+        mask = regions.mask(pair.index, target.source_width, target.source_height)[: a.shape[0], : a.shape[1]]
+        out.append(psnr(a[mask], b[mask], target.peak) if mask.any() else float("nan"))
     return np.array(out)
+
+
+def _grey(frame) -> np.ndarray:
+    """Full-size luma in grey levels 0-255 (any pixel format, odd sizes too)."""
+    return to_luma(frame, (frame.width, frame.height)) * np.float32(255)
 
 
 def mean_judged(values: np.ndarray) -> float:

@@ -70,6 +70,11 @@ class Variant:
         """The whole pre-analysis of a config: its map, its encoder settings over `map_params`, its pre-filter."""
         return cls(name, {**map_params, **config.encode.params(encoder)}, config, config.encode.prefilter)
 
+    def without_map(self, name: str = "without map") -> Variant:
+        """The same variant with the map switched off (same encoder settings, same pre-filter): the anchor of
+        the map's own contribution."""
+        return Variant(name, dict(self.params), None, self.prefilter)
+
 
 @dataclass
 class RDPoint:

@@ -1,4 +1,5 @@
-"""Per-title tuning of the salience weights, allocation strength and offset range by measured VMAF BD-rate.
+"""Per-title tuning of the salience weights, allocation strength, offset range and the frame-level temporal
+masking (gain, per frame or per scene, the segment's frame QP range) by measured VMAF BD-rate.
 
 The analysers' raw maps do not depend on the weights, so they are computed once per title and each trial
 only re-combines them (salience -> allocation), then encodes the probe segment at every CRF and measures.
@@ -19,7 +20,7 @@ import numpy as np
 from preanalysis.qpmap import QpMap
 from preanalysis.config import SALIENCE_VMAF_LIMIT, Config, from_dict
 from preanalysis.errors import PreanalysisError
-from preanalysis.pipeline import analyze, frame_qp, frame_salience
+from preanalysis.pipeline import TEMPORAL, FrameAnalysis, allocate_segments, analyze, frame_qp, frame_salience
 from preanalysis.video import probe
 
 from .bdrate import bd_quality, bd_rate
@@ -40,6 +41,9 @@ MAX_STRENGTH_SALIENCE = 4.0
 # and carphone (60 frames, x264 medium, AQ off) psy-rd 0-0.25 measured about -4% VMAF BD-rate against psy-rd 1,
 # while x264's own AQ at strength 0.3 (modes 1-3) lost 0.8-1.9%: so psy-rd is searched and AQ strength is not.
 PSY_RD_DEFAULT = {"x264": 1.0, "x265": 2.0}
+# Frame-level temporal masking (issue 11): r11 measured gains at gain 1-2 (bikes, openboard) and losses growing
+# fast past 2 (bigbuckbunny +7% at 4); frame QP range 1-6 around each segment's mean.
+MAX_TEMPORAL_GAIN, FRAME_QP_RANGE = 3.0, (1.0, 6.0)
 
 
 @dataclass
@@ -57,6 +61,7 @@ class Title:
     region: list[np.ndarray] = field(default_factory=list)  # salience of the starting config
     region_key: str = ""
     judge: Regions | None = None  # the user's regions (objective salience scores the gain inside them)
+    scene_start: list[bool] = field(default_factory=list)
 
 
 def load_title(path: str | Path, name: str, start: Config, searched: list[str], frames: int,
@@ -65,28 +70,30 @@ def load_title(path: str | Path, name: str, start: Config, searched: list[str], 
     import hashlib
 
     data = start.to_dict()
-    data["analysis"]["analysers"] = sorted(set(data["analysis"]["analysers"]) | set(searched))
+    data["analysis"]["analysers"] = sorted(set(data["analysis"]["analysers"]) | set(searched) | {TEMPORAL})
     config = from_dict(Config, data)
     info = probe(path)
-    maps, luma, region = [], [], []
+    maps, luma, region, starts = [], [], [], []
     for fa in analyze(path, config, 0, frames):
         maps.append(dict(fa.maps))
         luma.append(fa.luma)
         region.append(fa.salience)
+        starts.append(fa.scene_start)
     if not maps:
         raise PreanalysisError(f"no frames analysed in {path}: check the input")
     key = hashlib.sha256(np.stack(region).tobytes()).hexdigest()[:24]
     return Title(Path(path), name, file_hash(path), info.width, info.height, info.width / luma[0].shape[1],
-                 maps, luma, region, key, judge)
+                 maps, luma, region, key, judge, starts)
 
 
 def qp_maps(title: Title, config: Config) -> list[QpMap]:
     """The QP maps `config` gives for the title's frames (the pipeline's salience and allocation steps)."""
-    out = []
-    for i, (maps, luma) in enumerate(zip(title.maps, title.luma)):
+    frames = []
+    for i, (maps, luma, start) in enumerate(zip(title.maps, title.luma, title.scene_start)):
         sal = frame_salience(maps, config, i, title.scale)
-        out.append(frame_qp(sal, luma, title.width, title.height, config))
-    return out
+        frames.append(FrameAnalysis(i, i, 0.0, luma, maps, sal, frame_qp(sal, luma, title.width, title.height, config),
+                                    start))
+    return [fa.qp for fa in allocate_segments(frames, config)]
 
 
 def curve(prober: Prober, title: Title, variant: Variant, qp: list[QpMap] | None) -> list[RDPoint]:
@@ -135,6 +142,12 @@ def trial_config(start: Config, params: dict[str, float | int], searched: list[s
                                    **{m: params[f"w_{m}"] for m in searched if f"w_{m}" in params}}
     data["allocate"]["strength"] = params["strength"]
     data["allocate"]["min_offset"], data["allocate"]["max_offset"] = -params["offset_range"], params["offset_range"]
+    if "temporal_gain" in params:  # measured per title: the fitted gate (temporal_min_spread) is not needed
+        a = data["allocate"]
+        a.update(temporal_gain=params["temporal_gain"], temporal_unit=params["temporal_unit"],
+                 frame_qp_range=params["frame_qp_range"], temporal_min_spread=0.0)
+        if a["segment"] == "frame":
+            a["segment"] = "gop"
     return from_dict(Config, data)
 
 
@@ -143,20 +156,36 @@ def start_params(start: Config, searched: list[str], encoder: str = "x264") -> d
     psy = start.encode.params(encoder).get("psy-rd", str(PSY_RD_DEFAULT.get(encoder, 1.0)))
     return {**{f"w_{m}": float(start.salience.weights.get(m, 0.0)) for m in searched},
             "strength": float(a.strength), "offset_range": int(max(-a.min_offset, a.max_offset)),
-            "psy_rd": float(psy.split(",")[0].split(":")[0])}
+            "psy_rd": float(psy.split(",")[0].split(":")[0]), "temporal_gain": float(a.temporal_gain),
+            "temporal_unit": a.temporal_unit, "frame_qp_range": float(a.frame_qp_range)}
 
 
 def search_space(searched: list[str], objective: str, encoder: str = "x264", salience_weights: bool = False) -> dict:
     """Optuna distributions; objective salience searches weights (in [0, 1]) only when salience_weights."""
-    from optuna.distributions import FloatDistribution, IntDistribution
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     psy = {"psy_rd": FloatDistribution(0.0, PSY_RD_DEFAULT[encoder])} if encoder in PSY_RD_DEFAULT else {}
     if objective == "salience":
         weights = {f"w_{m}": FloatDistribution(0.0, 1.0) for m in searched} if salience_weights else {}
         return {**weights, "strength": FloatDistribution(0.0, MAX_STRENGTH_SALIENCE),
                 "offset_range": IntDistribution(1, MAX_RANGE), **psy}
+    temporal = {"temporal_gain": FloatDistribution(0.0, MAX_TEMPORAL_GAIN),
+                "temporal_unit": CategoricalDistribution(("frame", "scene")),
+                "frame_qp_range": FloatDistribution(*FRAME_QP_RANGE)}
     return {**{f"w_{m}": FloatDistribution(-WEIGHT_RANGE, WEIGHT_RANGE) for m in searched},
-            "strength": FloatDistribution(0.0, MAX_STRENGTH), "offset_range": IntDistribution(1, MAX_RANGE), **psy}
+            "strength": FloatDistribution(0.0, MAX_STRENGTH), "offset_range": IntDistribution(1, MAX_RANGE), **psy,
+            **temporal}
+
+
+def suggest(trial, name: str, dist):
+    """The trial's value for one searched parameter, by the kind of its distribution."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high)
+    return trial.suggest_float(name, dist.low, dist.high)
 
 
 @dataclass
@@ -210,7 +239,7 @@ def tune(
         value = objective_value(scores, start.objective, vmaf_limit)
         history.append({"trial": number, "params": params, "value": value, "scores": scores})
         log.info("trial %d: %s -> objective %.3f (VMAF BD-rate per title %s)", number,
-                 ", ".join(f"{k}={v:.2f}" for k, v in params.items()), value,
+                 ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()), value,
                  ", ".join(f"{s['vmaf']:+.2f}%" for s in scores))
         return value, scores
 
@@ -222,12 +251,12 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, max(1, trials // 3)))
     study = optuna.create_study(direction="minimize", sampler=sampler)
-    if all(space[k].low <= v <= space[k].high for k, v in p0.items()):  # TPE learns from the start for free
+    if all(v in space[k].choices if hasattr(space[k], "choices") else space[k].low <= v <= space[k].high
+           for k, v in p0.items()):  # TPE learns from the start for free
         study.add_trial(optuna.trial.create_trial(params=p0, distributions=space, value=start_value))
 
     def run(trial) -> float:
-        params = {k: trial.suggest_int(k, d.low, d.high) if k == "offset_range" else trial.suggest_float(k, d.low, d.high)
-                  for k, d in space.items()}
+        params = {k: suggest(trial, k, d) for k, d in space.items()}
         value, scores = evaluate(len(history), params, trial_config(start, params, searched, settings.encoder))
         trial.set_user_attr("scores", scores)
         return value

@@ -2,7 +2,11 @@
 
 Rate model: the bits of a block scale about as 2^(-QP/6), so a block whose share of the frame's
 bits should change by a factor s gets the offset -6*log2(s).  Offsets are re-centred so that the
-complexity-weighted predicted bits of the frame never exceed what the frame would cost without a map.
+complexity-weighted predicted bits never exceed what the frames would cost without a map: per frame
+(`recentre`, allocate.segment = frame), or per segment of frames (`segment_offsets`: a scene, a GOP of
+whole scenes), where single frames may take more or less within +-frame_qp_range and the segment as a
+whole keeps its no-map budget.  Why segments: VMAF saturates on some stretches (fast motion, VMAF's own
+motion masking) and not on others, so bits moved between frames buy VMAF that no per-frame budget allows.
 """
 
 from __future__ import annotations
@@ -80,12 +84,20 @@ def qp_offsets(
     lo, hi = settings.min_offset, settings.max_offset
     if settings.strength == 0 or lo == hi == 0:
         return np.zeros(s.shape, dtype=np.int8)
-    # Share of bits relative to a flat map, in the pixel domain: proportional to the mask, clamped so no
-    # block leaves the offset range, redistributed by the seed's allocator over an equal total.
+    return recentre(raw_offsets(s, settings), c, lo, hi)
+
+
+def raw_offsets(block_salience: np.ndarray, settings: AllocateConfig) -> np.ndarray:
+    """The mask's float offsets before any budget: shares of bits relative to a flat map, in the pixel domain,
+    proportional to the mask, clamped so no block leaves the offset range, redistributed by the seed's
+    allocator over an equal total."""
+    s = np.asarray(block_salience, dtype=np.float64)
+    lo, hi = settings.min_offset, settings.max_offset
+    if settings.strength == 0 or lo == hi == 0:
+        return np.zeros(s.shape)
     weights = (settings.floor + np.clip(s, 0, 1)) ** settings.strength
     shares = allocate_bits(weights.ravel(), budget=float(s.size), min_rate=2.0 ** (-hi / 6), max_rate=2.0 ** (-lo / 6))
-    raw = (-6.0 * np.log2(shares)).reshape(s.shape)
-    return recentre(raw, c, lo, hi)
+    return (-6.0 * np.log2(shares)).reshape(s.shape)
 
 
 def predicted_bits(offsets: np.ndarray, complexity: np.ndarray) -> float:
@@ -108,6 +120,38 @@ def recentre(raw: np.ndarray, complexity: np.ndarray, lo: int, hi: int) -> np.nd
             b = mid
     out = quantise(b)
     return out.astype(np.int8)
+
+
+def segment_offsets(raw: np.ndarray, complexity: np.ndarray, frame_offsets: np.ndarray, frame_qp_range: float,
+                    lo: int, hi: int) -> np.ndarray:
+    """One segment's integer offsets (frames, rows, cols) whose predicted bits stay within its no-map bits.
+
+    raw: each frame's block offsets; frame_offsets: each frame's frame-level offset (positive = fewer bits).
+    Each frame's mean offset relative to the segment's is clipped to +-frame_qp_range (the frame part), then one
+    shift for the whole segment meets the budget: bits move between frames, never out of the segment."""
+    raw = np.asarray(raw, np.float64)
+    c = np.asarray(complexity, np.float64)
+    if raw.shape != c.shape or raw.ndim != 3 or len(frame_offsets) != len(raw):
+        raise PreanalysisError(f"segment offsets {raw.shape}, complexity {c.shape} and {len(frame_offsets)} frame "
+                               "offsets do not match")
+    x = raw + np.asarray(frame_offsets, np.float64)[:, None, None]
+    frame = x.mean(axis=(1, 2), keepdims=True)
+    centre = float(frame.mean())
+    x = x - frame + centre + np.clip(frame - centre, -frame_qp_range, frame_qp_range)
+    return recentre(x, c, lo, hi)
+
+
+def frame_offsets(log_motion: np.ndarray, scene_starts: np.ndarray, gain: float, unit: str) -> np.ndarray:
+    """Frame-level offsets of a segment from VMAF's motion masking: gain * (m - mean over the segment), where m is
+    each frame's log2(1 + motion2) (unit "frame") or its scene's mean of it (unit "scene": bits move between
+    scenes only; within a scene the frame-to-frame part measured worth nothing on bikes)."""
+    m = np.asarray(log_motion, np.float64)
+    if unit == "scene":
+        scene = np.cumsum(np.asarray(scene_starts, bool)) - (1 if scene_starts[0] else 0)
+        m = (np.bincount(scene, m) / np.bincount(scene))[scene]
+    elif unit != "frame":
+        raise PreanalysisError(f"temporal unit {unit!r}: use frame or scene")
+    return gain * (m - m.mean()) if len(m) else m
 
 
 def block_complexity(luma: np.ndarray, width: int, height: int, block_size: int = BLOCK) -> np.ndarray:

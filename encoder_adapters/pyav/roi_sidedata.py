@@ -153,12 +153,17 @@ def clear_roi(frame: av.VideoFrame) -> None:
     _avutil().av_frame_remove_side_data(frame_pointer(frame), ROI_SIDE_DATA)
 
 
-def attach_qp_map(frame: av.VideoFrame, qp: QpMap, bit_depth: int = 8) -> int:
-    """Replace the frame's ROI side data with qp's offsets; returns the number of rectangles attached."""
+def attach_qp_map(frame: av.VideoFrame, qp: QpMap, bit_depth: int = 8, keep_zero: bool = False) -> int:
+    """Replace the frame's ROI side data with qp's offsets; returns the number of rectangles attached.
+
+    An all-zero map attaches nothing, or (keep_zero) one whole-frame rectangle of offset 0: FFmpeg's libx265
+    wrapper crashes (segfault, PyAV 18.1) when ROI side data comes and goes between the frames of a stream."""
     ptr = frame_pointer(frame)
     lib = _avutil()
     lib.av_frame_remove_side_data(ptr, ROI_SIDE_DATA)
     rects = roi_rectangles(qp, frame.width, frame.height)
+    if len(rects) == 0 and keep_zero:
+        rects = np.array([[ROI_STRUCT_SIZE, 0, frame.height, 0, frame.width, 0, 0]], dtype=np.int32)
     if len(rects) == 0:
         return 0  # an all-zero map is the same as no map
     rects[:, 6] = qp_range(bit_depth)

@@ -19,6 +19,7 @@ class X265(PyAVAdapter):
     raw_suffix = ".265"
     tree_param = "cutree"
     presets_without_aq = ("ultrafast", "superfast")
+    roi_on_every_frame = True  # FFmpeg's libx265 wrapper segfaults when ROI side data comes and goes (PyAV 18.1)
     default_params: ClassVar[dict[str, str]] = {"log-level": "error"}  # x265 prints its banner and stats to stderr otherwise
 
     def refusal(self, settings: EncodeSettings, bit_depth: int) -> str | None:

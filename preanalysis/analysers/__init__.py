@@ -1,13 +1,14 @@
 """Analysers, one file each: every analysis of a frame the salience mask can weigh.
 
 Classical (numpy/OpenCV), registered on import: texture, motion, foreground (camera.py: the DIS flow and the
-camera model they share; grid.py: maps on the encoder's block grid), centre, and the content evidence people,
-faces (OpenCV's own detectors; tracking.py: the tracker they share) and text (overlays).
+camera model they share; grid.py: maps on the encoder's block grid), centre, temporal_masking (VMAF's motion),
+and the content evidence people, faces (OpenCV's own detectors; tracking.py: the tracker they share) and text
+(overlays).
 Learned (torch; networks in preanalysis.learning.models), imported only when a config asks for one:
 flow_motion, predicted_motion, objects, static, predictability, sensitivity.
 """
 
-from . import centre, faces, foreground, motion, people, text, texture  # noqa: F401  (register the classical ones)
+from . import centre, faces, foreground, motion, people, temporal_masking, text, texture  # noqa: F401  (register the classical ones)
 from .base import (
     ANALYSERS,
     LEARNED,

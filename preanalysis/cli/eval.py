@@ -1,4 +1,8 @@
-"""`preanalysis eval INPUT... -o REPORT_DIR`: RD sweep of baselines vs the salience-mapped encode, BD-rates."""
+"""`preanalysis eval INPUT... -o REPORT_DIR`: RD sweep of baselines vs the salience-mapped encode, BD-rates.
+
+Besides the --baseline encodes, every sweep has the baseline `without map`: the mapped configuration's own
+encoder settings and pre-filter with the map switched off, so report.json's mean.baselines["without map"] is
+what the map alone contributes."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from ..errors import PreanalysisError
 from .options import add_config_options, config_from_args
 
 HELP = "RD sweep: encode baselines and the mapped configuration at several CRFs, report VMAF BD-rates"
+WITHOUT_MAP = "without map"  # always swept: the full configuration with the map off (issue 11)
 log = logging.getLogger("preanalysis")
 
 
@@ -69,6 +74,19 @@ def ablation_variants(config: Config, map_params: dict[str, str], encoder: str) 
     return out
 
 
+def sweep_variants(config: Config, baselines: list[str], map_params: dict[str, str], encoder: str,
+                   ablation: bool) -> tuple[list, list]:
+    """(baselines, mapped variants): the --baseline encodes and `without map` (the mapped configuration with
+    the map off); `mapped` first, then the ablation's variants when asked for."""
+    from eval.sweep import Variant, parse_params
+
+    mapped = [Variant.full("mapped", map_params, config, encoder)]
+    anchors = [Variant(b, parse_params(b)) for b in baselines] + [mapped[0].without_map(WITHOUT_MAP)]
+    if ablation:
+        mapped += ablation_variants(config, map_params, encoder)
+    return anchors, mapped
+
+
 def visual_sheets(inputs, clips, config, frames, out: Path) -> dict:
     """Per clip: its RD curve and a contact sheet of the mapped analysis (salience, objects, QP grid)."""
     from ..visualize import write_contact_sheet
@@ -84,7 +102,7 @@ def run(args) -> int:
     from eval.encoder_defaults import eval_defaults
     from eval.judge import judges_for
     from eval.report import summarise, write_report
-    from eval.sweep import Cache, SweepSettings, Variant, clip_names, judged_coverage, parse_params, sweep
+    from eval.sweep import Cache, SweepSettings, clip_names, judged_coverage, parse_params, sweep
 
     config = config_from_args(args)
     defaults = eval_defaults(args.encoder)
@@ -98,11 +116,8 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise PreanalysisError(f"report folder {out} is a file: give a folder path")
     out.mkdir(parents=True, exist_ok=True)
-    baselines = [Variant(b, parse_params(b)) for b in (args.baseline or defaults.baselines)]
-    map_params = parse_params(args.map_params)
-    mapped = [Variant.full("mapped", map_params, config, args.encoder)]
-    if args.ablation:
-        mapped += ablation_variants(config, map_params, args.encoder)
+    baselines, mapped = sweep_variants(config, args.baseline or defaults.baselines, parse_params(args.map_params),
+                                       args.encoder, args.ablation)
     settings = SweepSettings(args.encoder, args.preset, tuple(args.crf), args.frames, max(1, args.jobs), args.ffmpeg)
     cache = Cache(args.cache or out / "cache")
     inputs = [Path(p) for p in args.inputs]

@@ -8,10 +8,16 @@ from ..config import Config, Roi, load_config, scalar_fields, with_overrides
 from ..errors import PreanalysisError
 
 
-SHORT_FLAGS = {"encode.prefilter": "--prefilter"}  # config fields everyone types: a short option
+SHORT_FLAGS = {"encode.prefilter": "--prefilter", "allocate.segment": "--segment",
+               "allocate.frame_qp_range": "--frame-qp-range", "allocate.temporal_gain": "--temporal-gain"}  # config fields everyone types: a short option
 HELP = {"encode.prefilter": "pre-filter before the encoder: off, auto (MCTF following the measured source noise, off on "
                             "clean sources), mctf[:S], temporal[:S] (the learned filter); metrics stay against the "
-                            "source (default auto)"}
+                            "source (default auto)",
+        "allocate.segment": "bit budget: frame (each frame keeps its no-map bits), scene, or gop (whole scenes of >= "
+                            "--allocate-segment-frames frames): frames of a segment may trade bits (default frame)",
+        "allocate.frame_qp_range": "how far a frame's mean QP offset may move within its segment (default 4)",
+        "allocate.temporal_gain": "frame-level VMAF motion masking: QP offset per log2 step of motion2 (runs the "
+                                  "temporal_masking analyser; needs --segment scene|gop; default 0 = off)"}
 
 
 def _flag(dotted: str) -> str:
