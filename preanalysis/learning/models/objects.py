@@ -151,9 +151,9 @@ def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Pat
     """Train on generated scenes and the pseudo-labelled heads of real clips; write the weights (quick: only
     to `out`); return losses and the held-out IoU."""
     seed_everything(0)
-    n_scenes, steps = (24, 60) if quick else (400, 4000)
+    n_scenes, steps = (24, 60) if quick else (400, 2000)
     sx, sy = _scene_pairs(range(n_scenes))
-    real = [_RealClip(v, 12 if quick else 120, 3 if quick else 2) for v in training_videos(videos, quick)]
+    real = [_RealClip(v, 12 if quick else 40, 3 if quick else 2) for v in training_videos(videos, quick)]
     batch, size = 16, 64
 
     def step(rng: np.random.Generator) -> torch.Tensor:
