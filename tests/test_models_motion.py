@@ -265,3 +265,14 @@ def test_fallback_takes_per_cell_whichever_of_zero_constant_network_predicted_be
                         [_field(v + 1) for v in speeds])
     choice = out[-1][1]
     assert (choice[..., :, 1:7] == 0).all() and (choice[..., 10:-1] == 2).float().mean() > 0.9
+
+
+def test_a_report_window_can_start_anywhere_in_a_clip(carphone):
+    from preanalysis.learning.data import REPORT_FRAMES, clip_window, frame_count, report_range
+
+    n = frame_count(carphone)
+    assert clip_window(f"{carphone}@3") == (carphone, 3) and clip_window(carphone) == (carphone, None)
+    assert report_range(f"{carphone}@3") == (3, min(n, 3 + REPORT_FRAMES))
+    assert report_range(carphone)[1] == n  # no START: the held-out tail
+    with pytest.raises(PreanalysisError, match="cannot start"):
+        report_range(f"{carphone}@{n}")
