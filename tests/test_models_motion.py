@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from preanalysis.analysers import ANALYSERS, AnalysisContext
+from preanalysis.analysers import ANALYSERS, AnalysisContext, load_learned
 from preanalysis.errors import PreanalysisError
 from preanalysis.learning.models import flow_motion as flow
 from preanalysis.learning.models import predicted_motion as predictor
@@ -75,6 +75,7 @@ def test_streaming_reuses_features_without_changing_the_flow():
 def test_flow_motion_map_is_high_on_moving_objects_low_on_still_background():
     scene = moving_objects(width=192, height=128, frames=4, objects=1, pan=(0.0, 0.0), seed=5)
     lumas = list(scene.frames)
+    load_learned("flow_motion")  # learned analysers register on first use
     analyser = ANALYSERS["flow_motion"]()
     m = analyser.process(AnalysisContext(3, lumas[3], lumas[2], 1.0))["flow_motion"]
     assert m.shape == lumas[3].shape and m.dtype == np.float32 and 0 <= m.min() and m.max() <= 1
@@ -208,15 +209,70 @@ def test_batched_network_throughput_on_cuda():
     assert result["device"].startswith("cuda") and all(result[f"batch_{b}"] > 0 for b in (1, 8, 32))
 
 
-def test_prediction_is_kept_only_where_the_frames_bear_the_motion_out():
-    """A field that explains the frame pair is kept; on a still picture any motion is dropped."""
-    rng = np.random.default_rng(0)
-    before = texture(rng, 64, 96).astype(np.float32)
-    cur = np.roll(before, 2, axis=1)  # content moved 2 px right: the current pixel x was at x - 2
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None, None]
-    shift = torch.zeros(1, 2, 16, 24)
-    shift[:, 0] = -2 / 4  # backward flow on the grid (current -> previous), in grid px
-    moving = predictor.supported(shift, t(cur), t(before))
-    assert moving.shape == (1, 1, 16, 24) and moving[..., 1:-1].mean() > 0.9
-    still = predictor.supported(shift, t(before), t(before))
-    assert still.max() == 0
+def _frames_moving(speeds: list[int], seed: int = 0) -> list[torch.Tensor]:
+    """A texture moved right by speeds[k] analysis px between frame k and k+1, as (1, 1, H, W) tensors."""
+    image = texture(np.random.default_rng(seed), 64, 96).astype(np.float32)
+    frames = [image]
+    for v in speeds:
+        frames.append(np.roll(frames[-1], v, axis=1))
+    return [torch.from_numpy(np.ascontiguousarray(f))[None, None] for f in frames]
+
+
+def _field(px: float) -> torch.Tensor:
+    """A uniform backward field (current -> previous) for content moved px analysis px right."""
+    f = torch.zeros(1, 2, 16, 24)
+    f[:, 0] = -px / 4  # grid px
+    return f
+
+
+def _run_fallback(frames: list[torch.Tensor], fields: list[torch.Tensor], predictions: list[torch.Tensor]):
+    rule, out = predictor.Fallback(horizon=1), []
+    for k in range(1, len(frames)):
+        out.append(rule.step(predictions[k - 1], fields[k - 1], frames[k], frames[k - 1]))
+    return out
+
+
+def test_backbone_reports_motion_only_where_the_frames_bear_it_out():
+    """A field that explains the frame pair is kept; on a still picture any motion is dropped (zero motion)."""
+    before, cur = _frames_moving([2])
+    shift = _field(2)
+    assert flow.explains(shift, cur, before)[..., 1:-1].mean() > 0.9
+    assert torch.equal(flow.still_where_unexplained(shift, cur, before)[..., 2:-2], shift[..., 2:-2])
+    assert flow.still_where_unexplained(shift, before, before).abs().max() == 0
+
+
+def test_fallback_takes_per_cell_whichever_of_zero_constant_network_predicted_best():
+    # still picture, a network that predicts motion: every cell falls back to zero motion
+    still = _frames_moving([0] * 6)
+    out = _run_fallback(still, [_field(0)] * 6, [_field(3)] * 6)
+    assert all(field.abs().max() == 0 and (choice == 0).all() for field, choice in out)
+    # steady motion, a network that predicts the wrong speed: constant velocity wins once it has been scored
+    steady = _frames_moving([2] * 6)
+    out = _run_fallback(steady, [_field(2)] * 6, [_field(5)] * 6)
+    for field, choice in out[2:]:
+        assert (choice[..., 1:-1] == 1).float().mean() > 0.9 and torch.allclose(field[..., 1:-1], _field(2)[..., 1:-1])
+    # accelerating motion, a network that predicts it: the network's field wins over repeating the last one
+    speeds = [1, 2, 3, 4, 5, 6]
+    moving = _frames_moving(speeds)
+    fields = [_field(v) for v in speeds]
+    out = _run_fallback(moving, fields, [_field(v + 1) for v in speeds])
+    assert (out[0][1] < 2).all()  # nothing scored the network yet: it is not trusted
+    for field, choice in out[2:]:
+        assert (choice[..., 1:-1] == 2).float().mean() > 0.9
+    # and a cell falls back on its own: the wrong network only where the content is still
+    mixed = [torch.cat((a[..., :32], b[..., 32:]), -1) for a, b in zip(_frames_moving([0] * 6), moving)]
+    out = _run_fallback(mixed, [torch.cat((_field(0)[..., :8], f[..., 8:]), -1) for f in fields],
+                        [_field(v + 1) for v in speeds])
+    choice = out[-1][1]
+    assert (choice[..., :, 1:7] == 0).all() and (choice[..., 10:-1] == 2).float().mean() > 0.9
+
+
+def test_a_report_window_can_start_anywhere_in_a_clip(carphone):
+    from preanalysis.learning.data import REPORT_FRAMES, clip_window, frame_count, report_range
+
+    n = frame_count(carphone)
+    assert clip_window(f"{carphone}@3") == (carphone, 3) and clip_window(carphone) == (carphone, None)
+    assert report_range(f"{carphone}@3") == (3, min(n, 3 + REPORT_FRAMES))
+    assert report_range(carphone)[1] == n  # no START: the held-out tail
+    with pytest.raises(PreanalysisError, match="cannot start"):
+        report_range(f"{carphone}@{n}")

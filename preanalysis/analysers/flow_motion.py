@@ -14,7 +14,8 @@ import torch
 
 from .base import Analyser, AnalysisContext, register_analyser
 from ..learning.data import GRID
-from ..learning.models.flow_motion import MOTION_FULL_SCALE, NAME, FlowMotionModel, grid_to_analysis
+from ..learning.models.flow_motion import (MOTION_FULL_SCALE, NAME, FlowMotionModel, grid_to_analysis,
+                                           still_where_unexplained)
 from ..learning.weights import pick_device
 
 
@@ -28,11 +29,16 @@ def backbone_outputs(ctx: AnalysisContext, device: str = "auto", weights: str = 
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """Backward flow (current -> previous frame, grid px, (1, 2, h, w)) and the current frame's features,
     computed once per frame per (weights, device) for all analysers (so nobody gets another device's
-    tensors); zero flow on the first frame."""
+    tensors); zero flow on the first frame, and in every cell where the field does not carry the previous
+    frame onto the current one better than no motion (`still_where_unexplained`)."""
     device = str(pick_device(device))
 
     def compute():
-        return engine(str(weights), device).stream(ctx.luma, ctx.luma if ctx.previous is None else ctx.previous)
+        prev = ctx.luma if ctx.previous is None else ctx.previous
+        model = engine(str(weights), device)
+        with torch.inference_mode():
+            flow, feat = model.stream(ctx.luma, prev)
+            return still_where_unexplained(flow, model.tensor(ctx.luma[None]), model.tensor(prev[None])), feat
 
     return ctx.shared(f"backbone.{weights}.{device}", compute)
 

@@ -1,5 +1,6 @@
 """`predicted_motion`: magnitude of the motion expected n frames ahead, from the ConvGRU motion predictor
-(preanalysis.learning.models.predicted_motion) on the backbone's flows and features."""
+(preanalysis.learning.models.predicted_motion) on the backbone's flows and features; per grid cell it falls
+back to constant velocity or zero motion where those have lately predicted the frames better (Fallback)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 from .base import Analyser, AnalysisContext, register_analyser
 from .flow_motion import backbone_outputs, motion_map
 from ..learning.data import GRID
-from ..learning.models.predicted_motion import NAME, MotionPredictor, PredictedMotionModel, supported
+from ..learning.models.predicted_motion import NAME, Fallback, MotionPredictor, PredictedMotionModel
 from ..learning.weights import pick_device
 
 
@@ -31,6 +32,7 @@ class PredictedMotion(Analyser):
 
     def reset(self) -> None:
         self.state = self.prev_flow = self.prev_feat = None
+        self.fallback = Fallback(self.horizon)
         self.vectors: np.ndarray | None = None
 
     @functools.cached_property
@@ -44,7 +46,7 @@ class PredictedMotion(Analyser):
             self.state, self.prev_flow, self.prev_feat = self.net.initial_state(flow), flow, None
         pred, self.state = self.net.step(feat, flow, self.prev_flow, self.state, self.prev_feat)
         self.prev_flow, self.prev_feat = flow, feat
-        luma = lambda a: torch.as_tensor(a, device=flow.device)[None, None]
-        pred = pred * supported(flow, luma(ctx.luma), luma(ctx.luma if ctx.previous is None else ctx.previous))
+        luma = lambda a: torch.as_tensor(a, device=flow.device)[None, None]  # noqa: E731
+        pred, _ = self.fallback.step(pred, flow, luma(ctx.luma), luma(ctx.luma if ctx.previous is None else ctx.previous))
         self.vectors = pred[0].cpu().numpy() * (GRID * ctx.scale)
         return {"predicted_motion": motion_map(pred[0].cpu().numpy(), ctx.scale, ctx.luma.shape)}

@@ -11,6 +11,7 @@ import torch
 from ..errors import PreanalysisError
 from ..io import atomic_write_text, check_output_path
 from ..learning import zoo
+from ..learning.data import clip_window
 
 HELP = "evaluate the learned models on real clips (quality vs baselines, speed) and write a JSON report"
 log = logging.getLogger("preanalysis")
@@ -20,7 +21,9 @@ log = logging.getLogger("preanalysis")
 def add_arguments(p):
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     r = sub.add_parser("report", help="evaluate every model on the clips (held-out frames) and write JSON")
-    r.add_argument("clips", nargs="+", type=Path, metavar="CLIP", help="real video clips")
+    r.add_argument("clips", nargs="+", type=Path, metavar="CLIP",
+                   help="real video clips (their held-out tails), or PATH@START: the frames from START of a clip"
+                        " never trained on")
     r.add_argument("--json", required=True, type=Path, metavar="OUT.json", help="report to write")
     r.add_argument("--only", default=",".join([*zoo.MODELS, "speed"]),
                    help=f"comma-separated sections (default: all of {', '.join(zoo.MODELS)}, speed; older model "
@@ -30,10 +33,11 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    for clip in args.clips:
+    paths = [clip_window(clip)[0] for clip in args.clips]
+    for clip in paths:
         if not clip.is_file():
             raise PreanalysisError(f"clip {clip} does not exist: give real video files")
-    check_output_path(args.json, *args.clips)
+    check_output_path(args.json, *paths)
     torch.set_num_threads(max(1, args.threads))
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(zoo.MODELS) - set(zoo.ALIASES) - {"speed"})
@@ -46,8 +50,9 @@ def run(args) -> int:
         if section == "predictability":  # what the learned pre-filter does to encodes (needs eval)
             from eval.temporal_report import encode_report
 
-            for name, encodes in encode_report(args.clips).items():
-                result[section]["clips"][name]["encode"] = encodes
+            encodes = encode_report(paths)  # keyed by the file's name; the report by the clip as given
+            for clip, path in zip(args.clips, paths):
+                result[section]["clips"][clip.name]["encode"] = encodes[path.name]
     if "speed" in wanted and not args.skip_speed:
         from ..learning import speed
 

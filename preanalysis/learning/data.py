@@ -2,7 +2,8 @@
 with teacher flow computed at full resolution and resampled to the networks' flow grid.
 
 Training uses the head of each clip and reports use its tail (HELD_OUT), so report figures on the shipped
-clips are measured on frames the networks never saw.
+clips are measured on frames the networks never saw.  A report clip may also be given as `PATH@START`: the
+REPORT_FRAMES frames from START, for a clip never trained on whose tail shows nothing (credits, black).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .teacher import resize_flow, teacher_flow
 GRID = 4  # the flow networks work on a grid of 1/GRID analysis pixels (1/16 source pixels at 1080p)
 HELD_OUT = 0.3  # fraction of each clip kept out of training and used by the reports
 REPORT_FRAMES = 40  # at most this many held-out frames per clip in a report
+TRAIN_FRAMES = 240  # at most this many head frames per clip in training (long clips would fill the memory)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".y4m", ".ts", ".m4v")
 
 
@@ -59,14 +61,30 @@ def frame_count(path: Path) -> int:
     return n if n > 0 else sum(1 for _ in decode(path))
 
 
+def clip_window(spec: str | Path) -> tuple[Path, int | None]:
+    """A report clip: `PATH` (its held-out tail: start None) or `PATH@START` (frames from START)."""
+    text = str(spec)
+    path, sep, start = text.rpartition("@")
+    if sep and start.isdigit() and not Path(text).exists():
+        return Path(path), int(start)
+    return Path(text), None
+
+
 def train_range(path: Path) -> tuple[int, int]:
     n = frame_count(path)
     return 0, max(2, n - math.ceil(n * HELD_OUT))
 
 
-def report_range(path: Path) -> tuple[int, int]:
+def report_range(spec: str | Path) -> tuple[int, int]:
+    """The frames a report measures: the held-out tail of the clip, or REPORT_FRAMES from START (PATH@START)."""
+    path, start = clip_window(spec)
     n = frame_count(path)
-    return max(0, n - min(REPORT_FRAMES, math.ceil(n * HELD_OUT))), n
+    if start is None:
+        return max(0, n - min(REPORT_FRAMES, math.ceil(n * HELD_OUT))), n
+    if start > n - 2:
+        raise PreanalysisError(f"{spec}: the clip has {n} frames, so a report cannot start at frame {start}:"
+                               " give a smaller START")
+    return start, min(n, start + REPORT_FRAMES)
 
 
 def head(path: Path, max_frames: int) -> tuple[int, int]:
@@ -75,9 +93,9 @@ def head(path: Path, max_frames: int) -> tuple[int, int]:
     return start, min(stop, start + max_frames)
 
 
-def tail(path: Path, max_frames: int) -> tuple[int, int]:
-    """At most max_frames report frames: the held-out end of the clip."""
-    start, stop = report_range(path)
+def tail(spec: str | Path, max_frames: int) -> tuple[int, int]:
+    """At most max_frames report frames: the held-out end of the clip (or from START for PATH@START)."""
+    start, stop = report_range(spec)
     return start, min(stop, start + max_frames)
 
 
@@ -132,19 +150,19 @@ def _to_grid(flow: np.ndarray, gw: int, gh: int) -> np.ndarray:
 
 
 def training_clips(videos: list[Path] | None, quick: bool, min_frames: int = 2) -> list[Clip]:
-    """The head of every training video (as given; default: training_videos()), 24 frames each when quick."""
+    """The head of every training video (as given; default: training_videos()): at most TRAIN_FRAMES frames
+    each, 24 when quick."""
     clips = []
     for path in list(videos) if videos else training_videos(None, quick):
-        start, stop = train_range(path)
-        clips.append(load_clip(path, start, min(stop, 24) if quick else stop, min_frames=min_frames))
+        start, stop = head(path, 24 if quick else TRAIN_FRAMES)
+        clips.append(load_clip(path, start, stop, min_frames=min_frames))
     return clips
 
 
-def report_clip(path: Path, min_frames: int = 2) -> Clip:
-    """The held-out tail of a clip, with teacher flow."""
-    path = Path(path)
-    start, stop = report_range(path)
-    return load_clip(path, start, stop, min_frames=min_frames)
+def report_clip(spec: str | Path, min_frames: int = 2) -> Clip:
+    """The held-out tail of a clip (or its frames from START for PATH@START), with teacher flow."""
+    start, stop = report_range(spec)
+    return load_clip(clip_window(spec)[0], start, stop, min_frames=min_frames)
 
 
 def full_res_luma(path: str | Path, max_frames: int | None = None, start: int = 0) -> np.ndarray:

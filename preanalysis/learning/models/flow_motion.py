@@ -31,6 +31,7 @@ NAME = "flow_motion"
 LEVELS = 4  # pyramid levels 1/2, 1/4, 1/8, 1/16 of the analysis resolution; flow is output at level 1 (1/4)
 PAD = 2 ** LEVELS
 MOTION_FULL_SCALE = 32.0  # source pixels per frame that map to 1.0 in the flow_motion map
+EXPLAINS = 1.0  # a cell keeps the backbone's motion where it leaves at most this share of the plain difference
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Module:
@@ -120,6 +121,27 @@ def grid_to_analysis(grid: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.repeat(np.repeat(grid, GRID, axis=-2), GRID, axis=-1)[..., : size[0], : size[1]]
 
 
+def warp_error(flow: torch.Tensor, cur: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """Per grid cell, mean |cur - other warped by flow| (flow on the grid from cur to other, (B, 2, h, w);
+    cur, other (B, 1, H, W) analysis luma): how well the field carries `other` onto `cur`."""
+    warped = warp_torch(other, analysis_flow(flow, cur.shape[-2:]))
+    return grid_mean((cur - warped).abs())[..., : flow.shape[-2], : flow.shape[-1]]
+
+
+def explains(flow: torch.Tensor, cur: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """1 in the grid cells where the field carries `other` onto `cur` clearly better than no motion does
+    (warping error below EXPLAINS x the plain difference), else 0.  Where it does not, the field is not
+    borne out by the frames: noise on a static camera, flat or animated areas."""
+    plain = grid_mean((cur - other).abs())[..., : flow.shape[-2], : flow.shape[-1]]
+    return (warp_error(flow, cur, other) < EXPLAINS * plain).to(flow.dtype)
+
+
+def still_where_unexplained(flow: torch.Tensor, cur: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """The backbone's field with zero motion in the cells it does not explain (see `explains`): per cell,
+    it never reports motion the frames do not show."""
+    return flow * explains(flow, cur, other)
+
+
 class FlowMotionModel(LearnedModel):
     """The backbone on its device.  infer(a, b): flows a -> b for batches of lumas; stream(cur, prev): one
     frame of a stream, reusing the previous frame's features."""
@@ -157,12 +179,14 @@ class FlowMotionModel(LearnedModel):
 
 @torch.inference_mode()
 def backbone_sequence(clip: Clip, engine: FlowMotionModel, batch: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
-    """Backbone backward flows B_t (frame t -> t-1) and features of frame t for t = 1..T-1, on the CPU."""
+    """Backbone backward flows B_t (frame t -> t-1) as the analysers get them (still where the frames do not
+    bear them out: `still_where_unexplained`) and features of frame t, for t = 1..T-1, on the CPU."""
     flows, feats = [], []
     for s in range(1, len(clip.luma), batch):
         cur = clip.luma[s:s + batch]
-        f, ft = engine.infer(cur, clip.luma[s - 1:s - 1 + len(cur)])
-        flows.append(f.cpu())
+        prev = clip.luma[s - 1:s - 1 + len(cur)]
+        f, ft = engine.infer(cur, prev)
+        flows.append(still_where_unexplained(f, engine.tensor(cur), engine.tensor(prev)).cpu())
         feats.append(ft.cpu())
     return torch.cat(flows), torch.cat(feats)
 
@@ -260,15 +284,21 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 @torch.inference_mode()
 def report_one(clip: Clip, net: PyramidFlow, batch: int = 8) -> dict:
-    """EPE vs teacher (source pixels) and mid-frame PSNR against the plain average, over the clip's frames."""
+    """EPE vs teacher (source pixels) of the field as the analysers get it (zero motion in the cells it does
+    not explain), of the raw network output and of zero motion, the share of cells kept, and mid-frame
+    PSNR against the plain average, over the clip's frames."""
     to_src = GRID * clip.scale
-    epes, ip, ia = [], [], []
+    epes, raw_epes, kept, ip, ia = [], [], [], [], []
     lum = torch.from_numpy(clip.luma).unsqueeze(1)
+    norm = lambda f: torch.linalg.vector_norm(f, dim=1).mean(dim=(1, 2))  # noqa: E731
     for s in range(0, len(lum) - 1, batch):
         a, b = lum[s:s + batch], lum[s + 1:s + batch + 1]
         a = a[: len(b)]
-        flow = net(a, b)
-        epes.append(float(torch.linalg.vector_norm(flow - torch.from_numpy(clip.fwd[s:s + len(b)]), dim=1).mean(dim=(1, 2)).sum()))
+        flow, teacher = net(a, b), torch.from_numpy(clip.fwd[s:s + len(b)])
+        keep = explains(flow, a, b)
+        raw_epes += norm(flow - teacher).tolist()
+        epes += norm(flow * keep - teacher).tolist()
+        kept += keep.mean(dim=(1, 2, 3)).tolist()
     for s in range(1, len(lum) - 1, batch):
         i0, it, i1 = lum[s - 1:s - 1 + batch], lum[s:s + batch], lum[s + 1:s + 1 + batch]
         k = len(i1)
@@ -278,8 +308,10 @@ def report_one(clip: Clip, net: PyramidFlow, batch: int = 8) -> dict:
         for j in range(k):
             ip.append(psnr(mid[j].clamp(0, 1).numpy(), it[j].numpy()))
             ia.append(psnr((0.5 * (i0[j] + i1[j])).numpy(), it[j].numpy()))
-    return {"frames": len(lum), "epe": to_src * sum(epes) / (len(lum) - 1),
-            "epe_zero": to_src * endpoint_error(clip.fwd.transpose(0, 2, 3, 1), 0 * clip.fwd.transpose(0, 2, 3, 1)),
+    zero = to_src * endpoint_error(clip.fwd.transpose(0, 2, 3, 1), 0 * clip.fwd.transpose(0, 2, 3, 1))
+    epe = to_src * float(np.mean(epes))
+    return {"frames": len(lum), "epe": epe, "epe_raw": to_src * float(np.mean(raw_epes)), "epe_zero": zero,
+            "ratio_to_zero": epe / zero if zero else math.nan, "cells_moving": float(np.mean(kept)),
             "interp_psnr": float(np.mean(ip)), "interp_psnr_average": float(np.mean(ia))}
 
 
@@ -289,6 +321,9 @@ def report(clips: list[Path]) -> dict:
     load_weights(net, NAME, ARCH)
     net.eval()
     per = {str(p): report_one(report_clip(p, min_frames=3), net) for p in clips}
-    keys = ("epe", "epe_zero", "interp_psnr", "interp_psnr_average")
-    return {"unit": "epe in source pixels per frame", "clips": per,
-            "mean": {k: float(np.mean([v[k] for v in per.values()])) for k in keys}}
+    keys = ("epe", "epe_raw", "epe_zero", "cells_moving", "interp_psnr", "interp_psnr_average")
+    mean = {k: float(np.mean([v[k] for v in per.values()])) for k in keys}
+    mean["ratio_to_zero"] = mean["epe"] / mean["epe_zero"] if mean["epe_zero"] else math.nan
+    return {"unit": "epe in source pixels per frame; epe is the field the analysers get (zero motion in the cells"
+                    " it does not explain: cells_moving is the share kept), epe_raw the network's own output",
+            "clips": per, "mean": mean}

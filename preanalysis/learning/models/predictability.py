@@ -24,7 +24,7 @@ from torch import nn
 from ...errors import PreanalysisError
 from ...prefilters.noise import noise_sigma
 from ..blocks import WORK_WIDTH, ConvGRUCell, TinyUNet, conv, smoothness, ssim
-from ..data import full_res_luma, head, load_clip, tail, training_videos
+from ..data import clip_window, full_res_luma, head, load_clip, tail, training_videos
 from ..scenes import generate_scene
 from ..teacher import warp_torch
 from ..training import fit, param_count, seed_everything
@@ -207,14 +207,14 @@ def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30) 
     net = PredictabilityModel(weights).net
     per_clip = {}
     for path in clips:
-        path = Path(path)
         start, stop = tail(path, max_frames)
+        name, path = Path(path).name, clip_window(path)[0]
         frames = load_clip(path, start, stop, WORK_WIDTH, teacher=False, min_frames=1).luma
         psnr, repeat, trust = predict_clip(net, frames)
         entry = {"prediction_psnr": float(np.mean(psnr)), "repeat_last_psnr": float(np.mean(repeat)),
                  "mean_mask": float(np.mean(trust)), "noise_sigma": noise_sigma(full_res_luma(path, 1, start)[0]),
                  "frames": len(frames)}
-        per_clip[path.name] = entry
+        per_clip[name] = entry
     keys = ("prediction_psnr", "repeat_last_psnr", "mean_mask")
     mean = {k: float(np.mean([c[k] for c in per_clip.values()])) for k in keys} if per_clip else {}
     return {**mean, "clips": per_clip}

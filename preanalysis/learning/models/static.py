@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ...errors import PreanalysisError
 from ..blocks import TinyUNet, from_work, to_work
-from ..data import full_res_luma, head, tail, training_videos
+from ..data import clip_window, full_res_luma, head, tail, training_videos
 from ..scenes import generate_scene, texture
 from ..teacher import teacher_flow
 from ..training import fit, param_count, seed_everything
@@ -205,8 +205,8 @@ def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30) 
     masker = StaticModel(weights)
     per_clip = {}
     for path in clips:
-        start, stop = tail(Path(path), max_frames)
-        full, labels = teacher_static(Path(path), stop - start, start, full_res=True)
+        start, stop = tail(path, max_frames)
+        full, labels = teacher_static(clip_window(path)[0], stop - start, start, full_res=True)
         frames = np.stack([to_work(f) for f in full])
         noisy = np.stack([to_work(f) for f in perturb(full)])
         net_clean, net_noisy = masker.clip(frames) > 0.5, masker.clip(noisy) > 0.5
