@@ -8,8 +8,11 @@
 The frames are decoded once per encoder pass and go through the analysis on their way to the encoder
 (the analysis runs a few frames ahead; each frame's QP map is ready when the encoder asks for it).  With
 2-pass, each pass decodes and analyses again: the analysis costs little next to the encoder, and no pass
-holds the maps of a whole title.  The config's encoder settings and pre-filter apply, as in `preanalysis
-encode`; the pre-filter changes what the encoder sees, never what the analysis sees.
+holds the maps of a whole title.  With a segment budget (allocate.segment scene|gop) a map is known only once
+its segment closes, so the analysis reads a decode of its own ahead of the encoder's: two decodes per pass,
+and memory holds one segment's analysis, not its full-size frames.  The config's encoder settings and
+pre-filter apply, as in `preanalysis encode`; the pre-filter changes what the encoder sees, never what the
+analysis sees.
 """
 
 from __future__ import annotations
@@ -86,9 +89,22 @@ class AnalysedFrames:
     def frames(self) -> Iterator[video.DecodedFrame]:
         self.maps.clear()
         decoded = video.decode(self.path, self.start, self.stop)
-        for fa in analyze_frames(decoded, self.info, self.config, keep_frames=True):
-            self.maps[fa.index] = fa.qp
-            yield fa.decoded
+        if self.config.allocate.segment == "frame":  # each map is ready as its frame is analysed
+            for fa in analyze_frames(decoded, self.info, self.config, keep_frames=True):
+                self.maps[fa.index] = fa.qp
+                yield fa.decoded
+            return
+        # A segment's maps exist only once the segment closes: the analysis runs on a decode of its own, ahead
+        # of the encoder's, so what waits is the segment's analysis, never its full-size frames.
+        analysed = analyze_frames(video.decode(self.path, self.start, self.stop), self.info, self.config)
+        for d in decoded:
+            while d.index not in self.maps:
+                fa = next(analysed, None)
+                if fa is None:
+                    raise PreanalysisError(f"the analysis of {self.path} ended before frame {d.index}: the file "
+                                           "decodes differently each time; remux it (ffmpeg -i IN -c copy OUT)")
+                self.maps[fa.index] = fa.qp
+            yield d
 
     def qp_for_frame(self, index: int) -> QpMap:
         try:

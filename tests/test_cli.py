@@ -73,7 +73,7 @@ def test_bad_inputs_give_one_line_errors(small_clip, audio_only, tmp_path):
     assert_one_line_error(cli("analyze", small_clip, "-o", a_file / "o.npz"), f"{a_file} is a file, not a folder")
     assert_one_line_error(cli("analyze", small_clip, "-o", tmp_path / "nowhere" / "o.npz"), "does not exist")
     assert_one_line_error(cli("eval", small_clip, "-o", tmp_path / "r", "--encoder", "nosuch"),
-                          "argument --encoder: invalid choice 'nosuch' (choose from x264, x265)")
+                          "argument --encoder: invalid choice 'nosuch' (choose from x264, x265, svtav1, vp9)")
     assert_one_line_error(cli("eval", small_clip), "required: -o/--output (see preanalysis eval --help)")
     assert_one_line_error(cli("analyze", small_clip, "-o", small_clip), "is the input file")
     assert not out.exists()
