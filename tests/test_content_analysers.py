@@ -168,6 +168,15 @@ def overlay_scores(
     return out
 
 
+@pytest.mark.parametrize("shape", [(47, 81), (38, 66), (120, 40)])
+def test_detectors_on_frames_smaller_than_their_window_find_nothing(shape):
+    """HOG's window is 64x128 (it crashed OpenCV on an 81x47 analysis frame); Haar's is 24x24."""
+    luma = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    for detector in (People(), Faces()):
+        boxes, scores = detector.detect(luma)
+        assert boxes.shape == (0, 4) and scores.shape == (0,)
+
+
 def test_text_finds_static_overlays_over_a_moving_scene():
     scene = moving_objects(width=640, height=360, frames=32, objects=3, pan=(2.0, 0.5), seed=7)
     drawn = draw_overlays(scene.rgb, seed=7)

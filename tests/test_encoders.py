@@ -441,11 +441,11 @@ def test_encode_command_with_maps_no_map_and_errors(carphone_y4m, tmp_path, caps
 
 
 def test_encode_analyses_in_the_same_decode_and_restarts_for_pass_two(carphone_y4m, tmp_path, capsys, monkeypatch):
-    """preanalysis.encode decodes once per encoder pass, hands each frame its map from that decode, and gives
-    the same stream as analysing first and encoding with --maps."""
+    """preanalysis.encode decodes once per encoder pass (twice with a segment budget), hands each frame its map,
+    and gives the same stream as analysing first and encoding with --maps."""
     from preanalysis import facade, video
     from preanalysis.cli import main
-    from preanalysis.config import Config
+    from preanalysis.config import Config, from_dict
     from preanalysis.pipeline import analyze
 
     config = Config()
@@ -458,7 +458,13 @@ def test_encode_analyses_in_the_same_decode_and_restarts_for_pass_two(carphone_y
     real_decode = video.decode
     monkeypatch.setattr(video, "decode", lambda *a, **k: decodes.append(a) or real_decode(*a, **k))
     one = facade.encode(carphone_y4m, tmp_path / "one.mp4", crf=30, config=config, stop=12)
-    assert one.frames == 12 and len(decodes) == 1  # one decode fed both the analysis and the encoder
+    # the default's segment budget: the analysis reads a decode of its own ahead of the encoder's (a segment's
+    # maps wait for its end; its full-size frames are not held)
+    assert one.frames == 12 and len(decodes) == 2
+    decodes.clear()
+    per_frame = from_dict(Config, {"allocate": {"segment": "frame"}})
+    assert facade.encode(carphone_y4m, tmp_path / "pf.mp4", crf=30, config=per_frame, stop=12).frames == 12
+    assert len(decodes) == 1  # per-frame maps: one decode feeds both the analysis and the encoder
     monkeypatch.setattr(video, "decode", real_decode)
     assert main(["analyze", str(carphone_y4m), "-o", str(tmp_path / "m.npz"), "--frames", "12"]) == 0
     two = facade.Preanalysis(config).encode(carphone_y4m, tmp_path / "two.mp4", crf=30, maps=tmp_path / "m.npz",

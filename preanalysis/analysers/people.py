@@ -13,7 +13,7 @@ import numpy as np
 from .base import register_analyser
 from .tracking import DetectorAnalyser, suppress, upscaled
 
-WINDOW_HEIGHT = 128  # the default people detector's window (64x128 pixels)
+WINDOW_WIDTH, WINDOW_HEIGHT = 64, 128  # the default people detector's window
 MIN_HEIGHT_SHARE = 0.25  # smallest person found, as a share of the frame height
 MAX_UPSCALE = 2.0
 MIN_MARGIN = 0.3  # SVM margin below which a window is not a person (most false hits on real clips sit lower)
@@ -35,8 +35,10 @@ class People(DetectorAnalyser):
 
     def detect(self, luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         factor = float(np.clip(WINDOW_HEIGHT / (MIN_HEIGHT_SHARE * luma.shape[0]), 1.0, MAX_UPSCALE))
-        boxes, margins = self.hog.detectMultiScale(upscaled(luma, factor), winStride=(8, 8), padding=(8, 8),
-                                                   scale=1.1)
+        image = upscaled(luma, factor)
+        if image.shape[0] < WINDOW_HEIGHT or image.shape[1] < WINDOW_WIDTH:  # no person fits (and OpenCV crashes)
+            return suppress(np.zeros((0, 4)), np.zeros(0))
+        boxes, margins = self.hog.detectMultiScale(image, winStride=(8, 8), padding=(8, 8), scale=1.1)
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4) / factor
         margins = np.asarray(margins, np.float64).ravel()
         sure = margins >= MIN_MARGIN
