@@ -39,14 +39,16 @@ def noisy(frames: Iterator[av.VideoFrame], sigma: float, seed: int) -> Iterator[
         yield out
 
 
-def write_ffv1(frames: Iterator[av.VideoFrame], source: Path, out: Path) -> Path:
+def write_ffv1(frames: Iterator[av.VideoFrame], source: Path, out: Path, rate: int | None = None) -> Path:
+    """FFV1 yuv420p of the frames, pts = index at `rate` (default: the source's frame rate)."""
     info = probe(source)
+    rate = rate or info.frame_rate
     with av.open(str(out), "w") as container:
-        stream = container.add_stream("ffv1", rate=info.frame_rate)
+        stream = container.add_stream("ffv1", rate=rate)
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, "yuv420p"
         for i, frame in enumerate(frames):
             frame = frame.reformat(format="yuv420p")
-            frame.pts, frame.time_base = i, 1 / info.frame_rate
+            frame.pts, frame.time_base = i, 1 / rate
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return out

