@@ -242,6 +242,9 @@ def judged_psnr(reference: str | Path, encoded: str | Path, regions: Regions, fr
         a, b = pair.reference[0], pair.encoded[0]
         mask = regions.mask(pair.index, target.source_width, target.source_height)[: a.shape[0], : a.shape[1]]
         out.append(psnr(a[mask], b[mask], target.peak) if mask.any() else float("nan"))
+    if frames is not None and len(out) != frames:
+        raise PreanalysisError(f"only {len(out)} of {frames} frames decoded from {encoded} or {reference}: "
+                               "evaluate as many frames as both files hold (--frames)")
     return np.array(out)
 
 

@@ -188,7 +188,8 @@ def test_speed_benchmark_runs_the_product_path_with_every_learned_network(carpho
 
     result = speed.analysis_fps(carphone, warmup=2)
     assert result["fps"] > 0 and result["frames"] > 2
-    assert set(result["analysers"]) == set(speed.learned_analysers()) | {"stabilise"}
+    # the default's segment budget adds the frame-level temporal masking (classical)
+    assert set(result["analysers"]) == set(speed.learned_analysers()) | {"stabilise", "temporal_masking"}
     config = speed.learned_config()
     assert config.analysis.stabilise and all(w > 0 for w in config.salience.weights.values())
 
