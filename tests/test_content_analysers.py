@@ -106,17 +106,22 @@ def test_faces_cover_the_hand_annotated_face_on_carphone(carphone):
     assert (found & truth).sum() / found.sum() >= 0.6  # precision; measured 0.87 (the ellipse takes in hair)
 
 
-def test_faces_follow_a_face_moving_across_a_generated_scene(carphone):
+def face_moving_across(carphone: Path, frames: int) -> tuple[np.ndarray, np.ndarray]:
     """carphone's first face (the hand box plus a 10-pixel margin) pasted onto a generated panning scene and
-    moved 6 px right and 1 px down per frame: the true face box is known in every frame."""
+    moved 6 px right and 1 px down per frame: (RGB frames, the true face box as a mask in every frame)."""
     with av.open(str(carphone)) as clip:
         patch = next(clip.decode(video=0)).to_ndarray(format="rgb24")[15:105, 50:128]
-    frames = moving_objects(width=320, height=192, frames=18, objects=2, pan=(1.0, 0.5), seed=5).rgb.copy()
-    truth = np.zeros(frames.shape[:3], bool)
-    for t in range(len(frames)):
+    rgb = moving_objects(width=320, height=192, frames=frames, objects=2, pan=(1.0, 0.5), seed=5).rgb.copy()
+    truth = np.zeros(rgb.shape[:3], bool)
+    for t in range(len(rgb)):
         x, y = 40 + 6 * t, 50 + t
-        frames[t, y : y + 90, x : x + 78] = patch
+        rgb[t, y : y + 90, x : x + 78] = patch
         truth[t, y + 10 : y + 80, x + 10 : x + 68] = True
+    return rgb, truth
+
+
+def test_faces_follow_a_face_moving_across_a_generated_scene(carphone):
+    frames, truth = face_moving_across(carphone, 18)
     found = run(Faces(), [luma(f) for f in frames]) > 0.5
     coverage = np.array([(found[t] & truth[t]).sum() / truth[t].sum() for t in range(3, len(frames))])
     assert np.mean(coverage > 0.3) >= 0.75  # measured 0.86 (24 frames)
