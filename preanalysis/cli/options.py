@@ -14,7 +14,7 @@ HELP = {"encode.prefilter": "pre-filter before the encoder: off, auto (MCTF foll
                             "clean sources), mctf[:S], temporal[:S] (the learned filter); metrics stay against the "
                             "source (default auto)",
         "allocate.segment": "bit budget: frame (each frame keeps its no-map bits), scene, or gop (whole scenes of >= "
-                            "--allocate-segment-frames frames): frames of a segment may trade bits (default frame)",
+                            "--allocate-segment-frames frames): frames of a segment may trade bits (default gop)",
         "allocate.frame_qp_range": "how far a frame's mean QP offset may move within its segment (default 4)",
         "allocate.temporal_gain": "frame-level VMAF motion masking: QP offset per log2 step of motion2 (runs the "
                                   "temporal_masking analyser; needs --segment scene|gop; default 0 = off)"}
