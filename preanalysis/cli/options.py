@@ -17,7 +17,7 @@ HELP = {"encode.prefilter": "pre-filter before the encoder: off, auto (MCTF foll
                             "--allocate-segment-frames frames): frames of a segment may trade bits (default gop)",
         "allocate.frame_qp_range": "how far a frame's mean QP offset may move within its segment (default 4)",
         "allocate.temporal_gain": "frame-level VMAF motion masking: QP offset per log2 step of motion2 (runs the "
-                                  "temporal_masking analyser; needs --segment scene|gop; default 0 = off)"}
+                                  "temporal_masking analyser; needs --segment scene|gop; default 2, 0 = off)"}
 
 
 def _flag(dotted: str) -> str:
