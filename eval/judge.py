@@ -34,8 +34,7 @@ from preanalysis.errors import PreanalysisError
 from preanalysis.qpmap import QpMap
 from preanalysis.video import decode, probe, to_luma
 
-from .pairing import pairs
-from .regions import psnr
+from .regions import masked_psnr
 
 MEDIAN = "median-foreground"  # the --regions value that asks for the static-camera judge
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".y4m", ".webm", ".nut"}
@@ -236,16 +235,11 @@ def judges_for(inputs: Sequence[Path], names: Sequence[str], items: Sequence[str
 def judged_psnr(reference: str | Path, encoded: str | Path, regions: Regions, frames: int | None = None) -> np.ndarray:
     """PSNR-Y inside the regions for each frame of the encode (the reference's first `frames`, all when None);
     NaN where a frame has no region.  Reference and encode are paired by frame index and guarded (eval.pairing)."""
-    target, paired = pairs(reference, encoded, 0, frames)
-    out = []
-    for pair in paired:
-        a, b = pair.reference[0], pair.encoded[0]
-        mask = regions.mask(pair.index, target.source_width, target.source_height)[: a.shape[0], : a.shape[1]]
-        out.append(psnr(a[mask], b[mask], target.peak) if mask.any() else float("nan"))
+    out, _ = masked_psnr(reference, encoded, regions.mask, frames)
     if frames is not None and len(out) != frames:
         raise PreanalysisError(f"only {len(out)} of {frames} frames decoded from {encoded} or {reference}: "
                                "evaluate as many frames as both files hold (--frames)")
-    return np.array(out)
+    return out
 
 
 def _grey(frame) -> np.ndarray:

@@ -7,7 +7,7 @@ encodes are judged in 10 bits (peak 1023).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -43,17 +43,25 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     return MAX_PSNR if mse == 0 else min(MAX_PSNR, 10 * np.log10(peak * peak / mse))
 
 
+def masked_psnr(
+    reference: str | Path, encoded: str | Path, mask_for: Callable[[int, int, int], np.ndarray], stop: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame PSNR-Y inside and outside mask_for(i, width, height) (frame i's mask at the source's size), for
+    every frame of the encode paired by index with the reference's first `stop` frames (eval.pairing, guarded);
+    NaN on a side with no pixels."""
+    inside, outside = [], []
+    target, paired = pairs(reference, encoded, 0, stop)
+    for pair in paired:
+        a, b = pair.reference[0], pair.encoded[0]
+        mask = mask_for(pair.index, target.source_width, target.source_height)[: a.shape[0], : a.shape[1]]
+        inside.append(psnr(a[mask], b[mask], target.peak))  # [: a.shape] above: the encoder's even crop, if any
+        outside.append(psnr(a[~mask], b[~mask], target.peak))
+    return np.array(inside), np.array(outside)
+
+
 def region_psnr(
     reference: str | Path, encoded: str | Path, salience: Sequence[np.ndarray], fraction: float = SALIENT_FRACTION
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame PSNR-Y inside and outside the salient region; the encode has one frame per salience map and
     is paired by index with the reference's first len(salience) frames (eval.pairing, guarded)."""
-    inside, outside = [], []
-    target, paired = pairs(reference, encoded, 0, len(salience))
-    for pair, sal in zip(paired, salience):
-        mask = salient_mask(sal, target.source_width, target.source_height, fraction)
-        a, b = pair.reference[0], pair.encoded[0]
-        mask = mask[: a.shape[0], : a.shape[1]]  # the encoder's even crop, if any
-        inside.append(psnr(a[mask], b[mask], target.peak))
-        outside.append(psnr(a[~mask], b[~mask], target.peak))
-    return np.array(inside), np.array(outside)
+    return masked_psnr(reference, encoded, lambda i, w, h: salient_mask(salience[i], w, h, fraction), len(salience))
