@@ -30,6 +30,9 @@ from .roi_sidedata import attach_qp_map, clear_roi
 COLOUR_ATTRIBUTES = ("color_range", "colorspace", "color_primaries", "color_trc")
 
 
+MAX_REORDER_FRAMES = 64  # frames; x264/x265 reorder at most 16 B-frames plus lookahead delay
+
+
 class PyAVAdapter(EncoderAdapter):
     """An FFmpeg encoder through PyAV; subclasses name the codec and their params option."""
 
@@ -120,6 +123,8 @@ class PyAVSession:
         self.pix_fmt = adapter.pix_fmt(info.pix_fmt, info.bit_depth)
         self.depth = bit_depth(self.pix_fmt)
         self.time_base = info.time_base or Fraction(1, 25)
+        # how far a sane decode timestamp may precede its presentation: a reorder depth far beyond any encoder's
+        self.max_reorder_ticks = MAX_REORDER_FRAMES * max(1, round(1 / ((info.frame_rate or 25) * self.time_base)))
         self.payload, self.opened = 0, False
         self.container = av.open(str(output), "w", format=adapter.container_format(output))
         stream = self.container.add_stream(adapter.codec, rate=info.frame_rate or 25)
@@ -155,6 +160,11 @@ class PyAVSession:
 
     def _mux(self, packets) -> None:
         for packet in packets:
+            if packet.dts is not None and packet.pts is not None and not (
+                    packet.pts - self.max_reorder_ticks <= packet.dts <= packet.pts):
+                # FFmpeg's libx265 wrapper leaves the DTS uninitialised when the encode is shorter than x265's
+                # lookahead (1-2 frames; mp4 then refuses the packet): such a packet decodes at its own pts
+                packet.dts = packet.pts
             self.payload += packet.size
             self.container.mux(packet)
 
