@@ -84,6 +84,9 @@ CLIPS = [
     Cut("market.y4m", "market_street_1906.mp4", 300, 60, "y4m"),
     Cut("pexels.y4m", "pyfeat_face_pexels.mp4", 0, 60, "y4m"),
     Cut("renpy.y4m", "renpy_rocket_launch.webm", 44, 60, "y4m"),
+    # the second sensitivity student (docs/models.md): two more held-out clips, never used by issue 11 before
+    Cut("kivy.y4m", "kivy_city_night.mpg", 0, 60, "y4m", scale="640:360"),
+    Cut("diver.y4m", "pdev_diver.mov", 0, 60, "y4m"),
 ]
 
 

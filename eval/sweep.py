@@ -185,8 +185,12 @@ class Cache:
 
 
 def analysis_dict(config: Config) -> dict:
-    """What of a config shapes the maps: everything but `encode` (its params and pre-filter key a point apart)."""
-    return {k: v for k, v in config.to_dict().items() if k != "encode"}
+    """What shapes the maps: the config but `encode` (its params and pre-filter key a point apart), and the
+    content of the learned analysers' weights (shipped and named), so retraining never reuses old maps."""
+    from preanalysis.learning.weights import weights_digest
+
+    shaping = {k: v for k, v in config.to_dict().items() if k != "encode"}
+    return {**shaping, "weights_digest": weights_digest(list(config.analysis.weights.values()))}
 
 
 def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, input_hash: str) -> ClipAnalysis:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from pathlib import Path
 
@@ -21,6 +23,31 @@ def weights_path(name_or_path: str | Path) -> Path:
     if p.suffix == ".safetensors" or p.parent != Path("."):
         return p
     return WEIGHTS_DIR / f"{p}.safetensors"
+
+
+def weights_digest(names_or_paths: list[str | Path]) -> str:
+    """Content digest of the shipped weights and the named files (missing ones count as absent): keys cached
+    analyses, so retrained weights never reuse maps the old ones made."""
+    files = sorted({*WEIGHTS_DIR.glob("*.safetensors"), *map(weights_path, names_or_paths)})
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f).encode())
+        h.update(_file_sha(f, *_stat(f)).encode())
+    return h.hexdigest()[:24]
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+        return st.st_mtime_ns, st.st_size
+    except OSError:
+        return 0, -1
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha(path: Path, mtime_ns: int, size: int) -> str:
+    """sha256 of a file, cached by (path, mtime, size): a weights file is read once per process."""
+    return "absent" if size < 0 else hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def save_weights(model: torch.nn.Module, name_or_path: str | Path, arch: str, meta: dict | None = None) -> Path:
