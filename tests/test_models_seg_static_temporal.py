@@ -12,6 +12,7 @@ from preanalysis.analysers import ANALYSERS, AnalysisContext, load_learned
 from preanalysis.analysers.objects import ObjectTracker
 from preanalysis.errors import PreanalysisError
 from preanalysis.learning import scenes, zoo
+from preanalysis.learning.augment import still_camera
 from preanalysis.learning.data import full_res_luma, load_clip
 from preanalysis.learning.models import objects as segmentation
 from preanalysis.learning.models import static
@@ -143,10 +144,43 @@ def test_segmentation_report(carphone):
 
 
 @pytest.mark.xfail(strict=True, reason="issue 12's target, not met yet: against the consistent real-motion labels "
-                   "(learning/labels.py) the shipped net marks 0.19 of carphone's frames where 0.025 moves")
+                   "(learning/labels.py) the `objects` map marks 0.14 of these carphone frames where 0.025 moves "
+                   "(the net alone marked 0.19)")
 def test_segmentation_marks_the_moving_head_not_the_frame(carphone):
     clip = segmentation.report([carphone], max_frames=5)["clips"][carphone.name]
     assert clip["foreground_fraction"] <= 2 * clip["moving_fraction"] + 0.05, clip
+
+
+def _objects_maps(frames: np.ndarray) -> list[np.ndarray]:
+    """The `objects` analyser's map for each frame of a shot, as the pipeline runs it."""
+    load_learned("objects")
+    analyser = ANALYSERS["objects"]()
+    return [analyser.process(AnalysisContext(t, f, frames[t - 1] if t else None, 1.0))["objects"]
+            for t, f in enumerate(frames)]
+
+
+@pytest.mark.parametrize("pan, least_covered", [((0.0, 0.0), 0.85), ((1.5, -1.0), 0.5)])
+def test_objects_map_marks_the_moving_sprites_not_the_frame(pan, least_covered):
+    """Generated scenes with exact sprite masks, still and panning camera: the map (motion unlike the
+    camera's, the net's foreground near it) covers the sprites and marks little else (measured: 0.93 covered
+    at 0.94 precision on the still camera, 0.62 at 0.89 panning)."""
+    pred, truth = [], []
+    for seed in range(300_100, 300_104):
+        scene = scenes.generate_scene(seed, size=(192, 128), frames=6, pan=pan, noise=2)
+        pred.append(np.stack(_objects_maps(scene.frames)[2:]) > 0.5)
+        truth.append(scene.masks[2:])
+    pred, truth = np.stack(pred), np.stack(truth)
+    covered, precision = (pred & truth).sum() / truth.sum(), (pred & truth).sum() / pred.sum()
+    assert covered >= least_covered and pred.mean() <= 2 * truth.mean() + 0.05 and precision >= 0.8, (covered, precision)
+
+
+def test_objects_map_is_empty_on_a_still_camera():
+    """A tripod (a quarter-pixel tremor) and sensor noise: nothing moves, nothing is marked.  (With half a pixel
+    each way, up to a pixel between frames, the labels' rule marks a few percent of a frame now and then.)"""
+    frame = scenes.generate_scene(300_200, size=(192, 128), frames=1, noise=0).frames[0]
+    still = np.clip(still_camera(frame, 6, np.random.default_rng(0), max_shift=0.25)
+                    + np.random.default_rng(1).normal(0, 2 / 255, (6, 128, 192)), 0, 1).astype(np.float32)
+    assert max((m > 0.5).mean() for m in _objects_maps(still)) < 0.01
 
 
 def test_static_report(carphone):

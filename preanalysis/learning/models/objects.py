@@ -30,7 +30,8 @@ from ..augment import COMPRESSION_CRFS, compressed, noisy, relit, still_camera
 from ..blocks import TinyUNet, from_work, to_work
 from ..data import clip_window, full_res_luma, head, load_clip, tail, training_videos
 from ..labels import filled, label_frames, moves_unlike_camera, without_specks
-from .flow_motion import FlowMotionModel, analysis_flow, backbone_sequence
+from ..teacher import resize_flow
+from .flow_motion import FlowMotionModel, backbone_sequence
 from ..scenes import generate_scene
 from ..training import fit, param_count, seed_everything
 from ..contract import LearnedModel
@@ -40,7 +41,8 @@ ARCH = "segmentation-unet16-l4-t3-v2"  # v2: 3 frames in, 4 levels
 NAME = "objects"
 STILL_SHARE = 0.25  # of the real samples in training: a still camera (one frame three times), nothing moves
 MIN_OBJECT_PIXELS = 6  # components smaller than this (at analysis resolution) are noise, not objects
-GROW = 2  # analysis pixels the motion evidence is grown by (its edge pixels lie on the object's outline)
+EVIDENCE_WIDTH = 240  # motion evidence is judged at most this wide (an integer downscale of the analysis frame)
+GROW = 2  # pixels (at EVIDENCE_WIDTH) the motion evidence is grown by (its edge pixels lie on the object's outline)
 NEAR = 4  # analysis pixels from motion evidence within which the network's foreground counts
 
 
@@ -90,13 +92,16 @@ def _disc(radius: int) -> np.ndarray:
 
 
 def motion_evidence(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, scale: float) -> np.ndarray:
-    """bool (H, W): the pixels of `cur` that move unlike the camera by the backbone's field `flow` (grid px,
-    (2, h, w), cur -> prev), judged by the rule the training labels apply to the teacher flow
-    (labels.moves_unlike_camera, one frame pair: only past frames exist at analysis time), grown by GROW,
+    """bool, the shape of `cur`: the pixels that move unlike the camera by the backbone's field `flow` (grid
+    px, (2, h, w), cur -> prev), judged by the rule the training labels apply to the teacher flow
+    (labels.moves_unlike_camera, on one frame pair: only past frames exist at analysis time) at most
+    EVIDENCE_WIDTH wide (the field, on the grid, has a quarter of the analysis width anyway), grown by GROW,
     closed and filled, specks dropped.  cur, prev: analysis luma; scale: source pixels per analysis pixel."""
-    field = analysis_flow(torch.as_tensor(flow, dtype=torch.float32)[None], cur.shape)[0].permute(1, 2, 0)
-    moving = moves_unlike_camera(cur, prev, np.ascontiguousarray(field.cpu().numpy()), scale)
-    return without_specks(filled(cv2.dilate(moving.astype(np.uint8), _disc(GROW)) > 0))
+    c, p = to_work(cur, EVIDENCE_WIDTH), to_work(prev, EVIDENCE_WIDTH)
+    field = resize_flow(np.ascontiguousarray(np.asarray(flow, np.float32).transpose(1, 2, 0)), c.shape[::-1])
+    moving = moves_unlike_camera(c, p, field, scale * cur.shape[1] / c.shape[1])
+    evidence = without_specks(filled(cv2.dilate(moving.astype(np.uint8), _disc(GROW)) > 0))
+    return from_work(evidence.astype(np.float32), cur.shape) > 0.5
 
 
 def foreground(probability: np.ndarray, evidence: np.ndarray) -> np.ndarray:
