@@ -11,7 +11,7 @@ from preanalysis import video
 from preanalysis.analysers import ANALYSERS, AnalysisContext, load_learned
 from preanalysis.analysers.objects import ObjectTracker
 from preanalysis.errors import PreanalysisError
-from preanalysis.learning import scenes, zoo
+from preanalysis.learning import labels, scenes, zoo
 from preanalysis.learning.augment import still_camera
 from preanalysis.learning.data import full_res_luma, load_clip
 from preanalysis.learning.models import objects as segmentation
@@ -271,3 +271,29 @@ def test_static_input_is_blind_to_a_brightness_change_even_where_it_clips():
     assert (~unclipped).mean() > 0.1
     a, b = static.network_input(frames), static.network_input(flickered)
     assert np.abs(a - b)[:, unclipped].max() < 1e-5
+
+
+# ---------------------------------------------------------------- real-motion labels
+
+
+def test_camera_model_is_the_pan_or_still_and_ignores_what_moves_in_front():
+    flow = np.zeros((90, 160, 2), np.float32)
+    flow[20:50, 30:70] = (4.0, -3.0)  # an object moving in front of the camera
+    assert np.array_equal(labels.camera_model(flow, 1.0), np.zeros_like(flow))  # still camera
+    panned = flow + np.float32((1.5, 2.0))
+    panned[20:50, 30:70] = (4.0, -3.0)
+    model = labels.camera_model(panned, 1.0)
+    assert np.allclose(model, (1.5, 2.0), atol=1e-4)
+
+
+def test_labels_mark_the_moving_sprites_of_generated_scenes():
+    """The teacher-flow labels the net trains on and the report judges by (measured 0.89 precision, 0.58 of
+    the sprites' pixels on these scenes: the flat insides of sprites join only near evidence)."""
+    pred, truth = [], []
+    for seed in range(300_300, 300_303):
+        scene = scenes.generate_scene(seed, size=(160, 96), frames=5, noise=2)
+        pred.append(labels.label_frames(scene.frames, range(1, 4)) > 0.5)
+        truth.append(scene.masks[1:4])
+    pred, truth = np.stack(pred), np.stack(truth)
+    hit = (pred & truth).sum()
+    assert hit / pred.sum() >= 0.85 and hit / truth.sum() >= 0.5, (hit / pred.sum(), hit / truth.sum())
