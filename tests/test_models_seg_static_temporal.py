@@ -273,6 +273,12 @@ def test_static_input_is_blind_to_a_brightness_change_even_where_it_clips():
     assert np.abs(a - b)[:, unclipped].max() < 1e-5
 
 
+def test_objects_map_is_empty_on_flat_frames_and_a_fade():
+    """Black frames, then a cut to grey (a letterbox or a fade has such frames): nothing moves, no failure."""
+    frames = np.stack([np.zeros((64, 96), np.float32)] * 3 + [np.full((64, 96), 0.5, np.float32)] * 2)
+    assert max(m.max() for m in _objects_maps(frames)) == 0
+
+
 # ---------------------------------------------------------------- real-motion labels
 
 

@@ -77,11 +77,14 @@ def camera_model(flow: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def _gain(cur: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
-    """cur ~ a * ref + b over the frame, refitted on the better-agreeing half (moving pixels are outliers)."""
+    """cur ~ a * ref + b over the frame, refitted on the better-agreeing half (moving pixels are outliers).
+    Where the pixels fitted on are all black (a black frame, a letterbox) there is no gain to fit, only the
+    offset (the line fit does not converge there)."""
     x, y = ref[::2, ::2].ravel().astype(np.float64), cur[::2, ::2].ravel().astype(np.float64)
     keep = np.ones(len(x), bool)
     for _ in range(3):
-        a, b = np.polyfit(x[keep], y[keep], 1)
+        black = not x[keep].any()
+        a, b = (1.0, float(np.median(y[keep]))) if black else np.polyfit(x[keep], y[keep], 1)
         r = np.abs(y - a * x - b)
         keep = r <= np.median(r)
     return float(a), float(b)
