@@ -11,7 +11,8 @@ from preanalysis import video
 from preanalysis.analysers import ANALYSERS, AnalysisContext, load_learned
 from preanalysis.analysers.objects import ObjectTracker
 from preanalysis.errors import PreanalysisError
-from preanalysis.learning import scenes, zoo
+from preanalysis.learning import labels, scenes, zoo
+from preanalysis.learning.augment import still_camera
 from preanalysis.learning.data import full_res_luma, load_clip
 from preanalysis.learning.models import objects as segmentation
 from preanalysis.learning.models import static
@@ -143,10 +144,43 @@ def test_segmentation_report(carphone):
 
 
 @pytest.mark.xfail(strict=True, reason="issue 12's target, not met yet: against the consistent real-motion labels "
-                   "(learning/labels.py) the shipped net marks 0.19 of carphone's frames where 0.025 moves")
+                   "(learning/labels.py) the `objects` map marks 0.14 of these carphone frames where 0.025 moves "
+                   "(the net alone marked 0.19)")
 def test_segmentation_marks_the_moving_head_not_the_frame(carphone):
     clip = segmentation.report([carphone], max_frames=5)["clips"][carphone.name]
     assert clip["foreground_fraction"] <= 2 * clip["moving_fraction"] + 0.05, clip
+
+
+def _objects_maps(frames: np.ndarray) -> list[np.ndarray]:
+    """The `objects` analyser's map for each frame of a shot, as the pipeline runs it."""
+    load_learned("objects")
+    analyser = ANALYSERS["objects"]()
+    return [analyser.process(AnalysisContext(t, f, frames[t - 1] if t else None, 1.0))["objects"]
+            for t, f in enumerate(frames)]
+
+
+@pytest.mark.parametrize("pan, least_covered", [((0.0, 0.0), 0.85), ((1.5, -1.0), 0.5)])
+def test_objects_map_marks_the_moving_sprites_not_the_frame(pan, least_covered):
+    """Generated scenes with exact sprite masks, still and panning camera: the map (motion unlike the
+    camera's, the net's foreground near it) covers the sprites and marks little else (measured: 0.93 covered
+    at 0.94 precision on the still camera, 0.62 at 0.89 panning)."""
+    pred, truth = [], []
+    for seed in range(300_100, 300_104):
+        scene = scenes.generate_scene(seed, size=(192, 128), frames=6, pan=pan, noise=2)
+        pred.append(np.stack(_objects_maps(scene.frames)[2:]) > 0.5)
+        truth.append(scene.masks[2:])
+    pred, truth = np.stack(pred), np.stack(truth)
+    covered, precision = (pred & truth).sum() / truth.sum(), (pred & truth).sum() / pred.sum()
+    assert covered >= least_covered and pred.mean() <= 2 * truth.mean() + 0.05 and precision >= 0.8, (covered, precision)
+
+
+def test_objects_map_is_empty_on_a_still_camera():
+    """A tripod (a quarter-pixel tremor) and sensor noise: nothing moves, nothing is marked.  (With half a pixel
+    each way, up to a pixel between frames, the labels' rule marks a few percent of a frame now and then.)"""
+    frame = scenes.generate_scene(300_200, size=(192, 128), frames=1, noise=0).frames[0]
+    still = np.clip(still_camera(frame, 6, np.random.default_rng(0), max_shift=0.25)
+                    + np.random.default_rng(1).normal(0, 2 / 255, (6, 128, 192)), 0, 1).astype(np.float32)
+    assert max((m > 0.5).mean() for m in _objects_maps(still)) < 0.01
 
 
 def test_static_report(carphone):
@@ -237,3 +271,35 @@ def test_static_input_is_blind_to_a_brightness_change_even_where_it_clips():
     assert (~unclipped).mean() > 0.1
     a, b = static.network_input(frames), static.network_input(flickered)
     assert np.abs(a - b)[:, unclipped].max() < 1e-5
+
+
+def test_objects_map_is_empty_on_flat_frames_and_a_fade():
+    """Black frames, then a cut to grey (a letterbox or a fade has such frames): nothing moves, no failure."""
+    frames = np.stack([np.zeros((64, 96), np.float32)] * 3 + [np.full((64, 96), 0.5, np.float32)] * 2)
+    assert max(m.max() for m in _objects_maps(frames)) == 0
+
+
+# ---------------------------------------------------------------- real-motion labels
+
+
+def test_camera_model_is_the_pan_or_still_and_ignores_what_moves_in_front():
+    flow = np.zeros((90, 160, 2), np.float32)
+    flow[20:50, 30:70] = (4.0, -3.0)  # an object moving in front of the camera
+    assert np.array_equal(labels.camera_model(flow, 1.0), np.zeros_like(flow))  # still camera
+    panned = flow + np.float32((1.5, 2.0))
+    panned[20:50, 30:70] = (4.0, -3.0)
+    model = labels.camera_model(panned, 1.0)
+    assert np.allclose(model, (1.5, 2.0), atol=1e-4)
+
+
+def test_labels_mark_the_moving_sprites_of_generated_scenes():
+    """The teacher-flow labels the net trains on and the report judges by (measured 0.89 precision, 0.58 of
+    the sprites' pixels on these scenes: the flat insides of sprites join only near evidence)."""
+    pred, truth = [], []
+    for seed in range(300_300, 300_303):
+        scene = scenes.generate_scene(seed, size=(160, 96), frames=5, noise=2)
+        pred.append(labels.label_frames(scene.frames, range(1, 4)) > 0.5)
+        truth.append(scene.masks[1:4])
+    pred, truth = np.stack(pred), np.stack(truth)
+    hit = (pred & truth).sum()
+    assert hit / pred.sum() >= 0.85 and hit / truth.sum() >= 0.5, (hit / pred.sum(), hit / truth.sum())

@@ -1,4 +1,5 @@
-"""`objects`: foreground probability from the segmentation network (preanalysis.learning.models.objects), and
+"""`objects`: moving objects: motion unlike the camera's in the backbone's field, filled out by the segmentation
+network's foreground near it (preanalysis.learning.models.objects: `motion_evidence`, `foreground`), and
 object ids that stay the same from frame to frame (handed on through Analyser.object_ids)."""
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ import cv2
 import numpy as np
 
 from .base import Analyser, AnalysisContext, register_analyser
-from ..learning.models.objects import MIN_OBJECT_PIXELS, NAME, ObjectsModel
+from .flow_motion import backbone_outputs
+from ..learning.models.objects import MIN_OBJECT_PIXELS, NAME, ObjectsModel, foreground, motion_evidence
 
 
 class ObjectTracker:
@@ -52,7 +54,7 @@ class ObjectTracker:
 
 @register_analyser
 class Objects(Analyser):
-    """Map `objects`: foreground probability; object_ids() gives the current frame's tracked object ids."""
+    """Map `objects`: moving-object probability; object_ids() gives the current frame's tracked object ids."""
 
     name = "objects"
     maps = ("objects",)
@@ -77,5 +79,7 @@ class Objects(Analyser):
         before = prev if self.before is None else self.before
         prob = self.segmenter.infer(before, prev, ctx.luma)
         self.before = prev
-        self.ids = self.tracker.update(prob)
-        return {"objects": prob.astype(np.float32)}
+        flow, _ = backbone_outputs(ctx, str(self.segmenter.device))
+        objects = foreground(prob, motion_evidence(ctx.luma, prev, flow[0].cpu().numpy(), ctx.scale))
+        self.ids = self.tracker.update(objects)
+        return {"objects": objects}

@@ -44,41 +44,47 @@ BOX = 5
 REACH = 6  # label pixels: how far flat pixels moving with evidence join it
 
 
-def _affine(flow: np.ndarray, keep: np.ndarray, step: int) -> np.ndarray:
-    """The affine field least-squares fitted to the flow at the kept pixels (sampled every `step`)."""
-    h, w = flow.shape[:2]
-    ys, xs = np.mgrid[0:h:step, 0:w:step]
-    k = keep[ys, xs].ravel()
-    basis = np.stack([np.ones(xs.size), xs.ravel() / w, ys.ravel() / h], 1)[k]
-    coef, *_ = np.linalg.lstsq(basis, flow[ys, xs].reshape(-1, 2)[k].astype(np.float64), rcond=None)
-    coef = coef.astype(np.float32)
-    x = (np.arange(w, dtype=np.float32) / w)[None, :, None]
-    y = (np.arange(h, dtype=np.float32) / h)[:, None, None]
+def _affine_field(coef: np.ndarray, w: int, h: int, step: int = 1) -> np.ndarray:
+    """The affine field of coefficients `coef` (3, 2) on a w x h image, at every `step`-th pixel."""
+    x = (np.arange(w, dtype=np.float32) / w)[None, ::step, None]
+    y = (np.arange(h, dtype=np.float32) / h)[::step, None, None]
     return coef[0] + x * coef[1] + y * coef[2]
 
 
 def camera_model(flow: np.ndarray, threshold: float) -> np.ndarray:
     """The camera's motion (h, w, 2): affine, refitted on the pixels within `threshold` of it, from the
-    median flow; zero where no motion agrees with nearly as many pixels (STILL_MARGIN)."""
+    median flow; zero where no motion agrees with nearly as many pixels (STILL_MARGIN).  The fit looks at
+    every `step`-th pixel only (so does the agreement it iterates on); the final choice at every pixel."""
     h, w = flow.shape[:2]
     step = max(1, min(h, w) // 48)
-    agree = lambda model: np.linalg.norm(flow - model, axis=-1) < threshold  # noqa: E731
-    still = np.zeros_like(flow)
-    model = still + np.median(flow[::step, ::step].reshape(-1, 2), axis=0)
+    ys, xs = np.mgrid[0:h:step, 0:w:step]
+    basis = np.stack([np.ones(xs.size), xs.ravel() / w, ys.ravel() / h], 1)
+    sampled = flow[::step, ::step]
+    agree = lambda f, model: np.linalg.norm(f - model, axis=-1) < threshold  # noqa: E731
+    coef = np.zeros((3, 2), np.float32)
+    coef[0] = np.median(sampled.reshape(-1, 2), axis=0)
+    model = _affine_field(coef, w, h, step)
     for _ in range(4):
-        keep = agree(model)
-        if keep[::step, ::step].sum() < 20:
+        keep = agree(sampled, model).ravel()
+        if keep.sum() < 20:
             break
-        model = _affine(flow, keep, step)
-    return still if agree(still).mean() + STILL_MARGIN >= agree(model).mean() else model
+        fit, *_ = np.linalg.lstsq(basis[keep], sampled.reshape(-1, 2)[keep].astype(np.float64), rcond=None)
+        coef = fit.astype(np.float32)
+        model = _affine_field(coef, w, h, step)
+    still = np.zeros_like(flow)
+    model = _affine_field(coef, w, h)
+    return still if agree(flow, still).mean() + STILL_MARGIN >= agree(flow, model).mean() else model
 
 
 def _gain(cur: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
-    """cur ~ a * ref + b over the frame, refitted on the better-agreeing half (moving pixels are outliers)."""
+    """cur ~ a * ref + b over the frame, refitted on the better-agreeing half (moving pixels are outliers).
+    Where the pixels fitted on are all black (a black frame, a letterbox) there is no gain to fit, only the
+    offset (the line fit does not converge there)."""
     x, y = ref[::2, ::2].ravel().astype(np.float64), cur[::2, ::2].ravel().astype(np.float64)
     keep = np.ones(len(x), bool)
     for _ in range(3):
-        a, b = np.polyfit(x[keep], y[keep], 1)
+        black = not x[keep].any()
+        a, b = (1.0, float(np.median(y[keep]))) if black else np.polyfit(x[keep], y[keep], 1)
         r = np.abs(y - a * x - b)
         keep = r <= np.median(r)
     return float(a), float(b)

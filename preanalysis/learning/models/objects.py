@@ -1,6 +1,12 @@
 """Object segmentation: a small encoder-decoder gives the probability that a pixel belongs to a moving object,
 and a tracker turns the foreground into object ids that stay the same from frame to frame.
 
+On real footage a network that sees a few frames cannot tell by itself what moves unlike the camera (it
+marked 0.42 of held-out frames where 0.02 moved), so the `objects` map is built on motion evidence
+(`motion_evidence`: the backbone's field against a camera model, by the rule the training labels apply to
+the teacher's flow) and the network's foreground counts only near it (`foreground`): the evidence says
+where something moves, the network fills in the object's extent there.
+
 Input (at the networks' working resolution): the current frame, the two before it aligned to it by the
 camera's global translation (phase correlation), and the differences.  Aligning first means the network
 only has to tell "moves unlike the camera" from texture and noise, which a few convolutions can do; two
@@ -22,8 +28,10 @@ import torch.nn.functional as F
 from ...errors import PreanalysisError
 from ..augment import COMPRESSION_CRFS, compressed, noisy, relit, still_camera
 from ..blocks import TinyUNet, from_work, to_work
-from ..data import clip_window, full_res_luma, head, tail, training_videos
-from ..labels import label_frames
+from ..data import clip_window, full_res_luma, head, load_clip, tail, training_videos
+from ..labels import filled, label_frames, moves_unlike_camera, without_specks
+from ..teacher import resize_flow
+from .flow_motion import FlowMotionModel, backbone_sequence
 from ..scenes import generate_scene
 from ..training import fit, param_count, seed_everything
 from ..contract import LearnedModel
@@ -33,6 +41,9 @@ ARCH = "segmentation-unet16-l4-t3-v2"  # v2: 3 frames in, 4 levels
 NAME = "objects"
 STILL_SHARE = 0.25  # of the real samples in training: a still camera (one frame three times), nothing moves
 MIN_OBJECT_PIXELS = 6  # components smaller than this (at analysis resolution) are noise, not objects
+EVIDENCE_WIDTH = 240  # motion evidence is judged at most this wide (an integer downscale of the analysis frame)
+GROW = 2  # pixels (at EVIDENCE_WIDTH) the motion evidence is grown by (its edge pixels lie on the object's outline)
+NEAR = 4  # analysis pixels from motion evidence within which the network's foreground counts
 
 
 def align_previous(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
@@ -74,6 +85,30 @@ class ObjectsModel(LearnedModel):
         x = torch.from_numpy(network_input(to_work(before), to_work(prev), to_work(cur)))[None].to(self.device)
         prob = torch.sigmoid(self.net(x))[0, 0].cpu().numpy()
         return np.clip(from_work(prob, cur.shape), 0, 1)
+
+
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+
+
+def motion_evidence(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, scale: float) -> np.ndarray:
+    """bool, the shape of `cur`: the pixels that move unlike the camera by the backbone's field `flow` (grid
+    px, (2, h, w), cur -> prev), judged by the rule the training labels apply to the teacher flow
+    (labels.moves_unlike_camera, on one frame pair: only past frames exist at analysis time) at most
+    EVIDENCE_WIDTH wide (the field, on the grid, has a quarter of the analysis width anyway), grown by GROW,
+    closed and filled, specks dropped.  cur, prev: analysis luma; scale: source pixels per analysis pixel."""
+    c, p = to_work(cur, EVIDENCE_WIDTH), to_work(prev, EVIDENCE_WIDTH)
+    field = resize_flow(np.ascontiguousarray(np.asarray(flow, np.float32).transpose(1, 2, 0)), c.shape[::-1])
+    moving = moves_unlike_camera(c, p, field, scale * cur.shape[1] / c.shape[1])
+    evidence = without_specks(filled(cv2.dilate(moving.astype(np.uint8), _disc(GROW)) > 0))
+    return from_work(evidence.astype(np.float32), cur.shape) > 0.5
+
+
+def foreground(probability: np.ndarray, evidence: np.ndarray) -> np.ndarray:
+    """The `objects` map: 1 where the frames show motion unlike the camera, the network's probability within
+    NEAR pixels of that, 0 elsewhere (what the network marks away from any motion is not a moving object)."""
+    near = cv2.dilate(evidence.astype(np.uint8), _disc(NEAR)) > 0
+    return np.where(evidence, 1.0, probability * near).astype(np.float32)
 
 
 # ---------------------------------------------------------------- labels, training, report
@@ -192,24 +227,31 @@ def heldout_iou(net: SegmentationNet, seeds: range) -> float:
 
 
 def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30) -> dict:
-    """IoU on held-out generated scenes; per clip (its held-out tail, or PATH@START) and mean, against the
+    """IoU of the network on held-out generated scenes; per clip (its held-out tail, or PATH@START) and mean,
+    the `objects` map as the analyser makes it (analysis resolution, backbone flow, `foreground`) against the
     clip's moving-object labels: the share of the frame marked foreground next to the share that moves,
     precision (marked pixels that move) and coverage (moving pixels marked)."""
-    seg = ObjectsModel(weights)
+    seg, engine = ObjectsModel(weights), FlowMotionModel(device="cpu")
     result: dict = {"heldout_iou": heldout_iou(seg.net, range(100_000, 100_020)), "iou_target": 0.8,
                     "target": "foreground_fraction <= 2 * moving_fraction + 0.05 and moving_pixels_covered >= 0.7",
                     "clips": {}}
     for spec in clips:
         start, stop = tail(spec, max_frames)
-        work, frames, labels = moving_object_labels(clip_window(spec)[0], stop - start, 1, start)
-        pred = np.stack([seg.infer(*triple(work, t)) for t in frames]) > 0.5
+        path = clip_window(spec)[0]
+        _, frames, labels = moving_object_labels(path, stop - start, 1, start)
+        clip = load_clip(path, start, stop, teacher=False)
+        flows, _ = backbone_sequence(clip, engine)  # flows[t - 1]: frame t -> t - 1
+        lum, size = clip.luma, labels.shape[:0:-1]
+        maps = [foreground(seg.infer(*triple(lum, t)), motion_evidence(lum[t], lum[t - 1], flows[t - 1].numpy(), clip.scale))
+                for t in frames]
+        pred = np.stack([cv2.resize(m, size, interpolation=cv2.INTER_AREA) for m in maps]) > 0.5
         truth = labels > 0.5
         marked, moving, hit = float(pred.mean()), float(truth.mean()), float((pred & truth).sum())
         covered = hit / truth.sum() if truth.any() else None
         result["clips"][Path(spec).name] = {
             "foreground_fraction": marked, "moving_fraction": moving,
             "precision": hit / pred.sum() if pred.any() else None, "moving_pixels_covered": covered,
-            "target_met": marked <= 2 * moving + 0.05 and (covered is None or covered >= 0.7), "frames": len(work),
+            "target_met": marked <= 2 * moving + 0.05 and (covered is None or covered >= 0.7), "frames": len(lum),
         }
     per = result["clips"].values()
     mean = lambda key: float(np.mean([c[key] for c in per if c[key] is not None])) if per else None  # noqa: E731
