@@ -89,6 +89,24 @@ def test_changed_setting_is_not_served_from_cache(swept, monkeypatch, tmp_path):
     assert len(calls) == 2  # only the mapped points changed; the baseline's two points were cached
 
 
+def test_retrained_weights_are_not_served_from_cache(tmp_path):
+    """The analysis key holds the content of the learned weights: a retrained file gives new maps."""
+    import shutil
+
+    from eval.sweep import analysis_dict
+    from preanalysis.config import Config
+    from preanalysis.learning.weights import weights_path
+
+    mine = tmp_path / "sensitivity.safetensors"
+    shutil.copy(weights_path("sensitivity"), mine)
+    config = Config()
+    config.analysis.weights = {"sensitivity": str(mine)}
+    before = analysis_dict(config)
+    assert analysis_dict(config) == before
+    mine.write_bytes(mine.read_bytes() + b" ")
+    assert analysis_dict(config) != before
+
+
 def test_parse_params():
     assert parse_params("aq-mode=1:aq-strength=0.0") == {"aq-mode": "1", "aq-strength": "0.0"}
     assert parse_params("default") == {}

@@ -69,13 +69,46 @@ def test_quick_training_writes_weights_the_analyser_loads(tmp_path, monkeypatch)
     assert lw.shape == (68, 120) and abs(float(lw.mean())) < 0.05
 
 
+def test_training_windows_spread_over_the_head_and_never_reach_the_held_out_tail(bikes):
+    from preanalysis.learning.data import tail, train_range
+
+    spans = S.windows(bikes)
+    head_start, head_stop = train_range(bikes)
+    assert len(spans) == S.WINDOWS and all(b - a == S.WINDOW_FRAMES for a, b in spans)
+    assert spans[0][0] == head_start and spans[-1][1] == head_stop  # first and last frame of the head used
+    assert all(b <= a2 for (_, b), (a2, _) in zip(spans, spans[1:]))  # no frame twice
+    assert spans[-1][1] <= tail(bikes, 16)[0]
+    assert S.windows(bikes, 2, 10_000) == [(head_start, head_stop)]  # a window never outgrows the head
+
+
+def test_calibration_puts_the_student_on_the_teachers_scale():
+    """After calibrate, the least-squares slope of the teacher's weight on the student's is 1: the student
+    predicts the teacher's expected weight, whatever scale its correlation loss left it at."""
+    torch.manual_seed(0)
+    net = S.SensitivityNet()
+    x = np.random.default_rng(0).random((6, 4, 32, 48), np.float32)
+    p = S.predict(net, x)
+    y = 3.0 * p + np.random.default_rng(1).normal(0, 0.05 * p.std(), p.shape).astype(np.float32)
+    slope = S.calibrate(net, [(x, y)])
+    assert slope == pytest.approx(3.0, rel=0.02)
+    q = S.predict(net, x)
+    assert float(np.dot(q.ravel(), y.ravel()) / np.dot(q.ravel(), q.ravel())) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_correlation_loss_ignores_scale_and_sees_order():
+    t = torch.randn(2, 5, 7)
+    assert float(S.correlation_loss(3 * t + 1, t)) == pytest.approx(0.0, abs=1e-5)
+    assert float(S.correlation_loss(-t, t)) == pytest.approx(2.0, abs=1e-5)
+
+
 def test_shipped_weights_are_small():
     from preanalysis.learning.weights import weights_path
 
     assert weights_path(S.NAME).stat().st_size <= 2 * 1024 * 1024
 
 
-STUDENT_MIN_SPEARMAN = 0.3  # stated bar on held-out frames (measured 0.40, texture baseline 0.12: docs/models.md)
+STUDENT_MIN_SPEARMAN = 0.45  # stated bar on held-out frames (measured 0.56, texture baseline 0.12; the first
+# student, trained on one window per clip with a regression loss, measured 0.40: docs/models.md)
 
 
 def test_student_reproduces_the_teacher_on_held_out_frames(bikes):
