@@ -87,6 +87,8 @@ CLIPS = [
     # the second sensitivity student (docs/models.md): two more held-out clips, never used by issue 11 before
     Cut("kivy.y4m", "kivy_city_night.mpg", 0, 60, "y4m", scale="640:360"),
     Cut("diver.y4m", "pdev_diver.mov", 0, 60, "y4m"),
+    Cut("meca.y4m", "mecavideo_ball_throw.mp4", 0, 60, "y4m", scale="640:512"),
+    Cut("screen.y4m", "forensics_screen_face.mp4", 0, 60, "y4m", scale="640:360"),
 ]
 
 

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -45,7 +46,7 @@ def run(analyser, lumas: list[np.ndarray]) -> tuple[float, float]:
     t0, c0 = time.perf_counter(), time.process_time()
     prev = None
     for i, y in enumerate(lumas):
-        analyser.process(AnalysisContext(i, y, prev, WIDTH / ANALYSIS[0]))
+        analyser.process(AnalysisContext(i, y, prev, WIDTH / y.shape[1]))
         prev = y
     return len(lumas) / (time.perf_counter() - t0), 1000 * (time.process_time() - c0) / len(lumas)
 
@@ -96,6 +97,12 @@ def main() -> int:
     if args.teacher:
         dev = "cuda" if torch.cuda.is_available() else "cpu"
         print(f"  teacher (VMAF-NEG IG1, 640x360) on {dev}: {teacher_seconds():.2f} s per frame and metric")
+        load_learned("vmaf_teacher")  # the teacher as an analyser (`vmaf-teacher` preset: analysis 640x360 at 1080p)
+        wide = [cv2.resize(y, (640, 360), interpolation=cv2.INTER_AREA) for y in lumas]
+        fps_t, cpu_t = run(ANALYSERS["vmaf_teacher"](device=dev), wide)
+        print(f"  vmaf_teacher analyser (640x360, x264 twice + IG1 every 4th frame) on {dev}: wall {fps_t:.2f} fps, "
+              f"CPU {cpu_t:.0f} ms/frame -> {2000 / cpu_t:.1f} fps on 2 cores; "
+              f"{cpu_t / cpu['sensitivity']:.0f}x the student's CPU time")
     return 0
 
 

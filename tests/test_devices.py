@@ -26,6 +26,7 @@ NETWORKS = {
     "predicted_motion": lambda a: [a.net, engine(device=a.device).net],
     "static": lambda a: [a.masker.net],
     "sensitivity": lambda a: [a.model.net],
+    "vmaf_teacher": lambda a: [a.gradient.model],
 }
 HAS_CUDA = torch.cuda.is_available()
 

@@ -5,7 +5,7 @@ camera model they share; grid.py: maps on the encoder's block grid), centre, tem
 and the content evidence people, faces (OpenCV's own detectors; tracking.py: the tracker they share) and text
 (overlays).
 Learned (torch; networks in preanalysis.learning.models), imported only when a config asks for one:
-flow_motion, predicted_motion, objects, static, predictability, sensitivity.
+flow_motion, predicted_motion, objects, static, predictability, sensitivity, vmaf_teacher (the teacher itself).
 """
 
 from . import centre, faces, foreground, motion, people, temporal_masking, text, texture  # noqa: F401  (register the classical ones)

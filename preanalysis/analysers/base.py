@@ -66,7 +66,7 @@ def register_analyser(cls: type[Analyser]) -> type[Analyser]:
 
 
 # Learned analysers by name (each produces one map of its own name), imported on first use: they load torch.
-LEARNED = ("flow_motion", "predicted_motion", "objects", "static", "predictability", "sensitivity")
+LEARNED = ("flow_motion", "predicted_motion", "objects", "static", "predictability", "sensitivity", "vmaf_teacher")
 
 
 def load_learned(name: str) -> None:

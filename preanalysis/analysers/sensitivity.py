@@ -23,6 +23,15 @@ def to_map(log_weight: np.ndarray) -> np.ndarray:
     return np.exp2((np.clip(log_weight, -LOG_CLIP, LOG_CLIP) - LOG_CLIP) / (2 * LOG_CLIP)).astype(np.float32)
 
 
+def block_tiles(values: np.ndarray, block: int, shape: tuple[int, int]) -> np.ndarray:
+    """One value per block (rows, cols) spread over its block x block analysis pixels, cut or edge-padded to
+    `shape` (h, w)."""
+    tiles = np.repeat(np.repeat(values, block, axis=0), block, axis=1)
+    h, w = shape
+    tiles = np.pad(tiles, ((0, max(0, h - tiles.shape[0])), (0, max(0, w - tiles.shape[1]))), mode="edge")
+    return np.ascontiguousarray(tiles[:h, :w])
+
+
 @register_analyser
 class Sensitivity(Analyser):
     """Map `sensitivity`: the predicted VMAF-NEG weight of each block (high = spend bits here)."""
@@ -39,6 +48,4 @@ class Sensitivity(Analyser):
         h, w = ctx.luma.shape
         frame = (round(w * ctx.scale), round(h * ctx.scale))
         lw = self.model.infer(ctx.luma, ctx.previous, frame)
-        block = analysis_block(ctx.scale)
-        tiles = np.repeat(np.repeat(to_map(lw), block, axis=0), block, axis=1)
-        return {"sensitivity": np.ascontiguousarray(tiles[:h, :w])}
+        return {"sensitivity": block_tiles(to_map(lw), analysis_block(ctx.scale), (h, w))}

@@ -255,6 +255,29 @@ def teach(path: str | Path, start: int, stop: int, crf: float = 27, step: float 
     return t
 
 
+def yuv_frames(lumas: np.ndarray) -> list[av.VideoFrame]:
+    """uint8 luma frames (n, h, w), h and w even, as yuv420p frames with neutral chroma (what x264 codes)."""
+    n, h, w = lumas.shape
+    planes = np.full((n, h * 3 // 2, w), 128, np.uint8)
+    planes[:, :h] = lumas
+    return [av.VideoFrame.from_ndarray(p, format="yuv420p") for p in planes]
+
+
+def teach_last(lumas: np.ndarray, vg: VmafGradient, block: int = BLOCK, crf: float = 27, step: float = 5) -> np.ndarray:
+    """The teacher on the last of a few consecutive frames, as they arrive (no lookahead): x264 codes the frames
+    at CRF crf and crf + step, the IG1 VMAF attribution of the last one per block gives its centred, clipped
+    log2 weight w = -dV / dMSE (rows, cols), the student's target.  lumas: uint8 (n, h, w), h and w even."""
+    frames = yuv_frames(lumas)
+    d0, d1 = x264_luma(frames, crf)[-1:], x264_luma(frames, crf + step)[-1:]
+    ref = lumas[-1:]
+    motion = vmaf_motion2(lumas)[-1:]
+    dv = block_sum(vg.midpoint_attribution(ref, d0, d1, motion), block)
+    r = ref.astype(np.float32)
+    dmse = block_sum((d1 - r) ** 2 - (d0 - r) ** 2, block) / block**2
+    lw = log_ratio(-dv, dmse)[0]
+    return np.clip(lw - lw.mean(), -LOG_CLIP, LOG_CLIP).astype(np.float32)
+
+
 # ---------------------------------------------------------------- libaom's formulation, for comparison
 
 
