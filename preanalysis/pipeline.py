@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +90,8 @@ def build_analysers(config: Config) -> list[Analyser]:
     for name in names:
         cls = ANALYSERS[name]
         kwargs = {"device": config.analysis.device} if cls.learned else {}
+        if cls.segment_level:
+            kwargs["causal"] = config.allocate.segment == "frame"
         if name in config.analysis.weights:
             if not cls.learned:
                 raise PreanalysisError(f"analyser {name!r} takes no weights file: remove it from analysis.weights")
@@ -115,16 +117,19 @@ def analyze_frames(
     """Analyse decoded frames of the video `info` describes, in order; keep_frames hands each source frame
     on in FrameAnalysis.decoded (for a consumer that encodes what it analyses: one decode for both).
     With a segment budget (allocate.segment scene|gop) a segment's frames come out when it closes."""
-    return allocate_segments(_analyse(frames, info, config, keep_frames, progress, total), config)
+    analysers = build_analysers(config)
+    segment_level = [a for a in analysers if a.segment_level]
+    return allocate_segments(_analyse(frames, info, config, analysers, keep_frames, progress, total), config,
+                             segment_level)
 
 
 def _analyse(
-    frames: Iterable[video.DecodedFrame], info: video.VideoInfo, config: Config, keep_frames: bool,
-    progress: str | None, total: int | None,
+    frames: Iterable[video.DecodedFrame], info: video.VideoInfo, config: Config, analysers: list[Analyser],
+    keep_frames: bool, progress: str | None, total: int | None,
 ) -> Iterator[FrameAnalysis]:
     size = video.analysis_size(info.width, info.height, config.analysis.max_width)
     scale = info.width / size[0]
-    lanes = AnalyserLanes(build_analysers(config))
+    lanes = AnalyserLanes(analysers)
     detector = SceneCutDetector(config.analysis.max_scene_frames)
     decoded = ((d, video.to_luma(d.frame, size)) for d in frames)
     if progress:
@@ -243,30 +248,39 @@ def closes_segment(length: int, config: Config) -> bool:
     return config.allocate.segment == "scene" or length >= config.allocate.segment_frames
 
 
-def allocate_segments(analyses: Iterable[FrameAnalysis], config: Config) -> Iterator[FrameAnalysis]:
+def allocate_segments(analyses: Iterable[FrameAnalysis], config: Config, segment_level: Sequence[Analyser] = ()
+                      ) -> Iterator[FrameAnalysis]:
     """The segment budget (preanalysis.allocate.segment_offsets): frames are held until their segment closes
     at a scene cut, then get offsets whose predicted bits stay within the segment's no-map bits.  Segments
     start only at cuts and are counted from one, so analysing from a segment start (a farm chunk) gives the
-    segments, and maps, of a full run.  allocate.segment = frame: the per-frame maps pass through."""
+    segments, and maps, of a full run.  allocate.segment = frame: the per-frame maps pass through.
+    segment_level: analysers that measure a closed segment (Analyser.segment_level); their maps replace the
+    per-frame ones and the salience is recombined (the learned mask stabiliser, if on, saw the per-frame one)."""
     if config.allocate.segment == "frame":
         yield from analyses
         return
     held: list[FrameAnalysis] = []
     for fa in analyses:
         if fa.scene_start and held and closes_segment(len(held), config):
-            yield from reallocate(held, config)
+            yield from reallocate(held, config, segment_level)
             held = []
         held.append(fa)
-    yield from reallocate(held, config)
+    yield from reallocate(held, config, segment_level)
 
 
-def reallocate(segment: list[FrameAnalysis], config: Config) -> list[FrameAnalysis]:
+def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequence[Analyser] = ()
+               ) -> list[FrameAnalysis]:
     """New QP maps for the frames of one segment: the mask's block offsets plus the frame-level temporal
-    masking offsets, under the segment's budget."""
+    masking offsets, under the segment's budget (after the segment-level analysers' maps, if any)."""
     if not segment:
         return segment
     a = config.allocate
     width, height = segment[0].qp.width, segment[0].qp.height
+    scale = width / segment[0].luma.shape[1]
+    for analyser in segment_level:
+        for fa, m in zip(segment, analyser.segment_maps([fa.luma for fa in segment], scale)):
+            fa.maps[analyser.name] = m
+            fa.salience = frame_salience(fa.maps, config, fa.index, scale)
     raw = np.stack([raw_offsets(block_means(fa.salience.astype(np.float32) / 255, width, height), a)
                     for fa in segment])
     complexity = np.stack([block_complexity(fa.luma, width, height) for fa in segment])

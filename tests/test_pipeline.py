@@ -91,7 +91,7 @@ def test_presets_load_and_the_salience_one_steers_bits(bikes):
     assert (offsets < 0).mean() < 0.4  # the evidence and the centre prior's middle, not half the frame
     quiet = np.stack([fa.qp.offsets for fa in analyze(bikes, Config(), stop=20)])
     assert np.abs(quiet).max() <= 1
-    with pytest.raises(PreanalysisError, match="name a preset \\(default, salience, sensitivity\\)"):
+    with pytest.raises(PreanalysisError, match="name a preset \\(default, salience, sensitivity, vmaf-teacher\\)"):
         load_config("fancy")
 
 

@@ -164,20 +164,31 @@ def test_teacher_on_arriving_frames_agrees_with_the_batch_teacher(carphone):
     assert spearmanr(lw.ravel(), batch.ravel())[0] > 0.35
 
 
-def test_vmaf_teacher_analyser_teaches_every_fourth_frame_and_feeds_the_allocator(carphone, monkeypatch):
-    from scipy.stats import spearmanr
-
+def _teacher_frames(carphone, monkeypatch, segment: str):
     from preanalysis.analysers import vmaf_teacher as VT
     from preanalysis.config import load_config
     from preanalysis.pipeline import analyze
 
     taught = []
-    real = VT.teach_last
-    monkeypatch.setattr(VT, "teach_last", lambda lumas, *a, **k: taught.append(len(lumas)) or real(lumas, *a, **k))
+    real = VT.teach_lumas
+    monkeypatch.setattr(VT, "teach_lumas", lambda lumas, vg, block, pick: taught.append((len(lumas), list(pick)))
+                        or real(lumas, vg, block, pick))
+    monkeypatch.setattr(VT, "teach_last", lambda lumas, vg, block: taught.append((len(lumas), [len(lumas) - 1]))
+                        or real(lumas, vg, block, [len(lumas) - 1])[0])
     config = load_config("vmaf-teacher")
-    config.analysis.device = "cpu"
-    frames = list(analyze(carphone, config, 0, 9))
-    assert taught == [1, 5, 8]  # frames 0, 4, 8: the window of past frames grows to WINDOW
+    config.analysis.device, config.allocate.segment = "cpu", segment
+    return list(analyze(carphone, config, 0, 9)), taught
+
+
+@pytest.mark.parametrize("segment", ["gop", "frame"])
+def test_vmaf_teacher_teaches_every_fourth_frame_and_feeds_the_allocator(carphone, monkeypatch, segment):
+    """Under a segment budget the teacher codes the whole closed segment once and scores frames 0, 4, 8; per
+    frame it codes the frames so far (up to WINDOW) at frames 0, 4 and 8.  Either way the frames between keep
+    the map, and the offsets follow it."""
+    from scipy.stats import spearmanr
+
+    frames, taught = _teacher_frames(carphone, monkeypatch, segment)
+    assert taught == ([(9, [0, 4, 8])] if segment == "gop" else [(1, [0]), (5, [4]), (8, [7])])
     maps = [f.maps["vmaf_teacher"] for f in frames]
     assert all(m.shape == (144, 176) and 0.5 <= m.min() and m.max() <= 1 for m in maps)
     assert all(np.array_equal(maps[4], m) for m in maps[5:8]) and not np.array_equal(maps[3], maps[4])

@@ -42,6 +42,9 @@ class Analyser:
     name: ClassVar[str]
     maps: ClassVar[tuple[str, ...]]
     learned: ClassVar[bool] = False  # runs a network (worth a GPU; takes `device`, and `weights` in analysis.weights)
+    # measures a whole budget segment when it closes (takes `causal`: False under a segment budget, when the
+    # pipeline calls segment_maps(lumas, scale) and its maps replace the per-frame ones)
+    segment_level: ClassVar[bool] = False
 
     def reset(self) -> None:
         """Forget state carried across frames (new stream, new chunk)."""

@@ -1,8 +1,14 @@
 """`vmaf_teacher`: the VMAF sensitivity teacher itself as an analyser (preanalysis.learning.teacher_vmaf), for
-encodes that can pay for it: every EVERY-th frame, x264 codes the last WINDOW analysis frames twice (CRF 27 and
-32) and vmaf-torch's VMAF-NEG gradient says, per 16x16 block, how much score the block loses per unit of coding
-error; the frames between keep that map.  Measured on held-out clips it earns what the cheap `sensitivity`
-student only approximates (docs/models.md), at two short encodes and one gradient per EVERY frames.
+encodes that can pay for it: x264 codes the analysis frames twice (CRF 27 and 32, luma only) and vmaf-torch's
+VMAF-NEG gradient says, per 16x16 block of every EVERY-th frame, how much score the block loses per unit of
+coding error; the frames between keep that map.
+
+Under a segment budget (allocate.segment scene|gop, the default) it teaches on the whole segment when the
+segment closes (`segment_maps`, called by the pipeline's segment stage): every frame is coded inside its
+segment, with x264's lookahead, as the batch teacher that earned bits on held-out clips did.  Its per-frame map
+is then neutral until the segment closes.  Per frame (allocate.segment frame) it teaches on the last WINDOW
+frames as they arrive: measured on held-out clips that keeps about half of the batch teacher's gain, and a
+neutral-chroma check showed the missing lookahead, not the missing chroma, costs it (docs/models.md).
 
 The map is the `sensitivity` analyser's (2^((lw - 3) / 6) for the centred log2 weight lw), so the two are
 interchangeable in a config (the `vmaf-teacher` preset is the `sensitivity` preset with this map).
@@ -12,14 +18,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..learning.teacher_vmaf import VmafGradient, teach_last
+from ..learning.teacher_vmaf import VmafGradient, scored, teach_last, teach_lumas
 from ..learning.weights import pick_device
 from .base import Analyser, AnalysisContext, register_analyser
 from .grid import analysis_block
 from .sensitivity import block_tiles, to_map
 
-EVERY = 4  # frames per teaching (the bench's teacher scored every 4th frame too)
-WINDOW = 8  # past frames coded with the taught one: x264's motion search and mbtree see a short run, not an I-frame
+EVERY = 4  # frames per teaching (the batch teacher scored every 4th frame too)
+WINDOW = 8  # per frame: past frames coded with the taught one (motion search and mbtree see a short run)
+
+
+def _even_uint8(luma: np.ndarray) -> np.ndarray:
+    h, w = luma.shape
+    return (np.clip(luma[: h // 2 * 2, : w // 2 * 2], 0, 1) * 255).round().astype(np.uint8)
 
 
 @register_analyser
@@ -29,10 +40,12 @@ class VmafTeacher(Analyser):
     name = "vmaf_teacher"
     maps = ("vmaf_teacher",)
     learned = True
+    segment_level = True
 
-    def __init__(self, device: str = "auto"):
+    def __init__(self, device: str = "auto", causal: bool = True):
         self.device = pick_device(device)
         self.gradient = VmafGradient(neg=True, device=self.device)
+        self.causal = causal
         self.reset()
 
     def reset(self) -> None:
@@ -41,11 +54,17 @@ class VmafTeacher(Analyser):
         self.lw = np.zeros((1, 1), np.float32)
 
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
-        h, w = ctx.luma.shape
-        even = (np.clip(ctx.luma[: h // 2 * 2, : w // 2 * 2], 0, 1) * 255).round().astype(np.uint8)
-        self.past = [*self.past[-(WINDOW - 1):], even]
         block = analysis_block(ctx.scale)
-        if self.seen % EVERY == 0:
-            self.lw = teach_last(np.stack(self.past), self.gradient, block)
-        self.seen += 1
-        return {self.name: block_tiles(to_map(self.lw), block, (h, w))}
+        if self.causal:
+            self.past = [*self.past[-(WINDOW - 1):], _even_uint8(ctx.luma)]
+            if self.seen % EVERY == 0:
+                self.lw = teach_last(np.stack(self.past), self.gradient, block)
+            self.seen += 1
+        return {self.name: block_tiles(to_map(self.lw), block, ctx.luma.shape)}
+
+    def segment_maps(self, lumas: list[np.ndarray], scale: float) -> list[np.ndarray]:
+        """The map of every frame of a closed segment (analysis luma in display order), taught on all of it."""
+        block = analysis_block(scale)
+        pick = np.unique(scored(len(lumas), EVERY))
+        lw = teach_lumas(np.stack([_even_uint8(y) for y in lumas]), self.gradient, block, pick)
+        return [block_tiles(to_map(lw[k]), block, y.shape) for k, y in zip(np.searchsorted(pick, scored(len(lumas), EVERY)), lumas)]

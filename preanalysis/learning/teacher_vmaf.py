@@ -263,19 +263,25 @@ def yuv_frames(lumas: np.ndarray) -> list[av.VideoFrame]:
     return [av.VideoFrame.from_ndarray(p, format="yuv420p") for p in planes]
 
 
-def teach_last(lumas: np.ndarray, vg: VmafGradient, block: int = BLOCK, crf: float = 27, step: float = 5) -> np.ndarray:
-    """The teacher on the last of a few consecutive frames, as they arrive (no lookahead): x264 codes the frames
-    at CRF crf and crf + step, the IG1 VMAF attribution of the last one per block gives its centred, clipped
-    log2 weight w = -dV / dMSE (rows, cols), the student's target.  lumas: uint8 (n, h, w), h and w even."""
+def teach_lumas(lumas: np.ndarray, vg: VmafGradient, block: int = BLOCK, pick: np.ndarray | None = None,
+                crf: float = 27, step: float = 5) -> np.ndarray:
+    """The teacher on consecutive luma frames (uint8 (n, h, w), h and w even): x264 codes them all at CRF crf
+    and crf + step, the IG1 VMAF attribution of the `pick`ed frames (default all) per block gives each one's
+    centred, clipped log2 weight w = -dV / dMSE, (len(pick), rows, cols): the student's target."""
     frames = yuv_frames(lumas)
-    d0, d1 = x264_luma(frames, crf)[-1:], x264_luma(frames, crf + step)[-1:]
-    ref = lumas[-1:]
-    motion = vmaf_motion2(lumas)[-1:]
-    dv = block_sum(vg.midpoint_attribution(ref, d0, d1, motion), block)
+    pick = np.arange(len(lumas)) if pick is None else np.asarray(pick)
+    d0, d1 = x264_luma(frames, crf)[pick], x264_luma(frames, crf + step)[pick]
+    ref = lumas[pick]
+    dv = block_sum(vg.midpoint_attribution(ref, d0, d1, vmaf_motion2(lumas)[pick]), block)
     r = ref.astype(np.float32)
     dmse = block_sum((d1 - r) ** 2 - (d0 - r) ** 2, block) / block**2
-    lw = log_ratio(-dv, dmse)[0]
-    return np.clip(lw - lw.mean(), -LOG_CLIP, LOG_CLIP).astype(np.float32)
+    lw = log_ratio(-dv, dmse)
+    return np.clip(lw - lw.mean(axis=(1, 2), keepdims=True), -LOG_CLIP, LOG_CLIP).astype(np.float32)
+
+
+def teach_last(lumas: np.ndarray, vg: VmafGradient, block: int = BLOCK) -> np.ndarray:
+    """teach_lumas for the last frame only (rows, cols): the frames as they arrive, no lookahead."""
+    return teach_lumas(lumas, vg, block, np.array([len(lumas) - 1]))[0]
 
 
 # ---------------------------------------------------------------- libaom's formulation, for comparison
