@@ -187,9 +187,11 @@ def test_speed_benchmark_runs_the_product_path_with_every_learned_network(carpho
     from preanalysis.learning import speed
 
     result = speed.analysis_fps(carphone, warmup=2)
-    assert result["fps"] > 0 and result["frames"] > 2
-    # the default's segment budget adds the frame-level temporal masking (classical)
-    assert set(result["analysers"]) == set(speed.learned_analysers()) | {"stabilise", "temporal_masking"}
+    assert result["frames"] > 2
+    # every network on top of the decode is slower than the decode (under a segment budget the frames came
+    # out all at once and the figure read thousands of fps)
+    assert 0 < result["fps"] < result["decode_only_fps"]
+    assert set(result["analysers"]) == set(speed.learned_analysers()) | {"stabilise"}
     config = speed.learned_config()
     assert config.analysis.stabilise and all(w > 0 for w in config.salience.weights.values())
 
