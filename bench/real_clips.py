@@ -89,6 +89,10 @@ CLIPS = [
     Cut("diver.y4m", "pdev_diver.mov", 0, 60, "y4m"),
     Cut("meca.y4m", "mecavideo_ball_throw.mp4", 0, 60, "y4m", scale="640:512"),
     Cut("screen.y4m", "forensics_screen_face.mp4", 0, 60, "y4m", scale="640:360"),
+    # three more blind ones, measured after the segment teacher was fixed
+    Cut("cytadela.y4m", "cytadela_intro.webm", 3180, 60, "y4m"),
+    Cut("fillets.y4m", "fillets_intro.mpg", 1300, 60, "y4m"),
+    Cut("dog.y4m", "forensics_dog_phone.mp4", 0, 41, "y4m", scale="640:360"),
 ]
 
 

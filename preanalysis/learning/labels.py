@@ -78,13 +78,13 @@ def camera_model(flow: np.ndarray, threshold: float) -> np.ndarray:
 
 def _gain(cur: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
     """cur ~ a * ref + b over the frame, refitted on the better-agreeing half (moving pixels are outliers).
-    Where the pixels fitted on are all black (a black frame, a letterbox) there is no gain to fit, only the
-    offset (the line fit does not converge there)."""
+    Where the pixels fitted on are all of one level (a black frame, a letterbox, a flat card) there is no gain
+    to fit, only the offset (the line fit does not converge there, or warns it is poorly conditioned)."""
     x, y = ref[::2, ::2].ravel().astype(np.float64), cur[::2, ::2].ravel().astype(np.float64)
     keep = np.ones(len(x), bool)
     for _ in range(3):
-        black = not x[keep].any()
-        a, b = (1.0, float(np.median(y[keep]))) if black else np.polyfit(x[keep], y[keep], 1)
+        flat = np.ptp(x[keep]) < 1 / 255
+        a, b = (1.0, float(np.median(y[keep] - x[keep]))) if flat else np.polyfit(x[keep], y[keep], 1)
         r = np.abs(y - a * x - b)
         keep = r <= np.median(r)
     return float(a), float(b)
