@@ -20,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
 
@@ -44,6 +45,22 @@ def budgeted(raw: np.ndarray, lumas: np.ndarray, width: int, height: int) -> lis
     return out
 
 
+def neutral_chroma(source_frames):
+    """source_frames with chroma set to 128: a diagnosis of what the teacher loses by seeing luma only."""
+
+    def frames(*args, **kwargs):
+        out = []
+        for f in source_frames(*args, **kwargs):
+            planes = f.to_ndarray()
+            planes[f.height:] = 128
+            g = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+            g.pts = f.pts
+            out.append(g)
+        return out
+
+    return frames
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("clips", nargs="+", type=Path)
@@ -54,7 +71,11 @@ def main() -> int:
     p.add_argument("--variants", default="teacher,libaom,student")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--config", default="sensitivity", help="the student's config (default: the preset)")
+    p.add_argument("--neutral-chroma", action="store_true",
+                   help="the teacher's own encodes get neutral chroma (what an analyser, which sees luma, can code)")
     args = p.parse_args()
+    if args.neutral_chroma:
+        T.source_frames = neutral_chroma(T.source_frames)
     torch.set_num_threads(1)
     cache = Cache(args.cache)
     settings = SweepSettings(frames=args.frames, jobs=args.jobs)
