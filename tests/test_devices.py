@@ -21,10 +21,10 @@ for _name in LEARNED:
 # the networks each learned analyser runs; a new learned analyser must be added here
 NETWORKS = {
     "flow_motion": lambda a: [engine(a.weights, a.device).net],
-    "objects": lambda a: [a.segmenter.net],
+    "objects": lambda a: [a.model.net],
     "predictability": lambda a: [a.model.net],
     "predicted_motion": lambda a: [a.net, engine(device=a.device).net],
-    "static": lambda a: [a.masker.net],
+    "static": lambda a: [a.model.net],
     "sensitivity": lambda a: [a.model.net],
     "vmaf_teacher": lambda a: [a.gradient.model],
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -56,6 +57,20 @@ class Analyser:
         """int32 ids per pixel of the objects in the frame just processed, kept the same across frames
         (0 = background); None for analysers that do not track objects."""
         return None
+
+
+class ModelAnalyser(Analyser):
+    """A learned analyser around one network (a learning.contract.LearnedModel): `model_class` loaded from
+    `weights` (its shipped file when not given) on `device` (auto | cpu | cuda, from `analysis.device`; resolved
+    now, so a missing CUDA fails when the analysers are built, see pipeline.build_analysers)."""
+
+    learned = True
+    model_class: ClassVar[type]
+
+    def __init__(self, weights: str | Path | None = None, device: str = "auto"):
+        self.model = self.model_class(weights or self.model_class.name, device)
+        self.device = self.model.device
+        self.reset()
 
 
 ANALYSERS: dict[str, type[Analyser]] = {}

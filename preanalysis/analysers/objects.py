@@ -4,14 +4,12 @@ object ids that stay the same from frame to frame (handed on through Analyser.ob
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 
-from .base import Analyser, AnalysisContext, register_analyser
+from .base import AnalysisContext, ModelAnalyser, register_analyser
 from .flow_motion import backbone_outputs
-from ..learning.models.objects import MIN_OBJECT_PIXELS, NAME, ObjectsModel, foreground, motion_evidence
+from ..learning.models.objects import MIN_OBJECT_PIXELS, ObjectsModel, foreground, motion_evidence
 
 
 class ObjectTracker:
@@ -53,21 +51,15 @@ class ObjectTracker:
 
 
 @register_analyser
-class Objects(Analyser):
+class Objects(ModelAnalyser):
     """Map `objects`: moving-object probability; object_ids() gives the current frame's tracked object ids."""
 
     name = "objects"
     maps = ("objects",)
-    learned = True
-
-    def __init__(self, weights: str | Path = NAME, device: str = "auto"):
-        """device: auto | cpu | cuda, from `analysis.device` (see pipeline.build_analysers)."""
-        self.segmenter = ObjectsModel(weights, device)
-        self.tracker = ObjectTracker()
-        self.reset()
+    model_class = ObjectsModel
 
     def reset(self) -> None:
-        self.tracker.reset()
+        self.tracker = ObjectTracker()
         self.ids: np.ndarray | None = None
         self.before: np.ndarray | None = None  # the frame before ctx.previous (the shot's first until then)
 
@@ -77,9 +69,9 @@ class Objects(Analyser):
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         prev = ctx.luma if ctx.previous is None else ctx.previous
         before = prev if self.before is None else self.before
-        prob = self.segmenter.infer(before, prev, ctx.luma)
+        prob = self.model.infer(before, prev, ctx.luma)
         self.before = prev
-        flow, _ = backbone_outputs(ctx, str(self.segmenter.device))
+        flow, _ = backbone_outputs(ctx, str(self.model.device))
         objects = foreground(prob, motion_evidence(ctx.luma, prev, flow[0].cpu().numpy(), ctx.scale))
         self.ids = self.tracker.update(objects)
         return {"objects": objects}

@@ -3,30 +3,22 @@ trusted (its MaskNet, preanalysis.learning.models.predictability)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from .base import Analyser, AnalysisContext, register_analyser
+from .base import AnalysisContext, ModelAnalyser, register_analyser
 from ..learning.blocks import from_work, to_work
-from ..learning.models.predictability import NAME, PredictabilityModel
+from ..learning.models.predictability import PredictabilityModel
 from ..prefilters.noise import noise_sigma
 
 
 @register_analyser
-class Predictability(Analyser):
+class Predictability(ModelAnalyser):
     """Map `predictability`: the MaskNet's trust in the prediction of this frame from the previous ones."""
 
     name = "predictability"
     maps = ("predictability",)
-    learned = True
-
-    def __init__(self, weights: str | Path = NAME, device: str = "auto"):
-        """device: auto | cpu | cuda, from `analysis.device` (see pipeline.build_analysers)."""
-        self.model = PredictabilityModel(weights, device)
-        self.device = self.model.device
-        self.reset()
+    model_class = PredictabilityModel
 
     def reset(self) -> None:
         self.state = self.model.infer()

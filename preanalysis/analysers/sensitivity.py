@@ -8,13 +8,11 @@ re-centred under the no-map bits: allocate.strength is the teacher mapping's gai
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from ..learning.models.sensitivity import NAME, SensitivityModel
+from ..learning.models.sensitivity import SensitivityModel
 from ..learning.teacher_vmaf import LOG_CLIP
-from .base import Analyser, AnalysisContext, register_analyser
+from .base import AnalysisContext, ModelAnalyser, register_analyser
 from .grid import analysis_block
 
 
@@ -33,16 +31,12 @@ def block_tiles(values: np.ndarray, block: int, shape: tuple[int, int]) -> np.nd
 
 
 @register_analyser
-class Sensitivity(Analyser):
+class Sensitivity(ModelAnalyser):
     """Map `sensitivity`: the predicted VMAF-NEG weight of each block (high = spend bits here)."""
 
     name = "sensitivity"
     maps = ("sensitivity",)
-    learned = True
-
-    def __init__(self, weights: str | Path = NAME, device: str = "auto"):
-        self.model = SensitivityModel(weights, device)
-        self.device = self.model.device
+    model_class = SensitivityModel
 
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         h, w = ctx.luma.shape

@@ -3,26 +3,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from .base import Analyser, AnalysisContext, register_analyser
-from ..learning.models.static import NAME, WINDOW, StaticModel
+from .base import AnalysisContext, ModelAnalyser, register_analyser
+from ..learning.models.static import WINDOW, StaticModel
 
 
 @register_analyser
-class Static(Analyser):
+class Static(ModelAnalyser):
     """Map `static`: share of the recent frame pairs (up to WINDOW-1) in which the pixel stayed still."""
 
     name = "static"
     maps = ("static",)
-    learned = True
-
-    def __init__(self, weights: str | Path = NAME, device: str = "auto"):
-        """device: auto | cpu | cuda, from `analysis.device` (see pipeline.build_analysers)."""
-        self.masker = StaticModel(weights, device)
-        self.reset()
+    model_class = StaticModel
 
     def reset(self) -> None:
         self.recent: list[np.ndarray] = []
@@ -33,5 +26,5 @@ class Static(Analyser):
         if valid == 0:
             return {"static": np.full(ctx.luma.shape, 0.5, np.float32)}
         padded = [self.recent[0]] * (WINDOW - len(self.recent)) + self.recent
-        masks = self.masker.infer(np.stack(padded))[-valid:]
+        masks = self.model.infer(np.stack(padded))[-valid:]
         return {"static": masks.mean(axis=0).astype(np.float32)}
