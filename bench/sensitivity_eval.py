@@ -20,7 +20,6 @@ import json
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
@@ -49,13 +48,9 @@ def neutral_chroma(source_frames):
     """source_frames with chroma set to 128: a diagnosis of what the teacher loses by seeing luma only."""
 
     def frames(*args, **kwargs):
-        out = []
-        for f in source_frames(*args, **kwargs):
-            planes = f.to_ndarray()
-            planes[f.height:] = 128
-            g = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-            g.pts = f.pts
-            out.append(g)
+        out = T.yuv_frames(np.stack([T.luma_of(f) for f in source_frames(*args, **kwargs)]))
+        for i, f in enumerate(out):
+            f.pts = i
         return out
 
     return frames

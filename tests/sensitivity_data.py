@@ -30,13 +30,13 @@ def record() -> Path:
     import torch
 
     from preanalysis.learning.data import tail
-    from preanalysis.learning.teacher_vmaf import scored, teach
+    from preanalysis.learning.teacher_vmaf import scored_rows, teach
 
     torch.set_num_threads(2)
     path = clip_path()
     start, stop = tail(path, FRAMES)
     t = teach(path, start, stop, every=EVERY, metrics=("neg",))
-    pick = np.unique(scored(stop - start, EVERY))
+    pick, _ = scored_rows(stop - start, EVERY)
     np.savez_compressed(DATA, start=start, stop=stop, every=EVERY, size=np.array(t.size),
                         log_weight=t.log_weight("neg")[pick].astype(np.float16))
     return DATA

@@ -145,15 +145,16 @@ def _all_scorers(source: Path, encoded: Path, frames: int):
     yield lambda: measure_torch(source, encoded, frames, "cpu")
 
 
+def _every_scorer_refuses(source: Path, encoded: Path, frames: int, match: str) -> None:
+    for score in _all_scorers(source, encoded, frames):
+        with pytest.raises(PreanalysisError, match=match):
+            score()
+
+
 def test_an_encode_shifted_by_one_frame_is_caught_by_every_scorer(moving, tmp_path):
     shifted = _encode(moving, tmp_path / "shifted.mp4", list(range(1, 24)))  # frames 1..23 against 0..22
-    for score in _all_scorers(moving, shifted, 23):
-        with pytest.raises(
-            PreanalysisError,
-            match=r"encoded frame 0 .* matches reference frame 1 better than its "
-            r"own frame 0 .*runs one frame ahead",
-        ):
-            score()
+    _every_scorer_refuses(moving, shifted, 23, r"encoded frame 0 .* matches reference frame 1 better than its "
+                                               r"own frame 0 .*runs one frame ahead")
     late = _encode(moving, tmp_path / "late.mp4", [0, *range(23)])  # the first frame twice: one behind
     with pytest.raises(
         PreanalysisError, match=r"encoded frame 1 .* matches reference frame 0 .*one frame behind"
@@ -164,13 +165,7 @@ def test_an_encode_shifted_by_one_frame_is_caught_by_every_scorer(moving, tmp_pa
 def test_a_dropped_middle_frame_is_caught(moving, tmp_path):
     dropped = [i for i in range(24) if i != 12]
     padded = _encode(moving, tmp_path / "padded.mp4", [*dropped, 23])  # same length: only the guard can tell
-    for score in _all_scorers(moving, padded, 24):
-        with pytest.raises(
-            PreanalysisError,
-            match=r"encoded frame 12 .* reference frame 13 better than its own "
-            r"frame 12",
-        ):
-            score()
+    _every_scorer_refuses(moving, padded, 24, r"encoded frame 12 .* reference frame 13 better than its own frame 12")
     short = _encode(moving, tmp_path / "short.mp4", dropped)  # one frame short: the error names both lengths
     with pytest.raises(
         PreanalysisError, match=r"encoded frame 12 .*the encode has 23 frames, the reference 24"

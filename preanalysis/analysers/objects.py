@@ -18,9 +18,6 @@ class ObjectTracker:
 
     def __init__(self, threshold: float = 0.5, min_pixels: int = MIN_OBJECT_PIXELS):
         self.threshold, self.min_pixels = threshold, min_pixels
-        self.reset()
-
-    def reset(self) -> None:
         self.previous: np.ndarray | None = None
         self.next_id = 1
 
@@ -59,7 +56,7 @@ class Objects(ModelAnalyser):
     model_class = ObjectsModel
 
     def reset(self) -> None:
-        self.tracker = ObjectTracker()
+        self.tracker = ObjectTracker()  # a new shot starts with new ids
         self.ids: np.ndarray | None = None
         self.before: np.ndarray | None = None  # the frame before ctx.previous (the shot's first until then)
 

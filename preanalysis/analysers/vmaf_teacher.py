@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..learning.teacher_vmaf import VmafGradient, scored, teach_last, teach_lumas
+from ..learning.teacher_vmaf import VmafGradient, scored_rows, teach_last, teach_lumas
 from ..learning.weights import pick_device
 from .base import Analyser, AnalysisContext, register_analyser
 from .grid import analysis_block
@@ -65,6 +65,6 @@ class VmafTeacher(Analyser):
     def segment_maps(self, lumas: list[np.ndarray], scale: float) -> list[np.ndarray]:
         """The map of every frame of a closed segment (analysis luma in display order), taught on all of it."""
         block = analysis_block(scale)
-        pick = np.unique(scored(len(lumas), EVERY))
+        pick, rows = scored_rows(len(lumas), EVERY)
         lw = teach_lumas(np.stack([_even_uint8(y) for y in lumas]), self.gradient, block, pick)
-        return [block_tiles(to_map(lw[k]), block, y.shape) for k, y in zip(np.searchsorted(pick, scored(len(lumas), EVERY)), lumas)]
+        return [block_tiles(to_map(lw[k]), block, y.shape) for k, y in zip(rows, lumas)]

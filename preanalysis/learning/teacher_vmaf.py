@@ -176,8 +176,7 @@ class Teaching:
             raise PreanalysisError(f"the teaching holds {sorted(self.dv)}, not {metric!r}: teach that metric")
         if per not in ("mse", "bits"):
             raise PreanalysisError(f"teacher reading {per!r} is not known: use mse or bits")
-        lw = log_ratio(-self.dv[metric], self.dmse if per == "mse" else -self.dbits)
-        return np.clip(lw - lw.mean(axis=(1, 2), keepdims=True), -LOG_CLIP, LOG_CLIP)
+        return centred_log_weight(self.dv[metric], self.dmse if per == "mse" else -self.dbits)
 
 
 def _smooth(x: np.ndarray, size: int) -> np.ndarray:
@@ -193,6 +192,12 @@ def log_ratio(num: np.ndarray, den: np.ndarray, smooth: int = 3, floor: float = 
     return np.log2(n / d)
 
 
+def centred_log_weight(dv: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """log2 of w = -dv / den per block, centred per frame and clipped to +-LOG_CLIP (the student's target)."""
+    lw = log_ratio(-dv, den)
+    return np.clip(lw - lw.mean(axis=(1, 2), keepdims=True), -LOG_CLIP, LOG_CLIP)
+
+
 def offsets(log_weight: np.ndarray, gain: float, bound: float = 6.0) -> np.ndarray:
     """dQP = -gain (log2 w - frame mean), clipped to +-bound: more bits where VMAF is more sensitive."""
     return np.clip(-gain * (log_weight - log_weight.mean(axis=(1, 2), keepdims=True)), -bound, bound)
@@ -204,9 +209,24 @@ def _file_key(path: Path, *parts) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def scored(n: int, every: int) -> np.ndarray:
-    """Index of the scored frame each frame takes its teaching from (every `every`-th frame is scored)."""
-    return (np.arange(n) // every) * every
+def scored_rows(n: int, every: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the scored frames of n: every `every`-th, each frame's row among them: the frames between take the
+    last scored one's teaching)."""
+    return np.arange(0, n, every), np.arange(n) // every
+
+
+def _measure(frames: list[av.VideoFrame], ref: np.ndarray, pick: np.ndarray, gradients: dict[str, VmafGradient],
+             block: int, crf: float, step: float) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
+    """x264 codes the frames at CRF crf and crf + step; per block of the `pick`ed frames: each gradient's IG1
+    score change, the squared-error change (per pixel), and the gradients' seconds per picked frame and metric."""
+    d0, d1 = x264_luma(frames, crf)[pick], x264_luma(frames, crf + step)[pick]
+    motion = vmaf_motion2(ref)[pick]
+    r = ref[pick]
+    t0 = time.perf_counter()
+    dv = {m: block_sum(vg.midpoint_attribution(r, d0, d1, motion), block) for m, vg in gradients.items()}
+    seconds = (time.perf_counter() - t0) / len(pick) / max(1, len(gradients))
+    rf = r.astype(np.float32)
+    return dv, block_sum((d1 - rf) ** 2 - (d0 - rf) ** 2, block) / block**2, seconds
 
 
 def teach(path: str | Path, start: int, stop: int, crf: float = 27, step: float = 5, max_width: int = MAX_WIDTH,
@@ -225,25 +245,17 @@ def teach(path: str | Path, start: int, stop: int, crf: float = 27, step: float 
                         tuple(int(v) for v in d["size"]), float(d["seconds_per_frame"]))
     info = probe(path)
     size = teacher_size(info.width, info.height, max_width)
+    unknown = sorted(set(metrics) - {"vmaf", "neg"})
+    if unknown:
+        raise PreanalysisError(f"teacher metric {unknown[0]!r} is not known: use vmaf or neg")
     frames = source_frames(path, start, stop, size)
     ref = np.stack([luma_of(f) for f in frames])
-    d0, d1 = x264_luma(frames, crf), x264_luma(frames, crf + step)
-    motion = vmaf_motion2(ref)
-    pick = np.unique(scored(len(ref), every))
-    t0 = time.perf_counter()
-    dv = {}
-    for m in metrics:
-        if m not in ("vmaf", "neg"):
-            raise PreanalysisError(f"teacher metric {m!r} is not known: use vmaf or neg")
-        vg = VmafGradient(m == "neg", device)
-        dv[m] = block_sum(vg.midpoint_attribution(ref[pick], d0[pick], d1[pick], motion[pick]))
-    seconds = (time.perf_counter() - t0) / len(pick) / len(metrics)
-    r = ref[pick].astype(np.float32)
-    dmse = block_sum((d1[pick] - r) ** 2 - (d0[pick] - r) ** 2) / BLOCK**2
+    pick, spread = scored_rows(len(ref), every)
+    gradients = {m: VmafGradient(m == "neg", device) for m in metrics}
+    dv, dmse, seconds = _measure(frames, ref, pick, gradients, BLOCK, crf, step)
     # Rate model (allocate.py): bits ~ complexity * 2^(-dQP/6), so `step` QP coarser changes a block's bits so.
     comp = np.stack([block_complexity(f / 255.0, size[0], size[1]) for f in ref[pick]])
     dbits = comp * (2.0 ** (-step / 6) - 1)
-    spread = np.searchsorted(pick, scored(len(ref), every))  # every frame -> its scored frame's row
     t = Teaching({m: v[spread] for m, v in dv.items()}, dmse[spread], dbits[spread], size, seconds)
     if target is not None:
         from ..io import atomic_output
@@ -268,15 +280,9 @@ def teach_lumas(lumas: np.ndarray, vg: VmafGradient, block: int = BLOCK, pick: n
     """The teacher on consecutive luma frames (uint8 (n, h, w), h and w even): x264 codes them all at CRF crf
     and crf + step, the IG1 VMAF attribution of the `pick`ed frames (default all) per block gives each one's
     centred, clipped log2 weight w = -dV / dMSE, (len(pick), rows, cols): the student's target."""
-    frames = yuv_frames(lumas)
     pick = np.arange(len(lumas)) if pick is None else np.asarray(pick)
-    d0, d1 = x264_luma(frames, crf)[pick], x264_luma(frames, crf + step)[pick]
-    ref = lumas[pick]
-    dv = block_sum(vg.midpoint_attribution(ref, d0, d1, vmaf_motion2(lumas)[pick]), block)
-    r = ref.astype(np.float32)
-    dmse = block_sum((d1 - r) ** 2 - (d0 - r) ** 2, block) / block**2
-    lw = log_ratio(-dv, dmse)
-    return np.clip(lw - lw.mean(axis=(1, 2), keepdims=True), -LOG_CLIP, LOG_CLIP).astype(np.float32)
+    dv, dmse, _ = _measure(yuv_frames(lumas), lumas, pick, {"v": vg}, block, crf, step)
+    return centred_log_weight(dv["v"], dmse).astype(np.float32)
 
 
 def teach_last(lumas: np.ndarray, vg: VmafGradient, block: int = BLOCK) -> np.ndarray:
@@ -316,7 +322,6 @@ def teach_aom(path: str | Path, start: int, stop: int, max_width: int = MAX_WIDT
     info = probe(path)
     size = teacher_size(info.width, info.height, max_width)
     ref = np.stack([luma_of(f) for f in source_frames(path, start, stop, size)])
-    pick = np.unique(scored(len(ref), every))
+    pick, spread = scored_rows(len(ref), every)
     dv, mse = aom_block_weights(VmafGradient(False, device), ref[pick], vmaf_motion2(ref)[pick])
-    spread = np.searchsorted(pick, scored(len(ref), every))
     return dv[spread], mse[spread], size

@@ -26,7 +26,7 @@ from ...errors import PreanalysisError
 from ...video import analysis_size
 from ..contract import LearnedModel
 from ..data import tail, train_range, training_videos
-from ..teacher_vmaf import LOG_CLIP, Teaching, luma_of, scored, source_frames, teach
+from ..teacher_vmaf import LOG_CLIP, Teaching, luma_of, scored_rows, source_frames, teach
 from ..training import fit, seed_everything, ship
 
 ARCH = "sensitivity-cnn32-v2"
@@ -122,7 +122,7 @@ def inputs(path: Path, start: int, stop: int, size: tuple[int, int], every: int)
     lumas = [cv2.resize(luma_of(f), small, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
              for f in source_frames(path, start, stop, size)]
     return np.stack([features(lumas[i], lumas[i - 1] if i else None, size)
-                     for i in np.unique(scored(len(lumas), every))])
+                     for i in scored_rows(len(lumas), every)[0]])
 
 
 def windows(path: Path, count: int = WINDOWS, frames: int = WINDOW_FRAMES) -> list[tuple[int, int]]:
@@ -138,7 +138,7 @@ def segment(path: Path, start: int, stop: int, every: int, max_width: int) -> tu
     """(inputs (n, 4, H4, W4), teacher targets (n, rows, cols)) for the scored frames of [start, stop)."""
     t: Teaching = teach(path, start, stop, max_width=max_width, every=every, metrics=(METRIC,),
                         cache=teacher_cache())
-    pick = np.unique(scored(stop - start, every))
+    pick, _ = scored_rows(stop - start, every)
     return inputs(path, start, stop, t.size, every), t.log_weight(METRIC)[pick]
 
 
