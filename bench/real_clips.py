@@ -93,6 +93,13 @@ CLIPS = [
     Cut("cytadela.y4m", "cytadela_intro.webm", 3180, 60, "y4m"),
     Cut("fillets.y4m", "fillets_intro.mpg", 1300, 60, "y4m"),
     Cut("dog.y4m", "forensics_dog_phone.mp4", 0, 41, "y4m", scale="640:360"),
+    # six fresh blind cuts (new time ranges of held-out clips), cut before the segment teacher's guard was built
+    Cut("market_1200.y4m", "market_street_1906.mp4", 1200, 60, "y4m"),
+    Cut("cytadela_1500.y4m", "cytadela_intro.webm", 1500, 60, "y4m"),
+    Cut("fillets_700.y4m", "fillets_intro.mpg", 700, 60, "y4m"),
+    Cut("diver_250.y4m", "pdev_diver.mov", 250, 60, "y4m"),
+    Cut("kivy_120.y4m", "kivy_city_night.mpg", 120, 60, "y4m", scale="640:360"),
+    Cut("pexels_300.y4m", "pyfeat_face_pexels.mp4", 300, 60, "y4m"),
 ]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..learning.teacher_vmaf import VmafGradient, scored_rows, teach_last, teach_lumas
+from ..learning.teacher_vmaf import VmafGradient, even_uint8, scored_rows, teach_last, teach_lumas
 from ..learning.weights import pick_device
 from .base import Analyser, AnalysisContext, register_analyser
 from .grid import analysis_block
@@ -26,11 +26,6 @@ from .sensitivity import block_tiles, to_map
 
 EVERY = 4  # frames per teaching (the batch teacher scored every 4th frame too)
 WINDOW = 8  # per frame: past frames coded with the taught one (motion search and mbtree see a short run)
-
-
-def _even_uint8(luma: np.ndarray) -> np.ndarray:
-    h, w = luma.shape
-    return (np.clip(luma[: h // 2 * 2, : w // 2 * 2], 0, 1) * 255).round().astype(np.uint8)
 
 
 @register_analyser
@@ -56,7 +51,7 @@ class VmafTeacher(Analyser):
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         block = analysis_block(ctx.scale)
         if self.causal:
-            self.past = [*self.past[-(WINDOW - 1):], _even_uint8(ctx.luma)]
+            self.past = [*self.past[-(WINDOW - 1):], even_uint8(ctx.luma)]
             if self.seen % EVERY == 0:
                 self.lw = teach_last(np.stack(self.past), self.gradient, block)
             self.seen += 1
@@ -66,5 +61,5 @@ class VmafTeacher(Analyser):
         """The map of every frame of a closed segment (analysis luma in display order), taught on all of it."""
         block = analysis_block(scale)
         pick, rows = scored_rows(len(lumas), EVERY)
-        lw = teach_lumas(np.stack([_even_uint8(y) for y in lumas]), self.gradient, block, pick)
+        lw = teach_lumas(np.stack([even_uint8(y) for y in lumas]), self.gradient, block, pick)
         return [block_tiles(to_map(lw[k]), block, y.shape) for k, y in zip(rows, lumas)]

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from ..errors import PreanalysisError
+from ..qpmap import QpMap
 from ..video import decode, probe
 
 BLOCK = 16
@@ -67,23 +68,37 @@ def luma_of(frame: av.VideoFrame) -> np.ndarray:
     return np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].copy()
 
 
-def x264_luma(frames: list[av.VideoFrame], crf: float, params: str = ANCHOR_PARAMS, preset: str = "medium") -> np.ndarray:
-    """Encode the frames with x264 at `crf` and decode them again: the Y planes as the encoder degrades them
-    (frames, H, W) uint8, in display order (paired with the source by index)."""
+def x264_code(frames: list[av.VideoFrame], crf: float, qp: list[QpMap] | None = None, params: str = ANCHOR_PARAMS,
+              preset: str = "medium") -> tuple[np.ndarray, int]:
+    """Encode the frames with x264 at `crf` (with each frame's QP map as ROI side data, when given) and decode
+    them again: (the Y planes as the encoder degrades them (frames, H, W) uint8 in display order, paired with
+    the source by index; the stream's bits)."""
     first = frames[0]
     enc = av.CodecContext.create("libx264", "w")
     enc.width, enc.height, enc.pix_fmt = first.width, first.height, "yuv420p"
     enc.time_base, enc.framerate = Fraction(1, 25), Fraction(25, 1)
     enc.options = {"crf": f"{crf:g}", "preset": preset, "x264-params": params, "threads": "1"}
+    if qp is not None:
+        from encoder_adapters.pyav.roi_sidedata import attach_qp_map
+
+        for f, q in zip(frames, qp, strict=True):
+            attach_qp_map(f, q)
     dec = av.CodecContext.create("h264", "r")
     out: list[np.ndarray] = []
+    bits = 0
     for f in [*frames, None]:
         for packet in enc.encode(f):
+            bits += 8 * packet.size
             out += [luma_of(g) for g in dec.decode(packet)]
     out += [luma_of(g) for g in dec.decode(None)]
     if len(out) != len(frames):
         raise PreanalysisError(f"x264 gave {len(out)} frames for {len(frames)}: cannot pair by index")
-    return np.stack(out)
+    return np.stack(out), bits
+
+
+def x264_luma(frames: list[av.VideoFrame], crf: float, params: str = ANCHOR_PARAMS, preset: str = "medium") -> np.ndarray:
+    """x264_code's decoded Y planes, without a map."""
+    return x264_code(frames, crf, None, params, preset)[0]
 
 
 def blurred(y: np.ndarray) -> np.ndarray:
@@ -265,6 +280,12 @@ def teach(path: str | Path, start: int, stop: int, crf: float = 27, step: float 
             np.savez(f, **{f"dv_{m}": v for m, v in t.dv.items()}, dmse=t.dmse, dbits=t.dbits,
                      size=np.array(size), seconds_per_frame=np.array(seconds))
     return t
+
+
+def even_uint8(luma: np.ndarray) -> np.ndarray:
+    """Analysis luma (floats in [0, 1]) -> uint8 cut to even height and width (what x264's 4:2:0 codes)."""
+    h, w = luma.shape
+    return (np.clip(luma[: h // 2 * 2, : w // 2 * 2], 0, 1) * 255).round().astype(np.uint8)
 
 
 def yuv_frames(lumas: np.ndarray) -> list[av.VideoFrame]:
