@@ -117,7 +117,8 @@ class AllocateConfig:
         _check(self.temporal_min_spread >= 0, "allocate.temporal_min_spread must be >= 0")
         _check(isinstance(self.verify, bool), "allocate.verify must be true or false")
         _check(not self.verify or self.segment != "frame",
-               "allocate.verify checks whole segments: set allocate.segment to scene or gop, or verify to false")
+               "allocate.verify checks whole segments: set allocate.segment to scene or gop (--segment), or turn "
+               "verify off (--no-allocate-verify)")
 
 
 @dataclass

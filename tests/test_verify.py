@@ -1,0 +1,96 @@
+"""The segment guard (allocate.verify): a segment's offsets are checked by real x264 encodes and VMAF-NEG at
+analysis resolution, and switched off where they do not save rate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from preanalysis.errors import PreanalysisError
+from preanalysis.qpmap import QpMap
+from preanalysis.verify import analysis_maps, measure, two_point_bd_rate, verify
+
+vmaf_torch = pytest.importorskip("vmaf_torch")
+
+
+def test_two_point_bd_rate_compares_rates_at_equal_score():
+    assert two_point_bd_rate((1000, 500), (90, 80), (900, 450), (90, 80)) == pytest.approx(-10.0)
+    # the same rates one point better: each score is reached at the rate of one point less, 2^(-1/10) of it
+    assert two_point_bd_rate((1000, 500), (90, 80), (1000, 500), (91, 81)) == pytest.approx(100 * (2 ** -0.1 - 1))
+    # no common scores: both lines read in the middle of the gap (75), curve 1 two octaves dearer there
+    assert two_point_bd_rate((1000, 500), (90, 80), (1000, 500), (70, 60)) == pytest.approx(300.0)
+    assert two_point_bd_rate((1000, 500), (90, 90), (800, 400), (90, 90)) == pytest.approx(-20.0)
+
+
+def test_analysis_maps_take_the_mean_offset_of_the_covered_blocks():
+    offsets = np.zeros((2, 45, 80), np.int8)  # a 1280x720 encode
+    offsets[0, :, :40] = -4
+    offsets[1, ::2, ::2] = 4  # one block in four
+    maps = analysis_maps(offsets, (360, 640))
+    assert [m.offsets.shape for m in maps] == [(23, 40), (23, 40)]
+    assert np.all(maps[0].offsets[:, :20] == -4) and np.all(maps[0].offsets[:, 20:] == 0)
+    assert np.all(maps[1].offsets[:22] == 1)
+
+
+def _carphone_lumas(carphone, frames=16):
+    from preanalysis.learning import teacher_vmaf as T
+
+    return np.stack([T.luma_of(f) for f in T.source_frames(carphone, 0, frames, (176, 144))])
+
+
+def test_the_map_reaches_x264_in_the_guards_encodes(carphone):
+    from preanalysis.learning import teacher_vmaf as T
+
+    lumas = _carphone_lumas(carphone, 4)
+    plain, bits = T.x264_code(T.yuv_frames(lumas), 32)
+    finer, finer_bits = T.x264_code(T.yuv_frames(lumas), 32, [QpMap(np.full((9, 11), -6, np.int8), 176, 144)] * 4)
+    assert finer_bits > 1.5 * bits
+    assert np.mean((finer.astype(float) - lumas) ** 2) < 0.8 * np.mean((plain.astype(float) - lumas) ** 2)
+
+
+def test_the_guard_switches_off_a_map_that_costs_bits(carphone):
+    """A random +-6 map wastes bits (x264's rate is convex in QP) and the encodes say so."""
+    torch.set_num_threads(1)
+    lumas = _carphone_lumas(carphone)
+    rng = np.random.default_rng(0)
+    offsets = rng.choice([-6, 6], size=(len(lumas), 9, 11)).astype(np.int8)
+    assert measure(lumas, analysis_maps(offsets, (144, 176)), "cpu") > 10
+    verdict = verify(list(lumas / 255.0), offsets, "cpu")
+    assert verdict.bd_rate > 10 and not verdict.keep
+
+
+def test_a_map_without_offsets_is_kept_without_encoding(monkeypatch):
+    from preanalysis.learning import teacher_vmaf as T
+
+    monkeypatch.setattr(T, "x264_code", lambda *a, **k: pytest.fail("nothing to measure"))
+    assert verify([np.zeros((32, 32))] * 4, np.zeros((4, 2, 2), np.int8)).keep
+
+
+def test_the_pipeline_codes_a_segment_without_the_map_the_guard_rejects(carphone, monkeypatch):
+    """vmaf-teacher with and without the guard on one segment: the offsets are the unguarded ones where the
+    guard kept the map, all zero where it switched it off; its verdict is the one its measurement gives."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config
+
+    torch.set_num_threads(1)
+    config = load_config("vmaf-teacher")
+    config.analysis.device = "cpu"
+    verdicts = []
+    monkeypatch.setattr(P, "verify", lambda *a: verdicts.append(verify(*a)) or verdicts[-1])
+    guarded = [f.qp.offsets for f in P.analyze(carphone, config, 0, 12)]
+    config.allocate.verify = False
+    plain = [f.qp.offsets for f in P.analyze(carphone, config, 0, 12)]
+    assert len(verdicts) == 1 and verdicts[0].keep == (verdicts[0].bd_rate < 0)
+    assert np.any(plain)
+    expected = plain if verdicts[0].keep else [np.zeros_like(o) for o in plain]
+    assert all(np.array_equal(g, e) for g, e in zip(guarded, expected))
+
+
+def test_the_guard_needs_a_segment_budget():
+    from preanalysis.config import load_config, with_overrides
+
+    with pytest.raises(PreanalysisError, match="allocate.verify checks whole segments"):
+        with_overrides(load_config("vmaf-teacher"), {"allocate.segment": "frame"})
+    assert not with_overrides(load_config("vmaf-teacher"), {"allocate.segment": "frame", "allocate.verify": False}
+                              ).allocate.verify
