@@ -75,7 +75,7 @@ def test_the_pipeline_codes_a_segment_without_the_map_the_guard_rejects(carphone
 
     torch.set_num_threads(1)
     config = load_config("vmaf-teacher")
-    config.analysis.device = "cpu"
+    config.analysis.device, config.allocate.verify = "cpu", True
     verdicts = []
     monkeypatch.setattr(P, "verify", lambda *a: verdicts.append(verify(*a)) or verdicts[-1])
     guarded = [f.qp.offsets for f in P.analyze(carphone, config, 0, 12)]
@@ -91,6 +91,6 @@ def test_the_guard_needs_a_segment_budget():
     from preanalysis.config import load_config, with_overrides
 
     with pytest.raises(PreanalysisError, match="allocate.verify checks whole segments"):
-        with_overrides(load_config("vmaf-teacher"), {"allocate.segment": "frame"})
-    assert not with_overrides(load_config("vmaf-teacher"), {"allocate.segment": "frame", "allocate.verify": False}
-                              ).allocate.verify
+        with_overrides(load_config("vmaf-teacher"), {"allocate.segment": "frame", "allocate.verify": True})
+    assert with_overrides(load_config("vmaf-teacher"), {"allocate.segment": "gop", "allocate.verify": True}
+                          ).allocate.verify
