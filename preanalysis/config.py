@@ -67,10 +67,18 @@ class SalienceConfig:
     # weights (stable scale) | rank (per-frame ranks: full contrast) | top (top fifth) | evidence (each pixel's
     # strongest weighted map: content evidence marks its own extent; weights >= 0)
     normalise: str = "weights"
+    # with normalise evidence: evidence grown by this many 16x16 blocks (covers an object to its edges), and
+    # where priors (the centre) count: pixel = wherever evidence is weaker; frame = only in frames with no evidence
+    grow: int = 0
+    prior: str = "pixel"
 
     def __post_init__(self):
         _check(self.normalise in ("weights", "rank", "top", "evidence"),
                "salience.normalise must be weights, rank, top or evidence")
+        _check(0 <= self.grow <= 8, "salience.grow must be within [0, 8] blocks")
+        _check(self.prior in ("pixel", "frame"), "salience.prior must be pixel or frame")
+        _check(self.normalise == "evidence" or (self.grow == 0 and self.prior == "pixel"),
+               "salience.grow and salience.prior take normalise evidence")
         for name, w in self.weights.items():
             _check(isinstance(w, (int, float)) and -10 <= w <= 10, f"salience weight {name!r} must be within [-10, 10]")
             _check(self.normalise != "evidence" or w >= 0, f"salience weight {name!r} must be >= 0 with normalise evidence")

@@ -238,7 +238,7 @@ def _process(analyser: Analyser, ctx: AnalysisContext) -> tuple[dict[str, np.nda
 
 def frame_salience(maps: dict[str, np.ndarray], config: Config, index: int, scale: float) -> np.ndarray:
     s = config.salience
-    return combine(maps, s.weights, s.rois, index, scale, s.normalise)
+    return combine(maps, s.weights, s.rois, index, scale, s.normalise, s.grow, s.prior)
 
 
 TEMPORAL = "temporal_masking"

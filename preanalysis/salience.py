@@ -10,12 +10,15 @@ evidence, not a fixed share of the frame.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from .config import Roi
 from .errors import PreanalysisError
 
 TOP_FRACTION = 0.2  # normalise "top": the share of the frame marked salient (eval scores the same top fifth)
+PRIORS = ("centre", "spectral")  # where viewers look when the content evidence says nothing (normalise evidence)
+BLOCK = 16  # full-resolution pixels of an encoder block (salience.grow counts these)
 
 
 def combine(
@@ -25,6 +28,8 @@ def combine(
     frame_index: int = 0,
     scale: float = 1.0,
     normalise: str = "weights",
+    grow: int = 0,
+    prior: str = "pixel",
 ) -> np.ndarray:
     """uint8 mask at the maps' resolution; scale = full-resolution pixels per map pixel (for ROI rectangles).
 
@@ -32,7 +37,9 @@ def combine(
     spans only a third of it); "rank" uses each pixel's rank in the frame, so the top 20% of the mask is
     exactly the most salient fifth of the frame and the allocator sees full contrast; "top" marks only that
     fifth (1 inside, 0 elsewhere), so bits go to it and the rest of the frame pays evenly (salience objective);
-    "evidence" takes each pixel's largest weighted map over the largest weight (weights must be >= 0).
+    "evidence" takes each pixel's largest weighted map over the largest weight (weights must be >= 0), the
+    evidence (every map but the PRIORS) grown by `grow` encoder blocks, the priors counted everywhere
+    (prior="pixel") or only in a frame with no evidence as strong as the prior in any block (prior="frame").
     """
     active = {k: w for k, w in weights.items() if w != 0}
     missing = sorted(set(active) - set(maps))
@@ -45,9 +52,7 @@ def combine(
     if normalise == "evidence":
         if any(w < 0 for w in active.values()):
             raise PreanalysisError("salience normalise evidence takes weights >= 0: give the negative ones 0")
-        for name, w in active.items():
-            np.maximum(score, np.float32(w) * maps[name], out=score)
-        return _with_rois(score / np.float32(max(active.values(), default=1.0)), rois, frame_index, scale)
+        return _with_rois(evidence_score(maps, active, scale, grow, prior), rois, frame_index, scale)
     for name, w in active.items():
         score += np.float32(w) * maps[name]
     low = sum(min(w, 0.0) for w in active.values())
@@ -59,6 +64,27 @@ def combine(
     else:
         score = (score - low) / (high - low) if high > low else np.full(shape, 0.5, np.float32)
     return _with_rois(score, rois, frame_index, scale)
+
+
+def evidence_score(maps: dict[str, np.ndarray], weights: dict[str, float], scale: float, grow: int,
+                   prior: str) -> np.ndarray:
+    """normalise "evidence" (see combine): 0..1 float score.  Growing: a detector's ellipse or a motion blob
+    stops short of the object's outline, and the blocks on the outline pay the positive offset."""
+    shape = next(iter(maps.values())).shape
+    evidence, priors = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    for name, w in weights.items():
+        target = priors if name in PRIORS else evidence
+        np.maximum(target, np.float32(w) * maps[name], out=target)
+    block = max(1, round(BLOCK / scale))  # analysis pixels per encoder block
+    if grow > 0 and evidence.any():
+        side = 2 * grow * block + 1
+        evidence = cv2.dilate(evidence, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+    if prior == "frame" and priors.any():
+        h, w = shape
+        blocks = cv2.resize(evidence, (max(1, w // block), max(1, h // block)), interpolation=cv2.INTER_AREA)
+        if blocks.max() >= priors.max():  # the content says where to look: the prior stands aside
+            priors[:] = 0
+    return np.maximum(evidence, priors) / np.float32(max(weights.values(), default=1.0))
 
 
 def _with_rois(score: np.ndarray, rois: list[Roi], frame_index: int, scale: float) -> np.ndarray:

@@ -14,6 +14,7 @@ from preanalysis import video
 from preanalysis.analysers import AnalysisContext
 from preanalysis.analysers.faces import Faces
 from preanalysis.analysers.people import People
+from preanalysis.analysers.spectral import Spectral
 from preanalysis.analysers.text import Text
 from preanalysis.analysers.tracking import BoxTracker, ellipse_map, suppress
 from preanalysis.learning.scenes import draw_overlays, moving_objects, walking_people
@@ -132,6 +133,25 @@ def test_faces_mark_nothing_without_faces():
     scene = moving_objects(width=320, height=192, frames=12, objects=3, pan=(1.5, 0.5), seed=4)
     maps = run(Faces(), [luma(f) for f in scene.rgb])
     assert maps.max() == 0
+
+
+# --- spectral residual ----------------------------------------------------------------------------------
+
+
+def test_spectral_marks_an_object_that_stands_out_from_a_plain_surround():
+    """A coin-sized dark disc on a softly lit table (no motion, no detector sees it) stands out; the table does
+    not, and a flat frame gives an empty map (a fixed scale of the frame's mean, never rescaled to fill 0..1)."""
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:180, 0:320]
+    table = 0.75 + 0.1 * x / 320 + rng.normal(0, 0.01, (180, 320))
+    disc = (y - 60) ** 2 + (x - 230) ** 2 < 14 ** 2
+    frame = np.where(disc, 0.35, table).astype(np.float32)
+    spectral = run(Spectral(), [frame])[0]
+    around = (y - 60) ** 2 + (x - 230) ** 2 < 45 ** 2  # the smoothing spreads the disc's mark ~2 radii
+    assert spectral[disc].mean() > 0.5 and (spectral > 0.5)[~around].mean() < 0.02
+    assert (spectral > 0.5).mean() < 0.1
+    flat = run(Spectral(), [np.full((180, 320), 0.5, np.float32)])[0]
+    assert np.isfinite(flat).all() and flat.max() == 0
 
 
 # --- people -------------------------------------------------------------------------------------------------

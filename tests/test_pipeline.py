@@ -255,3 +255,29 @@ def test_evidence_normalisation_marks_each_detection_at_its_own_weight():
         combine(maps, {"people": 1.0, "centre": -0.3}, normalise="evidence")
     with pytest.raises(PreanalysisError, match="must be >= 0 with normalise evidence"):
         from_dict(SalienceConfig, {"weights": {"people": 1.0, "centre": -0.3}, "normalise": "evidence"})
+
+
+def test_evidence_grows_by_blocks_and_the_prior_stands_aside_in_frames_with_evidence():
+    """grow: the evidence reaches `grow` encoder blocks further (at scale 2, 8 analysis pixels per block); prior
+    frame: the centre prior counts only in a frame whose evidence nowhere reaches it, pixel keeps it everywhere."""
+    y, x = np.mgrid[0:40, 0:60]
+    centre = np.exp(-((y - 19.5) ** 2 + (x - 29.5) ** 2) / 200).astype(np.float32)
+    objects = np.zeros((40, 60), np.float32)
+    objects[16:24, 4:12] = 1.0  # an object at the left edge
+    weights = {"objects": 1.0, "centre": 0.3}
+    maps = {"objects": objects, "centre": centre}
+    plain = combine(maps, weights, scale=2.0, normalise="evidence")
+    grown = combine(maps, weights, scale=2.0, normalise="evidence", grow=1)
+    assert plain[20, 14] < 128 and grown[20, 14] == 255 and grown[20, 19] == 255 and grown[20, 21] < 128
+    assert (grown[:, 40:] == plain[:, 40:]).all()  # far from the object only the prior, unchanged
+    alone = combine(maps, weights, scale=2.0, normalise="evidence", prior="frame")
+    assert alone[20, 30] == 0 and alone[20, 8] == 255 and plain[20, 30] == round(0.3 * centre[20, 30] * 255)
+    nothing = {"objects": np.zeros_like(objects), "centre": centre}
+    assert (combine(nothing, weights, scale=2.0, normalise="evidence", prior="frame")
+            == combine(nothing, weights, scale=2.0, normalise="evidence")).all()  # no evidence: the prior decides
+    weak = {"objects": np.where(objects > 0, 0.2, 0).astype(np.float32), "centre": centre}  # below the prior's 0.3
+    assert combine(weak, weights, scale=2.0, normalise="evidence", prior="frame")[20, 30] > 0
+    with pytest.raises(PreanalysisError, match="take normalise evidence"):
+        from_dict(SalienceConfig, {"weights": {"texture": 1.0}, "grow": 1})
+    with pytest.raises(PreanalysisError, match="pixel or frame"):
+        from_dict(SalienceConfig, {"weights": {"texture": 1.0}, "normalise": "evidence", "prior": "scene"})

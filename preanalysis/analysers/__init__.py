@@ -2,13 +2,13 @@
 
 Classical (numpy/OpenCV), registered on import: texture, motion, foreground (camera.py: the DIS flow and the
 camera model they share; grid.py: maps on the encoder's block grid), centre, temporal_masking (VMAF's motion),
-and the content evidence people, faces (OpenCV's own detectors; tracking.py: the tracker they share) and text
-(overlays).
+the content evidence people, faces (OpenCV's own detectors; tracking.py: the tracker they share) and text
+(overlays), and spectral (the spectral-residual salient-object cue, a prior like centre).
 Learned (torch; networks in preanalysis.learning.models), imported only when a config asks for one:
 flow_motion, predicted_motion, objects, static, predictability, sensitivity, vmaf_teacher (the teacher itself).
 """
 
-from . import centre, faces, foreground, motion, people, temporal_masking, text, texture  # noqa: F401  (register the classical ones)
+from . import centre, faces, foreground, motion, people, spectral, temporal_masking, text, texture  # noqa: F401  (register the classical ones)
 from .base import (
     ANALYSERS,
     LEARNED,
