@@ -173,13 +173,14 @@ def test_salience_preset_judged_inside_carphones_hand_drawn_face(tmp_path, carph
     """A real clip with boxes drawn by hand (tests/data): the content preset's protected blocks cover the face
     and PSNR-Y inside the face gains at equal rate while the whole frame does not."""
     out = tmp_path / "report"
-    assert main(["eval", str(carphone), "-o", str(out), "--frames", "12", "--preset", "veryfast",
+    assert main(["eval", str(carphone), "-o", str(out), "--frames", "24", "--preset", "veryfast",
                  "--crf", "22", "28", "34", "40", "--baseline", "aq-mode=1:aq-strength=0.0", "--config", "salience",
                  "--regions", f"carphone_pristine={DATA / 'carphone_face_regions.json'}"]) == 0
     clip = json.loads((out / "report.json").read_text())["clips"]["carphone_pristine"]
-    # measured 0.65 (the default config: 0, see test_eval_sweep); the preset has no centre prior, so the face
-    # counts from its confirmed track on (frame 3-6 of these 12; 0.84 over 60 frames)
+    # measured 0.71 (the default config: 0, see test_eval_sweep); the preset has no centre prior and steadies its
+    # mask over time, so the face counts from its confirmed track on and fades in (24 frames: the first 12 give
+    # +0.13 dB, a transient; 0.84 covered over 60 frames)
     assert clip["judge"]["protected_covers_judged"] > 0.55
     gains = clip["baselines"]["aq-mode=1:aq-strength=0.0"]
     assert gains["judged_psnr_gain_db"] > 0.5 and gains["judged_psnr_gain_db"] > gains["psnr_gain_db"] + 0.5
-    # measured +0.84 dB inside the face, -0.69 dB over the whole frame
+    # measured +0.65 dB inside the face, -0.60 dB over the whole frame
