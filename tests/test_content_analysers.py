@@ -12,6 +12,7 @@ import pytest
 from eval.judge import load_regions
 from preanalysis import video
 from preanalysis.analysers import AnalysisContext
+from preanalysis.analysers import faces
 from preanalysis.analysers.faces import Faces
 from preanalysis.analysers.people import People
 from preanalysis.analysers.spectral import Spectral
@@ -127,6 +128,59 @@ def test_faces_follow_a_face_moving_across_a_generated_scene(carphone):
     coverage = np.array([(found[t] & truth[t]).sum() / truth[t].sum() for t in range(3, len(frames))])
     assert np.mean(coverage > 0.3) >= 0.75  # measured 0.86 (24 frames)
     assert (found & truth).sum() / found.sum() >= 0.8  # precision; measured 0.96: the map moves with the face
+
+
+def small_face_scene(carphone: Path, share: float, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 1280x720 screen-sized scene (generated panning textures) with carphone's face pasted so its face box
+    (the frontal cascade's, 61 px in the clip) is `share` of the frame height, drifting right 1 px a frame:
+    (uint8 Y frames, the true face box (x, y, w, h) per frame in source pixels)."""
+    with av.open(str(carphone)) as clip:
+        patch = cv2.cvtColor(next(clip.decode(video=0)).to_ndarray(format="rgb24")[4:125, 29:150], cv2.COLOR_RGB2GRAY)
+    k = share * 720 / 61
+    patch = cv2.resize(patch, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    scene = moving_objects(width=320, height=180, frames=frames, objects=2, pan=(0.5, 0.25), seed=3)
+    ys, boxes = [], []
+    for t, rgb in enumerate(scene.rgb):
+        y = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (1280, 720), interpolation=cv2.INTER_LINEAR)
+        x0, y0 = 700 + t, 300
+        y[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]] = patch
+        ys.append(y)
+        boxes.append(np.array([x0 + 30 * k, y0 + 30 * k, 61 * k, 61 * k]))
+    return np.array(ys), np.array(boxes)
+
+
+def run_with_source(analyser, ys: np.ndarray, size: tuple[int, int] = (320, 180)) -> np.ndarray:
+    """The analyser's maps with the source Y planes in the context, as the pipeline runs it."""
+    out, previous = [], None
+    for i, y in enumerate(ys):
+        luma = video.shrink_luma(y, size)
+        out.append(analyser.process(AnalysisContext(i, luma, previous, y.shape[1] / size[0], source=y))[analyser.name])
+        previous = luma
+    return np.array(out)
+
+
+def test_faces_find_a_face_of_the_smallest_share_in_a_screen_sized_frame(carphone):
+    """A face SMALL_FACE_SHARE of 720 rows (21.6 px) is 5.4 analysis pixels at 320x180: the small-face scan sees
+    it on the source frame; the analysis luma alone (the full-frame scan's 10% floor) does not."""
+    ys, boxes = small_face_scene(carphone, faces.SMALL_FACE_SHARE, 18)
+    found = run_with_source(Faces(), ys) > 0.5
+    truth = np.zeros_like(found)
+    for t, (x, y, w, h) in enumerate(boxes / 4):
+        truth[t, int(y) : int(np.ceil(y + h)), int(x) : int(np.ceil(x + w))] = True
+    coverage = np.array([(found[t] & truth[t]).sum() / truth[t].sum() for t in range(9, len(ys))])
+    assert np.mean(coverage > 0.3) >= 0.8  # confirmed by the second small-face scan (frame 6)
+    near = np.zeros_like(truth)
+    for t, (x, y, w, h) in enumerate(boxes / 4):
+        near[t, max(0, int(y - h)) : int(y + 2 * h), max(0, int(x - w)) : int(x + 2 * w)] = True
+    assert (found & ~near).sum() == 0  # nothing marked away from the face
+    old_floor = run(Faces(), [video.shrink_luma(y, (320, 180)) for y in ys], 4.0) > 0.5
+    assert not old_floor.any()  # without the source: the luma enlarged 3.7x holds too little of the face
+
+
+def test_faces_small_face_scan_marks_nothing_without_faces():
+    scene = moving_objects(width=320, height=180, frames=12, objects=3, pan=(1.5, 0.5), seed=4)
+    ys = np.array([cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (1280, 720)) for f in scene.rgb])
+    assert run_with_source(Faces(), ys).max() == 0
 
 
 def test_faces_mark_nothing_without_faces():
