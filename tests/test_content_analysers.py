@@ -12,7 +12,6 @@ import pytest
 from eval.judge import load_regions
 from preanalysis import video
 from preanalysis.analysers import AnalysisContext
-from preanalysis.analysers import faces
 from preanalysis.analysers.faces import Faces
 from preanalysis.analysers.people import People
 from preanalysis.analysers.spectral import Spectral
