@@ -5,8 +5,8 @@
 Prints one JSON line: frames_found (share of annotated frames where the map > 0.5 covers > 30% of the
 regions), coverage (mean covered share), precision (marked pixels inside the regions, all frames and annotated
 frames only), marked_share, fps and x_dis (the analyser's time over DIS ultrafast flow's on the same frames, so
-a busy machine still gives a usable ratio).  Frames are read as the pipeline reads them (`video.frames`, scene
-cuts reset the analyser).
+a busy machine still gives a usable ratio).  Frames are read as the pipeline reads them (analysis luma and the
+source frame's Y plane, which the faces' small-face scan uses; scene cuts reset the analyser).
 """
 
 from __future__ import annotations
@@ -42,11 +42,14 @@ def main() -> None:
     annotated = set(regions.frames())
     prev, t_flow, t_an, n = None, 0.0, 0.0, 0
     cover, inside, marked, inside_ann, marked_ann = [], 0, 0, 0, 0
-    for f in video.frames(args.clip, args.max_width, 0, args.frames):
+    size = video.analysis_size(info.width, info.height, args.max_width)
+    for d in video.decode(args.clip, 0, args.frames):
+        source = video.y_plane(d.frame)
+        f = video.Frame(d.index, d.pts, d.time, video.shrink_luma(source, size))
         if cuts.is_cut(f.luma):
             analyser.reset()
             prev = None
-        ctx = AnalysisContext(f.index, f.luma, prev, info.width / f.luma.shape[1])
+        ctx = AnalysisContext(f.index, f.luma, prev, info.width / f.luma.shape[1], source=source)
         t0 = time.perf_counter()
         dense_flow(ctx)
         t1 = time.perf_counter()

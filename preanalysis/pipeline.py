@@ -132,7 +132,7 @@ def _analyse(
     scale = info.width / size[0]
     lanes = AnalyserLanes(analysers)
     detector = SceneCutDetector(config.analysis.max_scene_frames)
-    decoded = ((d, video.to_luma(d.frame, size)) for d in frames)
+    decoded = ((d, video.y_plane(d.frame)) for d in frames)
     if progress:
         from tqdm import tqdm
 
@@ -157,11 +157,12 @@ def _analyse(
 
     previous = None
     with lanes:
-        for d, luma in decoded:
+        for d, source in decoded:
+            luma = video.shrink_luma(source, size)
             cut = detector.is_cut(luma)
             if cut:
                 previous = None
-            ctx = AnalysisContext(index=d.index, luma=luma, previous=previous, scale=scale)
+            ctx = AnalysisContext(index=d.index, luma=luma, previous=previous, scale=scale, source=source)
             in_flight.append((d, ctx, cut, lanes.submit(ctx, cut)))
             previous = luma
             if len(in_flight) > LANE_DEPTH:

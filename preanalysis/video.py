@@ -187,11 +187,21 @@ PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p
 
 def to_luma(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
     """Analysis-resolution luma in [0, 1] (any bit depth; area-averaged so noise does not alias)."""
+    return shrink_luma(y_plane(frame), size)
+
+
+def y_plane(frame: av.VideoFrame) -> np.ndarray:
+    """The frame's full-resolution 8-bit Y plane (uint8 (h, w), a view, no colour conversion): what the encoder
+    sees, and the detail a detector of small objects needs that the analysis luma has averaged away."""
     if frame.format.name not in PLANAR_YUV:  # 10-bit, RGB, ...: to 8-bit 4:2:0 first (the Y the encoder sees)
         frame = frame.reformat(format="yuv420p")
-    plane = frame.planes[0]  # the Y plane as it is (no colour conversion), then OpenCV's SIMD area resize
-    y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
-    small = cv2.resize(y, size, interpolation=cv2.INTER_AREA) if size != (plane.width, plane.height) else y
+    plane = frame.planes[0]
+    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+
+
+def shrink_luma(y: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A uint8 Y plane -> analysis-resolution luma in [0, 1] (OpenCV's SIMD area resize)."""
+    small = cv2.resize(y, size, interpolation=cv2.INTER_AREA) if size != (y.shape[1], y.shape[0]) else y
     return small.astype(np.float32) * np.float32(1 / 255)
 
 

@@ -129,6 +129,67 @@ def test_faces_follow_a_face_moving_across_a_generated_scene(carphone):
     assert (found & truth).sum() / found.sum() >= 0.8  # precision; measured 0.96: the map moves with the face
 
 
+def small_face_scene(carphone: Path, share: float, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 1280x720 screen-sized scene (generated panning textures) with carphone's face pasted so its face box
+    (the frontal cascade's, 61 px in the clip) is `share` of the frame height, drifting right 1 px a frame:
+    (uint8 Y frames, the true face box (x, y, w, h) per frame in source pixels)."""
+    with av.open(str(carphone)) as clip:
+        patch = cv2.cvtColor(next(clip.decode(video=0)).to_ndarray(format="rgb24")[4:125, 29:150], cv2.COLOR_RGB2GRAY)
+    k = share * 720 / 61
+    patch = cv2.resize(patch, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    scene = moving_objects(width=320, height=180, frames=frames, objects=2, pan=(0.5, 0.25), seed=3)
+    ys, boxes = [], []
+    for t, rgb in enumerate(scene.rgb):
+        y = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (1280, 720), interpolation=cv2.INTER_LINEAR)
+        x0, y0 = 700 + t, 300
+        y[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]] = patch
+        ys.append(y)
+        boxes.append(np.array([x0 + 30 * k, y0 + 30 * k, 61 * k, 61 * k]))
+    return np.array(ys), np.array(boxes)
+
+
+def run_with_source(analyser, ys: np.ndarray, size: tuple[int, int] = (320, 180)) -> np.ndarray:
+    """The analyser's maps with the source Y planes in the context, as the pipeline runs it."""
+    out, previous = [], None
+    for i, y in enumerate(ys):
+        luma = video.shrink_luma(y, size)
+        out.append(analyser.process(AnalysisContext(i, luma, previous, y.shape[1] / size[0], source=y))[analyser.name])
+        previous = luma
+    return np.array(out)
+
+
+def test_faces_find_a_small_face_in_a_screen_sized_frame(carphone):
+    """carphone's face at 6% of 720 rows (43 px) is 11 analysis pixels at 320x180, under the full-frame scan's
+    floor (18): the small-face scan finds it on the source frame; the analysis luma alone does not.  (Its window
+    is SMALL_FACE_SHARE, 3%; carphone's soft face is found reliably from 6%, sharper faces from 4-5%: recall per
+    size in docs/results.md, "Small faces".)"""
+    ys, boxes = small_face_scene(carphone, 0.06, 24)
+    found = run_with_source(Faces(), ys) > 0.5
+    truth = np.zeros_like(found)
+    near = np.zeros_like(found)
+    for t, (x, y, w, h) in enumerate(boxes / 4):
+        truth[t, int(y) : int(np.ceil(y + h)), int(x) : int(np.ceil(x + w))] = True
+        near[t, max(0, int(y - h)) : int(y + 2 * h), max(0, int(x - w)) : int(x + 2 * w)] = True
+    coverage = np.array([(found[t] & truth[t]).sum() / truth[t].sum() for t in range(6, len(ys))])
+    # measured 1.0 (found on frame 0, confirmed by the crop on frame 3); the same face over the 18-frame version
+    # of this background is lost on frame 9 (its 11-px box follows the panning texture's flow off the face)
+    assert np.mean(coverage > 0.3) >= 0.8
+    assert (found & ~near).sum() == 0  # nothing marked away from the face
+    without_source = run(Faces(), [video.shrink_luma(y, (320, 180)) for y in ys], 4.0) > 0.5
+    assert not without_source.any()  # the luma enlarged 3.7x holds too little of the face
+
+
+def test_faces_small_face_scan_marks_little_without_faces():
+    def enlarged(seed: int, pan: tuple[float, float]) -> np.ndarray:
+        scene = moving_objects(width=320, height=180, frames=12, objects=3, pan=pan, seed=seed)
+        return np.array([cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (1280, 720)) for f in scene.rgb])
+
+    assert run_with_source(Faces(), enlarged(9, (0.5, 0.25))).max() == 0
+    # the small scan is not free of false faces: here one 14-px texture patch is confirmed (0.3% of the frame;
+    # 0.02 false tracks per frame on the generated face scenes, none added on real face-free frames)
+    assert (run_with_source(Faces(), enlarged(4, (1.5, 0.5))) > 0.5).mean() < 0.005
+
+
 def test_faces_mark_nothing_without_faces():
     scene = moving_objects(width=320, height=192, frames=12, objects=3, pan=(1.5, 0.5), seed=4)
     maps = run(Faces(), [luma(f) for f in scene.rgb])

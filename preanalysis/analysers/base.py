@@ -26,6 +26,9 @@ class AnalysisContext:
     luma: np.ndarray  # float32 (h, w) in [0, 1], analysis resolution
     previous: np.ndarray | None  # the previous frame's luma, None on the first frame
     scale: float  # full-resolution pixels per analysis pixel
+    # uint8 (H, W): the source frame's full-resolution Y plane when the caller has it (the pipeline does), for
+    # detectors of objects too small to see at analysis resolution (faces); None: analysers use luma alone
+    source: np.ndarray | None = None
     cache: dict = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
