@@ -100,7 +100,7 @@ def main():
                     r = run(n, ys, truth)
                     out[f"{share}/{fname}/{kind}/{n}"] = r
                     print(share, fname, kind, n, r, flush=True)
-    json.dump(out, open(sys.argv[2], "w"), indent=1)
+    Path(sys.argv[2]).write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 import collections
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
 rows = collections.defaultdict(dict)
 for path in sys.argv[1:]:
-    for k, v in json.load(open(path)).items():
+    for k, v in json.loads(Path(path).read_text()).items():
         parts = k.split("/")
         if parts[0] == "nofaces":
             rows[parts[2]][f"free-{parts[1]}"] = f"{v['fp']:.2f}/{v['marked']*100:.2f}%"
