@@ -33,6 +33,7 @@ from .regions import region_psnr
 
 log = logging.getLogger("preanalysis")
 
+ANALYSIS_CODE = Path(__file__).resolve().parent.parent / "preanalysis"  # the code that makes the maps (keys analyses)
 CACHE_VERSION = 2  # bump when what a cached point means changes (metric set, pooling, region definition, pairing)
 # 2: frames paired by index (eval.pairing); version 1 paired by timestamp
 
@@ -185,12 +186,14 @@ class Cache:
 
 
 def analysis_dict(config: Config) -> dict:
-    """What shapes the maps: the config but `encode` (its params and pre-filter key a point apart), and the
-    content of the learned analysers' weights (shipped and named), so retraining never reuses old maps."""
-    from preanalysis.learning.weights import weights_digest
+    """What shapes the maps: the config but `encode` (its params and pre-filter key a point apart), the content
+    of the learned analysers' weights (shipped and named), so retraining never reuses old maps, and the analysis
+    code itself (every module of the preanalysis package), so a changed analyser never does either."""
+    from preanalysis.learning.weights import content_digest, weights_digest
 
     shaping = {k: v for k, v in config.to_dict().items() if k != "encode"}
-    return {**shaping, "weights_digest": weights_digest(list(config.analysis.weights.values()))}
+    return {**shaping, "weights_digest": weights_digest(list(config.analysis.weights.values())),
+            "code_digest": content_digest(sorted(ANALYSIS_CODE.rglob("*.py")))}
 
 
 def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, input_hash: str) -> ClipAnalysis:

@@ -107,6 +107,24 @@ def test_retrained_weights_are_not_served_from_cache(tmp_path):
     assert analysis_dict(config) != before
 
 
+def test_changed_analysis_code_is_not_served_from_cache(tmp_path, monkeypatch):
+    """The analysis key holds the content of the analysis code: an edited analyser gives new maps."""
+    import shutil
+
+    import eval.sweep
+    from eval.sweep import ANALYSIS_CODE, analysis_dict
+    from preanalysis.config import Config
+
+    code = tmp_path / "preanalysis"
+    shutil.copytree(ANALYSIS_CODE, code, ignore=shutil.ignore_patterns("weights", "__pycache__"))
+    monkeypatch.setattr(eval.sweep, "ANALYSIS_CODE", code)
+    before = analysis_dict(Config())
+    assert analysis_dict(Config()) == before
+    faces = code / "analysers" / "faces.py"
+    faces.write_text(faces.read_text() + "\nSMALL_EVERY = 4\n")
+    assert analysis_dict(Config()) != before
+
+
 def test_parse_params():
     assert parse_params("aq-mode=1:aq-strength=0.0") == {"aq-mode": "1", "aq-strength": "0.0"}
     assert parse_params("default") == {}

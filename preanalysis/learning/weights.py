@@ -28,7 +28,11 @@ def weights_path(name_or_path: str | Path) -> Path:
 def weights_digest(names_or_paths: list[str | Path]) -> str:
     """Content digest of the shipped weights and the named files (missing ones count as absent): keys cached
     analyses, so retrained weights never reuse maps the old ones made."""
-    files = sorted({*WEIGHTS_DIR.glob("*.safetensors"), *map(weights_path, names_or_paths)})
+    return content_digest(sorted({*WEIGHTS_DIR.glob("*.safetensors"), *map(weights_path, names_or_paths)}))
+
+
+def content_digest(files: list[Path]) -> str:
+    """Digest of the files' names and contents (each file read once per process while it is unchanged)."""
     h = hashlib.sha256()
     for f in files:
         h.update(str(f).encode())
@@ -44,7 +48,7 @@ def _stat(path: Path) -> tuple[int, int]:
         return 0, -1
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1024)
 def _file_sha(path: Path, mtime_ns: int, size: int) -> str:
     """sha256 of a file, cached by (path, mtime, size): a weights file is read once per process."""
     return "absent" if size < 0 else hashlib.sha256(path.read_bytes()).hexdigest()
