@@ -15,10 +15,10 @@ import numpy as np
 
 from .config import Roi
 from .errors import PreanalysisError
+from .qpmap import BLOCK  # full-resolution pixels of an encoder block (salience.grow counts these)
 
 TOP_FRACTION = 0.2  # normalise "top": the share of the frame marked salient (eval scores the same top fifth)
 PRIORS = ("centre", "spectral")  # where viewers look when the content evidence says nothing (normalise evidence)
-BLOCK = 16  # full-resolution pixels of an encoder block (salience.grow counts these)
 
 
 def combine(
