@@ -35,8 +35,11 @@ def scaled_clip(source: Path, height: int, count: int, out_dir: Path) -> Path:
 
 
 def learned_analysers() -> list[str]:
-    """The networks the product runs per frame: the VMAF teacher (x264 encodes inside) is timed on its own."""
-    return [n for n in LEARNED if n != "vmaf_teacher"]
+    """The networks the product runs per frame: segment-level ones (the VMAF teacher, x264 encodes inside) are
+    timed on their own."""
+    for name in LEARNED:
+        load_learned(name)
+    return [n for n in LEARNED if not ANALYSERS[n].segment_level]
 
 
 def learned_config(only: list[str] | None = None) -> Config:
