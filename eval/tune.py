@@ -91,8 +91,8 @@ def qp_maps(title: Title, config: Config) -> list[QpMap]:
     frames = []
     for i, (maps, luma, start) in enumerate(zip(title.maps, title.luma, title.scene_start)):
         sal = frame_salience(maps, config, i, title.scale)
-        frames.append(FrameAnalysis(i, i, 0.0, luma, maps, sal, frame_qp(sal, luma, title.width, title.height, config),
-                                    start))
+        qp = frame_qp(sal, luma, title.width, title.height, config, maps)
+        frames.append(FrameAnalysis(i, i, 0.0, luma, maps, sal, qp, start))
     return [fa.qp for fa in allocate_segments(frames, config)]
 
 

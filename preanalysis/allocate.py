@@ -71,20 +71,30 @@ def block_means(image: np.ndarray, width: int, height: int, block_size: int = BL
 
 
 def qp_offsets(
-    block_salience: np.ndarray, block_complexity: np.ndarray, settings: AllocateConfig
+    block_salience: np.ndarray, block_complexity: np.ndarray, settings: AllocateConfig,
+    extra: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-block salience (0..1) -> integer QP offsets whose predicted frame bits do not exceed the no-map bits.
 
-    block_complexity is each block's relative cost at the frame's base QP (bits ~ complexity * 2^(-dQP/6)).
+    block_complexity is each block's relative cost at the frame's base QP (bits ~ complexity * 2^(-dQP/6));
+    extra: float offsets added to the mask's before the budget (sensitivity_offsets).
     """
     s = np.asarray(block_salience, dtype=np.float64)
     c = np.asarray(block_complexity, dtype=np.float64)
     if s.shape != c.shape:
         raise PreanalysisError(f"salience grid {s.shape} and complexity grid {c.shape} differ")
     lo, hi = settings.min_offset, settings.max_offset
-    if settings.strength == 0 or lo == hi == 0:
+    if (settings.strength == 0 and extra is None) or lo == hi == 0:
         return np.zeros(s.shape, dtype=np.int8)
-    return recentre(raw_offsets(s, settings), c, lo, hi)
+    raw = raw_offsets(s, settings)
+    return recentre(raw if extra is None else raw + extra, c, lo, hi)
+
+
+def sensitivity_offsets(log_weight: np.ndarray, gain: float) -> np.ndarray:
+    """Float offsets from a VMAF sensitivity map (log2 weight per block): -gain * (lw - its mean), the teacher's
+    mapping (learning.teacher_vmaf), added to the mask's offsets before the budget (allocate.sensitivity)."""
+    lw = np.asarray(log_weight, dtype=np.float64)
+    return -gain * (lw - lw.mean())
 
 
 def raw_offsets(block_salience: np.ndarray, settings: AllocateConfig) -> np.ndarray:

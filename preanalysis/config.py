@@ -107,6 +107,12 @@ class AllocateConfig:
     # the rule fitted on r11's fit clips (spread 0.80 bikes, 0.82 openboard gained; 0.64 bigbuckbunny, 0.37
     # carphone lost; below 0.2 nothing moved).
     temporal_min_spread: float = 0.7
+    # A VMAF sensitivity map (`sensitivity`: the student; `vmaf_teacher`: the measured teacher) whose offsets are
+    # added to the mask's: dQP = -sensitivity_gain * log2 w, w the block's VMAF weight (the map is 2^((log2 w - 3)
+    # / 6)), centred per frame.  The mask says which regions get bits; the map moves bits, inside and outside
+    # them, to the blocks VMAF notices.  "" = off.
+    sensitivity: str = ""
+    sensitivity_gain: float = 1.5
     # The segment guard (preanalysis.verify): x264 codes each closed segment at analysis resolution with and
     # without its offsets, and a map that does not save rate at equal VMAF-NEG is switched off for the segment.
     # Costs four x264 encodes of the segment and VMAF-NEG of every 4th frame (1.4x the VMAF teacher itself).
@@ -124,6 +130,8 @@ class AllocateConfig:
         _check(0 <= self.temporal_gain <= 8, "allocate.temporal_gain must be within [0, 8]")
         _check(self.temporal_unit in ("frame", "scene"), "allocate.temporal_unit must be frame or scene")
         _check(self.temporal_min_spread >= 0, "allocate.temporal_min_spread must be >= 0")
+        _check(isinstance(self.sensitivity, str), "allocate.sensitivity must be a map name, or \"\" for none")
+        _check(0 <= self.sensitivity_gain <= 8, "allocate.sensitivity_gain must be within [0, 8]")
         _check(isinstance(self.verify, bool), "allocate.verify must be true or false")
         _check(not self.verify or self.segment != "frame",
                "allocate.verify checks whole segments: set allocate.segment to scene or gop (--segment), or turn "

@@ -18,10 +18,11 @@ from typing import Self
 import numpy as np
 
 from . import video
-from .allocate import block_complexity, block_means, frame_offsets, qp_offsets, raw_offsets, segment_offsets
+from .allocate import (block_complexity, block_means, frame_offsets, qp_offsets, raw_offsets, segment_offsets,
+                       sensitivity_offsets)
 from .qpmap import QpMap, grid_shape
 from .analysers import ANALYSERS, Analyser, AnalysisContext, map_owner
-from .config import Config
+from .config import AllocateConfig, Config
 from .errors import PreanalysisError
 from .salience import combine
 from .verify import verify
@@ -77,6 +78,11 @@ def analyser_names(config: Config) -> list[str]:
     names += [map_owner(n) for n in config.analysis.analysers]
     if config.allocate.temporal_gain and config.allocate.segment != "frame":
         names.append(TEMPORAL)
+    if config.allocate.sensitivity:
+        try:
+            names.append(map_owner(config.allocate.sensitivity))
+        except PreanalysisError as exc:
+            raise PreanalysisError(f"allocate.sensitivity: {exc}") from None
     return list(dict.fromkeys(names))
 
 
@@ -149,7 +155,7 @@ def _analyse(
                 stabiliser.reset()
             salience = stabiliser.step(salience, ctx)
         if config.allocate.segment == "frame":
-            qp = frame_qp(salience, ctx.luma, info.width, info.height, config)
+            qp = frame_qp(salience, ctx.luma, info.width, info.height, config, maps)
         else:  # the segment stage allocates when the segment closes
             qp = QpMap(np.zeros(grid_shape(info.width, info.height), np.int8), info.width, info.height)
         return FrameAnalysis(d.index, d.pts, d.time, ctx.luma, maps, salience, qp, cut, ids,
@@ -285,6 +291,8 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
             fa.salience = frame_salience(fa.maps, config, fa.index, scale)
     raw = np.stack([raw_offsets(block_means(fa.salience.astype(np.float32) / 255, width, height), a)
                     for fa in segment])
+    if a.sensitivity:
+        raw += np.stack([sensitivity_part(fa.maps, width, height, a) for fa in segment])
     complexity = np.stack([block_complexity(fa.luma, width, height) for fa in segment])
     frame = np.zeros(len(segment))
     if a.temporal_gain:
@@ -302,11 +310,26 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
     return segment
 
 
-def frame_qp(salience: np.ndarray, luma: np.ndarray, width: int, height: int, config: Config) -> QpMap:
-    """The allocation step: the mask's block means and the frame's block complexity -> QP offsets."""
+def frame_qp(salience: np.ndarray, luma: np.ndarray, width: int, height: int, config: Config,
+             maps: dict[str, np.ndarray] | None = None) -> QpMap:
+    """The allocation step: the mask's block means and the frame's block complexity -> QP offsets (plus the
+    sensitivity map's, allocate.sensitivity, read from `maps`)."""
     offsets = qp_offsets(block_means(salience.astype(np.float32) / 255, width, height),
-                         block_complexity(luma, width, height), config.allocate)
+                         block_complexity(luma, width, height), config.allocate,
+                         sensitivity_part(maps or {}, width, height, config.allocate))
     return QpMap(offsets, width, height)
+
+
+def sensitivity_part(maps: dict[str, np.ndarray], width: int, height: int, a: AllocateConfig) -> np.ndarray | None:
+    """allocate.sensitivity's float offsets on the block grid, None when it is off."""
+    if not a.sensitivity:
+        return None
+    if a.sensitivity not in maps:
+        raise PreanalysisError(f"allocate.sensitivity names map {a.sensitivity!r}, which no analyser made for this "
+                               "frame: name a map of a VMAF sensitivity analyser (sensitivity, vmaf_teacher)")
+    from .analysers.sensitivity import log_weight
+
+    return sensitivity_offsets(log_weight(block_means(maps[a.sensitivity], width, height)), a.sensitivity_gain)
 
 
 class MaskStabiliser:

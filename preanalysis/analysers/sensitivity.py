@@ -21,6 +21,11 @@ def to_map(log_weight: np.ndarray) -> np.ndarray:
     return np.exp2((np.clip(log_weight, -LOG_CLIP, LOG_CLIP) - LOG_CLIP) / (2 * LOG_CLIP)).astype(np.float32)
 
 
+def log_weight(values: np.ndarray) -> np.ndarray:
+    """The inverse of to_map: map values -> log2 weights (for allocate.sensitivity, which reads the map)."""
+    return (np.log2(np.clip(values, 2.0 ** -1, 1.0)) * (2 * LOG_CLIP) + LOG_CLIP).astype(np.float64)
+
+
 def block_tiles(values: np.ndarray, block: int, shape: tuple[int, int]) -> np.ndarray:
     """One value per block (rows, cols) spread over its block x block analysis pixels, cut or edge-padded to
     `shape` (h, w)."""
