@@ -9,6 +9,7 @@ from preanalysis.allocate import (
     block_means,
     predicted_bits,
     qp_offsets,
+    sensitivity_offsets,
 )
 from preanalysis.config import AllocateConfig
 from preanalysis.qpmap import QpMap
@@ -63,6 +64,25 @@ def test_qp_offsets_spend_the_budget_and_follow_the_rate_model():
     assert 0.9 < ratio <= 1.0  # close to the no-map budget, never above
     # bits proportional to (floor + mask): the most salient block gets ~(1.5/0.5) = 3x the least, ~9.5 QP
     assert 8 <= off[0, 0] - off[0, -1] <= 11
+
+
+@settings(max_examples=100, deadline=None)
+@given(grids, st.floats(0, 1), st.floats(0.5, 3), st.integers(0, 2**31))
+def test_sensitivity_offsets_add_to_the_mask_within_the_budget(sal, strength, gain, seed):
+    """allocate.sensitivity: offsets -gain * centred log2 weight, added before the budget; even with the mask's
+    strength at 0 the map moves bits to the blocks VMAF notices, and the predicted bits stay within the no-map
+    bits."""
+    rng = np.random.default_rng(seed)
+    lw = rng.uniform(-3, 3, sal.shape)
+    extra = sensitivity_offsets(lw, gain)
+    assert abs(float(extra.mean())) < 1e-9
+    np.testing.assert_allclose(extra, -gain * (lw - lw.mean()))
+    complexity = rng.uniform(0.5, 20, sal.shape)
+    off = qp_offsets(sal, complexity, AllocateConfig(strength=strength, min_offset=-8, max_offset=8), extra)
+    assert predicted_bits(off, complexity) <= complexity.sum() * (1 + 1e-9)
+    if strength == 0 and np.ptp(extra) > 2:
+        order = np.argsort(lw.ravel(), kind="stable")
+        assert np.all(np.diff(off.ravel()[order].astype(int)) <= 0), "a higher weight never gets a higher QP"
 
 
 def test_flat_mask_gives_flat_map():

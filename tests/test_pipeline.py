@@ -7,7 +7,8 @@ from preanalysis import video
 from preanalysis.config import Config, Roi, SalienceConfig, from_dict, load_config
 from preanalysis.errors import PreanalysisError
 from preanalysis.maps import load_maps, write_maps
-from preanalysis.pipeline import analyze, scene_cuts
+from preanalysis.allocate import block_means
+from preanalysis.pipeline import analyser_names, analyze, scene_cuts
 from preanalysis.salience import combine
 
 
@@ -95,6 +96,29 @@ def test_presets_load_and_the_salience_one_steers_bits(bikes):
         load_config("fancy")
 
 
+def test_sensitivity_map_adds_its_offsets_to_the_salience_preset(carphone):
+    """allocate.sensitivity on the salience preset: the same mask, offsets shifted towards the blocks the
+    student weights (the difference follows -lw), the budget kept; a map no analyser makes is one clear line."""
+    from scipy.stats import spearmanr
+
+    from preanalysis.analysers.sensitivity import log_weight, to_map
+    from preanalysis.config import load_config, with_overrides
+
+    plain = load_config("salience")
+    plain.analysis.device = "cpu"
+    both = with_overrides(plain, {"allocate.sensitivity": "sensitivity"})
+    assert "sensitivity" in analyser_names(both) and "sensitivity" not in analyser_names(plain)
+    a, b = list(analyze(carphone, plain, stop=6)), list(analyze(carphone, both, stop=6))
+    for fa, fb in zip(a, b):
+        np.testing.assert_array_equal(fa.salience, fb.salience)
+        lw = log_weight(block_means(fb.maps["sensitivity"], fb.qp.width, fb.qp.height))
+        moved = fb.qp.offsets.astype(int) - fa.qp.offsets
+        assert spearmanr(moved.ravel(), -lw.ravel())[0] > 0.5
+    np.testing.assert_allclose(log_weight(to_map(np.array([-3.0, 0.0, 2.5]))), [-3.0, 0.0, 2.5], atol=1e-6)
+    with pytest.raises(PreanalysisError, match="allocate.sensitivity: no analyser produces a map called 'vmaf'"):
+        analyser_names(with_overrides(plain, {"allocate.sensitivity": "vmaf"}))
+
+
 @pytest.mark.parametrize("text, message", [
     ("analysis: [1, 2", "not valid YAML"),
     ("analysis:\n  colour: red\n", "unknown key config.analysis.colour"),
@@ -102,6 +126,7 @@ def test_presets_load_and_the_salience_one_steers_bits(bikes):
     ("allocate:\n  min_offset: 3\n", "min_offset <= 0"),
     ("salience:\n  weights:\n    texture: lots\n", "config.salience.weights.texture must be float"),
     ("objective: speed\n", "objective must be"),
+    ("allocate:\n  sensitivity_gain: -1\n", "allocate.sensitivity_gain must be within"),
 ])
 def test_bad_configs(tmp_path, text, message):
     path = tmp_path / "c.yaml"
