@@ -108,10 +108,12 @@ class AllocateConfig:
     # carphone lost; below 0.2 nothing moved).
     temporal_min_spread: float = 0.7
     # The segment guard (preanalysis.verify): x264 codes each closed segment at analysis resolution with and
-    # without its offsets, and a map that does not save rate at equal VMAF-NEG is switched off for the segment.
-    # Costs four x264 encodes of the segment and VMAF-NEG of every 4th frame (1.4x the VMAF teacher itself).
-    # Off in every preset: on 16 held-out clips it kept the teacher's map everywhere (docs/models.md).
+    # without its offsets, and a map whose estimated BD-rate (the worse of VMAF and VMAF-NEG over two CRFs) is
+    # not below -verify_margin (%) is switched off for the segment.  Costs four x264 encodes of the segment and
+    # VMAF + VMAF-NEG of every 4th frame.  The margin is the guard's worst optimism against the four-CRF eval
+    # on non-held-out clips (docs/models.md).
     verify: bool = False
+    verify_margin: float = 0.0
 
     def __post_init__(self):
         _check(0 <= self.strength <= 8, "allocate.strength must be within [0, 8]")
@@ -125,6 +127,8 @@ class AllocateConfig:
         _check(self.temporal_unit in ("frame", "scene"), "allocate.temporal_unit must be frame or scene")
         _check(self.temporal_min_spread >= 0, "allocate.temporal_min_spread must be >= 0")
         _check(isinstance(self.verify, bool), "allocate.verify must be true or false")
+        _check(self.verify_margin >= 0, "allocate.verify_margin must be >= 0 (percent of rate a segment's map must "
+               "save in the guard's encodes to be kept; 0 = any saving)")
         _check(not self.verify or self.segment != "frame",
                "allocate.verify checks whole segments: set allocate.segment to scene or gop (--segment), or turn "
                "verify off (--no-allocate-verify)")
