@@ -79,23 +79,24 @@ def _scorer(device: str, metric: str):
     return VmafGradient(neg=metric == "neg", device=pick_device(device))
 
 
-def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto") -> dict[str, float]:
-    """The map's two-point BD-rate (%) per metric of METRICS on uint8 luma frames (n, h, w), h and w even."""
+def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", metrics: tuple[str, ...] = METRICS
+            ) -> dict[str, float]:
+    """The map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w even."""
     from .learning.teacher_vmaf import vmaf_motion2, x264_code, yuv_frames
 
     pick = np.arange(0, len(lumas), EVERY)
     motion = vmaf_motion2(lumas)[pick]
     curves = []
     for qp in (None, maps):
-        rates, scores = [], {m: [] for m in METRICS}
+        rates, scores = [], {m: [] for m in metrics}
         for crf in CRFS:
             decoded, bits = x264_code(yuv_frames(lumas), crf, qp)
             rates.append(bits)
-            for m in METRICS:
+            for m in metrics:
                 scores[m].append(float(_scorer(device, m).scores(lumas[pick], decoded[pick], motion).mean()))
         curves.append((tuple(rates), {m: tuple(v) for m, v in scores.items()}))
     (rate0, score0), (rate1, score1) = curves
-    return {m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in METRICS}
+    return {m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in metrics}
 
 
 def verify(lumas: list[np.ndarray], offsets: np.ndarray, device: str = "auto", margin: float = 0.0) -> Verdict:
