@@ -1,13 +1,16 @@
 """The segment guard (allocate.verify): a segment's QP offsets are checked by real encodes before they are used.
 
 x264 codes the segment's analysis luma (neutral chroma) at two CRFs with and without the offsets, with the
-settings maps are used under (own AQ off, mbtree on, medium), and VMAF-NEG (vmaf-torch) scores every EVERY-th
-frame.  Where the map does not save rate at equal VMAF-NEG over those two points, the segment is coded without
-it.  Why: a map that earns bits on the mean can still cost bits on one kind of footage (the segment teacher lost
-+1.03 % VMAF on an underwater clip, docs/models.md), and no rule fitted on other clips predicts which; the
-encoder itself, run on the segment, might.  Measured: on 16 held-out clips it kept the teacher's map everywhere
-(its two points read diver at -0.83 % where the four-CRF eval gives +1.03 % VMAF), so the presets leave it off;
-it catches maps that waste bits outright (tests/test_verify.py).
+settings maps are used under (own AQ off, mbtree on, medium), and VMAF and VMAF-NEG (vmaf-torch) score every
+EVERY-th frame.  The estimate is the worse of the two two-point BD-rates (the issue judges both metrics, and
+bounds each clip on VMAF); the segment keeps its map only where the estimate is below -margin
+(allocate.verify_margin, %), else it is coded without it.  Why: a map that earns bits on the mean can still cost
+bits on one kind of footage (the segment teacher lost +1.03 % VMAF on an underwater clip, docs/models.md), and no
+rule fitted on other clips predicts which; the encoder itself, run on the segment, might.  Two points at
+analysis resolution read more optimistically than the four-CRF eval (diver: -0.83 % VMAF-NEG against +1.03 %
+VMAF), so the margin is the worst such optimism measured on clips nobody holds out.  Measured (docs/models.md):
+that margin came out 17.9 % and switched the teacher's map off nearly everywhere, so the presets leave the guard
+off; it catches maps that waste bits outright (tests/test_verify.py).
 """
 
 from __future__ import annotations
@@ -26,13 +29,20 @@ EVERY = 4  # scored frames: every 4th, as the teacher scores
 log = logging.getLogger(__name__)
 
 
+METRICS = ("vmaf", "neg")
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """What the guard measured on one segment: the map's BD-rate (%, VMAF-NEG, negative = saves bits) and
-    whether the offsets are kept."""
+    """What the guard measured on one segment: the map's two-point BD-rate per metric (%, negative = saves bits),
+    the estimate it decided on (the worse of them) and whether the offsets are kept."""
 
-    bd_rate: float
+    bd_rates: dict[str, float]
     keep: bool
+
+    @property
+    def bd_rate(self) -> float:
+        return max(self.bd_rates.values(), default=0.0)
 
 
 def two_point_bd_rate(rate0: tuple[float, float], score0: tuple[float, float], rate1: tuple[float, float],
@@ -50,7 +60,7 @@ def two_point_bd_rate(rate0: tuple[float, float], score0: tuple[float, float], r
             return float(lr.mean())
         return float(lr[0] + (middle - score[0]) * (lr[1] - lr[0]) / (score[1] - score[0]))
 
-    return 100.0 * (np.exp(log_rate(rate1, score1) - log_rate(rate0, score0)) - 1.0)
+    return float(100.0 * (np.exp(log_rate(rate1, score1) - log_rate(rate0, score0)) - 1.0))
 
 
 def analysis_maps(offsets: np.ndarray, shape: tuple[int, int]) -> list[QpMap]:
@@ -63,42 +73,46 @@ def analysis_maps(offsets: np.ndarray, shape: tuple[int, int]) -> list[QpMap]:
 
 
 @cache
-def _scorer(device: str):
-    """VMAF-NEG on the analysis device setting (auto: CUDA when present), loaded once per process."""
+def _scorer(device: str, metric: str):
+    """VMAF or VMAF-NEG on the analysis device setting (auto: CUDA when present), loaded once per process."""
     from .learning.teacher_vmaf import VmafGradient
     from .learning.weights import pick_device
 
-    return VmafGradient(neg=True, device=pick_device(device))
+    return VmafGradient(neg=metric == "neg", device=pick_device(device))
 
 
-def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto") -> float:
-    """The map's two-point BD-rate (%, VMAF-NEG) on uint8 luma frames (n, h, w), h and w even."""
+def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", metrics: tuple[str, ...] = METRICS
+            ) -> dict[str, float]:
+    """The map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w even."""
     from .learning.teacher_vmaf import vmaf_motion2, x264_code, yuv_frames
 
     pick = np.arange(0, len(lumas), EVERY)
     motion = vmaf_motion2(lumas)[pick]
-    scorer = _scorer(device)
     curves = []
     for qp in (None, maps):
-        rates, scores = [], []
+        rates, scores = [], {m: [] for m in metrics}
         for crf in CRFS:
             decoded, bits = x264_code(yuv_frames(lumas), crf, qp)
             rates.append(bits)
-            scores.append(float(scorer.scores(lumas[pick], decoded[pick], motion).mean()))
-        curves.append((tuple(rates), tuple(scores)))
-    return two_point_bd_rate(*curves[0], *curves[1])
+            for m in metrics:
+                scores[m].append(float(_scorer(device, m).scores(lumas[pick], decoded[pick], motion).mean()))
+        curves.append((tuple(rates), {m: tuple(v) for m, v in scores.items()}))
+    (rate0, score0), (rate1, score1) = curves
+    return {m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in metrics}
 
 
-def verify(lumas: list[np.ndarray], offsets: np.ndarray, device: str = "auto") -> Verdict:
-    """The guard on one segment: analysis lumas (floats in [0, 1]) and its offsets on the encode's grid.  A map
-    with no offsets, or a segment of one frame, is kept as it is (nothing to measure)."""
+def verify(lumas: list[np.ndarray], offsets: np.ndarray, device: str = "auto", margin: float = 0.0) -> Verdict:
+    """The guard on one segment: analysis lumas (floats in [0, 1]) and its offsets on the encode's grid; the map
+    is kept where its estimated BD-rate is below -margin (%).  A map with no offsets, or a segment of one frame,
+    is kept as it is (nothing to measure)."""
     if not np.any(offsets) or len(lumas) < 2:
-        return Verdict(0.0, True)
+        return Verdict({}, True)
     from .learning.teacher_vmaf import even_uint8
 
     frames = np.stack([even_uint8(y) for y in lumas])
-    bd = measure(frames, analysis_maps(offsets, frames.shape[1:]), device)
-    verdict = Verdict(bd, bd < 0)
-    log.info("segment of %d frames: the map's BD-rate %+.2f %% VMAF-NEG at analysis resolution: %s", len(lumas), bd,
+    bds = measure(frames, analysis_maps(offsets, frames.shape[1:]), device)
+    verdict = Verdict(bds, bool(max(bds.values()) < -margin))
+    log.info("segment of %d frames: the map's BD-rate %+.2f %% VMAF / %+.2f %% VMAF-NEG at analysis resolution "
+             "(margin %.2f): %s", len(lumas), bds["vmaf"], bds["neg"], margin,
              "kept" if verdict.keep else "switched off")
     return verdict

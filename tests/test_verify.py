@@ -1,5 +1,5 @@
-"""The segment guard (allocate.verify): a segment's offsets are checked by real x264 encodes and VMAF-NEG at
-analysis resolution, and switched off where they do not save rate."""
+"""The segment guard (allocate.verify): a segment's offsets are checked by real x264 encodes and VMAF / VMAF-NEG
+at analysis resolution, and switched off where they do not save rate by more than the margin."""
 
 from __future__ import annotations
 
@@ -55,9 +55,27 @@ def test_the_guard_switches_off_a_map_that_costs_bits(carphone):
     lumas = _carphone_lumas(carphone)
     rng = np.random.default_rng(0)
     offsets = rng.choice([-6, 6], size=(len(lumas), 9, 11)).astype(np.int8)
-    assert measure(lumas, analysis_maps(offsets, (144, 176)), "cpu") > 10
+    assert all(bd > 10 for bd in measure(lumas, analysis_maps(offsets, (144, 176)), "cpu").values())
     verdict = verify(list(lumas / 255.0), offsets, "cpu")
     assert verdict.bd_rate > 10 and not verdict.keep
+
+
+def test_the_margin_drops_a_map_whose_measured_gain_is_smaller(carphone):
+    """The teacher's own map on carphone saves a little rate in the guard's encodes: kept at margin 0, switched
+    off at a margin larger than its saving; the estimate is the worse of the two metrics."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config
+
+    torch.set_num_threads(1)
+    config = load_config("vmaf-teacher")
+    config.analysis.device = "cpu"
+    frames = list(P.analyze(carphone, config, 0, 8))
+    lumas, offsets = [f.luma for f in frames], np.stack([f.qp.offsets for f in frames])
+    kept = verify(lumas, offsets, "cpu")
+    assert set(kept.bd_rates) == {"vmaf", "neg"} and kept.bd_rate == max(kept.bd_rates.values())
+    assert kept.keep and kept.bd_rate < 0
+    dropped = verify(lumas, offsets, "cpu", margin=-kept.bd_rate + 0.01)
+    assert dropped.bd_rates == kept.bd_rates and not dropped.keep
 
 
 def test_a_map_without_offsets_is_kept_without_encoding(monkeypatch):
@@ -94,3 +112,20 @@ def test_the_guard_needs_a_segment_budget():
         with_overrides(load_config("vmaf-teacher"), {"allocate.segment": "frame", "allocate.verify": True})
     assert with_overrides(load_config("vmaf-teacher"), {"allocate.segment": "gop", "allocate.verify": True}
                           ).allocate.verify
+
+
+def test_the_margin_is_a_non_negative_percentage():
+    import argparse
+
+    from preanalysis.cli.options import add_config_options, config_from_args
+    from preanalysis.config import load_config, with_overrides
+
+    with pytest.raises(PreanalysisError, match=r"allocate.verify_margin must be >= 0 \(percent of rate"):
+        with_overrides(load_config("vmaf-teacher"), {"allocate.verify_margin": -0.5})
+    with pytest.raises(PreanalysisError, match="allocate.verify_margin must be float"):
+        with_overrides(load_config("vmaf-teacher"), {"allocate.verify_margin": "1"})
+    parser = argparse.ArgumentParser()
+    add_config_options(parser)
+    args = parser.parse_args(["--config", "vmaf-teacher", "--allocate-verify", "--allocate-verify-margin", "1.25"])
+    config = config_from_args(args)
+    assert config.allocate.verify and config.allocate.verify_margin == 1.25
