@@ -100,6 +100,15 @@ CLIPS = [
     Cut("diver_250.y4m", "pdev_diver.mov", 250, 60, "y4m"),
     Cut("kivy_120.y4m", "kivy_city_night.mpg", 120, 60, "y4m", scale="640:360"),
     Cut("pexels_300.y4m", "pyfeat_face_pexels.mp4", 300, 60, "y4m"),
+    # eight fresh blind cuts for the two-metric guard in the vmaf-teacher preset (docs/splits.md, 20:31)
+    Cut("market_800.y4m", "market_street_1906.mp4", 800, 60, "y4m"),
+    Cut("cytadela_4500.y4m", "cytadela_intro.webm", 4500, 60, "y4m"),
+    Cut("renpy_130.y4m", "renpy_rocket_launch.webm", 130, 60, "y4m"),
+    Cut("fillets_1800.y4m", "fillets_intro.mpg", 1800, 60, "y4m"),
+    Cut("diver_120.y4m", "pdev_diver.mov", 120, 60, "y4m"),
+    Cut("screen_150.y4m", "forensics_screen_face.mp4", 150, 60, "y4m", scale="640:360"),
+    Cut("pexels_400.y4m", "pyfeat_face_pexels.mp4", 400, 60, "y4m"),
+    Cut("meca_150.y4m", "mecavideo_ball_throw.mp4", 150, 60, "y4m", scale="640:512"),
 ]
 
 
