@@ -100,7 +100,7 @@ CLIPS = [
     Cut("diver_250.y4m", "pdev_diver.mov", 250, 60, "y4m"),
     Cut("kivy_120.y4m", "kivy_city_night.mpg", 120, 60, "y4m", scale="640:360"),
     Cut("pexels_300.y4m", "pyfeat_face_pexels.mp4", 300, 60, "y4m"),
-    # eight fresh blind cuts for the two-metric guard in the vmaf-teacher preset (docs/splits.md, 20:31)
+    # eight fresh blind cuts for the two-metric guard in the vmaf-teacher preset (docs/splits.md, 20:20)
     Cut("market_800.y4m", "market_street_1906.mp4", 800, 60, "y4m"),
     Cut("cytadela_4500.y4m", "cytadela_intro.webm", 4500, 60, "y4m"),
     Cut("renpy_130.y4m", "renpy_rocket_launch.webm", 130, 60, "y4m"),

@@ -176,7 +176,8 @@ def _teacher_frames(carphone, monkeypatch, segment: str):
     monkeypatch.setattr(VT, "teach_last", lambda lumas, vg, block: taught.append((len(lumas), [len(lumas) - 1]))
                         or real(lumas, vg, block, [len(lumas) - 1])[0])
     config = load_config("vmaf-teacher")
-    config.analysis.device, config.allocate.segment = "cpu", segment
+    # the teacher alone: the preset's segment guard (tests/test_verify.py) would code the segment again
+    config.analysis.device, config.allocate.segment, config.allocate.verify = "cpu", segment, False
     return list(analyze(carphone, config, 0, 9)), taught
 
 
