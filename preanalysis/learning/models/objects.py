@@ -29,7 +29,7 @@ from ...errors import PreanalysisError
 from ..augment import COMPRESSION_CRFS, compressed, noisy, relit, still_camera
 from ..blocks import TinyUNet, from_work, to_work
 from ..data import clip_window, full_res_luma, head, load_clip, tail, training_videos
-from ..labels import filled, label_frames, moves_unlike_camera, without_specks
+from ..labels import MOVING_PX, camera_model, filled, label_frames, moves_unlike_camera, without_specks
 from ..teacher import resize_flow
 from .flow_motion import FlowMotionModel, backbone_sequence
 from ..scenes import generate_scene
@@ -43,6 +43,8 @@ STILL_SHARE = 0.25  # of the real samples in training: a still camera (one frame
 MIN_OBJECT_PIXELS = 6  # components smaller than this (at analysis resolution) are noise, not objects
 EVIDENCE_WIDTH = 240  # motion evidence is judged at most this wide (an integer downscale of the analysis frame)
 GROW = 2  # pixels (at EVIDENCE_WIDTH) the motion evidence is grown by (its edge pixels lie on the object's outline)
+CAMERA_BAND = 0.75  # the camera is fitted to the backbone's field within this share of the moving threshold
+STILL_AT_ANALYSIS = True  # a still camera's evidence is judged at the analysis resolution
 NEAR = 4  # analysis pixels from motion evidence within which the network's foreground counts
 
 
@@ -94,13 +96,24 @@ def _disc(radius: int) -> np.ndarray:
 def motion_evidence(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, scale: float) -> np.ndarray:
     """bool, the shape of `cur`: the pixels that move unlike the camera by the backbone's field `flow` (grid
     px, (2, h, w), cur -> prev), judged by the rule the training labels apply to the teacher flow
-    (labels.moves_unlike_camera, on one frame pair: only past frames exist at analysis time) at most
-    EVIDENCE_WIDTH wide (the field, on the grid, has a quarter of the analysis width anyway), grown by GROW,
-    closed and filled, specks dropped.  cur, prev: analysis luma; scale: source pixels per analysis pixel."""
+    (labels.moves_unlike_camera, on one frame pair: only past frames exist at analysis time), grown by GROW
+    (at EVIDENCE_WIDTH), closed and filled, specks dropped.  cur, prev: analysis luma; scale: source pixels
+    per analysis pixel.
+    The camera is fitted at most EVIDENCE_WIDTH wide to the pixels within CAMERA_BAND of the moving
+    threshold.  A moving camera is judged there (the field, on the grid, has a quarter of the analysis
+    width anyway); a still one at the analysis resolution, where a small or slow mover (a thrown ball, a
+    talking face) still shows against the frames."""
+    field = np.ascontiguousarray(np.asarray(flow, np.float32).transpose(1, 2, 0))
     c, p = to_work(cur, EVIDENCE_WIDTH), to_work(prev, EVIDENCE_WIDTH)
-    field = resize_flow(np.ascontiguousarray(np.asarray(flow, np.float32).transpose(1, 2, 0)), c.shape[::-1])
-    moving = moves_unlike_camera(c, p, field, scale * cur.shape[1] / c.shape[1])
-    evidence = without_specks(filled(cv2.dilate(moving.astype(np.uint8), _disc(GROW)) > 0))
+    factor = cur.shape[1] / c.shape[1]  # analysis pixels per evidence pixel
+    small = resize_flow(field, c.shape[::-1])
+    camera = camera_model(small, CAMERA_BAND * MOVING_PX / (scale * factor))
+    grow = GROW
+    if STILL_AT_ANALYSIS and not camera.any():
+        c, p, small = to_work(cur, cur.shape[1]), to_work(prev, cur.shape[1]), resize_flow(field, cur.shape[::-1])
+        camera, grow, factor = np.zeros_like(small), round(GROW * factor), 1.0
+    moving = moves_unlike_camera(c, p, small, scale * factor, camera)
+    evidence = without_specks(filled(cv2.dilate(moving.astype(np.uint8), _disc(grow)) > 0))
     return from_work(evidence.astype(np.float32), cur.shape) > 0.5
 
 
