@@ -44,7 +44,6 @@ MIN_OBJECT_PIXELS = 6  # components smaller than this (at analysis resolution) a
 EVIDENCE_WIDTH = 240  # motion evidence is judged at most this wide (an integer downscale of the analysis frame)
 GROW = 2  # pixels (at EVIDENCE_WIDTH) the motion evidence is grown by (its edge pixels lie on the object's outline)
 CAMERA_BAND = 0.75  # the camera is fitted to the backbone's field within this share of the moving threshold
-STILL_AT_ANALYSIS = True  # a still camera's evidence is judged at the analysis resolution
 NEAR = 4  # analysis pixels from motion evidence within which the network's foreground counts
 
 
@@ -109,7 +108,7 @@ def motion_evidence(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, scale: 
     small = resize_flow(field, c.shape[::-1])
     camera = camera_model(small, CAMERA_BAND * MOVING_PX / (scale * factor))
     grow = GROW
-    if STILL_AT_ANALYSIS and not camera.any():
+    if not camera.any():
         c, p, small = to_work(cur, cur.shape[1]), to_work(prev, cur.shape[1]), resize_flow(field, cur.shape[::-1])
         camera, grow, factor = np.zeros_like(small), round(GROW * factor), 1.0
     moving = moves_unlike_camera(c, p, small, scale * factor, camera)
