@@ -3,6 +3,7 @@ generated-scene ground truth, report figures on a few carphone frames, bad input
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -183,6 +184,53 @@ def test_objects_map_is_empty_on_a_still_camera():
     assert max((m > 0.5).mean() for m in _objects_maps(still)) < 0.01
 
 
+def _small_mover(seed: int, frames: int = 6, radius: int = 3, speed=(1.5, 0.5), size=(480, 272)):
+    """A still camera (sensor noise) on a generated background, and a small disc (radius 3 px at 480 wide: a
+    thrown ball) moving 1.6 px a frame: (frames, masks)."""
+    rng = np.random.default_rng(seed)
+    background = scenes.generate_scene(seed, size=size, frames=1, noise=0).frames[0]
+    ys, xs = np.mgrid[0:size[1], 0:size[0]]
+    out, masks = [], []
+    for t in range(frames):
+        mask = (xs - 200 - speed[0] * t) ** 2 + (ys - 120 - speed[1] * t) ** 2 <= radius ** 2
+        frame = np.where(mask, 0.95 if seed % 2 else 0.05, background)
+        out.append(np.clip(frame + rng.normal(0, 2 / 255, frame.shape), 0, 1).astype(np.float32))
+        masks.append(mask)
+    return np.stack(out), np.stack(masks)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12: the evidence is judged at most 240 px wide, where a small slow "
+                   "mover on a still camera is covered 0.60; judging a still camera at the analysis resolution "
+                   "covered 0.90 but was not shipped (held out 1 of 10 clips met, docs/models.md, i12s)")
+def test_objects_map_covers_a_small_mover_on_a_still_camera():
+    """A still camera's small, slow mover (a thrown ball) should be covered by the motion evidence."""
+    pred, truth = [], []
+    for seed in range(400, 404):
+        frames, masks = _small_mover(seed)
+        pred.append(np.stack(_objects_maps(frames)[2:]) > 0.5)
+        truth.append(masks[2:])
+    pred, truth = np.stack(pred), np.stack(truth)
+    assert (pred & truth).sum() / truth.sum() >= 0.8 and pred.mean() < 0.01, ((pred & truth).sum() / truth.sum(), pred.mean())
+
+
+def _flat_pan(seed: int, frames: int = 6, pan=(1.5, -1.0), size=(480, 272)) -> np.ndarray:
+    """Flat-shaded ellipses (cartoon) under a camera panning `pan` px a frame; nothing moves unlike it."""
+    rng = np.random.default_rng(seed)
+    canvas = np.full((size[1] + 40, size[0] + 40), 0.3, np.float32)
+    for _ in range(12):
+        centre = (int(rng.integers(0, canvas.shape[1])), int(rng.integers(0, canvas.shape[0])))
+        axes = (int(rng.integers(10, 60)), int(rng.integers(10, 40)))
+        cv2.ellipse(canvas, centre, axes, float(rng.integers(0, 180)), 0, 360, float(rng.random()), -1)
+    shift = lambda t: np.float32([[1, 0, -20 + pan[0] * t], [0, 1, -20 + pan[1] * t]])  # noqa: E731
+    return np.stack([cv2.warpAffine(canvas, shift(t), size, flags=cv2.INTER_LINEAR) for t in range(frames)])
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12: on a flat animated pan the backbone's field is wrong at the "
+                   "shapes' outlines, which the frames show moving: the map marks 0.10-0.13 of the frame")
+def test_objects_map_is_empty_on_a_flat_animated_pan():
+    assert max((np.stack(_objects_maps(_flat_pan(seed))[1:]) > 0.5).mean() for seed in range(500, 503)) < 0.02
+
+
 def test_static_report(carphone):
     r = static.report([carphone], max_frames=6)
     clip = r["clips"][carphone.name]
@@ -290,6 +338,21 @@ def test_camera_model_is_the_pan_or_still_and_ignores_what_moves_in_front():
     panned[20:50, 30:70] = (4.0, -3.0)
     model = labels.camera_model(panned, 1.0)
     assert np.allclose(model, (1.5, 2.0), atol=1e-4)
+
+
+def test_camera_passed_in_and_the_fast_length_give_the_labels_the_same_floats():
+    """What the analyser shares with the labels (a camera fitted by the caller, |v| without np.linalg.norm,
+    no warp for a still camera) changes none of the labels' floats."""
+    rng = np.random.default_rng(3)
+    v = (rng.standard_normal((64, 96, 2)) * 3).astype(np.float32)
+    assert np.array_equal(labels._length(v), np.linalg.norm(v, axis=-1))
+    scene = scenes.generate_scene(300_310, size=(160, 96), frames=3, pan=(1.0, 0.5), noise=2)
+    cur, other = scene.frames[1], scene.frames[0]
+    flow = labels.teacher_flow(cur, other)
+    for field in (flow, np.zeros_like(flow)):
+        camera = labels.camera_model(field, labels.MOVING_PX)
+        assert np.array_equal(labels.moves_unlike_camera(cur, other, field, 1.0),
+                              labels.moves_unlike_camera(cur, other, field, 1.0, camera))
 
 
 def test_labels_mark_the_moving_sprites_of_generated_scenes():
