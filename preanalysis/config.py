@@ -116,9 +116,9 @@ class AllocateConfig:
     # The segment guard (preanalysis.verify): x264 codes each closed segment at analysis resolution with and
     # without its offsets, and a map whose estimated BD-rate (the worse of VMAF and VMAF-NEG over two CRFs) is
     # not below -verify_margin (%) is switched off for the segment.  Costs four x264 encodes of the segment and
-    # VMAF + VMAF-NEG of every 4th frame (2.3x the VMAF teacher itself).  Off in every preset: at the margin
-    # fitted on non-held-out clips (17.9, the guard's worst optimism against the four-CRF eval there) it switched
-    # the teacher's map off on all 16 held-out clips (docs/models.md).
+    # VMAF + VMAF-NEG of every 4th frame (2.3x the VMAF teacher itself).  On in the vmaf-teacher preset at margin
+    # 0 (it dropped the one losing map of eight fresh blind clips); a margin fitted as its worst optimism on fit
+    # clips (17.9) dropped every map (docs/models.md).
     verify: bool = False
     verify_margin: float = 0.0
 

@@ -6,11 +6,10 @@ EVERY-th frame.  The estimate is the worse of the two two-point BD-rates (the is
 bounds each clip on VMAF); the segment keeps its map only where the estimate is below -margin
 (allocate.verify_margin, %), else it is coded without it.  Why: a map that earns bits on the mean can still cost
 bits on one kind of footage (the segment teacher lost +1.03 % VMAF on an underwater clip, docs/models.md), and no
-rule fitted on other clips predicts which; the encoder itself, run on the segment, might.  Two points at
-analysis resolution read more optimistically than the four-CRF eval (diver: -0.83 % VMAF-NEG against +1.03 %
-VMAF), so the margin is the worst such optimism measured on clips nobody holds out.  Measured (docs/models.md):
-that margin came out 17.9 % and switched the teacher's map off nearly everywhere, so the presets leave the guard
-off; it catches maps that waste bits outright (tests/test_verify.py).
+rule fitted on other clips predicts which; the encoder itself, run on the segment, might.  Measured
+(docs/models.md): at margin 0 it dropped the one losing map of eight fresh blind clips (+8.47 % VMAF) and kept the
+other seven, so the vmaf-teacher preset runs it; a margin fitted as its worst optimism on fit clips (17.9 %) dropped
+every map.  It also catches maps that waste bits outright (tests/test_verify.py).
 """
 
 from __future__ import annotations
