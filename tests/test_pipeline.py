@@ -115,6 +115,13 @@ def test_sensitivity_map_adds_its_offsets_to_the_salience_preset(carphone):
         moved = fb.qp.offsets.astype(int) - fa.qp.offsets
         assert spearmanr(moved.ravel(), -lw.ravel())[0] > 0.5
     np.testing.assert_allclose(log_weight(to_map(np.array([-3.0, 0.0, 2.5]))), [-3.0, 0.0, 2.5], atol=1e-6)
+    # under a segment budget too (the segment stage adds the map's offsets before its budget search)
+    seg = with_overrides(plain, {"allocate.segment": "gop"})
+    a = list(analyze(carphone, seg, stop=6))
+    b = list(analyze(carphone, with_overrides(seg, {"allocate.sensitivity": "sensitivity"}), stop=6))
+    moved = np.stack([fb.qp.offsets.astype(int) - fa.qp.offsets for fa, fb in zip(a, b)])
+    lw = np.stack([log_weight(block_means(fb.maps["sensitivity"], fb.qp.width, fb.qp.height)) for fb in b])
+    assert spearmanr(moved.ravel(), -lw.ravel())[0] > 0.5
     with pytest.raises(PreanalysisError, match="allocate.sensitivity: no analyser produces a map called 'vmaf'"):
         analyser_names(with_overrides(plain, {"allocate.sensitivity": "vmaf"}))
 
