@@ -1,7 +1,8 @@
 """The segment guard (allocate.verify): a segment's QP offsets are checked by real encodes before they are used.
 
 x264 codes the segment's analysis luma (neutral chroma) at two CRFs with and without the offsets, with the
-settings maps are used under (own AQ off, mbtree on, medium), and VMAF and VMAF-NEG (vmaf-torch) score every
+settings maps are used under (own AQ off, mbtree on, medium; the two without are the VMAF teacher's, remembered
+by teacher_vmaf.code_lumas, when it has just coded the segment), and VMAF and VMAF-NEG (vmaf-torch) score every
 EVERY-th frame.  The estimate is the worse of the two two-point BD-rates (the issue judges both metrics, and
 bounds each clip on VMAF); the segment keeps its map only where the estimate is below -margin
 (allocate.verify_margin, %), else it is coded without it.  Why: a map that earns bits on the mean can still cost
@@ -83,7 +84,7 @@ def _scorer(device: str, metric: str):
 def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", metrics: tuple[str, ...] = METRICS
             ) -> dict[str, float]:
     """The map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w even."""
-    from .learning.teacher_vmaf import vmaf_motion2, x264_code, yuv_frames
+    from .learning.teacher_vmaf import code_lumas, vmaf_motion2
 
     pick = np.arange(0, len(lumas), EVERY)
     motion = vmaf_motion2(lumas)[pick]
@@ -91,7 +92,7 @@ def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", metrics:
     for qp in (None, maps):
         rates, scores = [], {m: [] for m in metrics}
         for crf in CRFS:
-            decoded, bits = x264_code(yuv_frames(lumas), crf, qp)
+            decoded, bits = code_lumas(lumas, crf, qp)  # without the map: the teacher's encodes when it ran
             rates.append(bits)
             for m in metrics:
                 scores[m].append(float(_scorer(device, m).scores(lumas[pick], decoded[pick], motion).mean()))

@@ -78,6 +78,30 @@ def test_the_margin_drops_a_map_whose_measured_gain_is_smaller(carphone):
     assert dropped.bd_rates == kept.bd_rates and not dropped.keep
 
 
+def test_the_guard_reuses_the_teachers_encodes_without_the_map(carphone, monkeypatch):
+    """The teacher has just coded the segment at the guard's CRFs with the same settings, so the guard codes only
+    the two encodes with the map; its estimate is the one fresh encodes give."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config
+    from preanalysis.learning import teacher_vmaf as T
+
+    torch.set_num_threads(1)
+    config = load_config("vmaf-teacher")
+    config.analysis.device = "cpu"
+    calls, code = [], T.x264_code
+    monkeypatch.setattr(T, "x264_code", lambda frames, crf, qp=None, *a: calls.append((crf, qp is not None))
+                        or code(frames, crf, qp, *a))
+    verdicts = []
+    monkeypatch.setattr(P, "verify", lambda *a: verdicts.append((a, verify(*a))) or verdicts[-1][1])
+    T._CODED.clear()
+    list(P.analyze(carphone, config, 0, 8))
+    assert sorted(calls) == [(27, False), (27, True), (32, False), (32, True)]
+    (args, verdict), = verdicts
+    T._CODED.clear()
+    assert verify(*args).bd_rates == verdict.bd_rates
+    assert len(calls) == 8
+
+
 def test_a_map_without_offsets_is_kept_without_encoding(monkeypatch):
     from preanalysis.learning import teacher_vmaf as T
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -230,11 +232,12 @@ def scored_rows(n: int, every: int) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(0, n, every), np.arange(n) // every
 
 
-def _measure(frames: list[av.VideoFrame], ref: np.ndarray, pick: np.ndarray, gradients: dict[str, VmafGradient],
-             block: int, crf: float, step: float) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
-    """x264 codes the frames at CRF crf and crf + step; per block of the `pick`ed frames: each gradient's IG1
-    score change, the squared-error change (per pixel), and the gradients' seconds per picked frame and metric."""
-    d0, d1 = x264_luma(frames, crf)[pick], x264_luma(frames, crf + step)[pick]
+def _measure(coded: tuple[np.ndarray, np.ndarray], ref: np.ndarray, pick: np.ndarray,
+             gradients: dict[str, VmafGradient], block: int) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
+    """From the decoded Y planes at CRF crf and crf + step (`coded`), per block of the `pick`ed frames: each
+    gradient's IG1 score change, the squared-error change (per pixel), and the gradients' seconds per picked frame
+    and metric."""
+    d0, d1 = coded[0][pick], coded[1][pick]
     motion = vmaf_motion2(ref)[pick]
     r = ref[pick]
     t0 = time.perf_counter()
@@ -267,7 +270,8 @@ def teach(path: str | Path, start: int, stop: int, crf: float = 27, step: float 
     ref = np.stack([luma_of(f) for f in frames])
     pick, spread = scored_rows(len(ref), every)
     gradients = {m: VmafGradient(m == "neg", device) for m in metrics}
-    dv, dmse, seconds = _measure(frames, ref, pick, gradients, BLOCK, crf, step)
+    coded = (x264_luma(frames, crf), x264_luma(frames, crf + step))
+    dv, dmse, seconds = _measure(coded, ref, pick, gradients, BLOCK)
     # Rate model (allocate.py): bits ~ complexity * 2^(-dQP/6), so `step` QP coarser changes a block's bits so.
     comp = np.stack([block_complexity(f / 255.0, size[0], size[1]) for f in ref[pick]])
     dbits = comp * (2.0 ** (-step / 6) - 1)
@@ -296,13 +300,41 @@ def yuv_frames(lumas: np.ndarray) -> list[av.VideoFrame]:
     return [av.VideoFrame.from_ndarray(p, format="yuv420p") for p in planes]
 
 
+_CODED: OrderedDict[tuple, tuple[np.ndarray, int]] = OrderedDict()
+_CODED_LOCK = threading.Lock()
+CODED_KEEP = 2  # remembered no-map encodes: a segment's two CRFs
+
+
+def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None) -> tuple[np.ndarray, int]:
+    """x264_code of uint8 luma frames (n, h, w) with neutral chroma.  Without a map the last CODED_KEEP results are
+    remembered by the frames' content: the segment guard (preanalysis.verify) codes the segment the teacher has
+    just coded, at the same CRFs and settings, and x264 on one thread gives the same stream again, so it re-uses
+    them instead of paying for two more encodes.  The decoded planes returned are read-only."""
+    if qp is not None:
+        return x264_code(yuv_frames(lumas), crf, qp)
+    key = (hashlib.sha1(np.ascontiguousarray(lumas)).hexdigest(), lumas.shape, float(crf))
+    with _CODED_LOCK:
+        hit = _CODED.get(key)
+        if hit is not None:
+            _CODED.move_to_end(key)
+            return hit
+    decoded, bits = x264_code(yuv_frames(lumas), crf)
+    decoded.setflags(write=False)
+    with _CODED_LOCK:
+        _CODED[key] = (decoded, bits)
+        while len(_CODED) > CODED_KEEP:
+            _CODED.popitem(last=False)
+    return decoded, bits
+
+
 def teach_lumas(lumas: np.ndarray, vg: VmafGradient, block: int = BLOCK, pick: np.ndarray | None = None,
                 crf: float = 27, step: float = 5) -> np.ndarray:
     """The teacher on consecutive luma frames (uint8 (n, h, w), h and w even): x264 codes them all at CRF crf
     and crf + step, the IG1 VMAF attribution of the `pick`ed frames (default all) per block gives each one's
     centred, clipped log2 weight w = -dV / dMSE, (len(pick), rows, cols): the student's target."""
     pick = np.arange(len(lumas)) if pick is None else np.asarray(pick)
-    dv, dmse, _ = _measure(yuv_frames(lumas), lumas, pick, {"v": vg}, block, crf, step)
+    coded = (code_lumas(lumas, crf)[0], code_lumas(lumas, crf + step)[0])
+    dv, dmse, _ = _measure(coded, lumas, pick, {"v": vg}, block)
     return centred_log_weight(dv["v"], dmse).astype(np.float32)
 
 
