@@ -109,6 +109,15 @@ CLIPS = [
     Cut("screen_150.y4m", "forensics_screen_face.mp4", 150, 60, "y4m", scale="640:360"),
     Cut("pexels_400.y4m", "pyfeat_face_pexels.mp4", 400, 60, "y4m"),
     Cut("meca_150.y4m", "mecavideo_ball_throw.mp4", 150, 60, "y4m", scale="640:512"),
+    # eight fresh blind cuts for the student in the default preset (docs/splits.md, 21:45)
+    Cut("market_1500.y4m", "market_street_1906.mp4", 1500, 60, "y4m"),
+    Cut("cytadela_600.y4m", "cytadela_intro.webm", 600, 60, "y4m"),
+    Cut("cytadela_2400.y4m", "cytadela_intro.webm", 2400, 60, "y4m"),
+    Cut("fillets_100.y4m", "fillets_intro.mpg", 100, 60, "y4m"),
+    Cut("fillets_400.y4m", "fillets_intro.mpg", 400, 60, "y4m"),
+    Cut("kivy_60.y4m", "kivy_city_night.mpg", 60, 60, "y4m", scale="640:360"),
+    Cut("diver_180.y4m", "pdev_diver.mov", 180, 60, "y4m"),
+    Cut("pexels_180.y4m", "pyfeat_face_pexels.mp4", 180, 60, "y4m"),
 ]
 
 

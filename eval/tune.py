@@ -44,6 +44,9 @@ PSY_RD_DEFAULT = {"x264": 1.0, "x265": 2.0}
 # Frame-level temporal masking (issue 11): r11 measured gains at gain 1-2 (bikes, openboard) and losses growing
 # fast past 2 (bigbuckbunny +7% at 4); frame QP range 1-6 around each segment's mean.
 MAX_TEMPORAL_GAIN, FRAME_QP_RANGE = 3.0, (1.0, 6.0)
+# The VMAF sensitivity map's gain (allocate.sensitivity, searched when the start config has one): the default's 1.5
+# was chosen from 1.0-2.0 on fit clips, where 2.0 already cost one clip +8 % VMAF BD (docs/splits.md, 21:45).
+MAX_SENSITIVITY_GAIN = 3.0
 
 
 @dataclass
@@ -148,6 +151,8 @@ def trial_config(start: Config, params: dict[str, float | int], searched: list[s
                  frame_qp_range=params["frame_qp_range"], temporal_min_spread=0.0)
         if a["segment"] == "frame":
             a["segment"] = "gop"
+    if "sensitivity_gain" in params:
+        data["allocate"]["sensitivity_gain"] = params["sensitivity_gain"]
     return from_dict(Config, data)
 
 
@@ -157,23 +162,27 @@ def start_params(start: Config, searched: list[str], encoder: str = "x264") -> d
     return {**{f"w_{m}": float(start.salience.weights.get(m, 0.0)) for m in searched},
             "strength": float(a.strength), "offset_range": int(max(-a.min_offset, a.max_offset)),
             "psy_rd": float(psy.split(",")[0].split(":")[0]), "temporal_gain": float(a.temporal_gain),
-            "temporal_unit": a.temporal_unit, "frame_qp_range": float(a.frame_qp_range)}
+            "temporal_unit": a.temporal_unit, "frame_qp_range": float(a.frame_qp_range),
+            "sensitivity_gain": float(a.sensitivity_gain)}
 
 
-def search_space(searched: list[str], objective: str, encoder: str = "x264", salience_weights: bool = False) -> dict:
-    """Optuna distributions; objective salience searches weights (in [0, 1]) only when salience_weights."""
+def search_space(searched: list[str], objective: str, encoder: str = "x264", salience_weights: bool = False,
+                 sensitivity: bool = False) -> dict:
+    """Optuna distributions; objective salience searches weights (in [0, 1]) only when salience_weights; the
+    sensitivity map's gain only when the config has one (sensitivity)."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-    psy = {"psy_rd": FloatDistribution(0.0, PSY_RD_DEFAULT[encoder])} if encoder in PSY_RD_DEFAULT else {}
+    both = {"psy_rd": FloatDistribution(0.0, PSY_RD_DEFAULT[encoder])} if encoder in PSY_RD_DEFAULT else {}
+    both |= {"sensitivity_gain": FloatDistribution(0.0, MAX_SENSITIVITY_GAIN)} if sensitivity else {}
     if objective == "salience":
         weights = {f"w_{m}": FloatDistribution(0.0, 1.0) for m in searched} if salience_weights else {}
         return {**weights, "strength": FloatDistribution(0.0, MAX_STRENGTH_SALIENCE),
-                "offset_range": IntDistribution(1, MAX_RANGE), **psy}
+                "offset_range": IntDistribution(1, MAX_RANGE), **both}
     temporal = {"temporal_gain": FloatDistribution(0.0, MAX_TEMPORAL_GAIN),
                 "temporal_unit": CategoricalDistribution(("frame", "scene")),
                 "frame_qp_range": FloatDistribution(*FRAME_QP_RANGE)}
     return {**{f"w_{m}": FloatDistribution(-WEIGHT_RANGE, WEIGHT_RANGE) for m in searched},
-            "strength": FloatDistribution(0.0, MAX_STRENGTH), "offset_range": IntDistribution(1, MAX_RANGE), **psy,
+            "strength": FloatDistribution(0.0, MAX_STRENGTH), "offset_range": IntDistribution(1, MAX_RANGE), **both,
             **temporal}
 
 
@@ -245,7 +254,7 @@ def tune(
 
     if len({t.judge is None for t in titles}) > 1:
         raise PreanalysisError("give --regions for every title or for none: the objective must judge them alike")
-    space = search_space(searched, start.objective, settings.encoder, salience_weights)
+    space = search_space(searched, start.objective, settings.encoder, salience_weights, bool(start.allocate.sensitivity))
     p0 = {k: v for k, v in start_params(start, searched, settings.encoder).items() if k in space}
     start_value, start_scores = evaluate(0, p0, start)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

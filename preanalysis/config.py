@@ -110,13 +110,14 @@ class AllocateConfig:
     # A VMAF sensitivity map (`sensitivity`: the student; `vmaf_teacher`: the measured teacher) whose offsets are
     # added to the mask's: dQP = -sensitivity_gain * log2 w, w the block's VMAF weight (the map is 2^((log2 w - 3)
     # / 6)), centred per frame.  The mask says which regions get bits; the map moves bits, inside and outside
-    # them, to the blocks VMAF notices.  "" = off.
-    sensitivity: str = ""
+    # them, to the blocks VMAF notices.  "" = off.  On by default (the student, gain 1.5: docs/splits.md, 21:45).
+    sensitivity: str = "sensitivity"
     sensitivity_gain: float = 1.5
     # The segment guard (preanalysis.verify): x264 codes each closed segment at analysis resolution with and
     # without its offsets, and a map whose estimated BD-rate (the worse of VMAF and VMAF-NEG over two CRFs) is
     # not below -verify_margin (%) is switched off for the segment.  Costs four x264 encodes of the segment and
-    # VMAF + VMAF-NEG of every 4th frame (2.3x the VMAF teacher itself).  On in the vmaf-teacher preset at margin
+    # VMAF + VMAF-NEG of every 4th frame (2.9x the VMAF teacher itself; the two encodes without the map are the
+    # teacher's when it ran).  On in the vmaf-teacher preset at margin
     # 0 (it dropped the one losing map of eight fresh blind clips); a margin fitted as its worst optimism on fit
     # clips (17.9) dropped every map (docs/models.md).
     verify: bool = False

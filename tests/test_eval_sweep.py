@@ -42,8 +42,9 @@ def test_sweep_writes_every_report_file(swept):
                 assert isinstance(value[gain], float) and abs(value[gain]) < 10
     judge = report["clips"]["carphone_pristine"]["judge"]  # where the map put its bits against the hand-drawn face
     assert judge["source"] == "boxes carphone_face_regions.json" and 0.1 < judge["judged_share"] < 0.3
-    # the default config barely moves bits (strength 0.02): no block gets a negative offset, so none is protected
-    assert judge["protected_share"] == judge["protected_covers_judged"] == 0 and judge["centre_prior_share"] is None
+    # the default's bits move by the VMAF sensitivity student (its mask is nearly off): some blocks are protected
+    assert 0 < judge["protected_share"] < 0.6 and 0 <= judge["protected_covers_judged"] <= 1
+    assert 0 <= judge["centre_prior_share"] <= 1
     rows = list(csv.DictReader((out / "rd_points.csv").open()))
     assert len(rows) == 4 * 4  # 2 baselines + without map + mapped, 4 CRFs
     assert {r["variant"] for r in rows} == {"aq-mode=1", "aq-mode=1:aq-strength=0.0", "without map", "mapped"}

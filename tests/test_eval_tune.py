@@ -120,12 +120,14 @@ def test_temporal_masking_is_searched_and_recombined_like_the_pipeline():
     assert {"temporal_gain", "temporal_unit", "frame_qp_range"} <= set(space)
     p0 = start_params(Config(), ["texture"], "x264")
     assert p0["temporal_gain"] == 2.0 and p0["temporal_unit"] == "frame"  # the shipped default's
-    params = {**p0, "temporal_gain": 1.5, "temporal_unit": "scene", "frame_qp_range": 2.0}
+    assert "sensitivity_gain" not in space and "sensitivity_gain" in search_space([], "efficiency", "x264", sensitivity=True)
+    assert p0["sensitivity_gain"] == 1.5  # the default's student (allocate.sensitivity), recombined below too
+    params = {**p0, "temporal_gain": 1.5, "temporal_unit": "scene", "frame_qp_range": 2.0, "sensitivity_gain": 0.5}
     plain = from_dict(Config, {"allocate": {"segment": "frame", "temporal_gain": 0.0}})
     tuned = trial_config(plain, params, ["texture"], "x264")
     a = tuned.allocate  # a measured gain needs no fitted gate, and a segment budget to move bits
-    assert (a.temporal_gain, a.temporal_unit, a.frame_qp_range, a.temporal_min_spread, a.segment) == \
-        (1.5, "scene", 2.0, 0.0, "gop")
+    assert (a.temporal_gain, a.temporal_unit, a.frame_qp_range, a.temporal_min_spread, a.segment,
+            a.sensitivity, a.sensitivity_gain) == (1.5, "scene", 2.0, 0.0, "gop", "sensitivity", 0.5)
     title = load_title(BIKES, "bikes", tuned, ["texture", "motion", "foreground"], 40)  # a cut at 30
     assert title.scene_start[0] and title.scene_start[30]
     expected = [fa.qp.offsets for fa in analyze(BIKES, tuned, 0, 40)]

@@ -80,8 +80,9 @@ def test_analysis_from_a_cut_equals_the_full_run(bikes):
 
 
 def test_presets_load_and_the_salience_one_steers_bits(bikes):
-    """default.yaml is Config() (what the tuner found for VMAF per bit: the map nearly off); the salience preset
-    spreads offsets over its range, most bits to where the content evidence (or the centre prior) is."""
+    """default.yaml is Config() (for VMAF per bit: the mask nearly off, the VMAF sensitivity student on); the
+    salience preset spreads offsets over its range, most bits to where the content evidence (or the centre prior)
+    is."""
     from preanalysis.config import load_config
 
     assert load_config("default").to_dict() == Config().to_dict()
@@ -90,8 +91,14 @@ def test_presets_load_and_the_salience_one_steers_bits(bikes):
     offsets = np.stack([fa.qp.offsets for fa in analyze(bikes, salience, stop=20)])
     assert offsets.min() <= -2 and offsets.max() >= 1
     assert (offsets < 0).mean() < 0.4  # the evidence and the centre prior's middle, not half the frame
-    quiet = np.stack([fa.qp.offsets for fa in analyze(bikes, Config(), stop=20)])
+    # the default's mask barely moves bits (strength 0.02); its offsets are the VMAF sensitivity student's
+    from preanalysis.config import with_overrides
+
+    quiet = np.stack([fa.qp.offsets for fa in analyze(bikes, with_overrides(Config(), {"allocate.sensitivity": ""}),
+                                                      stop=20)])
     assert np.abs(quiet).max() <= 1
+    student = np.stack([fa.qp.offsets for fa in analyze(bikes, Config(), stop=20)])
+    assert np.abs(student).max() >= 3 and (student < 0).mean() > 0.1
     with pytest.raises(PreanalysisError, match="name a preset \\(default, salience, sensitivity, vmaf-teacher\\)"):
         load_config("fancy")
 
