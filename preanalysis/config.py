@@ -88,7 +88,7 @@ class SalienceConfig:
 class AllocateConfig:
     """How the mask turns into QP offsets (see preanalysis.allocate)."""
 
-    strength: float = 0.02  # tuned for VMAF per bit: the map nearly off (the `salience` preset pushes hard)
+    strength: float = 0.02  # tuned for VMAF per bit: the mask nearly off (bits move by `sensitivity`, below)
     floor: float = 0.5
     min_offset: int = -5
     max_offset: int = 5
