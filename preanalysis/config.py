@@ -115,11 +115,10 @@ class AllocateConfig:
     sensitivity_gain: float = 1.5
     # The segment guard (preanalysis.verify): x264 codes each closed segment at analysis resolution with and
     # without its offsets, and a map whose estimated BD-rate (the worse of VMAF and VMAF-NEG over two CRFs) is
-    # not below -verify_margin (%) is switched off for the segment.  Costs four x264 encodes of the segment and
-    # VMAF + VMAF-NEG of every 4th frame (2.9x the VMAF teacher itself; the two encodes without the map are the
-    # teacher's when it ran).  On in the vmaf-teacher preset at margin
-    # 0 (it dropped the one losing map of eight fresh blind clips); a margin fitted as its worst optimism on fit
-    # clips (17.9) dropped every map (docs/models.md).
+    # not below -verify_margin (%) is switched off for the segment.  Costs four x264 encodes of the segment (the
+    # two without the map are the VMAF teacher's when it ran) and VMAF + VMAF-NEG of every 4th frame (2.9x the
+    # teacher itself).  On in the vmaf-teacher preset at margin 0 (it dropped the one losing map of eight fresh
+    # blind clips); a margin fitted as its worst optimism on fit clips (17.9) dropped every map (docs/models.md).
     verify: bool = False
     verify_margin: float = 0.0
 
