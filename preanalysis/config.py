@@ -121,6 +121,7 @@ class AllocateConfig:
     # blind clips); a margin fitted as its worst optimism on fit clips (17.9) dropped every map (docs/models.md).
     verify: bool = False
     verify_margin: float = 0.0
+    verify_encoder: str = "x264"  # the encoder the guard codes with: the one the map is for (x264 | x265)
 
     def __post_init__(self):
         _check(0 <= self.strength <= 8, "allocate.strength must be within [0, 8]")
@@ -136,6 +137,8 @@ class AllocateConfig:
         _check(isinstance(self.sensitivity, str), "allocate.sensitivity must be a map name, or \"\" for none")
         _check(0 <= self.sensitivity_gain <= 8, "allocate.sensitivity_gain must be within [0, 8]")
         _check(isinstance(self.verify, bool), "allocate.verify must be true or false")
+        _check(self.verify_encoder in ("x264", "x265"), "allocate.verify_encoder must be x264 or x265 (the encoder "
+               "the map is for; other encoders: leave x264)")
         _check(self.verify_margin >= 0, "allocate.verify_margin must be >= 0 (percent of rate a segment's map must "
                "save in the guard's encodes to be kept; 0 = any saving)")
         _check(not self.verify or self.segment != "frame",

@@ -303,8 +303,8 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
         if log_motion.std() >= a.temporal_min_spread:
             frame = frame_offsets(log_motion, starts, a.temporal_gain, a.temporal_unit)
     offsets = segment_offsets(raw, complexity, frame, a.frame_qp_range, a.min_offset, a.max_offset)
-    if a.verify and not verify([fa.luma for fa in segment], offsets, config.analysis.device,
-                               a.verify_margin).keep:
+    if a.verify and not verify([fa.luma for fa in segment], offsets, config.analysis.device, a.verify_margin,
+                               a.verify_encoder).keep:
         offsets = np.zeros_like(offsets)
     for fa, o in zip(segment, offsets):
         fa.qp = QpMap(o, width, height)

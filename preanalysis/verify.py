@@ -1,7 +1,7 @@
 """The segment guard (allocate.verify): a segment's QP offsets are checked by real encodes before they are used.
 
-x264 codes the segment's analysis luma (neutral chroma) at two CRFs with and without the offsets, with the
-settings maps are used under (own AQ off, mbtree on, medium; the two without are the VMAF teacher's, remembered
+x264 (or x265: allocate.verify_encoder, the encoder the map is for) codes the segment's analysis luma (neutral
+chroma) at two CRFs with and without the offsets, with the settings maps are used under (own AQ off, mbtree on, medium; the two without are the VMAF teacher's, remembered
 by teacher_vmaf.code_lumas, when it has just coded the segment), and VMAF and VMAF-NEG (vmaf-torch) score every
 EVERY-th frame.  The estimate is the worse of the two two-point BD-rates (the issue judges both metrics, and
 bounds each clip on VMAF); the segment keeps its map only where the estimate is below -margin
@@ -81,9 +81,10 @@ def _scorer(device: str, metric: str):
     return VmafGradient(neg=metric == "neg", device=pick_device(device))
 
 
-def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", metrics: tuple[str, ...] = METRICS
-            ) -> dict[str, float]:
-    """The map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w even."""
+def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", metrics: tuple[str, ...] = METRICS,
+            encoder: str = "x264") -> dict[str, float]:
+    """The map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w even, coded
+    by `encoder` (x264 or x265)."""
     from .learning.teacher_vmaf import code_lumas, vmaf_motion2
 
     pick = np.arange(0, len(lumas), EVERY)
@@ -92,7 +93,7 @@ def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", metrics:
     for qp in (None, maps):
         rates, scores = [], {m: [] for m in metrics}
         for crf in CRFS:
-            decoded, bits = code_lumas(lumas, crf, qp)  # without the map: the teacher's encodes when it ran
+            decoded, bits = code_lumas(lumas, crf, qp, encoder)  # without the map: the teacher's, when it ran
             rates.append(bits)
             for m in metrics:
                 scores[m].append(float(_scorer(device, m).scores(lumas[pick], decoded[pick], motion).mean()))
@@ -101,18 +102,20 @@ def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", metrics:
     return {m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in metrics}
 
 
-def verify(lumas: list[np.ndarray], offsets: np.ndarray, device: str = "auto", margin: float = 0.0) -> Verdict:
-    """The guard on one segment: analysis lumas (floats in [0, 1]) and its offsets on the encode's grid; the map
-    is kept where its estimated BD-rate is below -margin (%).  A map with no offsets, or a segment of one frame,
+def verify(lumas: list[np.ndarray], offsets: np.ndarray, device: str = "auto", margin: float = 0.0,
+           encoder: str = "x264") -> Verdict:
+    """The guard on one segment: analysis lumas (floats in [0, 1]) and its offsets on the encode's grid, coded by
+    `encoder` (the one the map is for: x264 or x265); the map is kept where its estimated BD-rate is below
+    -margin (%).  A map with no offsets, or a segment of one frame,
     is kept as it is (nothing to measure)."""
     if not np.any(offsets) or len(lumas) < 2:
         return Verdict({}, True)
     from .learning.teacher_vmaf import even_uint8
 
     frames = np.stack([even_uint8(y) for y in lumas])
-    bds = measure(frames, analysis_maps(offsets, frames.shape[1:]), device)
+    bds = measure(frames, analysis_maps(offsets, frames.shape[1:]), device, encoder=encoder)
     verdict = Verdict(bds, bool(max(bds.values()) < -margin))
     log.info("segment of %d frames: the map's BD-rate %+.2f %% VMAF / %+.2f %% VMAF-NEG at analysis resolution "
-             "(margin %.2f): %s", len(lumas), bds["vmaf"], bds["neg"], margin,
+             "with %s (margin %.2f): %s", len(lumas), bds["vmaf"], bds["neg"], encoder, margin,
              "kept" if verdict.keep else "switched off")
     return verdict

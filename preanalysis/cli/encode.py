@@ -13,7 +13,7 @@ from encoder_adapters import ADAPTERS
 
 from ..errors import PreanalysisError
 from ..io import check_output_path
-from .options import add_config_options, config_from_args
+from .options import add_config_options, config_from_args, warn_guard_encoder
 
 HELP = ("encode a video with x264/x265/SVT-AV1/VP9/NVENC, spending bits where the salience maps say (or --no-map "
         "for the baseline)")
@@ -55,6 +55,7 @@ def run(args) -> int:
     from ..facade import Preanalysis
 
     config = config_from_args(args)
+    warn_guard_encoder(config, args.encoder)
     preanalysis = Preanalysis(config)
     settings = preanalysis.settings(args.encoder, args.crf, args.bitrate, args.preset, parse_params(args.param))
     if args.target_vmaf is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import Config, from_dict
 from ..errors import PreanalysisError
-from .options import add_config_options, config_from_args
+from .options import add_config_options, config_from_args, warn_guard_encoder
 
 HELP = "RD sweep: encode baselines and the mapped configuration at several CRFs, report VMAF BD-rates"
 WITHOUT_MAP = "without map"  # always swept: the full configuration with the map off (issue 11)
@@ -105,6 +105,7 @@ def run(args) -> int:
     from eval.sweep import Cache, SweepSettings, clip_names, judged_coverage, parse_params, sweep
 
     config = config_from_args(args)
+    warn_guard_encoder(config, args.encoder)
     defaults = eval_defaults(args.encoder)
     args.crf = args.crf or list(defaults.crfs)
     args.map_params = args.map_params or defaults.map_params

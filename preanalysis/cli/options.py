@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from ..config import Config, Roi, load_config, scalar_fields, with_overrides
 from ..errors import PreanalysisError
@@ -66,3 +67,12 @@ def config_from_args(args: argparse.Namespace) -> Config:
         except ValueError:
             raise PreanalysisError(f"--roi {item!r} must be X,Y,W,H,WEIGHT or X,Y,W,H,WEIGHT,START,END") from None
     return with_overrides(config, {})  # re-validate everything together
+
+
+def warn_guard_encoder(config: Config, encoder: str) -> None:
+    """The segment guard judges a map with the encoder it codes with: say so when that is not the one encoding."""
+    a = config.allocate
+    if a.verify and encoder in ("x264", "x265") and a.verify_encoder != encoder:
+        logging.getLogger("preanalysis").warning(
+            "the segment guard judges the map with %s but this encodes with %s: add --allocate-verify-encoder %s",
+            a.verify_encoder, encoder, encoder)

@@ -70,22 +70,32 @@ def luma_of(frame: av.VideoFrame) -> np.ndarray:
     return np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].copy()
 
 
-def x264_code(frames: list[av.VideoFrame], crf: float, qp: list[QpMap] | None = None, params: str = ANCHOR_PARAMS,
-              preset: str = "medium") -> tuple[np.ndarray, int]:
-    """Encode the frames with x264 at `crf` (with each frame's QP map as ROI side data, when given) and decode
-    them again: (the Y planes as the encoder degrades them (frames, H, W) uint8 in display order, paired with
-    the source by index; the stream's bits)."""
+# encoder -> (PyAV codec, decoder, its params option, params it always gets).  x265: one thread pool and one frame
+# thread, so a segment codes to the same stream every time (as x264 with threads=1).
+CODERS = {"x264": ("libx264", "h264", "x264-params", ""),
+          "x265": ("libx265", "hevc", "x265-params", "log-level=error:pools=1:frame-threads=1")}
+
+
+def encode_decode(frames: list[av.VideoFrame], crf: float, qp: list[QpMap] | None = None,
+                  params: str = ANCHOR_PARAMS, preset: str = "medium", encoder: str = "x264") -> tuple[np.ndarray, int]:
+    """Encode the frames with `encoder` (x264 or x265) at `crf` (with each frame's QP map as ROI side data, when
+    given) and decode them again: (the Y planes as the encoder degrades them (frames, H, W) uint8 in display
+    order, paired with the source by index; the stream's bits)."""
+    if encoder not in CODERS:
+        raise PreanalysisError(f"cannot code with {encoder!r}: use one of {', '.join(CODERS)}")
+    codec, decoder, option, fixed = CODERS[encoder]
     first = frames[0]
-    enc = av.CodecContext.create("libx264", "w")
+    enc = av.CodecContext.create(codec, "w")
     enc.width, enc.height, enc.pix_fmt = first.width, first.height, "yuv420p"
     enc.time_base, enc.framerate = Fraction(1, 25), Fraction(25, 1)
-    enc.options = {"crf": f"{crf:g}", "preset": preset, "x264-params": params, "threads": "1"}
+    enc.options = {"crf": f"{crf:g}", "preset": preset, option: ":".join(p for p in (params, fixed) if p),
+                   **({"threads": "1"} if encoder == "x264" else {})}
     if qp is not None:
         from encoder_adapters.pyav.roi_sidedata import attach_qp_map
 
-        for f, q in zip(frames, qp, strict=True):
-            attach_qp_map(f, q)
-    dec = av.CodecContext.create("h264", "r")
+        for f, q in zip(frames, qp, strict=True):  # x265: on every frame (its wrapper crashes if ROI comes and goes)
+            attach_qp_map(f, q, keep_zero=encoder == "x265")
+    dec = av.CodecContext.create(decoder, "r")
     out: list[np.ndarray] = []
     bits = 0
     for f in [*frames, None]:
@@ -94,13 +104,13 @@ def x264_code(frames: list[av.VideoFrame], crf: float, qp: list[QpMap] | None = 
             out += [luma_of(g) for g in dec.decode(packet)]
     out += [luma_of(g) for g in dec.decode(None)]
     if len(out) != len(frames):
-        raise PreanalysisError(f"x264 gave {len(out)} frames for {len(frames)}: cannot pair by index")
+        raise PreanalysisError(f"{encoder} gave {len(out)} frames for {len(frames)}: cannot pair by index")
     return np.stack(out), bits
 
 
 def x264_luma(frames: list[av.VideoFrame], crf: float, params: str = ANCHOR_PARAMS, preset: str = "medium") -> np.ndarray:
-    """x264_code's decoded Y planes, without a map."""
-    return x264_code(frames, crf, None, params, preset)[0]
+    """encode_decode's Y planes with x264, without a map."""
+    return encode_decode(frames, crf, None, params, preset)[0]
 
 
 def blurred(y: np.ndarray) -> np.ndarray:
@@ -305,20 +315,21 @@ _CODED_LOCK = threading.Lock()
 CODED_KEEP = 2  # remembered no-map encodes: a segment's two CRFs
 
 
-def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None) -> tuple[np.ndarray, int]:
-    """x264_code of uint8 luma frames (n, h, w) with neutral chroma.  Without a map the last CODED_KEEP results are
-    remembered by the frames' content: the segment guard (preanalysis.verify) codes the segment the teacher has
-    just coded, at the same CRFs and settings, and x264 on one thread gives the same stream again, so it re-uses
-    them instead of paying for two more encodes.  The decoded planes returned are read-only."""
+def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, encoder: str = "x264"
+               ) -> tuple[np.ndarray, int]:
+    """encode_decode of uint8 luma frames (n, h, w) with neutral chroma.  Without a map the last CODED_KEEP results
+    are remembered by the frames' content: the segment guard (preanalysis.verify) codes the segment the teacher
+    has just coded, at the same CRFs and settings, and the encoder on one thread gives the same stream again, so
+    it re-uses them instead of paying for two more encodes.  The decoded planes returned are read-only."""
     if qp is not None:
-        return x264_code(yuv_frames(lumas), crf, qp)
-    key = (hashlib.sha1(np.ascontiguousarray(lumas)).hexdigest(), lumas.shape, float(crf))
+        return encode_decode(yuv_frames(lumas), crf, qp, encoder=encoder)
+    key = (hashlib.sha1(np.ascontiguousarray(lumas)).hexdigest(), lumas.shape, float(crf), encoder)
     with _CODED_LOCK:
         hit = _CODED.get(key)
         if hit is not None:
             _CODED.move_to_end(key)
             return hit
-    decoded, bits = x264_code(yuv_frames(lumas), crf)
+    decoded, bits = encode_decode(yuv_frames(lumas), crf, encoder=encoder)
     decoded.setflags(write=False)
     with _CODED_LOCK:
         _CODED[key] = (decoded, bits)
