@@ -70,8 +70,7 @@ def guard_seconds(lumas: list[np.ndarray], metrics: tuple[str, ...] = ("vmaf", "
     """CPU seconds of the segment guard on the analysis frames (a +-2 checkerboard map: the cost is the encodes
     and the scores, whatever the offsets), scoring `metrics` (the guard's: both).  cold: forget the remembered
     no-map encodes first (the guard alone); else it re-uses those the teacher just made of the same frames."""
-    from preanalysis.learning import teacher_vmaf
-    from preanalysis.learning.teacher_vmaf import even_uint8
+    from preanalysis.learning.teacher_vmaf import even_uint8, forget_coded
     from preanalysis.qpmap import grid_shape
     from preanalysis.verify import analysis_maps, measure
 
@@ -79,7 +78,7 @@ def guard_seconds(lumas: list[np.ndarray], metrics: tuple[str, ...] = ("vmaf", "
     rows, cols = grid_shape(frames.shape[2], frames.shape[1])
     board = 2 * (np.indices((rows, cols)).sum(axis=0) % 2 * 2 - 1)
     if cold:
-        teacher_vmaf._CODED.clear()
+        forget_coded()
     c0 = time.process_time()
     measure(frames, analysis_maps(np.repeat(board[None], len(frames), axis=0), frames.shape[1:]), metrics=metrics)
     return time.process_time() - c0

@@ -113,11 +113,11 @@ def test_the_guard_reuses_the_teachers_encodes_without_the_map(carphone, monkeyp
                         or code(frames, crf, qp, **k))
     verdicts = []
     monkeypatch.setattr(P, "verify", lambda *a: verdicts.append((a, verify(*a))) or verdicts[-1][1])
-    T._CODED.clear()
+    T.forget_coded()
     list(P.analyze(carphone, config, 0, 8))
     assert sorted(calls) == [(27, False), (27, True), (32, False), (32, True)]
     (args, verdict), = verdicts
-    T._CODED.clear()
+    T.forget_coded()
     assert verify(*args).bd_rates == verdict.bd_rates
     assert len(calls) == 8
 

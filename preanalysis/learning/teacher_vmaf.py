@@ -315,6 +315,12 @@ _CODED_LOCK = threading.Lock()
 CODED_KEEP = 2  # remembered no-map encodes: a segment's two CRFs
 
 
+def forget_coded() -> None:
+    """Drop the remembered no-map encodes (code_lumas), e.g. to time the guard alone."""
+    with _CODED_LOCK:
+        _CODED.clear()
+
+
 def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, encoder: str = "x264"
                ) -> tuple[np.ndarray, int]:
     """encode_decode of uint8 luma frames (n, h, w) with neutral chroma.  Without a map the last CODED_KEEP results
