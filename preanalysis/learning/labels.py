@@ -95,14 +95,12 @@ def _gain(cur: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
     return float(a), float(b)
 
 
-def moves_unlike_camera(cur: np.ndarray, other: np.ndarray, flow: np.ndarray, scale: float,
-                        camera: np.ndarray | None = None) -> np.ndarray:
+def moves_unlike_camera(cur: np.ndarray, other: np.ndarray, flow: np.ndarray, scale: float) -> np.ndarray:
     """bool (h, w): pixels of `cur` that one neighbouring frame `other` shows moving unlike the camera.
     cur, other: label-resolution luma in [0, 1]; flow = teacher_flow(cur, other) at label resolution;
-    scale: full-resolution pixels per label pixel; camera: the camera's motion (h, w, 2) where the caller
-    has fitted it already (default: camera_model(flow, MOVING_PX / scale), as the labels do)."""
+    scale: full-resolution pixels per label pixel."""
     threshold = MOVING_PX / scale
-    camera = camera_model(flow, threshold) if camera is None else camera
+    camera = camera_model(flow, threshold)
     residual = flow - camera
     moving = _length(residual) > threshold
     by_camera = warp(other, camera) if camera.any() else other.astype(np.float32)  # a still camera: the same
