@@ -91,10 +91,11 @@ def qp_offsets(
 
 
 def sensitivity_offsets(log_weight: np.ndarray, gain: float) -> np.ndarray:
-    """Float offsets from a VMAF sensitivity map (log2 weight per block): -gain * (lw - its mean), the teacher's
-    mapping (learning.teacher_vmaf), added to the mask's offsets before the budget (allocate.sensitivity)."""
-    lw = np.asarray(log_weight, dtype=np.float64)
-    return -gain * (lw - lw.mean())
+    """Float offsets from a VMAF sensitivity map (log2 weight per block; (rows, cols) or (frames, rows, cols)):
+    -gain * (lw - each frame's mean), the teacher's mapping (learning.teacher_vmaf.offsets clips it), added to the
+    mask's offsets before the budget (allocate.sensitivity)."""
+    lw = np.asarray(log_weight)
+    return -gain * (lw - lw.mean(axis=(-2, -1), keepdims=True))
 
 
 def raw_offsets(block_salience: np.ndarray, settings: AllocateConfig) -> np.ndarray:

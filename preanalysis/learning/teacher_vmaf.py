@@ -227,7 +227,9 @@ def centred_log_weight(dv: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def offsets(log_weight: np.ndarray, gain: float, bound: float = 6.0) -> np.ndarray:
     """dQP = -gain (log2 w - frame mean), clipped to +-bound: more bits where VMAF is more sensitive."""
-    return np.clip(-gain * (log_weight - log_weight.mean(axis=(1, 2), keepdims=True)), -bound, bound)
+    from ..allocate import sensitivity_offsets
+
+    return np.clip(sensitivity_offsets(log_weight, gain), -bound, bound)
 
 
 def _file_key(path: Path, *parts) -> str:
