@@ -1,11 +1,11 @@
 """The segment guard (allocate.verify): a segment's QP offsets are checked by real encodes before they are used.
 
 x264 (or x265: allocate.verify_encoder, the encoder the map is for) codes the segment's analysis luma (neutral
-chroma) at two CRFs with and without the offsets, with the settings maps are used under (own AQ off, mbtree on, medium; the two without are the VMAF teacher's, remembered
-by teacher_vmaf.code_lumas, when it has just coded the segment), and VMAF and VMAF-NEG (vmaf-torch) score every
-EVERY-th frame.  The estimate is the worse of the two two-point BD-rates (the issue judges both metrics, and
-bounds each clip on VMAF); the segment keeps its map only where the estimate is below -margin
-(allocate.verify_margin, %), else it is coded without it.  Why: a map that earns bits on the mean can still cost
+chroma) at two CRFs with and without the offsets, with the settings maps are used under (own AQ off, mbtree on,
+medium; the two without are the VMAF teacher's, remembered by teacher_vmaf.code_lumas, when it has just coded the
+segment), and VMAF and VMAF-NEG (vmaf-torch) score every EVERY-th frame.  The estimate is the worse of the two
+two-point BD-rates (the issue judges both metrics, and bounds each clip on VMAF); the segment keeps its map only
+where the estimate is below -margin (allocate.verify_margin, %), else it is coded without it.  Why: a map that earns bits on the mean can still cost
 bits on one kind of footage (the segment teacher lost +1.03 % VMAF on an underwater clip, docs/models.md), and no
 rule fitted on other clips predicts which; the encoder itself, run on the segment, might.  Measured
 (docs/models.md): at margin 0 it dropped the one losing map of eight fresh blind clips (+8.47 % VMAF) and kept the
@@ -106,8 +106,7 @@ def verify(lumas: list[np.ndarray], offsets: np.ndarray, device: str = "auto", m
            encoder: str = "x264") -> Verdict:
     """The guard on one segment: analysis lumas (floats in [0, 1]) and its offsets on the encode's grid, coded by
     `encoder` (the one the map is for: x264 or x265); the map is kept where its estimated BD-rate is below
-    -margin (%).  A map with no offsets, or a segment of one frame,
-    is kept as it is (nothing to measure)."""
+    -margin (%).  A map with no offsets, or a segment of one frame, is kept as it is (nothing to measure)."""
     if not np.any(offsets) or len(lumas) < 2:
         return Verdict({}, True)
     from .learning.teacher_vmaf import even_uint8

@@ -8,7 +8,6 @@ import logging
 from ..config import Config, Roi, load_config, scalar_fields, with_overrides
 from ..errors import PreanalysisError
 
-
 SHORT_FLAGS = {"encode.prefilter": "--prefilter", "allocate.segment": "--segment",
                "allocate.frame_qp_range": "--frame-qp-range", "allocate.temporal_gain": "--temporal-gain"}  # config fields everyone types: a short option
 HELP = {"encode.prefilter": "pre-filter before the encoder: off, auto (MCTF following the measured source noise, off on "
