@@ -122,6 +122,9 @@ class AllocateConfig:
     verify: bool = False
     verify_margin: float = 0.0
     verify_encoder: str = "x264"  # the encoder the guard codes with: the one the map is for (x264 | x265)
+    # How many frames of a segment the guard codes: the middle verify_frames of it (its cost per segment is then
+    # bounded, whatever the segment's length), 0 = all of them.
+    verify_frames: int = 0
 
     def __post_init__(self):
         _check(0 <= self.strength <= 8, "allocate.strength must be within [0, 8]")
@@ -139,6 +142,8 @@ class AllocateConfig:
         _check(isinstance(self.verify, bool), "allocate.verify must be true or false")
         _check(self.verify_encoder in ("x264", "x265"), "allocate.verify_encoder must be x264 or x265 (the encoder "
                "the map is for; other encoders: leave x264)")
+        _check(self.verify_frames == 0 or self.verify_frames >= 2, "allocate.verify_frames must be 0 (the whole "
+               "segment) or >= 2 (the guard's encodes need two frames)")
         _check(self.verify_margin >= 0, "allocate.verify_margin must be >= 0 (percent of rate a segment's map must "
                "save in the guard's encodes to be kept; 0 = any saving)")
         _check(not self.verify or self.segment != "frame",

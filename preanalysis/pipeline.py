@@ -25,7 +25,7 @@ from .analysers import ANALYSERS, Analyser, AnalysisContext, map_owner
 from .config import AllocateConfig, Config
 from .errors import PreanalysisError
 from .salience import combine
-from .verify import verify
+from .verify import middle, verify
 
 
 @dataclass
@@ -303,9 +303,11 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
         if log_motion.std() >= a.temporal_min_spread:
             frame = frame_offsets(log_motion, starts, a.temporal_gain, a.temporal_unit)
     offsets = segment_offsets(raw, complexity, frame, a.frame_qp_range, a.min_offset, a.max_offset)
-    if a.verify and not verify([fa.luma for fa in segment], offsets, config.analysis.device, a.verify_margin,
-                               a.verify_encoder).keep:
-        offsets = np.zeros_like(offsets)
+    if a.verify:
+        part = middle(len(segment), a.verify_frames)
+        if not verify([fa.luma for fa in segment[part]], offsets[part], config.analysis.device, a.verify_margin,
+                      a.verify_encoder).keep:
+            offsets = np.zeros_like(offsets)
     for fa, o in zip(segment, offsets):
         fa.qp = QpMap(o, width, height)
     return segment

@@ -102,6 +102,15 @@ def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", metrics:
     return {m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in metrics}
 
 
+def middle(length: int, frames: int) -> slice:
+    """The frames of a segment of `length` the guard codes: the middle `frames` of them (all when 0 or more than
+    there are).  Why the middle: away from the cuts, where a window of a scene looks most like the rest of it."""
+    if not frames or frames >= length:
+        return slice(0, length)
+    start = (length - frames) // 2
+    return slice(start, start + frames)
+
+
 def verify(lumas: list[np.ndarray], offsets: np.ndarray, device: str = "auto", margin: float = 0.0,
            encoder: str = "x264") -> Verdict:
     """The guard on one segment: analysis lumas (floats in [0, 1]) and its offsets on the encode's grid, coded by

@@ -149,6 +149,29 @@ def test_the_pipeline_codes_a_segment_without_the_map_the_guard_rejects(carphone
     assert all(np.array_equal(g, e) for g, e in zip(guarded, expected))
 
 
+def test_the_guard_codes_the_middle_of_a_segment_when_told_how_many_frames(carphone, monkeypatch):
+    """allocate.verify_frames: the guard sees the middle N frames of the segment (lumas and their offsets), and
+    its verdict still decides for the whole segment."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config, with_overrides
+    from preanalysis.verify import middle
+
+    assert middle(10, 0) == slice(0, 10) and middle(10, 12) == slice(0, 10)
+    assert middle(10, 4) == slice(3, 7) and middle(11, 4) == slice(3, 7)
+    config = with_overrides(load_config("vmaf-teacher"), {"allocate.verify_frames": 4, "analysis.device": "cpu",
+                                                         "allocate.verify_margin": 100.0})
+    seen = []
+    monkeypatch.setattr(P, "verify", lambda lumas, offsets, *a: seen.append((lumas, offsets)) or verify(
+        lumas, offsets, *a))
+    frames = list(P.analyze(carphone, config, 0, 10))
+    (lumas, offsets), = seen
+    assert len(lumas) == len(offsets) == 4
+    assert all(np.array_equal(y, f.luma) for y, f in zip(lumas, frames[3:7]))
+    assert not any(np.any(f.qp.offsets) for f in frames)  # no map saves 100 %: switched off for all ten
+    with pytest.raises(PreanalysisError, match="allocate.verify_frames must be 0"):
+        with_overrides(config, {"allocate.verify_frames": 1})
+
+
 def test_the_guard_needs_a_segment_budget():
     from preanalysis.config import load_config, with_overrides
 
