@@ -121,10 +121,17 @@ class AllocateConfig:
     # blind clips); a margin fitted as its worst optimism on fit clips (17.9) dropped every map (docs/models.md).
     verify: bool = False
     verify_margin: float = 0.0
-    verify_encoder: str = "x264"  # the encoder the guard codes with: the one the map is for (x264 | x265)
+    # The encoder the guard codes with, the one the map is for: x264 | x265 | auto (the encoder of the encode the
+    # maps are made for, by for_encoder(); x264 where the maps are written without one: analyze, other encoders).
+    verify_encoder: str = "auto"
     # How many frames of a segment the guard codes: the middle verify_frames of it (its cost per segment is then
     # bounded, whatever the segment's length), 0 = all of them.
     verify_frames: int = 0
+
+    @property
+    def guard_encoder(self) -> str:
+        """The encoder the guard codes with: verify_encoder, x264 for an unresolved auto."""
+        return "x264" if self.verify_encoder == "auto" else self.verify_encoder
 
     def __post_init__(self):
         _check(0 <= self.strength <= 8, "allocate.strength must be within [0, 8]")
@@ -140,8 +147,8 @@ class AllocateConfig:
         _check(isinstance(self.sensitivity, str), "allocate.sensitivity must be a map name, or \"\" for none")
         _check(0 <= self.sensitivity_gain <= 8, "allocate.sensitivity_gain must be within [0, 8]")
         _check(isinstance(self.verify, bool), "allocate.verify must be true or false")
-        _check(self.verify_encoder in ("x264", "x265"), "allocate.verify_encoder must be x264 or x265 (the encoder "
-               "the map is for; other encoders: leave x264)")
+        _check(self.verify_encoder in ("auto", "x264", "x265"), "allocate.verify_encoder must be auto, x264 or x265 "
+               "(the encoder the map is for; other encoders: auto)")
         _check(self.verify_frames == 0 or self.verify_frames >= 2, "allocate.verify_frames must be 0 (the whole "
                "segment) or >= 2 (the guard's encodes need two frames)")
         _check(self.verify_margin >= 0, "allocate.verify_margin must be >= 0 (percent of rate a segment's map must "
@@ -289,6 +296,15 @@ def scalar_fields(cls=Config, prefix: str = ""):
             yield from scalar_fields(hint, f"{prefix}{f.name}.")
         elif hint in (int, float, str, bool):
             yield f"{prefix}{f.name}", hint, f.default
+
+
+def for_encoder(config: Config, encoder: str) -> Config:
+    """The config whose maps are made for `encoder`: an `auto` guard encoder (allocate.verify_encoder) becomes
+    x265 for x265; for any other encoder it stays auto, which codes with x264 (so the config, and the maps file
+    that embeds it, stay those of `preanalysis analyze`)."""
+    if config.allocate.verify_encoder != "auto" or encoder != "x265":
+        return config
+    return with_overrides(config, {"allocate.verify_encoder": encoder})
 
 
 def with_overrides(config: Config, overrides: dict[str, object]) -> Config:

@@ -23,7 +23,7 @@ from pathlib import Path
 from encoder_adapters import EncodeResult, EncodeSettings, encode_frames
 
 from . import video
-from .config import Config, load_config
+from .config import Config, for_encoder, load_config
 from .errors import PreanalysisError
 from .io import check_output_path
 from .maps import load_maps
@@ -73,7 +73,7 @@ class Preanalysis:
             source = filtered(lambda: video.decode(input, start, stop), prefilter)
             qp_for_frame = load_maps(maps).check_video(info, whole).qp_for_frame
         else:
-            step = AnalysedFrames(input, info, self.config, start, stop)
+            step = AnalysedFrames(input, info, for_encoder(self.config, settings.encoder), start, stop)
             source, qp_for_frame = filtered(step.frames, prefilter), step.qp_for_frame
         return encode_frames(source, info, output, settings, qp_for_frame, progress=progress)
 

@@ -3,6 +3,8 @@ at analysis resolution, and switched off where they do not save rate by more tha
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pytest
 import torch
@@ -182,8 +184,6 @@ def test_the_guard_needs_a_segment_budget():
 
 
 def test_the_margin_is_a_non_negative_percentage_and_the_encoder_one_the_guard_codes_with():
-    import argparse
-
     from preanalysis.cli.options import add_config_options, config_from_args
     from preanalysis.config import load_config, with_overrides
 
@@ -196,18 +196,44 @@ def test_the_margin_is_a_non_negative_percentage_and_the_encoder_one_the_guard_c
     args = parser.parse_args(["--config", "vmaf-teacher", "--allocate-verify", "--allocate-verify-margin", "1.25"])
     config = config_from_args(args)
     assert config.allocate.verify and config.allocate.verify_margin == 1.25
-    with pytest.raises(PreanalysisError, match="allocate.verify_encoder must be x264 or x265"):
+    with pytest.raises(PreanalysisError, match="allocate.verify_encoder must be auto, x264 or x265"):
         with_overrides(load_config("vmaf-teacher"), {"allocate.verify_encoder": "svtav1"})
     args = parser.parse_args(["--config", "vmaf-teacher", "--allocate-verify-encoder", "x265"])
     assert config_from_args(args).allocate.verify_encoder == "x265"
 
 
+def test_an_auto_guard_codes_with_the_encoder_the_maps_are_made_for(tmp_path):
+    """allocate.verify_encoder auto: x265 for maps made for x265 (encode, eval, tune, qpfile --format x265*, a farm
+    job that encodes with x265), x264 otherwise, where the config stays as it is (maps files keep their text)."""
+    from preanalysis.cli.options import add_config_options, config_from_args
+    from preanalysis.config import for_encoder, from_dict, load_config, with_overrides
+    from preanalysis.farm.job import Job
+
+    config = load_config("vmaf-teacher")
+    assert config.allocate.verify_encoder == "auto" and config.allocate.guard_encoder == "x264"
+    assert for_encoder(config, "x265").allocate.guard_encoder == "x265"
+    assert for_encoder(config, "x264") is config and for_encoder(config, "svtav1") is config
+    explicit = with_overrides(config, {"allocate.verify_encoder": "x264"})
+    assert for_encoder(explicit, "x265").allocate.guard_encoder == "x264"  # what the user said stands
+    parser = argparse.ArgumentParser()
+    add_config_options(parser)
+    args = parser.parse_args(["--config", "vmaf-teacher"])
+    assert config_from_args(args, "x265").allocate.guard_encoder == "x265"
+    assert config_from_args(args).allocate.verify_encoder == "auto"
+    job = {"inputs": ["a.mp4"], "output_dir": str(tmp_path), "config": "vmaf-teacher", "produce": ["encode"],
+           "encode": {"encoder": "x265", "crf": 30}}
+    assert from_dict(Job, job).analysis_config().allocate.guard_encoder == "x265"
+    assert from_dict(Job, job | {"produce": ["maps"]}).analysis_config().allocate.verify_encoder == "auto"
+
+
 def test_a_guard_coding_with_another_encoder_than_the_encode_is_named(caplog):
     from preanalysis.cli.options import warn_guard_encoder
-    from preanalysis.config import load_config, with_overrides
+    from preanalysis.config import for_encoder, load_config, with_overrides
 
-    config = load_config("vmaf-teacher")  # guard on, coding with x264
+    config = with_overrides(load_config("vmaf-teacher"), {"allocate.verify_encoder": "x264"})  # said by the user
     with caplog.at_level("WARNING", logger="preanalysis"):
+        warn_guard_encoder(for_encoder(load_config("vmaf-teacher"), "x265"), "x265")
+        warn_guard_encoder(load_config("vmaf-teacher"), "x264")
         warn_guard_encoder(config, "x264")
         warn_guard_encoder(with_overrides(config, {"allocate.verify": False}), "x265")
         assert not caplog.records

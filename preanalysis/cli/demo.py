@@ -44,7 +44,7 @@ def run(args) -> int:
 
     if args.config is None:
         args.config = "salience"  # the demo shows where the mask moves bits: the preset tuned to protect regions
-    config: Config = config_from_args(args)
+    config: Config = config_from_args(args, "x264")
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     clip = Path(args.input) if args.input else demo_clip(out)

@@ -54,7 +54,7 @@ def parse_params(items: list[str]) -> dict[str, str]:
 def run(args) -> int:
     from ..facade import Preanalysis
 
-    config = config_from_args(args)
+    config = config_from_args(args, args.encoder)
     warn_guard_encoder(config, args.encoder)
     preanalysis = Preanalysis(config)
     settings = preanalysis.settings(args.encoder, args.crf, args.bitrate, args.preset, parse_params(args.param))

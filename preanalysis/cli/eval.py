@@ -104,7 +104,7 @@ def run(args) -> int:
     from eval.report import summarise, write_report
     from eval.sweep import Cache, SweepSettings, clip_names, judged_coverage, parse_params, sweep
 
-    config = config_from_args(args)
+    config = config_from_args(args, args.encoder)
     warn_guard_encoder(config, args.encoder)
     defaults = eval_defaults(args.encoder)
     args.crf = args.crf or list(defaults.crfs)

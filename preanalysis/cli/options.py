@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..config import Config, Roi, load_config, scalar_fields, with_overrides
+from ..config import Config, Roi, for_encoder, load_config, scalar_fields, with_overrides
 from ..errors import PreanalysisError
 
 SHORT_FLAGS = {"encode.prefilter": "--prefilter", "allocate.segment": "--segment",
@@ -41,7 +41,9 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
                        help="region of interest in source pixels, optional frame range; repeatable")
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
+def config_from_args(args: argparse.Namespace, encoder: str | None = None) -> Config:
+    """The config of --config and the single values on top; for maps made for `encoder` when one is named (an
+    `auto` guard encoder becomes it: config.for_encoder)."""
     config = load_config(args.config)
     overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg:") and v is not None}
     config = with_overrides(config, overrides) if overrides else config
@@ -65,13 +67,14 @@ def config_from_args(args: argparse.Namespace) -> Config:
             )
         except ValueError:
             raise PreanalysisError(f"--roi {item!r} must be X,Y,W,H,WEIGHT or X,Y,W,H,WEIGHT,START,END") from None
-    return with_overrides(config, {})  # re-validate everything together
+    config = with_overrides(config, {})  # re-validate everything together
+    return for_encoder(config, encoder) if encoder else config
 
 
 def warn_guard_encoder(config: Config, encoder: str) -> None:
     """The segment guard judges a map with the encoder it codes with: say so when that is not the one encoding."""
     a = config.allocate
-    if a.verify and encoder in ("x264", "x265") and a.verify_encoder != encoder:
+    if a.verify and encoder in ("x264", "x265") and a.guard_encoder != encoder:
         logging.getLogger("preanalysis").warning(
             "the segment guard judges the map with %s but this encodes with %s: add --allocate-verify-encoder %s",
-            a.verify_encoder, encoder, encoder)
+            a.guard_encoder, encoder, encoder)

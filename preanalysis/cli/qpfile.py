@@ -64,7 +64,7 @@ def load_qp_maps(args) -> tuple[list, list[int]]:
     from ..pipeline import analyze
 
     qps, cuts = [], []
-    for fa in analyze(args.input, config_from_args(args), progress=True):
+    for fa in analyze(args.input, config_from_args(args, args.format.split("-")[0]), progress=True):
         qps.append(fa.qp)
         if fa.scene_start:
             cuts.append(fa.index)

@@ -84,7 +84,7 @@ def run(args) -> int:
     from eval.sweep import Cache, Prober, SweepSettings, Variant, clip_names, parse_params
     from eval.tune import load_title, tune
 
-    start = config_from_args(args)
+    start = config_from_args(args, args.encoder)
     defaults = eval_defaults(args.encoder)
     args.crf = args.crf or list(defaults.crfs)
     args.baseline = args.baseline or defaults.anchor

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from ..config import Config, from_dict, load_config, read_yaml
+from ..config import Config, for_encoder, from_dict, load_config, read_yaml
 from ..errors import PreanalysisError
 
 PRODUCTS = ("maps", "qpfile", "encode")  # maps are always made: the other products are built from them
@@ -70,7 +70,9 @@ class Job:
             stems[stem] = path
 
     def analysis_config(self) -> Config:
-        return load_config(self.config)
+        """The analysis config, for the job's encoder when it encodes (an `auto` guard encoder becomes it)."""
+        config = load_config(self.config)
+        return for_encoder(config, self.encode.encoder) if "encode" in self.produce else config
 
     def output(self, input_path: str, product: str = "maps") -> Path:
         suffix = {"maps": ".npz", "qpfile": ".qpfile.txt", "encode": f".{self.encode.container}"}[product]
