@@ -230,6 +230,39 @@ def _guard_both(guard: pairing.AlignmentGuard, ref: _SideWriter, enc: _SideWrite
         guard.finish()
 
 
+def write_luma_y4m(path: Path, lumas: np.ndarray) -> None:
+    """uint8 luma frames (n, h, w), h and w even, as a 4:2:0 y4m with neutral chroma (VMAF reads only luma)."""
+    _, h, w = lumas.shape
+    chroma = np.full(2 * (h // 2) * (w // 2), 128, np.uint8).tobytes()
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{w} H{h} F25:1 Ip A1:1 C420jpeg\n".encode())
+        out.writelines(b"FRAME\n" + np.ascontiguousarray(y).tobytes() + chroma for y in lumas)
+
+
+def luma_vmaf(reference: np.ndarray, distorted: np.ndarray, every: int = 1, threads: int = 2,
+              ffmpeg: str | None = None) -> dict[str, float]:
+    """Mean VMAF and VMAF-NEG of every `every`-th frame of two uint8 luma sequences (n, h, w) in memory, from one
+    libvmaf run (its n_subsample: the motion feature still sees every frame).  Why here: the segment guard scores
+    its encodes with the same libvmaf and models as `eval`, at a fraction of vmaf-torch's CPU time."""
+    if reference.shape != distorted.shape or min(reference.shape[1:]) <= LIBVMAF_MIN_SIDE:
+        raise PreanalysisError(f"libvmaf needs two sequences of equal shape, sides over {LIBVMAF_MIN_SIDE} px: "
+                               f"got {reference.shape} and {distorted.shape}")
+    with tempfile.TemporaryDirectory(prefix="preanalysis-vmaf-") as tmp:
+        ref, dist, log = Path(tmp, "ref.y4m"), Path(tmp, "dist.y4m"), Path(tmp, "log.json")
+        write_luma_y4m(ref, reference)
+        write_luma_y4m(dist, distorted)
+        models = "|".join(f"path={p}\\:name={n}" for n, p in MODELS.items())
+        options = f"model={models}:n_threads={threads}:n_subsample={every}:log_fmt=json:log_path={log}"
+        run = subprocess.run([ffmpeg_path(ffmpeg), "-v", "error", "-nostdin", "-i", str(dist), "-i", str(ref),
+                              "-lavfi", f"[0:v][1:v]libvmaf='{options}'", "-f", "null", "-"],
+                             capture_output=True, text=True, check=False)
+        if run.returncode or not log.is_file():
+            raise PreanalysisError(f"libvmaf failed ({run.stderr.strip()[-200:]}): use an ffmpeg built with libvmaf "
+                                   "(PREANALYSIS_FFMPEG)")
+        pooled = json.loads(log.read_text())["pooled_metrics"]
+    return {m: float(pooled[m]["mean"]) for m in MODELS}
+
+
 def measure(
     reference: str | Path,
     encoded: str | Path,

@@ -127,6 +127,9 @@ class AllocateConfig:
     # How many frames of a segment the guard codes: the middle verify_frames of it (its cost per segment is then
     # bounded, whatever the segment's length), 0 = all of them.
     verify_frames: int = 0
+    # What scores the guard's encodes: libvmaf (imageio-ffmpeg's ffmpeg, as eval; about 14x faster on the CPU) or
+    # vmaf-torch (on analysis.device: CUDA when present; the vmaf-teacher preset's figures were measured with it).
+    verify_scorer: str = "libvmaf"
 
     @property
     def guard_encoder(self) -> str:
@@ -149,6 +152,7 @@ class AllocateConfig:
         _check(isinstance(self.verify, bool), "allocate.verify must be true or false")
         _check(self.verify_encoder in ("auto", "x264", "x265"), "allocate.verify_encoder must be auto, x264 or x265 "
                "(the encoder the map is for; other encoders: auto)")
+        _check(self.verify_scorer in ("libvmaf", "vmaf-torch"), "allocate.verify_scorer must be libvmaf or vmaf-torch")
         _check(self.verify_frames == 0 or self.verify_frames >= 2, "allocate.verify_frames must be 0 (the whole "
                "segment) or >= 2 (the guard's encodes need two frames)")
         _check(self.verify_margin >= 0, "allocate.verify_margin must be >= 0 (percent of rate a segment's map must "

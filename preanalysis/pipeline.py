@@ -306,7 +306,7 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
     if a.verify:
         part = middle(len(segment), a.verify_frames)
         if not verify([fa.luma for fa in segment[part]], offsets[part], config.analysis.device, a.verify_margin,
-                      a.guard_encoder).keep:
+                      a.guard_encoder, a.verify_scorer).keep:
             offsets = np.zeros_like(offsets)
     for fa, o in zip(segment, offsets):
         fa.qp = QpMap(o, width, height)

@@ -3,7 +3,8 @@
 x264 (or x265: allocate.verify_encoder, the encoder the map is for) codes the segment's analysis luma (neutral
 chroma) at two CRFs with and without the offsets, with the settings maps are used under (own AQ off, mbtree on,
 medium; the two without are the VMAF teacher's, remembered by teacher_vmaf.code_lumas, when it has just coded the
-segment), and VMAF and VMAF-NEG (vmaf-torch) score every EVERY-th frame.  The estimate is the worse of the two
+segment), and VMAF and VMAF-NEG score every EVERY-th frame (allocate.verify_scorer: libvmaf, eval's own, in one
+ffmpeg run; or vmaf-torch on the analysis device, about 14x libvmaf's time on the CPU).  The estimate is the worse of the two
 two-point BD-rates (the issue judges both metrics, and bounds each clip on VMAF); the segment keeps its map only
 where the estimate is below -margin (allocate.verify_margin, %), else it is coded without it.  Why: a map that earns bits on the mean can still cost
 bits on one kind of footage (the segment teacher lost +1.03 % VMAF on an underwater clip, docs/models.md), and no
@@ -81,25 +82,39 @@ def _scorer(device: str, metric: str):
     return VmafGradient(neg=metric == "neg", device=pick_device(device))
 
 
-def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", metrics: tuple[str, ...] = METRICS,
-            encoder: str = "x264") -> dict[str, float]:
-    """The map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w even, coded
-    by `encoder` (x264 or x265)."""
-    from .learning.teacher_vmaf import code_lumas, vmaf_motion2
+def mean_scores(lumas: np.ndarray, decoded: np.ndarray, scorer: str = "libvmaf", device: str = "auto"
+                ) -> dict[str, float]:
+    """Mean VMAF and VMAF-NEG (METRICS) of every EVERY-th decoded frame: by libvmaf (one ffmpeg run for both
+    models, the motion feature from every frame; the CPU's choice) or vmaf-torch (on the analysis device)."""
+    if scorer == "libvmaf":
+        from eval.metrics import luma_vmaf
+
+        means = luma_vmaf(lumas, decoded, EVERY)
+        return {"vmaf": means["vmaf"], "neg": means["vmaf_neg"]}
+    from .learning.teacher_vmaf import vmaf_motion2
 
     pick = np.arange(0, len(lumas), EVERY)
     motion = vmaf_motion2(lumas)[pick]
+    return {m: float(_scorer(device, m).scores(lumas[pick], decoded[pick], motion).mean()) for m in METRICS}
+
+
+def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", encoder: str = "x264",
+            scorer: str = "libvmaf") -> dict[str, float]:
+    """The map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w even, coded
+    by `encoder` (x264 or x265) and scored by `scorer` (libvmaf or vmaf-torch)."""
+    from .learning.teacher_vmaf import code_lumas
+
     curves = []
     for qp in (None, maps):
-        rates, scores = [], {m: [] for m in metrics}
+        rates, scores = [], {m: [] for m in METRICS}
         for crf in CRFS:
             decoded, bits = code_lumas(lumas, crf, qp, encoder)  # without the map: the teacher's, when it ran
             rates.append(bits)
-            for m in metrics:
-                scores[m].append(float(_scorer(device, m).scores(lumas[pick], decoded[pick], motion).mean()))
+            for m, score in mean_scores(lumas, decoded, scorer, device).items():
+                scores[m].append(score)
         curves.append((tuple(rates), {m: tuple(v) for m, v in scores.items()}))
     (rate0, score0), (rate1, score1) = curves
-    return {m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in metrics}
+    return {m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in METRICS}
 
 
 def middle(length: int, frames: int) -> slice:
@@ -112,7 +127,7 @@ def middle(length: int, frames: int) -> slice:
 
 
 def verify(lumas: list[np.ndarray], offsets: np.ndarray, device: str = "auto", margin: float = 0.0,
-           encoder: str = "x264") -> Verdict:
+           encoder: str = "x264", scorer: str = "libvmaf") -> Verdict:
     """The guard on one segment: analysis lumas (floats in [0, 1]) and its offsets on the encode's grid, coded by
     `encoder` (the one the map is for: x264 or x265); the map is kept where its estimated BD-rate is below
     -margin (%).  A map with no offsets, or a segment of one frame, is kept as it is (nothing to measure)."""
@@ -121,9 +136,15 @@ def verify(lumas: list[np.ndarray], offsets: np.ndarray, device: str = "auto", m
     from .learning.teacher_vmaf import even_uint8
 
     frames = np.stack([even_uint8(y) for y in lumas])
-    bds = measure(frames, analysis_maps(offsets, frames.shape[1:]), device, encoder=encoder)
+    from eval.metrics import LIBVMAF_MIN_SIDE
+
+    if scorer == "libvmaf" and min(frames.shape[1:]) <= LIBVMAF_MIN_SIDE:
+        log.info("segment of %d frames: analysis frames of %dx%d are too small for libvmaf: coded without the map",
+                 len(lumas), frames.shape[2], frames.shape[1])
+        return Verdict({}, False)
+    bds = measure(frames, analysis_maps(offsets, frames.shape[1:]), device, encoder, scorer)
     verdict = Verdict(bds, bool(max(bds.values()) < -margin))
     log.info("segment of %d frames: the map's BD-rate %+.2f %% VMAF / %+.2f %% VMAF-NEG at analysis resolution "
-             "with %s (margin %.2f): %s", len(lumas), bds["vmaf"], bds["neg"], encoder, margin,
+             "with %s, scored by %s (margin %.2f): %s", len(lumas), bds["vmaf"], bds["neg"], encoder, scorer, margin,
              "kept" if verdict.keep else "switched off")
     return verdict

@@ -51,18 +51,48 @@ def test_the_map_reaches_x264_in_the_guards_encodes(carphone):
     assert np.mean((finer.astype(float) - lumas) ** 2) < 0.8 * np.mean((plain.astype(float) - lumas) ** 2)
 
 
-@pytest.mark.parametrize("encoder, waste", [("x264", 10), ("x265", 3)])
-def test_the_guard_switches_off_a_map_that_costs_bits(carphone, encoder, waste):
+@pytest.mark.parametrize("encoder, waste, scorer", [("x264", 10, "libvmaf"), ("x265", 3, "libvmaf"),
+                                                   ("x264", 10, "vmaf-torch")])
+def test_the_guard_switches_off_a_map_that_costs_bits(carphone, encoder, waste, scorer):
     """A random +-6 map wastes bits (the encoder's rate is convex in QP) and the encodes say so, with either
-    encoder the map may be for (at this tiny size x265 measures +7 %, x264 +43 %)."""
+    encoder the map may be for (at this tiny size x265 measures +7 %, x264 +43 %) and either scorer."""
     torch.set_num_threads(1)
     lumas = _carphone_lumas(carphone)
     rng = np.random.default_rng(0)
     offsets = rng.choice([-6, 6], size=(len(lumas), 9, 11)).astype(np.int8)
-    bds = measure(lumas, analysis_maps(offsets, (144, 176)), "cpu", encoder=encoder)
+    bds = measure(lumas, analysis_maps(offsets, (144, 176)), "cpu", encoder, scorer)
     assert all(bd > waste for bd in bds.values())
-    verdict = verify(list(lumas / 255.0), offsets, "cpu", encoder=encoder)
+    verdict = verify(list(lumas / 255.0), offsets, "cpu", encoder=encoder, scorer=scorer)
     assert verdict.bd_rates == bds and not verdict.keep
+
+
+def test_libvmaf_and_vmaf_torch_score_the_guards_encodes_alike(carphone):
+    """The two scorers of allocate.verify_scorer on the same encodes: libvmaf (every 4th frame scored, motion from
+    all of them) and vmaf-torch agree within 0.1 (0.02 measured), and both rank a finer encode above a coarser one."""
+    from preanalysis.learning import teacher_vmaf as T
+    from preanalysis.verify import mean_scores
+
+    torch.set_num_threads(1)
+    lumas = _carphone_lumas(carphone)
+    scores = {}
+    for crf in (24, 36):
+        decoded, _ = T.encode_decode(T.yuv_frames(lumas), crf)
+        scores[crf] = {s: mean_scores(lumas, decoded, s, "cpu") for s in ("libvmaf", "vmaf-torch")}
+        for m in ("vmaf", "neg"):
+            assert abs(scores[crf]["libvmaf"][m] - scores[crf]["vmaf-torch"][m]) < 0.1, (crf, m, scores[crf])
+    assert all(scores[24][s][m] > scores[36][s][m] + 5 for s in ("libvmaf", "vmaf-torch") for m in ("vmaf", "neg"))
+
+
+def test_frames_too_small_for_libvmaf_are_coded_without_the_map(monkeypatch):
+    from preanalysis.learning import teacher_vmaf as T
+
+    monkeypatch.setattr(T, "encode_decode", lambda *a, **k: pytest.fail("nothing to measure"))
+    offsets = np.ones((4, 1, 1), np.int8)
+    assert not verify([np.zeros((16, 32))] * 4, offsets).keep
+    with pytest.raises(PreanalysisError, match="allocate.verify_scorer must be libvmaf or vmaf-torch"):
+        from preanalysis.config import load_config, with_overrides
+
+        with_overrides(load_config("default"), {"allocate.verify_scorer": "torch"})
 
 
 def test_x265_codes_the_guards_map_and_the_same_stream_twice(carphone):
