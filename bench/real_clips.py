@@ -118,6 +118,15 @@ CLIPS = [
     Cut("kivy_60.y4m", "kivy_city_night.mpg", 60, 60, "y4m", scale="640:360"),
     Cut("diver_180.y4m", "pdev_diver.mov", 180, 60, "y4m"),
     Cut("pexels_180.y4m", "pyfeat_face_pexels.mp4", 180, 60, "y4m"),
+    # eight fresh blind cuts for the segment guard in the default preset (docs/splits.md, 00:00 and 00:21)
+    Cut("market_1000.y4m", "market_street_1906.mp4", 1000, 60, "y4m"),
+    Cut("market_1650.y4m", "market_street_1906.mp4", 1650, 60, "y4m"),
+    Cut("cytadela_1000.y4m", "cytadela_intro.webm", 1000, 60, "y4m"),
+    Cut("cytadela_3600.y4m", "cytadela_intro.webm", 3600, 60, "y4m"),
+    Cut("cytadela_5200.y4m", "cytadela_intro.webm", 5200, 60, "y4m"),
+    Cut("fillets_1000.y4m", "fillets_intro.mpg", 1000, 60, "y4m"),
+    Cut("fillets_1550.y4m", "fillets_intro.mpg", 1550, 60, "y4m"),
+    Cut("fillets_2050.y4m", "fillets_intro.mpg", 2050, 60, "y4m"),
 ]
 
 
