@@ -113,13 +113,14 @@ class AllocateConfig:
     # them, to the blocks VMAF notices.  "" = off.  On by default (the student, gain 1.5: docs/splits.md, 21:45).
     sensitivity: str = "sensitivity"
     sensitivity_gain: float = 1.5
-    # The segment guard (preanalysis.verify): x264 codes each closed segment at analysis resolution with and
-    # without its offsets, and a map whose estimated BD-rate (the worse of VMAF and VMAF-NEG over two CRFs) is
-    # not below -verify_margin (%) is switched off for the segment.  Costs four x264 encodes of the segment (the
-    # two without the map are the VMAF teacher's when it ran) and VMAF + VMAF-NEG of every 4th frame (2.9x the
-    # teacher itself).  On in the vmaf-teacher preset at margin 0 (it dropped the one losing map of eight fresh
-    # blind clips); a margin fitted as its worst optimism on fit clips (17.9) dropped every map (docs/models.md).
-    verify: bool = False
+    # The segment guard (preanalysis.verify): the encoder codes each closed segment at analysis resolution with
+    # and without its offsets, and a map whose estimated BD-rate (the worse of VMAF and VMAF-NEG over two CRFs) is
+    # not below -verify_margin (%) is switched off for the segment.  Costs four encodes of the segment (the two
+    # without the map are the VMAF teacher's when it ran) and VMAF + VMAF-NEG of every 4th frame.  On by default
+    # at margin 0, scored by libvmaf (docs/splits.md 00:21: 1.37x the default's analysis time; it dropped the
+    # student's losing maps on the fit clips); on in the vmaf-teacher preset, scored by vmaf-torch.  A margin
+    # fitted as its worst optimism on fit clips (17.9) dropped every map (docs/models.md).
+    verify: bool = True
     verify_margin: float = 0.0
     # The encoder the guard codes with, the one the map is for: x264 | x265 | auto (the encoder of the encode the
     # maps are made for, by for_encoder(); x264 where the maps are written without one: analyze, other encoders).
