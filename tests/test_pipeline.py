@@ -80,7 +80,8 @@ def test_analysis_from_a_cut_equals_the_full_run(bikes):
 
 
 def test_presets_load_and_the_salience_one_steers_bits(bikes):
-    """default.yaml is Config() (for VMAF per bit: the mask nearly off, the VMAF sensitivity student on); the
+    """default.yaml is Config() (for VMAF per bit: the mask nearly off, the VMAF sensitivity student on, the
+    segment guard keeping or dropping each segment's map whole); the
     salience preset spreads offsets over its range, most bits to where the content evidence (or the centre prior)
     is."""
     from preanalysis.config import load_config
@@ -97,8 +98,11 @@ def test_presets_load_and_the_salience_one_steers_bits(bikes):
     quiet = np.stack([fa.qp.offsets for fa in analyze(bikes, with_overrides(Config(), {"allocate.sensitivity": ""}),
                                                       stop=20)])
     assert np.abs(quiet).max() <= 1
-    student = np.stack([fa.qp.offsets for fa in analyze(bikes, Config(), stop=20)])
+    unguarded = with_overrides(Config(), {"allocate.verify": False})
+    student = np.stack([fa.qp.offsets for fa in analyze(bikes, unguarded, stop=20)])
     assert np.abs(student).max() >= 3 and (student < 0).mean() > 0.1
+    guarded = np.stack([fa.qp.offsets for fa in analyze(bikes, Config(), stop=20)])  # the segment guard decides
+    assert np.array_equal(guarded, student) or not np.any(guarded)
     with pytest.raises(PreanalysisError, match="name a preset \\(default, salience, sensitivity, vmaf-teacher\\)"):
         load_config("fancy")
 
