@@ -108,7 +108,7 @@ def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", encoder:
     for qp in (None, maps):
         rates, scores = [], {m: [] for m in METRICS}
         for crf in CRFS:
-            decoded, bits = code_lumas(lumas, crf, qp, encoder)  # without the map: the teacher's, when it ran
+            decoded, bits = code_lumas(lumas, crf, qp, encoder, keep=False)  # no map: the teacher's, if it ran
             rates.append(bits)
             for m, score in mean_scores(lumas, decoded, scorer, device).items():
                 scores[m].append(score)

@@ -132,7 +132,8 @@ def test_the_margin_drops_a_map_whose_measured_gain_is_smaller(carphone):
 
 def test_the_guard_reuses_the_teachers_encodes_without_the_map(carphone, monkeypatch):
     """The teacher has just coded the segment at the guard's CRFs with the same settings, so the guard codes only
-    the two encodes with the map; its estimate is the one fresh encodes give."""
+    the two encodes with the map; its estimate is the one fresh encodes give; it takes the teacher's encodes, so
+    none stays in memory after it (a long-lived worker holds no decoded segments)."""
     import preanalysis.pipeline as P
     from preanalysis.config import load_config
     from preanalysis.learning import teacher_vmaf as T
@@ -149,9 +150,10 @@ def test_the_guard_reuses_the_teachers_encodes_without_the_map(carphone, monkeyp
     list(P.analyze(carphone, config, 0, 8))
     assert sorted(calls) == [(27, False), (27, True), (32, False), (32, True)]
     (args, verdict), = verdicts
-    T.forget_coded()
-    assert verify(*args).bd_rates == verdict.bd_rates
+    assert verify(*args).bd_rates == verdict.bd_rates  # the guard took the teacher's encodes: nothing left
     assert len(calls) == 8
+    assert verify(*args).bd_rates == verdict.bd_rates  # and remembered none of its own
+    assert len(calls) == 12
 
 
 def test_a_map_without_offsets_is_kept_without_encoding(monkeypatch):

@@ -323,26 +323,30 @@ def forget_coded() -> None:
         _CODED.clear()
 
 
-def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, encoder: str = "x264"
-               ) -> tuple[np.ndarray, int]:
+def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, encoder: str = "x264",
+               keep: bool = True) -> tuple[np.ndarray, int]:
     """encode_decode of uint8 luma frames (n, h, w) with neutral chroma.  Without a map the last CODED_KEEP results
     are remembered by the frames' content: the segment guard (preanalysis.verify) codes the segment the teacher
     has just coded, at the same CRFs and settings, and the encoder on one thread gives the same stream again, so
-    it re-uses them instead of paying for two more encodes.  The decoded planes returned are read-only."""
+    it re-uses them instead of paying for two more encodes.  keep=False (the guard, the last user): a remembered
+    result is handed over and forgotten, a fresh one is not remembered, so nothing stays in memory after the
+    guard.  The decoded planes returned are read-only."""
     if qp is not None:
         return encode_decode(yuv_frames(lumas), crf, qp, encoder=encoder)
     key = (hashlib.sha1(np.ascontiguousarray(lumas)).hexdigest(), lumas.shape, float(crf), encoder)
     with _CODED_LOCK:
-        hit = _CODED.get(key)
+        hit = _CODED.get(key) if keep else _CODED.pop(key, None)
         if hit is not None:
-            _CODED.move_to_end(key)
+            if keep:
+                _CODED.move_to_end(key)
             return hit
     decoded, bits = encode_decode(yuv_frames(lumas), crf, encoder=encoder)
     decoded.setflags(write=False)
-    with _CODED_LOCK:
-        _CODED[key] = (decoded, bits)
-        while len(_CODED) > CODED_KEEP:
-            _CODED.popitem(last=False)
+    if keep:
+        with _CODED_LOCK:
+            _CODED[key] = (decoded, bits)
+            while len(_CODED) > CODED_KEEP:
+                _CODED.popitem(last=False)
     return decoded, bits
 
 
