@@ -131,6 +131,10 @@ class AllocateConfig:
     # What scores the guard's encodes: libvmaf (imageio-ffmpeg's ffmpeg, as eval; about 14x faster on the CPU) or
     # vmaf-torch (on analysis.device: CUDA when present; the vmaf-teacher preset's figures were measured with it).
     verify_scorer: str = "libvmaf"
+    # What the guard codes: the analysis luma with the offsets averaged onto its blocks (analysis), or the
+    # source's own luma with the offsets as the encoder gets them (native: the whole frame up to 640x352 pixels'
+    # worth, else a mosaic of four native 320x176 tiles; preanalysis.verify.NativeSample).
+    verify_resolution: str = "analysis"
 
     @property
     def guard_encoder(self) -> str:
@@ -153,6 +157,8 @@ class AllocateConfig:
         _check(isinstance(self.verify, bool), "allocate.verify must be true or false")
         _check(self.verify_encoder in ("auto", "x264", "x265"), "allocate.verify_encoder must be auto, x264 or x265 "
                "(the encoder the map is for; other encoders: auto)")
+        _check(self.verify_resolution in ("analysis", "native"),
+               "allocate.verify_resolution must be analysis or native")
         _check(self.verify_scorer in ("libvmaf", "vmaf-torch"), "allocate.verify_scorer must be libvmaf or vmaf-torch")
         _check(self.verify_frames == 0 or self.verify_frames >= 2, "allocate.verify_frames must be 0 (the whole "
                "segment) or >= 2 (the guard's encodes need two frames)")

@@ -25,7 +25,7 @@ from .analysers import ANALYSERS, Analyser, AnalysisContext, map_owner
 from .config import AllocateConfig, Config
 from .errors import PreanalysisError
 from .salience import combine
-from .verify import middle, verify
+from .verify import NativeSample, middle, verify, verify_native
 
 
 @dataclass
@@ -40,6 +40,7 @@ class FrameAnalysis:
     scene_start: bool
     object_ids: np.ndarray | None = None  # int32 ids per pixel, tracked across frames (learned objects analyser)
     decoded: video.DecodedFrame | None = None  # the source frame, when asked for (analyse and encode in one pass)
+    guard_luma: np.ndarray | None = None  # the segment guard's native sample (allocate.verify_resolution native)
 
 
 class SceneCutDetector:
@@ -144,10 +145,12 @@ def _analyse(
 
         decoded = tqdm(decoded, total=total, unit="frame", desc=progress, leave=False)
     stabiliser = mask_stabiliser(config)
+    a = config.allocate
+    sample = NativeSample.for_frame(info.width, info.height) if a.verify and a.verify_resolution == "native" else None
     in_flight: deque = deque()
 
     def finish() -> FrameAnalysis:
-        d, ctx, cut, results = in_flight.popleft()
+        d, ctx, cut, results, guard_luma = in_flight.popleft()
         maps, ids = lanes.collect(results)
         salience = frame_salience(maps, config, d.index, scale)
         if stabiliser:
@@ -159,7 +162,7 @@ def _analyse(
         else:  # the segment stage allocates when the segment closes
             qp = QpMap(np.zeros(grid_shape(info.width, info.height), np.int8), info.width, info.height)
         return FrameAnalysis(d.index, d.pts, d.time, ctx.luma, maps, salience, qp, cut, ids,
-                             d if keep_frames else None)
+                             d if keep_frames else None, guard_luma)
 
     previous = None
     with lanes:
@@ -169,7 +172,7 @@ def _analyse(
             if cut:
                 previous = None
             ctx = AnalysisContext(index=d.index, luma=luma, previous=previous, scale=scale, source=source)
-            in_flight.append((d, ctx, cut, lanes.submit(ctx, cut)))
+            in_flight.append((d, ctx, cut, lanes.submit(ctx, cut), sample.luma(source) if sample else None))
             previous = luma
             if len(in_flight) > LANE_DEPTH:
                 yield finish()
@@ -305,9 +308,16 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
     offsets = segment_offsets(raw, complexity, frame, a.frame_qp_range, a.min_offset, a.max_offset)
     if a.verify:
         part = middle(len(segment), a.verify_frames)
-        if not verify([fa.luma for fa in segment[part]], offsets[part], config.analysis.device, a.verify_margin,
-                      a.guard_encoder, a.verify_scorer).keep:
+        guard = (config.analysis.device, a.verify_margin, a.guard_encoder, a.verify_scorer)
+        if a.verify_resolution == "native":
+            verdict = verify_native([fa.guard_luma for fa in segment[part]], offsets[part],
+                                    NativeSample.for_frame(width, height), *guard)
+        else:
+            verdict = verify([fa.luma for fa in segment[part]], offsets[part], *guard)
+        if not verdict.keep:
             offsets = np.zeros_like(offsets)
+        for fa in segment:
+            fa.guard_luma = None  # judged: the native samples need not outlive the segment
     for fa, o in zip(segment, offsets):
         fa.qp = QpMap(o, width, height)
     return segment

@@ -23,10 +23,12 @@ from functools import cache
 import cv2
 import numpy as np
 
-from .qpmap import QpMap, grid_shape
+from .qpmap import BLOCK, QpMap, grid_shape
 
 CRFS = (27.0, 32.0)  # the teacher's two points: the middle of the CRF 22-37 range maps are measured over
 EVERY = 4  # scored frames: every 4th, as the teacher scores
+SAMPLE_PIXELS = 640 * 352  # native samples: the whole frame up to this many pixels, else four tiles of TILE blocks
+TILE = (20, 11)  # 320x176 px: four make a 640x352 mosaic
 log = logging.getLogger(__name__)
 
 
@@ -126,25 +128,84 @@ def middle(length: int, frames: int) -> slice:
     return slice(start, start + frames)
 
 
+@dataclass(frozen=True)
+class NativeSample:
+    """What the guard codes of a source frame with allocate.verify_resolution native: the source's own luma, on
+    the encode's 16-px grid, so the encoder sees the offsets exactly as it will.  The whole frame when it has at
+    most SAMPLE_PIXELS; else four block-aligned tiles of TILE blocks, one in the middle of each quadrant, side by
+    side (a 2x2 mosaic): a bounded cost whatever the source's size."""
+
+    width: int  # the source's
+    height: int
+    tiles: tuple[tuple[int, int], ...] = ()  # (block x, block y) of the tiles' corners; () = the whole frame
+    tile: tuple[int, int] = (0, 0)  # a tile's size in blocks (columns, rows)
+
+    @classmethod
+    def for_frame(cls, width: int, height: int) -> NativeSample:
+        if width * height <= SAMPLE_PIXELS:
+            return cls(width, height)
+        cols, rows = width // BLOCK, height // BLOCK  # whole blocks only
+        tw, th = min(TILE[0], cols // 2), min(TILE[1], rows // 2)
+        tiles = tuple((qx * (cols // 2) + (cols // 2 - tw) // 2, qy * (rows // 2) + (rows // 2 - th) // 2)
+                      for qy in (0, 1) for qx in (0, 1))
+        return cls(width, height, tiles, (tw, th))
+
+    def luma(self, y: np.ndarray) -> np.ndarray:
+        """The sample of a source Y plane (uint8 (height, width)): a new uint8 array, even sides."""
+        if not self.tiles:
+            return y[: self.height // 2 * 2, : self.width // 2 * 2].copy()
+        (tw, th), b = self.tile, BLOCK
+        parts = [y[by * b:(by + th) * b, bx * b:(bx + tw) * b] for bx, by in self.tiles]
+        return np.block([[parts[0], parts[1]], [parts[2], parts[3]]])
+
+    def qp_map(self, offsets: np.ndarray) -> QpMap:
+        """The sample's QP map from the frame's offsets on the encode grid (rows, cols)."""
+        if not self.tiles:
+            w, h = self.width // 2 * 2, self.height // 2 * 2
+            rows, cols = grid_shape(w, h)
+            return QpMap(np.ascontiguousarray(offsets[:rows, :cols]), w, h)
+        tw, th = self.tile
+        parts = [offsets[by:by + th, bx:bx + tw] for bx, by in self.tiles]
+        return QpMap(np.block([[parts[0], parts[1]], [parts[2], parts[3]]]), 2 * tw * BLOCK, 2 * th * BLOCK)
+
+
 def verify(lumas: list[np.ndarray], offsets: np.ndarray, device: str = "auto", margin: float = 0.0,
            encoder: str = "x264", scorer: str = "libvmaf") -> Verdict:
-    """The guard on one segment: analysis lumas (floats in [0, 1]) and its offsets on the encode's grid, coded by
-    `encoder` (the one the map is for: x264 or x265); the map is kept where its estimated BD-rate is below
-    -margin (%).  A map with no offsets, or a segment of one frame, is kept as it is (nothing to measure)."""
+    """The guard on one segment at analysis resolution: analysis lumas (floats in [0, 1]) and the offsets on the
+    encode's grid, area-averaged onto the analysis blocks (see judge)."""
     if not np.any(offsets) or len(lumas) < 2:
         return Verdict({}, True)
     from .learning.teacher_vmaf import even_uint8
 
     frames = np.stack([even_uint8(y) for y in lumas])
+    return judge(frames, analysis_maps(offsets, frames.shape[1:]), device, margin, encoder, scorer,
+                 "at analysis resolution")
+
+
+def verify_native(samples: list[np.ndarray], offsets: np.ndarray, sample: NativeSample, device: str = "auto",
+                  margin: float = 0.0, encoder: str = "x264", scorer: str = "libvmaf") -> Verdict:
+    """The guard on one segment on native samples (NativeSample.luma of each source frame) with the frames'
+    offsets on the encode's grid, exactly as the encoder gets them (see judge)."""
+    if not np.any(offsets) or len(samples) < 2:
+        return Verdict({}, True)
+    return judge(np.stack(samples), [sample.qp_map(o) for o in offsets], device, margin, encoder, scorer,
+                 "on native samples")
+
+
+def judge(frames: np.ndarray, maps: list[QpMap], device: str, margin: float, encoder: str, scorer: str,
+          where: str) -> Verdict:
+    """uint8 frames (n, h, w), h and w even, and their QP maps, coded by `encoder` (the one the map is for: x264
+    or x265) and scored by `scorer`; the map is kept where its estimated BD-rate is below -margin (%).  Frames
+    too small for libvmaf are coded without the map."""
     from eval.metrics import LIBVMAF_MIN_SIDE
 
     if scorer == "libvmaf" and min(frames.shape[1:]) <= LIBVMAF_MIN_SIDE:
-        log.info("segment of %d frames: analysis frames of %dx%d are too small for libvmaf: coded without the map",
-                 len(lumas), frames.shape[2], frames.shape[1])
+        log.info("segment of %d frames: frames of %dx%d are too small for libvmaf: coded without the map",
+                 len(frames), frames.shape[2], frames.shape[1])
         return Verdict({}, False)
-    bds = measure(frames, analysis_maps(offsets, frames.shape[1:]), device, encoder, scorer)
+    bds = measure(frames, maps, device, encoder, scorer)
     verdict = Verdict(bds, bool(max(bds.values()) < -margin))
-    log.info("segment of %d frames: the map's BD-rate %+.2f %% VMAF / %+.2f %% VMAF-NEG at analysis resolution "
-             "with %s, scored by %s (margin %.2f): %s", len(lumas), bds["vmaf"], bds["neg"], encoder, scorer, margin,
-             "kept" if verdict.keep else "switched off")
+    log.info("segment of %d frames: the map's BD-rate %+.2f %% VMAF / %+.2f %% VMAF-NEG %s (%dx%d) with %s, "
+             "scored by %s (margin %.2f): %s", len(frames), bds["vmaf"], bds["neg"], where, frames.shape[2],
+             frames.shape[1], encoder, scorer, margin, "kept" if verdict.keep else "switched off")
     return verdict

@@ -206,6 +206,55 @@ def test_the_guard_codes_the_middle_of_a_segment_when_told_how_many_frames(carph
         with_overrides(config, {"allocate.verify_frames": 1})
 
 
+@pytest.mark.parametrize("width, height", [(1920, 1080), (1280, 720), (720, 576), (648, 354), (176, 144)])
+def test_a_native_sample_carries_each_blocks_own_offset(width, height):
+    """verify_resolution native: every 16-px block of the sample is a block of the source at the encode grid's
+    position, with that block's own offset; small frames are sampled whole, large ones as four tiles."""
+    from preanalysis.qpmap import grid_shape
+    from preanalysis.verify import SAMPLE_PIXELS, NativeSample
+
+    rows, cols = grid_shape(width, height)
+    ids = np.arange(rows * cols).reshape(rows, cols)
+    y = np.kron(ids, np.ones((16, 16), np.int64))[:height, :width]  # each pixel: its block's id (any dtype slices)
+    offsets = (ids % 23 - 11).astype(np.int8)
+    sample = NativeSample.for_frame(width, height)
+    luma, qp = sample.luma(y), sample.qp_map(offsets)
+    assert luma.shape == (qp.height, qp.width) and luma.shape[0] % 2 == 0 and luma.shape[1] % 2 == 0
+    assert bool(sample.tiles) == (width * height > SAMPLE_PIXELS)
+    assert not sample.tiles or luma.size <= SAMPLE_PIXELS
+    block_ids = luma[::16, ::16]  # the source block each sample block comes from
+    assert block_ids.shape == qp.offsets.shape
+    assert np.array_equal(qp.offsets, (block_ids % 23 - 11).astype(np.int8))
+    assert np.all(luma == np.kron(block_ids, np.ones((16, 16), np.int64))[: luma.shape[0], : luma.shape[1]])
+    if sample.tiles:  # four tiles, one per quadrant, inside the frame's whole blocks
+        (tw, th), quads = sample.tile, set()
+        for bx, by in sample.tiles:
+            assert 0 <= bx and bx + tw <= width // 16 and 0 <= by and by + th <= height // 16
+            quads.add((2 * bx >= width // 16 - tw, 2 * by >= height // 16 - th))
+        assert len(quads) == 4
+
+
+def test_the_native_guard_codes_the_source_luma(carphone, monkeypatch):
+    """In the pipeline the native guard judges the source's own luma (carphone: the whole 176x144 frame) with
+    the segment's offsets, and the samples are dropped once judged."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config, with_overrides
+    from preanalysis.learning import teacher_vmaf as T
+    from preanalysis.verify import verify_native
+
+    config = with_overrides(load_config("default"), {"allocate.verify_resolution": "native", "analysis.device": "cpu"})
+    seen = []
+    monkeypatch.setattr(P, "verify_native", lambda samples, offsets, sample, *a: seen.append(
+        (samples, offsets, sample)) or verify_native(samples, offsets, sample, *a))
+    frames = list(P.analyze(carphone, config, 0, 8))
+    (samples, offsets, sample), = seen
+    source = np.stack([T.luma_of(f) for f in T.source_frames(carphone, 0, 8, (176, 144))])
+    assert not sample.tiles and np.array_equal(np.stack(samples), source)
+    assert offsets.shape == (8, 9, 11) and all(f.guard_luma is None for f in frames)
+    with pytest.raises(PreanalysisError, match="allocate.verify_resolution must be analysis or native"):
+        with_overrides(config, {"allocate.verify_resolution": "full"})
+
+
 def test_the_guard_needs_a_segment_budget():
     from preanalysis.config import load_config, with_overrides
 
