@@ -18,12 +18,19 @@ from typing import Self
 import numpy as np
 
 from . import video
-from .allocate import (block_complexity, block_means, frame_offsets, qp_offsets, raw_offsets, segment_offsets,
-                       sensitivity_offsets)
-from .qpmap import QpMap, grid_shape
+from .allocate import (
+    block_complexity,
+    block_means,
+    frame_offsets,
+    qp_offsets,
+    raw_offsets,
+    segment_offsets,
+    sensitivity_offsets,
+)
 from .analysers import ANALYSERS, Analyser, AnalysisContext, map_owner
 from .config import AllocateConfig, Config
 from .errors import PreanalysisError
+from .qpmap import QpMap, grid_shape
 from .salience import combine
 from .verify import NativeSample, middle, verify, verify_native
 
