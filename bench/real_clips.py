@@ -127,7 +127,7 @@ CLIPS = [
     Cut("fillets_1000.y4m", "fillets_intro.mpg", 1000, 60, "y4m"),
     Cut("fillets_1550.y4m", "fillets_intro.mpg", 1550, 60, "y4m"),
     Cut("fillets_2050.y4m", "fillets_intro.mpg", 2050, 60, "y4m"),
-    # eight fresh blind cuts for the student's gain under the guard (docs/splits.md, 00:33 and 00:45)
+    # eight fresh blind cuts for the student's gain under the guard (docs/splits.md, 00:33 and 00:44)
     Cut("diver_60.y4m", "pdev_diver.mov", 60, 60, "y4m"),
     Cut("pexels_60.y4m", "pyfeat_face_pexels.mp4", 60, 60, "y4m"),
     Cut("pexels_240.y4m", "pyfeat_face_pexels.mp4", 240, 60, "y4m"),
