@@ -44,9 +44,8 @@ PSY_RD_DEFAULT = {"x264": 1.0, "x265": 2.0}
 # Frame-level temporal masking (issue 11): r11 measured gains at gain 1-2 (bikes, openboard) and losses growing
 # fast past 2 (bigbuckbunny +7% at 4); frame QP range 1-6 around each segment's mean.
 MAX_TEMPORAL_GAIN, FRAME_QP_RANGE = 3.0, (1.0, 6.0)
-# The VMAF sensitivity map's gain (allocate.sensitivity, searched when the start config has one): the default's 2.5
-# was chosen from 1.5-2.5 under the segment guard on fit clips; without the guard 2.0 already cost one clip +8 %
-# VMAF BD (docs/splits.md, 21:45 and 00:44).
+# The VMAF sensitivity map's gain (allocate.sensitivity, searched when the start config has one): the default's 1.5
+# was chosen from 1.0-2.0 on fit clips, where 2.0 already cost one clip +8 % VMAF BD (docs/splits.md, 21:45).
 MAX_SENSITIVITY_GAIN = 3.0
 
 

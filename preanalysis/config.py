@@ -110,10 +110,9 @@ class AllocateConfig:
     # A VMAF sensitivity map (`sensitivity`: the student; `vmaf_teacher`: the measured teacher) whose offsets are
     # added to the mask's: dQP = -sensitivity_gain * log2 w, w the block's VMAF weight (the map is 2^((log2 w - 3)
     # / 6)), centred per frame.  The mask says which regions get bits; the map moves bits, inside and outside
-    # them, to the blocks VMAF notices.  "" = off.  On by default: the student (docs/splits.md, 21:45), at gain
-    # 2.5 since the segment guard drops the maps that lose (splits.md 00:44; 1.5 before).
+    # them, to the blocks VMAF notices.  "" = off.  On by default (the student, gain 1.5: docs/splits.md, 21:45).
     sensitivity: str = "sensitivity"
-    sensitivity_gain: float = 2.5
+    sensitivity_gain: float = 1.5
     # The segment guard (preanalysis.verify): the encoder codes each closed segment at analysis resolution with
     # and without its offsets, and a map whose estimated BD-rate (the worse of VMAF and VMAF-NEG over two CRFs) is
     # not below -verify_margin (%) is switched off for the segment.  Costs four encodes of the segment (the two

@@ -121,7 +121,7 @@ def test_temporal_masking_is_searched_and_recombined_like_the_pipeline():
     p0 = start_params(Config(), ["texture"], "x264")
     assert p0["temporal_gain"] == 2.0 and p0["temporal_unit"] == "frame"  # the shipped default's
     assert "sensitivity_gain" not in space and "sensitivity_gain" in search_space([], "efficiency", "x264", sensitivity=True)
-    assert p0["sensitivity_gain"] == 2.5  # the default's student (allocate.sensitivity), recombined below too
+    assert p0["sensitivity_gain"] == 1.5  # the default's student (allocate.sensitivity), recombined below too
     params = {**p0, "temporal_gain": 1.5, "temporal_unit": "scene", "frame_qp_range": 2.0, "sensitivity_gain": 0.5}
     plain = from_dict(Config, {"allocate": {"segment": "frame", "temporal_gain": 0.0}})
     tuned = trial_config(plain, params, ["texture"], "x264")
