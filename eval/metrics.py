@@ -257,8 +257,8 @@ def luma_vmaf(reference: np.ndarray, distorted: np.ndarray, every: int = 1, thre
                               "-lavfi", f"[0:v][1:v]libvmaf='{options}'", "-f", "null", "-"],
                              capture_output=True, text=True, check=False)
         if run.returncode or not log.is_file():
-            raise PreanalysisError(f"libvmaf failed ({run.stderr.strip()[-200:]}): use an ffmpeg built with libvmaf "
-                                   "(PREANALYSIS_FFMPEG)")
+            raise PreanalysisError(f"libvmaf failed ({run.stderr.strip()[-200:]}): use an ffmpeg built with "
+                                   "libvmaf (PREANALYSIS_FFMPEG)")
         pooled = json.loads(log.read_text())["pooled_metrics"]
     return {m: float(pooled[m]["mean"]) for m in MODELS}
 

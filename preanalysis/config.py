@@ -155,11 +155,12 @@ class AllocateConfig:
         _check(isinstance(self.sensitivity, str), "allocate.sensitivity must be a map name, or \"\" for none")
         _check(0 <= self.sensitivity_gain <= 8, "allocate.sensitivity_gain must be within [0, 8]")
         _check(isinstance(self.verify, bool), "allocate.verify must be true or false")
-        _check(self.verify_encoder in ("auto", "x264", "x265"), "allocate.verify_encoder must be auto, x264 or x265 "
-               "(the encoder the map is for; other encoders: auto)")
+        _check(self.verify_encoder in ("auto", "x264", "x265"),
+               "allocate.verify_encoder must be auto, x264 or x265 (the encoder the map is for; other encoders: auto)")
         _check(self.verify_resolution in ("analysis", "native"),
                "allocate.verify_resolution must be analysis or native")
-        _check(self.verify_scorer in ("libvmaf", "vmaf-torch"), "allocate.verify_scorer must be libvmaf or vmaf-torch")
+        _check(self.verify_scorer in ("libvmaf", "vmaf-torch"),
+               "allocate.verify_scorer must be libvmaf or vmaf-torch")
         _check(self.verify_frames == 0 or self.verify_frames >= 2, "allocate.verify_frames must be 0 (the whole "
                "segment) or >= 2 (the guard's encodes need two frames)")
         _check(self.verify_margin >= 0, "allocate.verify_margin must be >= 0 (percent of rate a segment's map must "

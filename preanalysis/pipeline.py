@@ -153,7 +153,8 @@ def _analyse(
         decoded = tqdm(decoded, total=total, unit="frame", desc=progress, leave=False)
     stabiliser = mask_stabiliser(config)
     a = config.allocate
-    sample = NativeSample.for_frame(info.width, info.height) if a.verify and a.verify_resolution == "native" else None
+    native = a.verify and a.verify_resolution == "native"
+    sample = NativeSample.for_frame(info.width, info.height) if native else None
     in_flight: deque = deque()
 
     def finish() -> FrameAnalysis:

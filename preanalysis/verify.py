@@ -1,17 +1,19 @@
 """The segment guard (allocate.verify): a segment's QP offsets are checked by real encodes before they are used.
 
-x264 (or x265: allocate.verify_encoder, the encoder the map is for) codes the segment's analysis luma (neutral
-chroma) at two CRFs with and without the offsets, with the settings maps are used under (own AQ off, mbtree on,
-medium; the two without are the VMAF teacher's, remembered by teacher_vmaf.code_lumas, when it has just coded the
-segment), and VMAF and VMAF-NEG score every EVERY-th frame (allocate.verify_scorer: libvmaf, eval's own, in one
-ffmpeg run; or vmaf-torch on the analysis device, about 14x libvmaf's time on the CPU).  The estimate is the worse of the two
-two-point BD-rates (the issue judges both metrics, and bounds each clip on VMAF); the segment keeps its map only
-where the estimate is below -margin (allocate.verify_margin, %), else it is coded without it.  Why: a map that earns bits on the mean can still cost
-bits on one kind of footage (the segment teacher lost +1.03 % VMAF on an underwater clip, docs/models.md), and no
-rule fitted on other clips predicts which; the encoder itself, run on the segment, might.  Measured
-(docs/models.md): at margin 0 it dropped the one losing map of eight fresh blind clips (+8.47 % VMAF) and kept the
-other seven, so the vmaf-teacher preset runs it; a margin fitted as its worst optimism on fit clips (17.9 %) dropped
-every map.  It also catches maps that waste bits outright (tests/test_verify.py).
+x264 (or x265: allocate.verify_encoder, the encoder the map is for) codes the segment at two CRFs with and without
+the offsets, with the settings maps are used under (own AQ off, mbtree on, medium; the two without are the VMAF
+teacher's, remembered by teacher_vmaf.code_lumas, when it has just coded the segment): its analysis luma with the
+offsets averaged onto the analysis blocks, or native samples of the source with the offsets as the encoder gets
+them (allocate.verify_resolution).  VMAF and VMAF-NEG score every EVERY-th frame (allocate.verify_scorer: libvmaf,
+eval's own, both models in one ffmpeg run; or vmaf-torch on the analysis device, ~14x libvmaf's CPU time).  The
+estimate is the worse of the two two-point BD-rates (the issue judges both metrics, and bounds each clip on VMAF);
+the segment keeps its map only where the estimate is below -margin (allocate.verify_margin, %), else it is coded
+without it.  Why: a map that earns bits on the mean can still cost bits on one kind of footage (the student lost
++7 % VMAF on a screen recording, the teacher +1.03 % on an underwater clip), and no rule fitted on other clips
+predicts which; the encoder itself, run on the segment, might.  Measured (docs/results.md, docs/models.md): on in
+the default (it lifted the default from -2.93 to -3.55 % VMAF BD against x264 with AQ off on eight blind cuts) and
+in vmaf-teacher (it dropped the one losing map of eight blind clips); a margin fitted as its worst optimism on fit
+clips (17.9 %) dropped every map.  It also catches maps that waste bits outright (tests/test_verify.py).
 """
 
 from __future__ import annotations
@@ -172,7 +174,8 @@ class NativeSample:
 def verify(lumas: list[np.ndarray], offsets: np.ndarray, device: str = "auto", margin: float = 0.0,
            encoder: str = "x264", scorer: str = "libvmaf") -> Verdict:
     """The guard on one segment at analysis resolution: analysis lumas (floats in [0, 1]) and the offsets on the
-    encode's grid, area-averaged onto the analysis blocks (see judge)."""
+    encode's grid, area-averaged onto the analysis blocks (see judge).  A map with no offsets, or a segment of one
+    frame, is kept as it is (nothing to measure)."""
     if not np.any(offsets) or len(lumas) < 2:
         return Verdict({}, True)
     from .learning.teacher_vmaf import even_uint8

@@ -68,7 +68,8 @@ def test_the_guard_switches_off_a_map_that_costs_bits(carphone, encoder, waste, 
 
 def test_libvmaf_and_vmaf_torch_score_the_guards_encodes_alike(carphone):
     """The two scorers of allocate.verify_scorer on the same encodes: libvmaf (every 4th frame scored, motion from
-    all of them) and vmaf-torch agree within 0.1 (0.02 measured), and both rank a finer encode above a coarser one."""
+    all of them) and vmaf-torch agree within 0.1 (0.02 measured), and both rank a finer encode above a coarser
+    one."""
     from preanalysis.learning import teacher_vmaf as T
     from preanalysis.verify import mean_scores
 
@@ -242,7 +243,8 @@ def test_the_native_guard_codes_the_source_luma(carphone, monkeypatch):
     from preanalysis.learning import teacher_vmaf as T
     from preanalysis.verify import verify_native
 
-    config = with_overrides(load_config("default"), {"allocate.verify_resolution": "native", "analysis.device": "cpu"})
+    config = with_overrides(load_config("default"), {"allocate.verify_resolution": "native",
+                                                     "analysis.device": "cpu"})
     seen = []
     monkeypatch.setattr(P, "verify_native", lambda samples, offsets, sample, *a: seen.append(
         (samples, offsets, sample)) or verify_native(samples, offsets, sample, *a))
