@@ -321,5 +321,6 @@ def test_a_guard_coding_with_another_encoder_than_the_encode_is_named(caplog):
         warn_guard_encoder(with_overrides(config, {"allocate.verify": False}), "x265")
         assert not caplog.records
         warn_guard_encoder(config, "x265")
-    assert caplog.records[-1].getMessage() == ("the segment guard judges the map with x264 but this encodes with "
-                                               "x265: add --allocate-verify-encoder x265")
+    assert caplog.records[-1].getMessage() == (
+        "the segment guard judges the map with x264 but this encodes with x265: use --allocate-verify-encoder x265 "
+        "(or auto, the default: the encoding one)")

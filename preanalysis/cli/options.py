@@ -76,5 +76,5 @@ def warn_guard_encoder(config: Config, encoder: str) -> None:
     a = config.allocate
     if a.verify and encoder in ("x264", "x265") and a.guard_encoder != encoder:
         logging.getLogger("preanalysis").warning(
-            "the segment guard judges the map with %s but this encodes with %s: add --allocate-verify-encoder %s",
-            a.guard_encoder, encoder, encoder)
+            "the segment guard judges the map with %s but this encodes with %s: use --allocate-verify-encoder %s "
+            "(or auto, the default: the encoding one)", a.guard_encoder, encoder, encoder)
