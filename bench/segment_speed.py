@@ -1,5 +1,5 @@
-"""Analysis fps of the default config (temporal_masking analyser + segment budget) against the same with a
-per-frame budget (`allocate.segment: frame`, no temporal analyser), alternating runs on the same frames so a
+"""Analysis fps of the default config (temporal_masking analyser + segment budget; its segment guard off) against
+a per-frame budget (`allocate.segment: frame`, no temporal analyser), alternating runs on the same frames so a
 busy machine still gives a usable ratio (docs/results.md, "Analysis cost" of issue 11):
 
     PYTHONPATH=. python bench/segment_speed.py CLIPS_DIR/gradio_text_outro.mp4 [--frames 90] [--repeats 3]
@@ -24,7 +24,9 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=90)
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
-    configs = {"default": Config(), "per-frame": from_dict(Config, {"allocate": {"segment": "frame"}})}
+    unguarded = {"verify": False}  # the segment stage's own cost, without the guard's encodes
+    configs = {"default (guard off)": from_dict(Config, {"allocate": unguarded}),
+               "per-frame": from_dict(Config, {"allocate": {"segment": "frame", **unguarded}})}
     fps: dict[str, list[float]] = {name: [] for name in configs}
     for _ in range(args.repeats):
         for name, config in configs.items():

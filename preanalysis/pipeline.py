@@ -317,7 +317,7 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
     if a.verify:
         part = middle(len(segment), a.verify_frames)
         guard = (config.analysis.device, a.verify_margin, a.guard_encoder, a.verify_scorer)
-        if a.verify_resolution == "native":
+        if a.verify_resolution == "native" and all(fa.guard_luma is not None for fa in segment[part]):
             verdict = verify_native([fa.guard_luma for fa in segment[part]], offsets[part],
                                     NativeSample.for_frame(width, height), *guard)
         else:

@@ -34,7 +34,7 @@ HAS_CUDA = torch.cuda.is_available()
 def learned_config(device: str, names=LEARNED, stabilise: bool = False) -> Config:
     maps = {m: 0.5 for n in names for m in ANALYSERS[n].maps}
     return from_dict(Config, {"analysis": {"device": device, "max_width": 160, "stabilise": stabilise},
-                              "salience": {"weights": maps}})
+                              "salience": {"weights": maps}, "allocate": {"verify": False}})  # the networks only
 
 
 def devices(nets) -> set[str]:

@@ -123,7 +123,7 @@ def test_temporal_masking_is_searched_and_recombined_like_the_pipeline():
     assert "sensitivity_gain" not in space and "sensitivity_gain" in search_space([], "efficiency", "x264", sensitivity=True)
     assert p0["sensitivity_gain"] == 1.5  # the default's student (allocate.sensitivity), recombined below too
     params = {**p0, "temporal_gain": 1.5, "temporal_unit": "scene", "frame_qp_range": 2.0, "sensitivity_gain": 0.5}
-    plain = from_dict(Config, {"allocate": {"segment": "frame", "temporal_gain": 0.0}})
+    plain = from_dict(Config, {"allocate": {"segment": "frame", "temporal_gain": 0.0, "verify": False}})
     tuned = trial_config(plain, params, ["texture"], "x264")
     a = tuned.allocate  # a measured gain needs no fitted gate, and a segment budget to move bits
     assert (a.temporal_gain, a.temporal_unit, a.frame_qp_range, a.temporal_min_spread, a.segment,

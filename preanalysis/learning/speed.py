@@ -56,7 +56,8 @@ def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3, only: list[s
     over the whole file, the first `warmup` frames (model loading, first passes) excluded.  Allocated per
     frame: under a segment budget frames come out when their segment closes, all at once on a short clip,
     and the clock (started at the warm-up-th frame out) would measure nothing."""
-    config = with_overrides(learned_config(only), {"analysis.max_width": max_width, "allocate.segment": "frame"})
+    config = with_overrides(learned_config(only), {"analysis.max_width": max_width, "allocate.segment": "frame",
+                                                   "allocate.verify": False})
     count, t0 = 0, None
     for _ in analyze(path, config):
         count += 1
