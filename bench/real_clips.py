@@ -136,6 +136,15 @@ CLIPS = [
     Cut("cytadela_2000.y4m", "cytadela_intro.webm", 2000, 60, "y4m"),
     Cut("cytadela_4000.y4m", "cytadela_intro.webm", 4000, 60, "y4m"),
     Cut("fillets_850.y4m", "fillets_intro.mpg", 850, 60, "y4m"),
+    # eight fresh blind cuts for psy-rd in the default (docs/splits.md, 01:00)
+    Cut("cytadela_300.y4m", "cytadela_intro.webm", 300, 60, "y4m"),
+    Cut("cytadela_2800.y4m", "cytadela_intro.webm", 2800, 60, "y4m"),
+    Cut("cytadela_4800.y4m", "cytadela_intro.webm", 4800, 60, "y4m"),
+    Cut("fillets_200.y4m", "fillets_intro.mpg", 200, 60, "y4m"),
+    Cut("fillets_1150.y4m", "fillets_intro.mpg", 1150, 60, "y4m"),
+    Cut("market_160.y4m", "market_street_1906.mp4", 160, 60, "y4m"),
+    Cut("market_660.y4m", "market_street_1906.mp4", 660, 60, "y4m"),
+    Cut("pexels_120.y4m", "pyfeat_face_pexels.mp4", 120, 60, "y4m"),
 ]
 
 
