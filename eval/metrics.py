@@ -134,9 +134,13 @@ def _close_quietly(out) -> None:
             out.close()
 
 
+def _models_option() -> str:
+    """libvmaf's model= value for both VMAF models, under the names the scores are read back by."""
+    return "|".join(f"path={p}\\:name={n}" for n, p in MODELS.items())
+
+
 def _libvmaf_command(ffmpeg: str, ref: Path, enc: Path, log: Path, threads: int) -> list[str]:
-    models = "|".join(f"path={p}\\:name={n}" for n, p in MODELS.items())
-    options = (f"model={models}:feature=name=psnr:n_threads={threads}:log_fmt=json:log_path={log}"
+    options = (f"model={_models_option()}:feature=name=psnr:n_threads={threads}:log_fmt=json:log_path={log}"
                ":shortest=1:repeatlast=0")
     raw = ["-probesize", "32", "-f", "yuv4mpegpipe", "-i"]  # the y4m header says all: no read-ahead to probe
     return [ffmpeg, "-v", "error", "-nostdin", *raw, str(ref), *raw, str(enc),
@@ -251,8 +255,7 @@ def luma_vmaf(reference: np.ndarray, distorted: np.ndarray, every: int = 1, thre
         ref, dist, log = Path(tmp, "ref.y4m"), Path(tmp, "dist.y4m"), Path(tmp, "log.json")
         write_luma_y4m(ref, reference)
         write_luma_y4m(dist, distorted)
-        models = "|".join(f"path={p}\\:name={n}" for n, p in MODELS.items())
-        options = f"model={models}:n_threads={threads}:n_subsample={every}:log_fmt=json:log_path={log}"
+        options = f"model={_models_option()}:n_threads={threads}:n_subsample={every}:log_fmt=json:log_path={log}"
         run = subprocess.run([ffmpeg_path(ffmpeg), "-v", "error", "-nostdin", "-i", str(dist), "-i", str(ref),
                               "-lavfi", f"[0:v][1:v]libvmaf='{options}'", "-f", "null", "-"],
                              capture_output=True, text=True, check=False)
