@@ -135,6 +135,10 @@ class AllocateConfig:
     # source's own luma with the offsets as the encoder gets them (native: the whole frame up to 640x352 pixels'
     # worth, else a mosaic of four native 320x176 tiles; preanalysis.verify.NativeSample).
     verify_resolution: str = "analysis"
+    # Further student gains (allocate.sensitivity_gain's alternatives) the guard codes the segment's map with; it
+    # keeps the candidate, of these and sensitivity_gain, whose estimate is lowest (if below -verify_margin).  Each
+    # adds two encodes and their scoring to a segment.  [] = only sensitivity_gain.
+    verify_gains: list[float] = field(default_factory=list)
 
     @property
     def guard_encoder(self) -> str:
@@ -165,6 +169,10 @@ class AllocateConfig:
                "segment) or >= 2 (the guard's encodes need two frames)")
         _check(self.verify_margin >= 0, "allocate.verify_margin must be >= 0 (percent of rate a segment's map must "
                "save in the guard's encodes to be kept; 0 = any saving)")
+        _check(all(0 <= g <= 8 for g in self.verify_gains), "allocate.verify_gains must be within [0, 8]")
+        _check(not self.verify_gains or (self.verify and self.sensitivity != ""),
+               "allocate.verify_gains are student gains the segment guard tries: they need allocate.verify on and "
+               "allocate.sensitivity set (or leave verify_gains empty)")
         _check(not self.verify or self.segment != "frame",
                "allocate.verify checks whole segments: set allocate.segment to scene or gop (--segment), or turn "
                "verify off (--no-allocate-verify)")

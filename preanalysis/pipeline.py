@@ -302,8 +302,7 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
             fa.salience = frame_salience(fa.maps, config, fa.index, scale)
     raw = np.stack([raw_offsets(block_means(fa.salience.astype(np.float32) / 255, width, height), a)
                     for fa in segment])
-    if a.sensitivity:
-        raw += np.stack([sensitivity_part(fa.maps, width, height, a) for fa in segment])
+    per_gain = np.stack([sensitivity_part(fa.maps, width, height, a, 1.0) for fa in segment]) if a.sensitivity else 0
     complexity = np.stack([block_complexity(fa.luma, width, height) for fa in segment])
     frame = np.zeros(len(segment))
     if a.temporal_gain:
@@ -313,17 +312,18 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
         log_motion = np.log2(1 + motion2(np.array([backward_motion(fa.maps[TEMPORAL]) for fa in segment]), starts))
         if log_motion.std() >= a.temporal_min_spread:
             frame = frame_offsets(log_motion, starts, a.temporal_gain, a.temporal_unit)
-    offsets = segment_offsets(raw, complexity, frame, a.frame_qp_range, a.min_offset, a.max_offset)
+    candidates = [segment_offsets(raw + gain * per_gain, complexity, frame, a.frame_qp_range, a.min_offset,
+                                  a.max_offset) for gain in (a.sensitivity_gain, *a.verify_gains)]
+    offsets = candidates[0]
     if a.verify:
         part = middle(len(segment), a.verify_frames)
         guard = (config.analysis.device, a.verify_margin, a.guard_encoder, a.verify_scorer)
         if a.verify_resolution == "native" and all(fa.guard_luma is not None for fa in segment[part]):
-            verdict = verify_native([fa.guard_luma for fa in segment[part]], offsets[part],
+            verdict = verify_native([fa.guard_luma for fa in segment[part]], [c[part] for c in candidates],
                                     NativeSample.for_frame(width, height), *guard)
         else:
-            verdict = verify([fa.luma for fa in segment[part]], offsets[part], *guard)
-        if not verdict.keep:
-            offsets = np.zeros_like(offsets)
+            verdict = verify([fa.luma for fa in segment[part]], [c[part] for c in candidates], *guard)
+        offsets = candidates[verdict.choice] if verdict.keep else np.zeros_like(offsets)
         for fa in segment:
             fa.guard_luma = None  # judged: the native samples need not outlive the segment
     for fa, o in zip(segment, offsets):
@@ -341,8 +341,10 @@ def frame_qp(salience: np.ndarray, luma: np.ndarray, width: int, height: int, co
     return QpMap(offsets, width, height)
 
 
-def sensitivity_part(maps: dict[str, np.ndarray], width: int, height: int, a: AllocateConfig) -> np.ndarray | None:
-    """allocate.sensitivity's float offsets on the block grid, None when it is off."""
+def sensitivity_part(maps: dict[str, np.ndarray], width: int, height: int, a: AllocateConfig,
+                     gain: float | None = None) -> np.ndarray | None:
+    """allocate.sensitivity's float offsets on the block grid at `gain` (default allocate.sensitivity_gain), None
+    when it is off."""
     if not a.sensitivity:
         return None
     if a.sensitivity not in maps:
@@ -350,7 +352,8 @@ def sensitivity_part(maps: dict[str, np.ndarray], width: int, height: int, a: Al
                                "frame: name a map of a VMAF sensitivity analyser (sensitivity, vmaf_teacher)")
     from .analysers.sensitivity import log_weight
 
-    return sensitivity_offsets(log_weight(block_means(maps[a.sensitivity], width, height)), a.sensitivity_gain)
+    return sensitivity_offsets(log_weight(block_means(maps[a.sensitivity], width, height)),
+                               a.sensitivity_gain if gain is None else gain)
 
 
 class MaskStabiliser:

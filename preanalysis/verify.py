@@ -8,7 +8,8 @@ them (allocate.verify_resolution).  VMAF and VMAF-NEG score every EVERY-th frame
 eval's own, both models in one ffmpeg run; or vmaf-torch on the analysis device, ~14x libvmaf's CPU time).  The
 estimate is the worse of the two two-point BD-rates (the issue judges both metrics, and bounds each clip on VMAF);
 the segment keeps its map only where the estimate is below -margin (allocate.verify_margin, %), else it is coded
-without it.  Why: a map that earns bits on the mean can still cost bits on one kind of footage (the student lost
+without it.  With allocate.verify_gains the guard also codes the maps of other student gains and keeps whichever
+candidate has the lowest estimate (the encodes without a map are shared).  Why: a map that earns bits on the mean can still cost bits on one kind of footage (the student lost
 +7 % VMAF on a screen recording, the teacher +1.03 % on an underwater clip), and no rule fitted on other clips
 predicts which; the encoder itself, run on the segment, might.  Measured (docs/results.md, docs/models.md): on in
 the default (it lifted the default from -2.93 to -3.55 % VMAF BD against x264 with AQ off on eight blind cuts) and
@@ -19,6 +20,7 @@ clips (17.9 %) dropped every map.  It also catches maps that waste bits outright
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -39,15 +41,32 @@ METRICS = ("vmaf", "neg")
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the guard measured on one segment: the map's two-point BD-rate per metric (%, negative = saves bits),
-    the estimate it decided on (the worse of them) and whether the offsets are kept."""
+    """What the guard measured on one segment: each candidate map's two-point BD-rate per metric (%, negative =
+    saves bits) and the candidate kept (None: the segment is coded without a map).  A candidate's estimate is the
+    worse of its metrics; the lowest estimate wins where it is below -margin."""
 
-    bd_rates: dict[str, float]
-    keep: bool
+    estimates: tuple[dict[str, float], ...]
+    choice: int | None
+
+    @property
+    def keep(self) -> bool:
+        return self.choice is not None
+
+    @property
+    def bd_rates(self) -> dict[str, float]:
+        """The kept candidate's BD-rates, else the best candidate's ({} when nothing was measured)."""
+        if not self.estimates:
+            return {}
+        return self.estimates[self.choice if self.keep else best(self.estimates)]
 
     @property
     def bd_rate(self) -> float:
         return max(self.bd_rates.values(), default=0.0)
+
+
+def best(estimates: Sequence[dict[str, float]]) -> int:
+    """The candidate with the lowest estimate (the worse of its metrics)."""
+    return min(range(len(estimates)), key=lambda i: max(estimates[i].values()))
 
 
 def two_point_bd_rate(rate0: tuple[float, float], score0: tuple[float, float], rate1: tuple[float, float],
@@ -102,14 +121,15 @@ def mean_scores(lumas: np.ndarray, decoded: np.ndarray, scorer: str = "libvmaf",
     return {m: float(_scorer(device, m).scores(lumas[pick], decoded[pick], motion).mean()) for m in METRICS}
 
 
-def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", encoder: str = "x264",
-            scorer: str = "libvmaf") -> dict[str, float]:
-    """The map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w even, coded
-    by `encoder` (x264 or x265) and scored by `scorer` (libvmaf or vmaf-torch)."""
+def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], device: str = "auto", encoder: str = "x264",
+            scorer: str = "libvmaf") -> list[dict[str, float]]:
+    """Each candidate map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w
+    even, coded by `encoder` (x264 or x265) and scored by `scorer` (libvmaf or vmaf-torch); every candidate is
+    compared with the same encodes without a map."""
     from .learning.teacher_vmaf import code_lumas
 
     curves = []
-    for qp in (None, maps):
+    for qp in (None, *candidates):
         rates, scores = [], {m: [] for m in METRICS}
         for crf in CRFS:
             decoded, bits = code_lumas(lumas, crf, qp, encoder, keep=False)  # no map: the teacher's, if it ran
@@ -117,8 +137,8 @@ def measure(lumas: np.ndarray, maps: list[QpMap], device: str = "auto", encoder:
             for m, score in mean_scores(lumas, decoded, scorer, device).items():
                 scores[m].append(score)
         curves.append((tuple(rates), {m: tuple(v) for m, v in scores.items()}))
-    (rate0, score0), (rate1, score1) = curves
-    return {m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in METRICS}
+    (rate0, score0), *mapped = curves
+    return [{m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in METRICS} for rate1, score1 in mapped]
 
 
 def middle(length: int, frames: int) -> slice:
@@ -171,44 +191,49 @@ class NativeSample:
         return QpMap(np.block([[parts[0], parts[1]], [parts[2], parts[3]]]), 2 * tw * BLOCK, 2 * th * BLOCK)
 
 
-def verify(lumas: list[np.ndarray], offsets: np.ndarray, device: str = "auto", margin: float = 0.0,
+def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], device: str = "auto", margin: float = 0.0,
            encoder: str = "x264", scorer: str = "libvmaf") -> Verdict:
-    """The guard on one segment at analysis resolution: analysis lumas (floats in [0, 1]) and the offsets on the
-    encode's grid, area-averaged onto the analysis blocks (see judge).  A map with no offsets, or a segment of one
-    frame, is kept as it is (nothing to measure)."""
-    if not np.any(offsets) or len(lumas) < 2:
-        return Verdict({}, True)
+    """The guard on one segment at analysis resolution: analysis lumas (floats in [0, 1]) and one or more
+    candidate offsets on the encode's grid (each (frames, rows, cols)), area-averaged onto the analysis blocks
+    (see judge).  Candidates without offsets, or a segment of one frame, are kept as they are (nothing to
+    measure)."""
+    if not any(np.any(c) for c in candidates) or len(lumas) < 2:
+        return Verdict((), 0)
     from .learning.teacher_vmaf import even_uint8
 
     frames = np.stack([even_uint8(y) for y in lumas])
-    return judge(frames, analysis_maps(offsets, frames.shape[1:]), device, margin, encoder, scorer,
+    return judge(frames, [analysis_maps(c, frames.shape[1:]) for c in candidates], device, margin, encoder, scorer,
                  "at analysis resolution")
 
 
-def verify_native(samples: list[np.ndarray], offsets: np.ndarray, sample: NativeSample, device: str = "auto",
-                  margin: float = 0.0, encoder: str = "x264", scorer: str = "libvmaf") -> Verdict:
+def verify_native(samples: list[np.ndarray], candidates: Sequence[np.ndarray], sample: NativeSample,
+                  device: str = "auto", margin: float = 0.0, encoder: str = "x264", scorer: str = "libvmaf"
+                  ) -> Verdict:
     """The guard on one segment on native samples (NativeSample.luma of each source frame) with the frames'
-    offsets on the encode's grid, exactly as the encoder gets them (see judge)."""
-    if not np.any(offsets) or len(samples) < 2:
-        return Verdict({}, True)
-    return judge(np.stack(samples), [sample.qp_map(o) for o in offsets], device, margin, encoder, scorer,
-                 "on native samples")
+    candidate offsets on the encode's grid, exactly as the encoder gets them (see judge)."""
+    if not any(np.any(c) for c in candidates) or len(samples) < 2:
+        return Verdict((), 0)
+    return judge(np.stack(samples), [[sample.qp_map(o) for o in c] for c in candidates], device, margin, encoder,
+                 scorer, "on native samples")
 
 
-def judge(frames: np.ndarray, maps: list[QpMap], device: str, margin: float, encoder: str, scorer: str,
-          where: str) -> Verdict:
-    """uint8 frames (n, h, w), h and w even, and their QP maps, coded by `encoder` (the one the map is for: x264
-    or x265) and scored by `scorer`; the map is kept where its estimated BD-rate is below -margin (%).  Frames
-    too small for libvmaf are coded without the map."""
+def judge(frames: np.ndarray, candidates: list[list[QpMap]], device: str, margin: float, encoder: str,
+          scorer: str, where: str) -> Verdict:
+    """uint8 frames (n, h, w), h and w even, and the QP maps of each candidate, coded by `encoder` (the one the
+    map is for: x264 or x265) and scored by `scorer`; the candidate with the lowest estimated BD-rate is kept
+    where that is below -margin (%).  Frames too small for libvmaf are coded without a map."""
     from eval.metrics import LIBVMAF_MIN_SIDE
 
     if scorer == "libvmaf" and min(frames.shape[1:]) <= LIBVMAF_MIN_SIDE:
         log.info("segment of %d frames: frames of %dx%d are too small for libvmaf: coded without the map",
                  len(frames), frames.shape[2], frames.shape[1])
-        return Verdict({}, False)
-    bds = measure(frames, maps, device, encoder, scorer)
-    verdict = Verdict(bds, bool(max(bds.values()) < -margin))
-    log.info("segment of %d frames: the map's BD-rate %+.2f %% VMAF / %+.2f %% VMAF-NEG %s (%dx%d) with %s, "
-             "scored by %s (margin %.2f): %s", len(frames), bds["vmaf"], bds["neg"], where, frames.shape[2],
-             frames.shape[1], encoder, scorer, margin, "kept" if verdict.keep else "switched off")
+        return Verdict((), None)
+    estimates = tuple(measure(frames, candidates, device, encoder, scorer))
+    pick = best(estimates)
+    verdict = Verdict(estimates, pick if max(estimates[pick].values()) < -margin else None)
+    said = "; ".join(f"{e['vmaf']:+.2f} % VMAF / {e['neg']:+.2f} % VMAF-NEG" for e in estimates)
+    outcome = "switched off" if not verdict.keep else "kept" if len(estimates) == 1 else f"kept map {pick + 1}"
+    whose = "the map's BD-rate" if len(estimates) == 1 else f"the {len(estimates)} maps' BD-rates"
+    log.info("segment of %d frames: %s %s %s (%dx%d) with %s, scored by %s (margin %.2f): %s", len(frames), whose,
+             said, where, frames.shape[2], frames.shape[1], encoder, scorer, margin, outcome)
     return verdict

@@ -60,9 +60,9 @@ def test_the_guard_switches_off_a_map_that_costs_bits(carphone, encoder, waste, 
     lumas = _carphone_lumas(carphone)
     rng = np.random.default_rng(0)
     offsets = rng.choice([-6, 6], size=(len(lumas), 9, 11)).astype(np.int8)
-    bds = measure(lumas, analysis_maps(offsets, (144, 176)), "cpu", encoder, scorer)
+    bds, = measure(lumas, [analysis_maps(offsets, (144, 176))], "cpu", encoder, scorer)
     assert all(bd > waste for bd in bds.values())
-    verdict = verify(list(lumas / 255.0), offsets, "cpu", encoder=encoder, scorer=scorer)
+    verdict = verify(list(lumas / 255.0), [offsets], "cpu", encoder=encoder, scorer=scorer)
     assert verdict.bd_rates == bds and not verdict.keep
 
 
@@ -89,7 +89,7 @@ def test_frames_too_small_for_libvmaf_are_coded_without_the_map(monkeypatch):
 
     monkeypatch.setattr(T, "encode_decode", lambda *a, **k: pytest.fail("nothing to measure"))
     offsets = np.ones((4, 1, 1), np.int8)
-    assert not verify([np.zeros((16, 32))] * 4, offsets).keep
+    assert not verify([np.zeros((16, 32))] * 4, [offsets]).keep
     with pytest.raises(PreanalysisError, match="allocate.verify_scorer must be libvmaf or vmaf-torch"):
         from preanalysis.config import load_config, with_overrides
 
@@ -124,10 +124,10 @@ def test_the_margin_drops_a_map_whose_measured_gain_is_smaller(carphone):
     config.analysis.device = "cpu"
     frames = list(P.analyze(carphone, config, 0, 8))
     lumas, offsets = [f.luma for f in frames], np.stack([f.qp.offsets for f in frames])
-    kept = verify(lumas, offsets, "cpu")
+    kept = verify(lumas, [offsets], "cpu")
     assert set(kept.bd_rates) == {"vmaf", "neg"} and kept.bd_rate == max(kept.bd_rates.values())
     assert kept.keep and kept.bd_rate < 0
-    dropped = verify(lumas, offsets, "cpu", margin=-kept.bd_rate + 0.01)
+    dropped = verify(lumas, [offsets], "cpu", margin=-kept.bd_rate + 0.01)
     assert dropped.bd_rates == kept.bd_rates and not dropped.keep
 
 
@@ -161,7 +161,7 @@ def test_a_map_without_offsets_is_kept_without_encoding(monkeypatch):
     from preanalysis.learning import teacher_vmaf as T
 
     monkeypatch.setattr(T, "encode_decode", lambda *a, **k: pytest.fail("nothing to measure"))
-    assert verify([np.zeros((32, 32))] * 4, np.zeros((4, 2, 2), np.int8)).keep
+    assert verify([np.zeros((32, 32))] * 4, [np.zeros((4, 2, 2), np.int8)]).keep
 
 
 def test_the_pipeline_codes_a_segment_without_the_map_the_guard_rejects(carphone, monkeypatch):
@@ -199,7 +199,7 @@ def test_the_guard_codes_the_middle_of_a_segment_when_told_how_many_frames(carph
     monkeypatch.setattr(P, "verify", lambda lumas, offsets, *a: seen.append((lumas, offsets)) or verify(
         lumas, offsets, *a))
     frames = list(P.analyze(carphone, config, 0, 10))
-    (lumas, offsets), = seen
+    (lumas, (offsets,)), = seen
     assert len(lumas) == len(offsets) == 4
     assert all(np.array_equal(y, f.luma) for y, f in zip(lumas, frames[3:7]))
     assert not any(np.any(f.qp.offsets) for f in frames)  # no map saves 100 %: switched off for all ten
@@ -249,7 +249,7 @@ def test_the_native_guard_codes_the_source_luma(carphone, monkeypatch):
     monkeypatch.setattr(P, "verify_native", lambda samples, offsets, sample, *a: seen.append(
         (samples, offsets, sample)) or verify_native(samples, offsets, sample, *a))
     frames = list(P.analyze(carphone, config, 0, 8))
-    (samples, offsets, sample), = seen
+    (samples, (offsets,), sample), = seen
     source = np.stack([T.luma_of(f) for f in T.source_frames(carphone, 0, 8, (176, 144))])
     assert not sample.tiles and np.array_equal(np.stack(samples), source)
     assert offsets.shape == (8, 9, 11) and all(f.guard_luma is None for f in frames)
@@ -324,3 +324,54 @@ def test_a_guard_coding_with_another_encoder_than_the_encode_is_named(caplog):
     assert caplog.records[-1].getMessage() == (
         "the segment guard judges the map with x264 but this encodes with x265: use --allocate-verify-encoder x265 "
         "(or auto, the default: the encoding one)")
+
+
+def test_the_guard_keeps_the_candidate_that_saves_most(carphone, monkeypatch):
+    """allocate.verify_gains: several candidate maps are judged against the same encodes without a map (two
+    encodes, plus two per candidate), and the one with the lowest estimate is kept: the teacher's own map, which
+    saves, over a random +-6 map, which wastes, whichever comes first."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config
+    from preanalysis.learning import teacher_vmaf as T
+
+    torch.set_num_threads(1)
+    config = load_config("vmaf-teacher")
+    config.analysis.device = "cpu"
+    frames = list(P.analyze(carphone, config, 0, 8))
+    lumas, saving = [f.luma for f in frames], np.stack([f.qp.offsets for f in frames])
+    wasting = np.random.default_rng(0).choice([-6, 6], size=saving.shape).astype(np.int8)
+    calls, code = [], T.encode_decode
+    monkeypatch.setattr(T, "encode_decode", lambda frames, crf, qp=None, **k: calls.append(qp is not None)
+                        or code(frames, crf, qp, **k))
+    first = verify(lumas, [wasting, saving], "cpu")
+    assert sorted(calls) == [False, False, True, True, True, True]
+    assert first.choice == 1 and first.bd_rates == first.estimates[1] and first.bd_rate < 0
+    assert max(first.estimates[0].values()) > 10
+    second = verify(lumas, [saving, wasting], "cpu")
+    assert second.choice == 0 and second.estimates == first.estimates[::-1]
+    assert verify(lumas, [wasting, wasting], "cpu").choice is None
+
+
+def test_the_pipeline_codes_the_gain_the_guard_chose(carphone, monkeypatch):
+    """The default with verify_gains [2.5]: the guard gets the segment's maps at the preset's gain and at 2.5 (the
+    maps those gains give unguarded) and the frames carry the one it chose, or none."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config, with_overrides
+
+    torch.set_num_threads(1)
+    config = with_overrides(load_config("default"), {"analysis.device": "cpu", "allocate.verify_gains": [2.5]})
+    verdicts = []
+    monkeypatch.setattr(P, "verify", lambda lumas, candidates, *a: verdicts.append(
+        (candidates, verify(lumas, candidates, *a))) or verdicts[-1][1])
+    guarded = np.stack([f.qp.offsets for f in P.analyze(carphone, config, 0, 8)])
+    (candidates, verdict), = verdicts
+    for candidate, gain in zip(candidates, (1.5, 2.5)):
+        plain = with_overrides(config, {"allocate.verify": False, "allocate.verify_gains": [],
+                                        "allocate.sensitivity_gain": gain})
+        assert np.array_equal(candidate, np.stack([f.qp.offsets for f in P.analyze(carphone, plain, 0, 8)]))
+    assert not np.array_equal(*candidates)
+    assert np.array_equal(guarded, candidates[verdict.choice] if verdict.keep else np.zeros_like(guarded))
+    with pytest.raises(PreanalysisError, match="allocate.verify_gains are student gains the segment guard tries"):
+        with_overrides(config, {"allocate.verify": False})
+    with pytest.raises(PreanalysisError, match="allocate.verify_gains must be within"):
+        with_overrides(config, {"allocate.verify_gains": [9.0]})
