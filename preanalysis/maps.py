@@ -4,6 +4,8 @@ Layout (a standard .npz: a zip of .npy arrays, readable with numpy.load):
   qp_offsets  int8   (frames, block rows, block cols)   QP offset per 16x16 block, full-resolution grid
   salience    uint8  (frames, h, w)                     the mask at analysis resolution
   pts         int64  (frames,)    time float64 (frames,)   scene_start bool (frames,)
+  guard       int8   (frames,)    the segment guard's verdict: -1 not judged, 0 map off, k the k-th candidate kept
+  guard_bd    float32 (frames, 2) its estimate for the segment, VMAF and VMAF-NEG BD-rate % (NaN: not measured)
   block_size, width, height  int scalars;   time_base int64 (2,);   config  str (the YAML used)
 Arrays are written through .npy files whose header is patched with the final frame count, so memory stays
 flat for any length; zip entries carry a fixed timestamp so equal inputs give byte-identical files.
@@ -65,7 +67,7 @@ def write_maps(analyses: Iterable, out: str | Path, info, config_yaml: str = "")
     out = Path(out)
     with tempfile.TemporaryDirectory(dir=out.resolve().parent, prefix=".maps-") as tmp:
         tmp = Path(tmp)
-        names = ("qp_offsets", "salience", "pts", "time", "scene_start")
+        names = ("qp_offsets", "salience", "pts", "time", "scene_start", "guard", "guard_bd")
         streams = {n: NpyStream(tmp / f"{n}.npy") for n in names}
         for fa in analyses:
             streams["qp_offsets"].append(fa.qp.offsets)
@@ -73,6 +75,8 @@ def write_maps(analyses: Iterable, out: str | Path, info, config_yaml: str = "")
             streams["pts"].append(np.int64(fa.pts))
             streams["time"].append(np.float64(fa.time))
             streams["scene_start"].append(np.bool_(fa.scene_start))
+            streams["guard"].append(np.int8(fa.guard))
+            streams["guard_bd"].append(np.array(fa.guard_bd, np.float32))
         count = streams["pts"].count
         if count == 0:
             raise PreanalysisError("no frames were analysed: check the frame range and the input")
@@ -103,11 +107,12 @@ class MapsFile:
     height: int
     time_base: Fraction
     config: dict
+    guard: np.ndarray  # int8 (frames,), see the layout above
+    guard_bd: np.ndarray  # float32 (frames, 2)
+    path: Path | None = None
 
     def __len__(self) -> int:
         return len(self.qp_offsets)
-
-    path: Path | None = None
 
     def qp_map(self, index: int) -> QpMap:
         return QpMap(self.qp_offsets[index], self.width, self.height, self.block_size)
@@ -143,11 +148,14 @@ def load_maps(path: str | Path) -> MapsFile:
         with np.load(path, allow_pickle=False) as z:
             d = {k: z[k] for k in z.files}
         tb = d["time_base"]
+        frames = len(d["qp_offsets"])  # files written before the guard's verdicts were kept: not judged
+        guard = d.get("guard", np.full(frames, -1, np.int8))
+        guard_bd = d.get("guard_bd", np.full((frames, 2), np.nan, np.float32))
         return MapsFile(
             qp_offsets=d["qp_offsets"], salience=d["salience"], pts=d["pts"], time=d["time"],
             scene_start=d["scene_start"], block_size=int(d["block_size"]), width=int(d["width"]),
             height=int(d["height"]), time_base=Fraction(int(tb[0]), int(tb[1])),
-            config=yaml.safe_load(str(d["config"])) or {}, path=path,
+            config=yaml.safe_load(str(d["config"])) or {}, guard=guard, guard_bd=guard_bd, path=path,
         )
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
         raise PreanalysisError(f"{path} is not a preanalysis maps file ({exc}): regenerate it with `preanalysis analyze`") from None

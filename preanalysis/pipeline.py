@@ -48,6 +48,11 @@ class FrameAnalysis:
     object_ids: np.ndarray | None = None  # int32 ids per pixel, tracked across frames (learned objects analyser)
     decoded: video.DecodedFrame | None = None  # the source frame, when asked for (analyse and encode in one pass)
     guard_luma: np.ndarray | None = None  # the segment guard's native sample (allocate.verify_resolution native)
+    # The segment guard's verdict on this frame's segment: -1 not judged, 0 coded without a map, k the k-th
+    # candidate kept (1: allocate.sensitivity_gain, then allocate.verify_gains); and its estimate (VMAF, VMAF-NEG
+    # BD-rate %, NaN where nothing was measured), kept in the maps file so a user sees what the guard decided.
+    guard: int = -1
+    guard_bd: tuple[float, float] = (np.nan, np.nan)
 
 
 class SceneCutDetector:
@@ -324,8 +329,10 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
         else:
             verdict = verify([fa.luma for fa in segment[part]], [c[part] for c in candidates], *guard)
         offsets = candidates[verdict.choice] if verdict.keep else np.zeros_like(offsets)
+        bd = (verdict.bd_rates.get("vmaf", np.nan), verdict.bd_rates.get("neg", np.nan))
         for fa in segment:
             fa.guard_luma = None  # judged: the native samples need not outlive the segment
+            fa.guard, fa.guard_bd = (verdict.choice + 1 if verdict.keep else 0), bd
     for fa, o in zip(segment, offsets):
         fa.qp = QpMap(o, width, height)
     return segment

@@ -237,3 +237,34 @@ def judge(frames: np.ndarray, candidates: list[list[QpMap]], device: str, margin
     log.info("segment of %d frames: %s %s %s (%dx%d) with %s, scored by %s (margin %.2f): %s", len(frames), whose,
              said, where, frames.shape[2], frames.shape[1], encoder, scorer, margin, outcome)
     return verdict
+
+
+def verdict_text(choice: int, bd: Sequence[float], gains: Sequence[float]) -> str:
+    """One frame's guard verdict in words (a contact sheet's label): choice and bd as FrameAnalysis.guard /
+    guard_bd, gains the candidates' student gains (allocate.sensitivity_gain, then verify_gains); "" when not
+    judged."""
+    if choice < 0:
+        return ""
+    said = "map off" if choice == 0 else "map kept" if len(gains) <= 1 else f"gain {gains[choice - 1]:g} kept"
+    if np.isnan(bd).any():
+        return f"guard: {said}"
+    return f"guard: {said}, est. BD-rate VMAF {bd[0]:+.1f} % NEG {bd[1]:+.1f} %"
+
+
+def guard_summary(choices: Sequence[int], gains: Sequence[float]) -> str:
+    """What the guard decided over a run, in frames (segments differ in length): "" when it did not run."""
+    choices = np.asarray(choices)
+    judged = int(np.sum(choices >= 0))
+    if not judged:
+        return ""
+    kept = int(np.sum(choices > 0))
+    text = f"segment guard: map kept on {kept} of {judged} frames"
+    if len(gains) > 1 and kept:
+        text += " (" + ", ".join(f"gain {g:g}: {int(np.sum(choices == k + 1))}" for k, g in enumerate(gains)) + ")"
+    return text
+
+
+def candidate_gains(allocate: dict) -> tuple[float, ...]:
+    """The student gains of the guard's candidates, in the order FrameAnalysis.guard counts them, from a config's
+    allocate section as plain data (Config.to_dict, or a maps file's config)."""
+    return (allocate.get("sensitivity_gain", 0.0), *allocate.get("verify_gains", []))

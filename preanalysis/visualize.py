@@ -18,6 +18,7 @@ import numpy as np
 from .qpmap import QpMap
 from .errors import PreanalysisError
 from .io import atomic_output, atomic_write_bytes
+from .verify import candidate_gains, verdict_text
 
 MODES = ("side", "blend")
 SHEET_TILE_HEIGHT = 200
@@ -34,6 +35,7 @@ class VisualFrame:
     salience: np.ndarray  # uint8 (h, w), analysis resolution
     qp: QpMap
     ids: np.ndarray | None = None
+    note: str = ""  # written after the frame number: the segment guard's verdict, where it judged the frame
 
 
 def heatmap(salience: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -111,7 +113,7 @@ def render(frame: VisualFrame, mode: str = "side") -> np.ndarray:
         if frame.ids is not None:
             middle = draw_ids(middle, frame.ids)
         out = np.concatenate([rgb, middle, draw_qp_grid(rgb, frame.qp)], axis=1)
-    _label(out, f"frame {frame.index}")
+    _label(out, f"frame {frame.index}" + (f"  {frame.note}" if frame.note else ""))
     return _even(out)
 
 
@@ -221,21 +223,23 @@ def visual_frames(path: str | Path, config=None, maps=None, start: int = 0, stop
     if maps is not None:
         if start >= len(maps):
             raise PreanalysisError(f"the maps file has {len(maps)} frames: --start {start} is past its end")
+        gains = candidate_gains(maps.config.get("allocate", {}))
         for d in video.decode(path, start, stop):
             if d.index >= len(maps):
                 break
-            yield VisualFrame(d.index, d.frame.to_ndarray(format="rgb24"), maps.salience[d.index], maps.qp_map(d.index))
+            yield VisualFrame(d.index, d.frame.to_ndarray(format="rgb24"), maps.salience[d.index], maps.qp_map(d.index),
+                              note=verdict_text(int(maps.guard[d.index]), maps.guard_bd[d.index], gains))
         return
     from .pipeline import analyze
 
     # Analyse first, then decode for drawing: two PyAV decoders of one file interleaved in this process
     # deadlocked (seen with PyAV 18.1), and what is kept per frame is small (mask, QP grid, ids).
-    kept = {}
+    kept, gains = {}, candidate_gains(config.to_dict()["allocate"])
     for fa in analyze(path, config, start=start, stop=stop):
         ids = getattr(fa, "object_ids", None)
         if ids is None and "objects" in fa.maps:
             ids = cv2.connectedComponents((fa.maps["objects"] > 0.5).astype(np.uint8))[1].astype(np.int16)
-        kept[fa.index] = (fa.salience, fa.qp, ids)
+        kept[fa.index] = (fa.salience, fa.qp, ids, verdict_text(fa.guard, fa.guard_bd, gains))
     for d in video.decode(path, start, stop):
         if d.index in kept:
             yield VisualFrame(d.index, d.frame.to_ndarray(format="rgb24"), *kept.pop(d.index))

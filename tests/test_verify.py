@@ -363,8 +363,11 @@ def test_the_pipeline_codes_the_gain_the_guard_chose(carphone, monkeypatch):
     verdicts = []
     monkeypatch.setattr(P, "verify", lambda lumas, candidates, *a: verdicts.append(
         (candidates, verify(lumas, candidates, *a))) or verdicts[-1][1])
-    guarded = np.stack([f.qp.offsets for f in P.analyze(carphone, config, 0, 8)])
+    frames = list(P.analyze(carphone, config, 0, 8))
+    guarded = np.stack([f.qp.offsets for f in frames])
     (candidates, verdict), = verdicts
+    assert {(f.guard, f.guard_bd) for f in frames} == {(verdict.choice + 1 if verdict.keep else 0,
+                                                        (verdict.bd_rates["vmaf"], verdict.bd_rates["neg"]))}
     for candidate, gain in zip(candidates, (1.5, 2.5)):
         plain = with_overrides(config, {"allocate.verify": False, "allocate.verify_gains": [],
                                         "allocate.sensitivity_gain": gain})
@@ -375,3 +378,37 @@ def test_the_pipeline_codes_the_gain_the_guard_chose(carphone, monkeypatch):
         with_overrides(config, {"allocate.verify": False})
     with pytest.raises(PreanalysisError, match="allocate.verify_gains must be within"):
         with_overrides(config, {"allocate.verify_gains": [9.0]})
+
+
+def test_the_guards_verdicts_are_kept_in_the_maps_file_and_drawn(carphone, tmp_path):
+    """`analyze` keeps each frame's verdict (guard: 0 off, k the k-th candidate kept; guard_bd: its estimate) in
+    the maps file and says what the guard decided; `visualize --maps` writes it on the frames; a maps file from
+    before the verdicts were kept loads as not judged."""
+    import zipfile
+
+    from preanalysis.cli import main
+    from preanalysis.maps import load_maps
+    from preanalysis.verify import guard_summary, verdict_text
+
+    out = tmp_path / "maps.npz"
+    assert main(["analyze", str(carphone), "-o", str(out), "--frames", "8", "--analysis-device", "cpu"]) == 0
+    maps = load_maps(out)
+    assert maps.guard.dtype == np.int8 and maps.guard_bd.shape == (8, 2)
+    assert len(set(maps.guard.tolist())) == 1 and maps.guard[0] in (0, 1)
+    assert np.all(np.isfinite(maps.guard_bd)) and (maps.guard[0] == 1) == (maps.guard_bd[0].max() < 0)
+    assert np.any(maps.qp_offsets) == (maps.guard[0] == 1)
+    assert main(["visualize", str(carphone), "--maps", str(out), "-o", str(tmp_path / "sheet")]) == 0
+    assert verdict_text(0, (0.5, 1.25), (1.5,)) == "guard: map off, est. BD-rate VMAF +0.5 % NEG +1.2 %"
+    assert verdict_text(2, (-3.0, -2.0), (1.5, 2.5)).startswith("guard: gain 2.5 kept, est. BD-rate VMAF -3.0 %")
+    assert verdict_text(1, (np.nan, np.nan), (1.5,)) == "guard: map kept" and verdict_text(-1, (0, 0), ()) == ""
+    assert guard_summary([1, 1, 2, 0], (1.5, 2.5)) == ("segment guard: map kept on 3 of 4 frames (gain 1.5: 2, "
+                                                       "gain 2.5: 1)")
+    assert guard_summary([-1, -1], (1.5,)) == ""
+    old = tmp_path / "old.npz"
+    with zipfile.ZipFile(out) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            if not item.filename.startswith("guard"):
+                dst.writestr(item, src.read(item))
+    before = load_maps(old)
+    assert np.all(before.guard == -1) and np.all(np.isnan(before.guard_bd))
+    assert np.array_equal(before.qp_offsets, maps.qp_offsets)

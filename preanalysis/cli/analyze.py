@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import time
 
-
 from .. import video
 from ..io import check_output_path
 from ..maps import write_maps
 from ..pipeline import analyze
+from ..verify import candidate_gains, guard_summary
 from .options import add_config_options, config_from_args
 
 HELP = "analyse a video and write per-frame salience masks and QP offsets to an .npz"
@@ -30,9 +30,14 @@ def run(args) -> int:
     out = check_output_path(args.output, args.input)
     stop = args.start + args.frames if args.frames else None
     t0 = time.perf_counter()
-    frames = analyze(args.input, config, start=args.start, stop=stop, progress=True)
+    choices = []
+    frames = (choices.append(fa.guard) or fa for fa in analyze(args.input, config, start=args.start, stop=stop,
+                                                               progress=True))
     count = write_maps(frames, out, info, config.to_yaml())
     seconds = time.perf_counter() - t0
     log.info("analysed %d frames of %dx%d in %.1f s (%.1f fps) -> %s", count, info.width, info.height,
              seconds, count / seconds, out)
+    if summary := guard_summary(choices, candidate_gains(config.to_dict()["allocate"])):
+        log.info("%s; per frame in the maps file (guard, guard_bd) and on `preanalysis visualize --maps` sheets",
+                 summary)
     return 0

@@ -19,7 +19,7 @@ from ..qpmap import QpMap
 from ..config import Config
 from ..errors import PreanalysisError
 
-FIELDS = ("index", "pts", "time", "scene_start", "qp_offsets", "salience")
+FIELDS = ("index", "pts", "time", "scene_start", "qp_offsets", "salience", "guard", "guard_bd")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def analyse_chunk(chunk: Chunk, config: Config) -> bytes:
     for fa in analyze(chunk.input, config, start=chunk.start, stop=chunk.stop):
         for name, value in (("index", fa.index), ("pts", fa.pts), ("time", fa.time),
                             ("scene_start", fa.scene_start), ("qp_offsets", fa.qp.offsets),
-                            ("salience", fa.salience)):
+                            ("salience", fa.salience), ("guard", fa.guard), ("guard_bd", fa.guard_bd)):
             rows[name].append(value)
         grid = (fa.qp.width, fa.qp.height, fa.qp.block_size)
     expected = None if chunk.stop is None else chunk.stop - chunk.start
@@ -76,6 +76,7 @@ def analyse_chunk(chunk: Chunk, config: Config) -> bytes:
     np.savez(buf, index=np.array(rows["index"], np.int64), pts=np.array(rows["pts"], np.int64),
              time=np.array(rows["time"], np.float64), scene_start=np.array(rows["scene_start"], np.bool_),
              qp_offsets=np.stack(rows["qp_offsets"]).astype(np.int8), salience=np.stack(rows["salience"]),
+             guard=np.array(rows["guard"], np.int8), guard_bd=np.array(rows["guard_bd"], np.float32),
              grid=np.array(grid, np.int64))
     return buf.getvalue()
 
@@ -92,7 +93,7 @@ def read_part(path: Path) -> Iterator:
         yield FrameAnalysis(
             index=int(d["index"][i]), pts=int(d["pts"][i]), time=float(d["time"][i]), luma=empty, maps={},
             salience=d["salience"][i], qp=QpMap(d["qp_offsets"][i], width, height, block),
-            scene_start=bool(d["scene_start"][i]),
+            scene_start=bool(d["scene_start"][i]), guard=int(d["guard"][i]), guard_bd=tuple(d["guard_bd"][i]),
         )
 
 
