@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 
@@ -33,6 +34,7 @@ CRFS = (27.0, 32.0)  # the teacher's two points: the middle of the CRF 22-37 ran
 EVERY = 4  # scored frames: every 4th, as the teacher scores
 SAMPLE_PIXELS = 640 * 352  # native samples: the whole frame up to this many pixels, else four tiles of TILE blocks
 TILE = (20, 11)  # 320x176 px: four make a 640x352 mosaic
+WORKERS = 2  # the guard's encodes coded and scored at once (each encoder on one thread)
 log = logging.getLogger(__name__)
 
 
@@ -128,15 +130,18 @@ def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], device: str = 
     compared with the same encodes without a map."""
     from .learning.teacher_vmaf import code_lumas
 
+    def code_and_score(qp, crf):
+        decoded, bits = code_lumas(lumas, crf, qp, encoder, keep=False)  # no map: the teacher's, if it ran
+        return bits, mean_scores(lumas, decoded, scorer, device)
+
+    # Each encode runs on one thread (the same stream every time), so WORKERS of them at once give the same
+    # figures sooner; the decoded segment of each is dropped once scored.
+    with ThreadPoolExecutor(WORKERS) as pool:
+        coded = iter(list(pool.map(code_and_score, *zip(*[(qp, crf) for qp in (None, *candidates) for crf in CRFS]))))
     curves = []
-    for qp in (None, *candidates):
-        rates, scores = [], {m: [] for m in METRICS}
-        for crf in CRFS:
-            decoded, bits = code_lumas(lumas, crf, qp, encoder, keep=False)  # no map: the teacher's, if it ran
-            rates.append(bits)
-            for m, score in mean_scores(lumas, decoded, scorer, device).items():
-                scores[m].append(score)
-        curves.append((tuple(rates), {m: tuple(v) for m, v in scores.items()}))
+    for _ in range(1 + len(candidates)):
+        points = [next(coded) for _ in CRFS]
+        curves.append((tuple(b for b, _ in points), {m: tuple(s[m] for _, s in points) for m in METRICS}))
     (rate0, score0), *mapped = curves
     return [{m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in METRICS} for rate1, score1 in mapped]
 
