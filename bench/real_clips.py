@@ -145,6 +145,15 @@ CLIPS = [
     Cut("market_160.y4m", "market_street_1906.mp4", 160, 60, "y4m"),
     Cut("market_660.y4m", "market_street_1906.mp4", 660, 60, "y4m"),
     Cut("pexels_120.y4m", "pyfeat_face_pexels.mp4", 120, 60, "y4m"),
+    # eight fresh blind cuts for the guard's candidates (docs/splits.md, 02:13 and 02:31)
+    Cut("cytadela_1200.y4m", "cytadela_intro.webm", 1200, 60, "y4m"),
+    Cut("cytadela_1800.y4m", "cytadela_intro.webm", 1800, 60, "y4m"),
+    Cut("cytadela_3300.y4m", "cytadela_intro.webm", 3300, 60, "y4m"),
+    Cut("cytadela_4200.y4m", "cytadela_intro.webm", 4200, 60, "y4m"),
+    Cut("cytadela_5500.y4m", "cytadela_intro.webm", 5500, 60, "y4m"),
+    Cut("fillets_1900.y4m", "fillets_intro.mpg", 1900, 60, "y4m"),
+    Cut("market_860.y4m", "market_street_1906.mp4", 860, 60, "y4m"),
+    Cut("market_1100.y4m", "market_street_1906.mp4", 1100, 60, "y4m"),
 ]
 
 
