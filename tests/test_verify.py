@@ -357,12 +357,13 @@ def test_the_pipeline_codes_the_gain_the_guard_chose(carphone, monkeypatch):
     maps those gains give unguarded) and the frames carry the one it chose, or none."""
     import preanalysis.pipeline as P
     from preanalysis.config import load_config, with_overrides
+    from preanalysis.verify import verify_native
 
     torch.set_num_threads(1)
     config = with_overrides(load_config("default"), {"analysis.device": "cpu", "allocate.verify_gains": [2.5]})
     verdicts = []
-    monkeypatch.setattr(P, "verify", lambda lumas, candidates, *a: verdicts.append(
-        (candidates, verify(lumas, candidates, *a))) or verdicts[-1][1])
+    monkeypatch.setattr(P, "verify_native", lambda samples, candidates, *a: verdicts.append(
+        (candidates, verify_native(samples, candidates, *a))) or verdicts[-1][1])
     frames = list(P.analyze(carphone, config, 0, 8))
     guarded = np.stack([f.qp.offsets for f in frames])
     (candidates, verdict), = verdicts
