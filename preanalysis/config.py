@@ -137,6 +137,9 @@ class AllocateConfig:
     # since docs/splits.md 02:31: at analysis resolution a 1280x720 source is judged at 320x180, where the guard
     # kept bigbuckbunny's map (+1.36 % VMAF with it); 1.65x the analysis time at 1080p against 1.33x.
     verify_resolution: str = "native"
+    # A native tile's size in 16-px blocks (columns, rows) where the frame is larger than 640x352 pixels' worth:
+    # the guard codes four of them side by side, so its cost at 1080p and above is bounded by their size.
+    verify_tile: list[int] = field(default_factory=lambda: [20, 11])
     # Further student gains (allocate.sensitivity_gain's alternatives) the guard codes the segment's map with; it
     # keeps the candidate, of these and sensitivity_gain, whose estimate is lowest (if below -verify_margin).  Each
     # adds two encodes and their scoring to a segment.  [] = only sensitivity_gain.
@@ -172,6 +175,8 @@ class AllocateConfig:
         _check(self.verify_margin >= 0, "allocate.verify_margin must be >= 0 (percent of rate a segment's map must "
                "save in the guard's encodes to be kept; 0 = any saving)")
         _check(all(0 <= g <= 8 for g in self.verify_gains), "allocate.verify_gains must be within [0, 8]")
+        _check(len(self.verify_tile) == 2 and all(4 <= n <= 64 for n in self.verify_tile),
+               "allocate.verify_tile must be [columns, rows] of 16-px blocks, each within [4, 64]")
         _check(not self.verify_gains or (self.verify and self.sensitivity != ""),
                "allocate.verify_gains are student gains the segment guard tries: they need allocate.verify on and "
                "allocate.sensitivity set (or leave verify_gains empty)")

@@ -159,7 +159,7 @@ def _analyse(
     stabiliser = mask_stabiliser(config)
     a = config.allocate
     native = a.verify and a.verify_resolution == "native"
-    sample = NativeSample.for_frame(info.width, info.height) if native else None
+    sample = NativeSample.for_frame(info.width, info.height, a.verify_tile) if native else None
     in_flight: deque = deque()
 
     def finish() -> FrameAnalysis:
@@ -325,7 +325,7 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
         guard = (config.analysis.device, a.verify_margin, a.guard_encoder, a.verify_scorer)
         if a.verify_resolution == "native" and all(fa.guard_luma is not None for fa in segment[part]):
             verdict = verify_native([fa.guard_luma for fa in segment[part]], [c[part] for c in candidates],
-                                    NativeSample.for_frame(width, height), *guard)
+                                    NativeSample.for_frame(width, height, a.verify_tile), *guard)
         else:
             verdict = verify([fa.luma for fa in segment[part]], [c[part] for c in candidates], *guard)
         offsets = candidates[verdict.choice] if verdict.keep else np.zeros_like(offsets)

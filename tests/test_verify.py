@@ -207,10 +207,13 @@ def test_the_guard_codes_the_middle_of_a_segment_when_told_how_many_frames(carph
         with_overrides(config, {"allocate.verify_frames": 1})
 
 
-@pytest.mark.parametrize("width, height", [(1920, 1080), (1280, 720), (720, 576), (648, 354), (176, 144)])
-def test_a_native_sample_carries_each_blocks_own_offset(width, height):
+@pytest.mark.parametrize("width, height, tile", [(1920, 1080, (20, 11)), (1280, 720, (20, 11)), (720, 576, (20, 11)),
+                                                (648, 354, (20, 11)), (176, 144, (20, 11)), (1920, 1080, (16, 9)),
+                                                (640, 360, (16, 9))])
+def test_a_native_sample_carries_each_blocks_own_offset(width, height, tile):
     """verify_resolution native: every 16-px block of the sample is a block of the source at the encode grid's
-    position, with that block's own offset; small frames are sampled whole, large ones as four tiles."""
+    position, with that block's own offset; small frames are sampled whole, large ones as four tiles of
+    allocate.verify_tile blocks (fewer where a quadrant is smaller)."""
     from preanalysis.qpmap import grid_shape
     from preanalysis.verify import SAMPLE_PIXELS, NativeSample
 
@@ -218,7 +221,8 @@ def test_a_native_sample_carries_each_blocks_own_offset(width, height):
     ids = np.arange(rows * cols).reshape(rows, cols)
     y = np.kron(ids, np.ones((16, 16), np.int64))[:height, :width]  # each pixel: its block's id (any dtype slices)
     offsets = (ids % 23 - 11).astype(np.int8)
-    sample = NativeSample.for_frame(width, height)
+    sample = NativeSample.for_frame(width, height, tile)
+    assert not sample.tiles or sample.tile == (min(tile[0], width // 32), min(tile[1], height // 32))
     luma, qp = sample.luma(y), sample.qp_map(offsets)
     assert luma.shape == (qp.height, qp.width) and luma.shape[0] % 2 == 0 and luma.shape[1] % 2 == 0
     assert bool(sample.tiles) == (width * height > SAMPLE_PIXELS)
@@ -255,6 +259,8 @@ def test_the_native_guard_codes_the_source_luma(carphone, monkeypatch):
     assert offsets.shape == (8, 9, 11) and all(f.guard_luma is None for f in frames)
     with pytest.raises(PreanalysisError, match="allocate.verify_resolution must be analysis or native"):
         with_overrides(config, {"allocate.verify_resolution": "full"})
+    with pytest.raises(PreanalysisError, match=r"allocate.verify_tile must be \[columns, rows\]"):
+        with_overrides(config, {"allocate.verify_tile": [16]})
 
 
 def test_the_guard_needs_a_segment_budget():
