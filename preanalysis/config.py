@@ -113,8 +113,8 @@ class AllocateConfig:
     # them, to the blocks VMAF notices.  "" = off.  On by default (the student, gain 1.5: docs/splits.md, 21:45).
     sensitivity: str = "sensitivity"
     sensitivity_gain: float = 1.5
-    # The segment guard (preanalysis.verify): the encoder codes each closed segment (verify_resolution: native
-    # samples of the source, or its analysis luma) with and without its offsets, and a map whose estimated BD-rate (the worse of VMAF and VMAF-NEG over two CRFs) is
+    # The segment guard (preanalysis.verify): the encoder codes each closed segment (verify_resolution: its
+    # analysis luma, or native samples of the source) with and without its offsets, and a map whose estimated BD-rate (the worse of VMAF and VMAF-NEG over two CRFs) is
     # not below -verify_margin (%) is switched off for the segment.  Costs four encodes of the segment (the two
     # without the map are the VMAF teacher's when it ran) and VMAF + VMAF-NEG of every 4th frame.  On by default
     # at margin 0, scored by libvmaf (docs/splits.md 00:21: 1.37x the default's analysis time; it dropped the
@@ -133,10 +133,10 @@ class AllocateConfig:
     verify_scorer: str = "libvmaf"
     # What the guard codes: the analysis luma with the offsets averaged onto its blocks (analysis), or the
     # source's own luma with the offsets as the encoder gets them (native: the whole frame up to 640x352 pixels'
-    # worth, else a mosaic of four native 320x176 tiles; preanalysis.verify.NativeSample).  Native by default
-    # since docs/splits.md 02:31: at analysis resolution a 1280x720 source is judged at 320x180, where the guard
-    # kept bigbuckbunny's map (+1.36 % VMAF with it); 1.65x the analysis time at 1080p against 1.33x.
-    verify_resolution: str = "native"
+    # worth, else a mosaic of four native tiles; preanalysis.verify.NativeSample).  Analysis by default: native
+    # read better on the fit clips and worse on 32 blind cuts (docs/splits.md 02:31-03:00), at 1.65x the analysis
+    # time at 1080p against 1.33x.
+    verify_resolution: str = "analysis"
     # A native tile's size in 16-px blocks (columns, rows) where the frame is larger than 640x352 pixels' worth:
     # the guard codes four of them side by side, so its cost at 1080p and above is bounded by their size.
     verify_tile: list[int] = field(default_factory=lambda: [20, 11])

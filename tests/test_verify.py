@@ -359,14 +359,15 @@ def test_the_guard_keeps_the_candidate_that_saves_most(carphone, monkeypatch):
 
 
 def test_the_pipeline_codes_the_gain_the_guard_chose(carphone, monkeypatch):
-    """The default with verify_gains [2.5]: the guard gets the segment's maps at the preset's gain and at 2.5 (the
+    """The default with verify_gains [2.5] on native samples: the guard gets the segment's maps at the preset's gain and at 2.5 (the
     maps those gains give unguarded) and the frames carry the one it chose, or none."""
     import preanalysis.pipeline as P
     from preanalysis.config import load_config, with_overrides
     from preanalysis.verify import verify_native
 
     torch.set_num_threads(1)
-    config = with_overrides(load_config("default"), {"analysis.device": "cpu", "allocate.verify_gains": [2.5]})
+    config = with_overrides(load_config("default"), {"analysis.device": "cpu", "allocate.verify_gains": [2.5],
+                                                     "allocate.verify_resolution": "native"})
     verdicts = []
     monkeypatch.setattr(P, "verify_native", lambda samples, candidates, *a: verdicts.append(
         (candidates, verify_native(samples, candidates, *a))) or verdicts[-1][1])
