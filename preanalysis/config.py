@@ -114,8 +114,9 @@ class AllocateConfig:
     sensitivity: str = "sensitivity"
     sensitivity_gain: float = 1.5
     # The segment guard (preanalysis.verify): the encoder codes each closed segment (verify_resolution: its
-    # analysis luma, or native samples of the source) with and without its offsets, and a map whose estimated BD-rate (the worse of VMAF and VMAF-NEG over two CRFs) is
-    # not below -verify_margin (%) is switched off for the segment.  Costs four encodes of the segment (the two
+    # analysis luma, or native samples of the source) with and without its offsets, and a map whose estimated
+    # BD-rate (the worse of VMAF and VMAF-NEG over two CRFs) is not below -verify_margin (%) is switched off for
+    # the segment.  Costs four encodes of the segment (the two
     # without the map are the VMAF teacher's when it ran) and VMAF + VMAF-NEG of every 4th frame.  On by default
     # at margin 0, scored by libvmaf (docs/splits.md 00:21: 1.37x the default's analysis time; it dropped the
     # student's losing maps on the fit clips); on in the vmaf-teacher preset, scored by vmaf-torch.  A margin

@@ -9,9 +9,10 @@ eval's own, both models in one ffmpeg run; or vmaf-torch on the analysis device,
 estimate is the worse of the two two-point BD-rates (the issue judges both metrics, and bounds each clip on VMAF);
 the segment keeps its map only where the estimate is below -margin (allocate.verify_margin, %), else it is coded
 without it.  With allocate.verify_gains the guard also codes the maps of other student gains and keeps whichever
-candidate has the lowest estimate (the encodes without a map are shared).  Why: a map that earns bits on the mean can still cost bits on one kind of footage (the student lost
-+7 % VMAF on a screen recording, the teacher +1.03 % on an underwater clip), and no rule fitted on other clips
-predicts which; the encoder itself, run on the segment, might.  Measured (docs/results.md, docs/models.md): on in
+candidate has the lowest estimate (the encodes without a map are shared).  Why: a map that earns bits on the mean
+can still cost bits on one kind of footage (the student lost +7 % VMAF on a screen recording, the teacher +1.03 %
+on an underwater clip), and no rule fitted on other clips predicts which; the encoder itself, run on the segment,
+might.  Measured (docs/results.md, docs/models.md): on in
 the default (it lifted the default from -2.93 to -3.55 % VMAF BD against x264 with AQ off on eight blind cuts) and
 in vmaf-teacher (it dropped the one losing map of eight blind clips); a margin fitted as its worst optimism on fit
 clips (17.9 %) dropped every map.  It also catches maps that waste bits outright (tests/test_verify.py).
@@ -34,7 +35,7 @@ CRFS = (27.0, 32.0)  # the teacher's two points: the middle of the CRF 22-37 ran
 EVERY = 4  # scored frames: every 4th, as the teacher scores
 SAMPLE_PIXELS = 640 * 352  # native samples: the whole frame up to this many pixels, else four tiles of TILE blocks
 TILE = (20, 11)  # 320x176 px: four make a 640x352 mosaic
-WORKERS = 2  # the guard's encodes coded and scored at once (each encoder on one thread)
+WORKERS = 2  # the guard's encodes coded and scored at once with libvmaf (each encoder on one thread)
 log = logging.getLogger(__name__)
 
 
@@ -130,18 +131,20 @@ def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], device: str = 
     compared with the same encodes without a map."""
     from .learning.teacher_vmaf import code_lumas
 
-    def code_and_score(qp, crf):
+    def code_and_score(job: tuple[list[QpMap] | None, float]) -> tuple[int, dict[str, float]]:
+        qp, crf = job
         decoded, bits = code_lumas(lumas, crf, qp, encoder, keep=False)  # no map: the teacher's, if it ran
-        return bits, mean_scores(lumas, decoded, scorer, device)
+        return bits, mean_scores(lumas, decoded, scorer, device)  # the decoded segment is dropped once scored
 
-    # Each encode runs on one thread (the same stream every time), so WORKERS of them at once give the same
-    # figures sooner; the decoded segment of each is dropped once scored.
-    with ThreadPoolExecutor(WORKERS) as pool:
-        coded = iter(list(pool.map(code_and_score, *zip(*[(qp, crf) for qp in (None, *candidates) for crf in CRFS]))))
+    # Each encode runs on one thread (the same stream every time), so several at once give the same figures
+    # sooner; vmaf-torch scores one at a time (it has the analysis device's threads to itself).
+    jobs = [(qp, crf) for qp in (None, *candidates) for crf in CRFS]
+    with ThreadPoolExecutor(WORKERS if scorer == "libvmaf" else 1) as pool:
+        points = list(pool.map(code_and_score, jobs))
     curves = []
-    for _ in range(1 + len(candidates)):
-        points = [next(coded) for _ in CRFS]
-        curves.append((tuple(b for b, _ in points), {m: tuple(s[m] for _, s in points) for m in METRICS}))
+    for start in range(0, len(points), len(CRFS)):
+        curve = points[start:start + len(CRFS)]
+        curves.append((tuple(bits for bits, _ in curve), {m: tuple(s[m] for _, s in curve) for m in METRICS}))
     (rate0, score0), *mapped = curves
     return [{m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in METRICS} for rate1, score1 in mapped]
 

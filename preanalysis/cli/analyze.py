@@ -30,10 +30,15 @@ def run(args) -> int:
     out = check_output_path(args.output, args.input)
     stop = args.start + args.frames if args.frames else None
     t0 = time.perf_counter()
-    choices = []
-    frames = (choices.append(fa.guard) or fa for fa in analyze(args.input, config, start=args.start, stop=stop,
-                                                               progress=True))
-    count = write_maps(frames, out, info, config.to_yaml())
+    choices = []  # the segment guard's verdict per frame, for the summary line
+
+    def noted(frames):
+        for fa in frames:
+            choices.append(fa.guard)
+            yield fa
+
+    count = write_maps(noted(analyze(args.input, config, start=args.start, stop=stop, progress=True)), out, info,
+                       config.to_yaml())
     seconds = time.perf_counter() - t0
     log.info("analysed %d frames of %dx%d in %.1f s (%.1f fps) -> %s", count, info.width, info.height,
              seconds, count / seconds, out)
