@@ -152,6 +152,25 @@ def judged_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def guard_table(report: dict) -> str:
+    """Per clip, what the segment guard decided on the primary variant's analysis (clips.<clip>.guard): how many
+    frames kept a map, and each run of frames with its estimate and verdict."""
+    from preanalysis.verify import candidate_gains, verdict_text
+
+    gains = candidate_gains(report["settings"].get("config", {}).get("allocate", {}))
+    lines = ["| clip | frames with a map | frames: the guard's verdict |", "|---|---|---|"]
+    for clip, entry in report["clips"].items():
+        runs = entry.get("guard")
+        if not runs:
+            continue
+        kept = sum(r["frames"] for r in runs if r["choice"] > 0)
+        said = "; ".join(f"{r['start']}–{r['start'] + r['frames'] - 1}: "
+                         + verdict_text(r["choice"], [math.nan if v is None else v for v in r["estimate"]],
+                                        gains).removeprefix("guard: ") for r in runs)
+        lines.append(f"| {clip} | {kept} of {sum(r['frames'] for r in runs)} | {said} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_report(report: dict, points: list[RDPoint], out_dir: Path) -> list[Path]:
     """report.json, rd_points.csv, rd_<clip>.png and summary.md (mean BD-rates, one row per variant)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -165,7 +184,10 @@ def write_report(report: dict, points: list[RDPoint], out_dir: Path) -> list[Pat
     links = "".join(f"- {clip}: [RD curve]({p['rd_curve']}), [salience / QP contact sheet]({p['contact_sheet']})\n"
                     for clip, p in report.get("plots", {}).items())
     judged = any("judge" in c for c in report["clips"].values())
+    guarded = any(c.get("guard") for c in report["clips"].values())
     atomic_write_text(written[-1], markdown_table(report) + (f"\nJudged regions (eval --regions), {report['primary']}:"
                                                              f"\n\n{judged_table(report)}" if judged else "")
+                      + (f"\nThe segment guard on {report['primary']}'s analysis (its map is coded only where its"
+                         f" own encodes estimate a saving):\n\n{guard_table(report)}" if guarded else "")
                       + (f"\nPlots:\n{links}" if links else ""))
     return written

@@ -25,6 +25,7 @@ from preanalysis.config import Config
 from preanalysis.errors import PreanalysisError
 from preanalysis.io import atomic_output, atomic_write_text
 from preanalysis.prefilters import filtered, prefilter_version
+from preanalysis.verify import guard_runs
 from preanalysis.video import VideoInfo, decode, probe
 
 from .judge import Regions, coverage, judged_psnr, mean_judged
@@ -148,6 +149,7 @@ class ClipAnalysis:
     qp: Sequence[QpMap]
     salience: Sequence[np.ndarray]
     salience_key: str  # identifies the salience (region metrics) for point cache keys
+    guard: list[dict] | None = None  # the segment guard's verdicts (verify.guard_runs), None where it did not run
 
 
 def file_hash(path: str | Path) -> str:
@@ -205,7 +207,7 @@ def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, i
     meta, qp_file, sal_file = (cache.path(key, s) for s in (".analysis.json", ".qp", ".salience"))
     if not meta.is_file():
         info = probe(path)
-        shapes, count, digest = {}, 0, hashlib.sha256()
+        shapes, count, digest, choices, bds = {}, 0, hashlib.sha256(), [], []
         with atomic_output(qp_file) as qp_tmp, atomic_output(sal_file) as sal_tmp, \
                 open(qp_tmp, "wb") as qp_out, open(sal_tmp, "wb") as sal_out:
             for fa in analyze(path, config, 0, frames):
@@ -215,13 +217,16 @@ def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, i
                                                " give a clip of one frame size")
                     out.write(np.ascontiguousarray(array).tobytes())
                 digest.update(np.ascontiguousarray(fa.salience).tobytes())
+                choices.append(fa.guard)
+                bds.append(fa.guard_bd)
                 count += 1
         atomic_write_text(meta, json.dumps({"count": count, "size": [info.width, info.height], "shapes": shapes,
-                                            "salience_key": digest.hexdigest()[:24]}))  # by content
+                                            "salience_key": digest.hexdigest()[:24],  # by content
+                                            "guard": guard_runs(choices, bds)}))
     data = json.loads(meta.read_text())
     stack = lambda file, name: FrameStack(file, data["shapes"][name][1], data["shapes"][name][0], data["count"])
     return ClipAnalysis(QpMaps(stack(qp_file, "qp"), *data["size"]), stack(sal_file, "salience"),
-                        data["salience_key"])
+                        data["salience_key"], data.get("guard"))  # analyses cached before the verdicts: None
 
 
 @dataclass(frozen=True)
@@ -335,6 +340,11 @@ def sweep(
             specs += [PointSpec(path, clip, h, info, v, crf, analysis, (judges or {}).get(clip))
                       for crf in settings.crfs]
     return Prober(settings, cache).points(specs)
+
+
+def clip_guard(path: str | Path, config: Config, frames: int | None, cache: Cache) -> list[dict] | None:
+    """The segment guard's verdicts on `config`'s analysis of a clip (cached with it; no encodes)."""
+    return analyse_clip(Path(path), config, frames, cache, file_hash(path)).guard
 
 
 def judged_coverage(path: str | Path, config: Config, frames: int | None, cache: Cache, regions: Regions) -> dict:

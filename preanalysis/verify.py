@@ -273,6 +273,22 @@ def guard_summary(choices: Sequence[int], gains: Sequence[float]) -> str:
     return text
 
 
+def guard_runs(choices: Sequence[int], bds: Sequence[Sequence[float]]) -> list[dict] | None:
+    """What the guard decided over a clip, as runs of consecutive frames sharing one verdict (a segment, or
+    neighbouring segments judged alike): first frame, frames, choice (as FrameAnalysis.guard) and the estimate
+    (VMAF, VMAF-NEG BD-rate %; None where nothing was measured).  None when the guard did not run."""
+    if not len(choices) or max(choices) < 0:
+        return None
+    runs: list[dict] = []
+    for index, (choice, bd) in enumerate(zip(choices, bds)):
+        estimate = [None if np.isnan(v) else round(float(v), 3) for v in bd]
+        if runs and runs[-1]["choice"] == choice and runs[-1]["estimate"] == estimate:
+            runs[-1]["frames"] += 1
+        else:
+            runs.append({"start": index, "frames": 1, "choice": int(choice), "estimate": estimate})
+    return runs
+
+
 def candidate_gains(allocate: dict) -> tuple[float, ...]:
     """The student gains of the guard's candidates, in the order FrameAnalysis.guard counts them, from a config's
     allocate section as plain data (Config.to_dict, or a maps file's config)."""

@@ -420,3 +420,29 @@ def test_the_guards_verdicts_are_kept_in_the_maps_file_and_drawn(carphone, tmp_p
     before = load_maps(old)
     assert np.all(before.guard == -1) and np.all(np.isnan(before.guard_bd))
     assert np.array_equal(before.qp_offsets, maps.qp_offsets)
+
+
+def test_eval_reports_what_the_guard_decided_on_each_clip(carphone, tmp_path):
+    """eval keeps the guard's verdicts with a clip's cached analysis (runs of frames sharing one verdict) and
+    writes them in report.json (clips.<clip>.guard) and summary.md."""
+    from eval.report import guard_table
+    from eval.sweep import Cache, clip_guard
+    from preanalysis.config import load_config, with_overrides
+    from preanalysis.verify import guard_runs
+
+    nan = float("nan")
+    assert guard_runs([-1, -1], [(nan, nan)] * 2) is None and guard_runs([], []) is None
+    assert guard_runs([1, 1, 0, 2], [(-2.0, -1.0), (-2.0, -1.0), (0.5, 0.25), (-3.0, -2.5)]) == [
+        {"start": 0, "frames": 2, "choice": 1, "estimate": [-2.0, -1.0]},
+        {"start": 2, "frames": 1, "choice": 0, "estimate": [0.5, 0.25]},
+        {"start": 3, "frames": 1, "choice": 2, "estimate": [-3.0, -2.5]}]
+    config = with_overrides(load_config("default"), {"analysis.device": "cpu"})
+    runs = clip_guard(carphone, config, 8, Cache(tmp_path))
+    assert sum(r["frames"] for r in runs) == 8 and runs[0]["start"] == 0 and runs[0]["choice"] in (0, 1)
+    assert clip_guard(carphone, config, 8, Cache(tmp_path)) == runs  # from the cache, the same
+    assert clip_guard(carphone, with_overrides(config, {"allocate.verify": False}), 8, Cache(tmp_path)) is None
+    report = {"settings": {"config": config.to_dict()}, "clips": {"carphone": {"guard": runs}, "other": {}}}
+    table = guard_table(report)
+    kept = 8 if runs[0]["choice"] else 0
+    assert f"| carphone | {kept} of 8 | 0–7: map {'kept' if kept else 'off'}, est. BD-rate VMAF " in table
+    assert "other" not in table

@@ -102,7 +102,7 @@ def run(args) -> int:
     from eval.encoder_defaults import eval_defaults
     from eval.judge import judges_for
     from eval.report import summarise, write_report
-    from eval.sweep import Cache, SweepSettings, clip_names, judged_coverage, parse_params, sweep
+    from eval.sweep import Cache, SweepSettings, clip_guard, clip_names, judged_coverage, parse_params, sweep
 
     config = config_from_args(args, args.encoder)
     warn_guard_encoder(config, args.encoder)
@@ -134,6 +134,9 @@ def run(args) -> int:
         path = inputs[clip_names(inputs).index(clip)]
         report["clips"][clip]["judge"] = {"source": judge.source,
                                           **judged_coverage(path, config, args.frames, cache, judge)}
+    if config.allocate.verify:  # what the segment guard decided on each clip (from the cached analysis)
+        for path, clip in zip(inputs, clip_names(inputs)):
+            report["clips"][clip]["guard"] = clip_guard(path, config, args.frames, cache)
     report["plots"] = visual_sheets(inputs, clip_names(inputs), config, args.frames, out)
     written = write_report(report, points, out)
     log.info("%d points (%d cached) in %.0f s -> %s", len(points), cache.hits, time.perf_counter() - t0,
