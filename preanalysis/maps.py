@@ -75,8 +75,9 @@ def write_maps(analyses: Iterable, out: str | Path, info, config_yaml: str = "")
             streams["pts"].append(np.int64(fa.pts))
             streams["time"].append(np.float64(fa.time))
             streams["scene_start"].append(np.bool_(fa.scene_start))
-            streams["guard"].append(np.int8(fa.guard))
-            streams["guard_bd"].append(np.array(fa.guard_bd, np.float32))
+            # the guard's verdict; frames built by a caller without one are not judged
+            streams["guard"].append(np.int8(getattr(fa, "guard", -1)))
+            streams["guard_bd"].append(np.array(getattr(fa, "guard_bd", (np.nan, np.nan)), np.float32))
         count = streams["pts"].count
         if count == 0:
             raise PreanalysisError("no frames were analysed: check the frame range and the input")

@@ -410,7 +410,7 @@ def cli(capsys, *args) -> tuple[int, str, str]:
 def test_encode_command_with_maps_no_map_and_errors(carphone_y4m, tmp_path, capsys):
     from preanalysis.maps import write_maps
 
-    class FA:  # the fields write_maps reads from a FrameAnalysis
+    class FA:  # the fields write_maps needs from a FrameAnalysis (no guard verdict: written as not judged)
         def __init__(self, i, qp):
             self.qp, self.salience, self.pts, self.time, self.scene_start = qp, np.zeros((9, 11), np.uint8), i, i / 25, i == 0
 
