@@ -145,6 +145,10 @@ class AllocateConfig:
     # keeps the candidate, of these and sensitivity_gain, whose estimate is lowest (if below -verify_margin).  Each
     # adds two encodes and their scoring to a segment.  [] = only sensitivity_gain.
     verify_gains: list[float] = field(default_factory=list)
+    # The encoder settings the guard codes with: anchor (own AQ off, mbtree on, the encoder's defaults otherwise)
+    # or encode (the anchor plus this config's encode.x264_params / x265_params, the settings the maps are used
+    # with; the VMAF teacher's remembered encodes are the anchor's, so its guard then codes its own).
+    verify_params: str = "anchor"
 
     @property
     def guard_encoder(self) -> str:
@@ -176,6 +180,7 @@ class AllocateConfig:
         _check(self.verify_margin >= 0, "allocate.verify_margin must be >= 0 (percent of rate a segment's map must "
                "save in the guard's encodes to be kept; 0 = any saving)")
         _check(all(0 <= g <= 8 for g in self.verify_gains), "allocate.verify_gains must be within [0, 8]")
+        _check(self.verify_params in ("anchor", "encode"), "allocate.verify_params must be anchor or encode")
         _check(len(self.verify_tile) == 2 and all(4 <= n <= 64 for n in self.verify_tile),
                "allocate.verify_tile must be [columns, rows] of 16-px blocks, each within [4, 64]")
         _check(not self.verify_gains or (self.verify and self.sensitivity != ""),

@@ -125,15 +125,17 @@ def mean_scores(lumas: np.ndarray, decoded: np.ndarray, scorer: str = "libvmaf",
 
 
 def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], device: str = "auto", encoder: str = "x264",
-            scorer: str = "libvmaf") -> list[dict[str, float]]:
+            scorer: str = "libvmaf", params: str | None = None) -> list[dict[str, float]]:
     """Each candidate map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w
-    even, coded by `encoder` (x264 or x265) and scored by `scorer` (libvmaf or vmaf-torch); every candidate is
-    compared with the same encodes without a map."""
-    from .learning.teacher_vmaf import code_lumas
+    even, coded by `encoder` (x264 or x265) with `params` (default: the anchor's, own AQ off) and scored by
+    `scorer` (libvmaf or vmaf-torch); every candidate is compared with the same encodes without a map."""
+    from .learning.teacher_vmaf import ANCHOR_PARAMS, code_lumas
+
+    params = params or ANCHOR_PARAMS
 
     def code_and_score(job: tuple[list[QpMap] | None, float]) -> tuple[int, dict[str, float]]:
         qp, crf = job
-        decoded, bits = code_lumas(lumas, crf, qp, encoder, keep=False)  # no map: the teacher's, if it ran
+        decoded, bits = code_lumas(lumas, crf, qp, encoder, False, params)  # no map: the teacher's, if it ran
         return bits, mean_scores(lumas, decoded, scorer, device)  # the decoded segment is dropped once scored
 
     # Each encode runs on one thread (the same stream every time), so several at once give the same figures
@@ -201,7 +203,7 @@ class NativeSample:
 
 
 def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], device: str = "auto", margin: float = 0.0,
-           encoder: str = "x264", scorer: str = "libvmaf") -> Verdict:
+           encoder: str = "x264", scorer: str = "libvmaf", params: str | None = None) -> Verdict:
     """The guard on one segment at analysis resolution: analysis lumas (floats in [0, 1]) and one or more
     candidate offsets on the encode's grid (each (frames, rows, cols)), area-averaged onto the analysis blocks
     (see judge).  Candidates without offsets, or a segment of one frame, are kept as they are (nothing to
@@ -212,24 +214,24 @@ def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], device: st
 
     frames = np.stack([even_uint8(y) for y in lumas])
     return judge(frames, [analysis_maps(c, frames.shape[1:]) for c in candidates], device, margin, encoder, scorer,
-                 "at analysis resolution")
+                 "at analysis resolution", params)
 
 
 def verify_native(samples: list[np.ndarray], candidates: Sequence[np.ndarray], sample: NativeSample,
-                  device: str = "auto", margin: float = 0.0, encoder: str = "x264", scorer: str = "libvmaf"
-                  ) -> Verdict:
+                  device: str = "auto", margin: float = 0.0, encoder: str = "x264", scorer: str = "libvmaf",
+                  params: str | None = None) -> Verdict:
     """The guard on one segment on native samples (NativeSample.luma of each source frame) with the frames'
     candidate offsets on the encode's grid, exactly as the encoder gets them (see judge)."""
     if not any(np.any(c) for c in candidates) or len(samples) < 2:
         return Verdict((), 0)
     return judge(np.stack(samples), [[sample.qp_map(o) for o in c] for c in candidates], device, margin, encoder,
-                 scorer, "on native samples")
+                 scorer, "on native samples", params)
 
 
 def judge(frames: np.ndarray, candidates: list[list[QpMap]], device: str, margin: float, encoder: str,
-          scorer: str, where: str) -> Verdict:
+          scorer: str, where: str, params: str | None = None) -> Verdict:
     """uint8 frames (n, h, w), h and w even, and the QP maps of each candidate, coded by `encoder` (the one the
-    map is for: x264 or x265) and scored by `scorer`; the candidate with the lowest estimated BD-rate is kept
+    map is for: x264 or x265) with `params` (None: the anchor's) and scored by `scorer`; the candidate with the lowest estimated BD-rate is kept
     where that is below -margin (%).  Frames too small for libvmaf are coded without a map."""
     from eval.metrics import LIBVMAF_MIN_SIDE
 
@@ -237,14 +239,15 @@ def judge(frames: np.ndarray, candidates: list[list[QpMap]], device: str, margin
         log.info("segment of %d frames: frames of %dx%d are too small for libvmaf: coded without the map",
                  len(frames), frames.shape[2], frames.shape[1])
         return Verdict((), None)
-    estimates = tuple(measure(frames, candidates, device, encoder, scorer))
+    estimates = tuple(measure(frames, candidates, device, encoder, scorer, params))
     pick = best(estimates)
     verdict = Verdict(estimates, pick if max(estimates[pick].values()) < -margin else None)
     said = "; ".join(f"{e['vmaf']:+.2f} % VMAF / {e['neg']:+.2f} % VMAF-NEG" for e in estimates)
     outcome = "switched off" if not verdict.keep else "kept" if len(estimates) == 1 else f"kept map {pick + 1}"
     whose = "the map's BD-rate" if len(estimates) == 1 else f"the {len(estimates)} maps' BD-rates"
-    log.info("segment of %d frames: %s %s %s (%dx%d) with %s, scored by %s (margin %.2f): %s", len(frames), whose,
-             said, where, frames.shape[2], frames.shape[1], encoder, scorer, margin, outcome)
+    log.info("segment of %d frames: %s %s %s (%dx%d) with %s%s, scored by %s (margin %.2f): %s", len(frames), whose,
+             said, where, frames.shape[2], frames.shape[1], encoder, f" ({params})" if params else "", scorer, margin,
+             outcome)
     return verdict
 
 

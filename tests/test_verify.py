@@ -446,3 +446,27 @@ def test_eval_reports_what_the_guard_decided_on_each_clip(carphone, tmp_path):
     kept = 8 if runs[0]["choice"] else 0
     assert f"| carphone | {kept} of 8 | 0–7: map {'kept' if kept else 'off'}, est. BD-rate VMAF " in table
     assert "other" not in table
+
+
+def test_the_guard_can_code_with_the_presets_encoder_settings(carphone, monkeypatch):
+    """allocate.verify_params encode: the guard's encodes get the anchor's settings followed by the preset's own
+    (the default's psy-rd 0.20,0), so it judges the map under the settings it is used with; anchor codes as the
+    VMAF teacher does."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config, with_overrides
+    from preanalysis.learning import teacher_vmaf as T
+
+    config = with_overrides(load_config("default"), {"analysis.device": "cpu", "allocate.verify_params": "encode"})
+    assert P.guard_params(config) == T.ANCHOR_PARAMS + ":psy-rd=0.20,0"
+    assert P.guard_params(with_overrides(config, {"allocate.verify_params": "anchor"})) is None
+    assert P.guard_params(for_x265 := with_overrides(config, {"allocate.verify_encoder": "x265"})) is None  # {} there
+    assert for_x265.allocate.guard_encoder == "x265"
+    seen, code = [], T.encode_decode
+    monkeypatch.setattr(T, "encode_decode", lambda frames, crf, qp=None, **k: seen.append(k["params"])
+                        or code(frames, crf, qp, **k))
+    list(P.analyze(carphone, config, 0, 8))
+    assert seen == [T.ANCHOR_PARAMS + ":psy-rd=0.20,0"] * 4
+    lumas = _carphone_lumas(carphone, 4)  # and x264 takes them: psy-rd 0.2 codes the segment differently
+    assert T.encode_decode(T.yuv_frames(lumas), 27)[1] != T.encode_decode(T.yuv_frames(lumas), 27, params=seen[0])[1]
+    with pytest.raises(PreanalysisError, match="allocate.verify_params must be anchor or encode"):
+        with_overrides(config, {"allocate.verify_params": "psy"})

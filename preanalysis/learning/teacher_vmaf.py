@@ -324,23 +324,24 @@ def forget_coded() -> None:
 
 
 def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, encoder: str = "x264",
-               keep: bool = True) -> tuple[np.ndarray, int]:
+               keep: bool = True, params: str = ANCHOR_PARAMS) -> tuple[np.ndarray, int]:
     """encode_decode of uint8 luma frames (n, h, w) with neutral chroma.  Without a map the last CODED_KEEP results
     are remembered by the frames' content: the segment guard (preanalysis.verify) codes the segment the teacher
     has just coded, at the same CRFs and settings, and the encoder on one thread gives the same stream again, so
     it re-uses them instead of paying for two more encodes.  keep=False (the guard, the last user): a remembered
     result is handed over and forgotten, a fresh one is not remembered, so nothing stays in memory after the
-    guard.  The decoded planes returned are read-only."""
+    guard.  params: the encoder's settings (x264-params / x265-params), part of what is remembered.  The decoded
+    planes returned are read-only."""
     if qp is not None:
-        return encode_decode(yuv_frames(lumas), crf, qp, encoder=encoder)
-    key = (hashlib.sha1(np.ascontiguousarray(lumas)).hexdigest(), lumas.shape, float(crf), encoder)
+        return encode_decode(yuv_frames(lumas), crf, qp, params=params, encoder=encoder)
+    key = (hashlib.sha1(np.ascontiguousarray(lumas)).hexdigest(), lumas.shape, float(crf), encoder, params)
     with _CODED_LOCK:
         hit = _CODED.get(key) if keep else _CODED.pop(key, None)
         if hit is not None:
             if keep:
                 _CODED.move_to_end(key)
             return hit
-    decoded, bits = encode_decode(yuv_frames(lumas), crf, encoder=encoder)
+    decoded, bits = encode_decode(yuv_frames(lumas), crf, params=params, encoder=encoder)
     decoded.setflags(write=False)
     if keep:
         with _CODED_LOCK:
