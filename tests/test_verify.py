@@ -467,6 +467,6 @@ def test_the_guard_can_code_with_the_presets_encoder_settings(carphone, monkeypa
     list(P.analyze(carphone, config, 0, 8))
     assert seen == [T.ANCHOR_PARAMS + ":psy-rd=0.20,0"] * 4
     lumas = _carphone_lumas(carphone, 4)  # and x264 takes them: psy-rd 0.2 codes the segment differently
-    assert T.encode_decode(T.yuv_frames(lumas), 27)[1] != T.encode_decode(T.yuv_frames(lumas), 27, params=seen[0])[1]
+    assert code(T.yuv_frames(lumas), 27)[1] != code(T.yuv_frames(lumas), 27, params=seen[0])[1]
     with pytest.raises(PreanalysisError, match="allocate.verify_params must be anchor or encode"):
         with_overrides(config, {"allocate.verify_params": "psy"})
