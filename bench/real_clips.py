@@ -154,6 +154,15 @@ CLIPS = [
     Cut("fillets_1900.y4m", "fillets_intro.mpg", 1900, 60, "y4m"),
     Cut("market_860.y4m", "market_street_1906.mp4", 860, 60, "y4m"),
     Cut("market_1100.y4m", "market_street_1906.mp4", 1100, 60, "y4m"),
+    # eight fresh blind cuts for the guard's encoder settings (docs/splits.md, 02:43 and 03:10)
+    Cut("cytadela_0.y4m", "cytadela_intro.webm", 0, 60, "y4m"),
+    Cut("cytadela_700.y4m", "cytadela_intro.webm", 700, 60, "y4m"),
+    Cut("cytadela_2200.y4m", "cytadela_intro.webm", 2200, 60, "y4m"),
+    Cut("cytadela_3900.y4m", "cytadela_intro.webm", 3900, 60, "y4m"),
+    Cut("cytadela_5700.y4m", "cytadela_intro.webm", 5700, 60, "y4m"),
+    Cut("fillets_550.y4m", "fillets_intro.mpg", 550, 60, "y4m"),
+    Cut("market_60.y4m", "market_street_1906.mp4", 60, 60, "y4m"),
+    Cut("market_1720.y4m", "market_street_1906.mp4", 1720, 60, "y4m"),
 ]
 
 
