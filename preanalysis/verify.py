@@ -135,7 +135,7 @@ def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], device: str = 
 
     def code_and_score(job: tuple[list[QpMap] | None, float]) -> tuple[int, dict[str, float]]:
         qp, crf = job
-        decoded, bits = code_lumas(lumas, crf, qp, encoder, False, params)  # no map: the teacher's, if it ran
+        decoded, bits = code_lumas(lumas, crf, qp, encoder, keep=False, params=params)  # no map: the teacher's
         return bits, mean_scores(lumas, decoded, scorer, device)  # the decoded segment is dropped once scored
 
     # Each encode runs on one thread (the same stream every time), so several at once give the same figures
@@ -164,8 +164,8 @@ def middle(length: int, frames: int) -> slice:
 class NativeSample:
     """What the guard codes of a source frame with allocate.verify_resolution native: the source's own luma, on
     the encode's 16-px grid, so the encoder sees the offsets exactly as it will.  The whole frame when it has at
-    most SAMPLE_PIXELS; else four block-aligned tiles of TILE (or allocate.verify_tile) blocks, one in the middle of each quadrant, side by
-    side (a 2x2 mosaic): a bounded cost whatever the source's size."""
+    most SAMPLE_PIXELS; else four block-aligned tiles of TILE (or allocate.verify_tile) blocks, one in the middle
+    of each quadrant, side by side (a 2x2 mosaic): a bounded cost whatever the source's size."""
 
     width: int  # the source's
     height: int
@@ -231,8 +231,9 @@ def verify_native(samples: list[np.ndarray], candidates: Sequence[np.ndarray], s
 def judge(frames: np.ndarray, candidates: list[list[QpMap]], device: str, margin: float, encoder: str,
           scorer: str, where: str, params: str | None = None) -> Verdict:
     """uint8 frames (n, h, w), h and w even, and the QP maps of each candidate, coded by `encoder` (the one the
-    map is for: x264 or x265) with `params` (None: the anchor's) and scored by `scorer`; the candidate with the lowest estimated BD-rate is kept
-    where that is below -margin (%).  Frames too small for libvmaf are coded without a map."""
+    map is for: x264 or x265) with `params` (None: the anchor's) and scored by `scorer`; the candidate with the
+    lowest estimated BD-rate is kept where that is below -margin (%).  Frames too small for libvmaf are coded
+    without a map."""
     from eval.metrics import LIBVMAF_MIN_SIDE
 
     if scorer == "libvmaf" and min(frames.shape[1:]) <= LIBVMAF_MIN_SIDE:
@@ -263,16 +264,20 @@ def verdict_text(choice: int, bd: Sequence[float], gains: Sequence[float]) -> st
     return f"guard: {said}, est. BD-rate VMAF {bd[0]:+.1f} % NEG {bd[1]:+.1f} %"
 
 
-def guard_summary(choices: Sequence[int], gains: Sequence[float]) -> str:
-    """What the guard decided over a run, in frames (segments differ in length): "" when it did not run."""
-    choices = np.asarray(choices)
-    judged = int(np.sum(choices >= 0))
-    if not judged:
+def frames_with(runs: Sequence[dict], choice: int | None = None) -> int:
+    """Frames of guard_runs that kept a map (choice None) or the given candidate."""
+    return sum(r["frames"] for r in runs if (r["choice"] > 0 if choice is None else r["choice"] == choice))
+
+
+def guard_summary(runs: Sequence[dict] | None, gains: Sequence[float]) -> str:
+    """What the guard decided over a run (guard_runs), in frames (segments differ in length): "" when it did not
+    run."""
+    if not runs:
         return ""
-    kept = int(np.sum(choices > 0))
-    text = f"segment guard: map kept on {kept} of {judged} frames"
+    kept = frames_with(runs)
+    text = f"segment guard: map kept on {kept} of {sum(r['frames'] for r in runs)} frames"
     if len(gains) > 1 and kept:
-        text += " (" + ", ".join(f"gain {g:g}: {int(np.sum(choices == k + 1))}" for k, g in enumerate(gains)) + ")"
+        text += " (" + ", ".join(f"gain {g:g}: {frames_with(runs, k + 1)}" for k, g in enumerate(gains)) + ")"
     return text
 
 

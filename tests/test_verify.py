@@ -396,7 +396,7 @@ def test_the_guards_verdicts_are_kept_in_the_maps_file_and_drawn(carphone, tmp_p
 
     from preanalysis.cli import main
     from preanalysis.maps import load_maps
-    from preanalysis.verify import guard_summary, verdict_text
+    from preanalysis.verify import guard_runs, guard_summary, verdict_text
 
     out = tmp_path / "maps.npz"
     assert main(["analyze", str(carphone), "-o", str(out), "--frames", "8", "--analysis-device", "cpu"]) == 0
@@ -409,9 +409,10 @@ def test_the_guards_verdicts_are_kept_in_the_maps_file_and_drawn(carphone, tmp_p
     assert verdict_text(0, (0.5, 1.25), (1.5,)) == "guard: map off, est. BD-rate VMAF +0.5 % NEG +1.2 %"
     assert verdict_text(2, (-3.0, -2.0), (1.5, 2.5)).startswith("guard: gain 2.5 kept, est. BD-rate VMAF -3.0 %")
     assert verdict_text(1, (np.nan, np.nan), (1.5,)) == "guard: map kept" and verdict_text(-1, (0, 0), ()) == ""
-    assert guard_summary([1, 1, 2, 0], (1.5, 2.5)) == ("segment guard: map kept on 3 of 4 frames (gain 1.5: 2, "
-                                                       "gain 2.5: 1)")
-    assert guard_summary([-1, -1], (1.5,)) == ""
+    nan = float("nan")
+    runs = guard_runs([1, 1, 2, 0], [(-2.0, -1.0)] * 2 + [(-3.0, -2.5), (0.5, 0.25)])
+    assert guard_summary(runs, (1.5, 2.5)) == "segment guard: map kept on 3 of 4 frames (gain 1.5: 2, gain 2.5: 1)"
+    assert guard_summary(guard_runs([-1, -1], [(nan, nan)] * 2), (1.5,)) == ""
     old = tmp_path / "old.npz"
     with zipfile.ZipFile(out) as src, zipfile.ZipFile(old, "w") as dst:
         for item in src.infolist():

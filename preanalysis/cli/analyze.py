@@ -9,7 +9,7 @@ from .. import video
 from ..io import check_output_path
 from ..maps import write_maps
 from ..pipeline import analyze
-from ..verify import candidate_gains, guard_summary
+from ..verify import candidate_gains, guard_runs, guard_summary
 from .options import add_config_options, config_from_args
 
 HELP = "analyse a video and write per-frame salience masks and QP offsets to an .npz"
@@ -30,11 +30,11 @@ def run(args) -> int:
     out = check_output_path(args.output, args.input)
     stop = args.start + args.frames if args.frames else None
     t0 = time.perf_counter()
-    choices = []  # the segment guard's verdict per frame, for the summary line
+    verdicts = []  # the segment guard's verdict per frame, for the summary line
 
     def noted(frames):
         for fa in frames:
-            choices.append(fa.guard)
+            verdicts.append((fa.guard, fa.guard_bd))
             yield fa
 
     count = write_maps(noted(analyze(args.input, config, start=args.start, stop=stop, progress=True)), out, info,
@@ -42,7 +42,8 @@ def run(args) -> int:
     seconds = time.perf_counter() - t0
     log.info("analysed %d frames of %dx%d in %.1f s (%.1f fps) -> %s", count, info.width, info.height,
              seconds, count / seconds, out)
-    if summary := guard_summary(choices, candidate_gains(config.to_dict()["allocate"])):
+    runs = guard_runs(*zip(*verdicts)) if verdicts else None
+    if summary := guard_summary(runs, candidate_gains(config.to_dict()["allocate"])):
         log.info("%s; per frame in the maps file (guard, guard_bd) and on `preanalysis visualize --maps` sheets",
                  summary)
     return 0
