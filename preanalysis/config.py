@@ -149,6 +149,9 @@ class AllocateConfig:
     # or encode (the anchor plus this config's encode.x264_params / x265_params, the settings the maps are used
     # with; the VMAF teacher's remembered encodes are the anchor's, so its guard then codes its own).
     verify_params: str = "anchor"
+    # The guard scores every verify_every-th frame of its encodes (libvmaf's n_subsample; the motion feature still
+    # sees every frame): fewer frames score faster, more give a less noisy estimate.
+    verify_every: int = 4
 
     @property
     def guard_encoder(self) -> str:
@@ -181,6 +184,7 @@ class AllocateConfig:
                "save in the guard's encodes to be kept; 0 = any saving)")
         _check(all(0 <= g <= 8 for g in self.verify_gains), "allocate.verify_gains must be within [0, 8]")
         _check(self.verify_params in ("anchor", "encode"), "allocate.verify_params must be anchor or encode")
+        _check(1 <= self.verify_every <= 64, "allocate.verify_every must be within [1, 64] (score every Nth frame)")
         _check(len(self.verify_tile) == 2 and all(4 <= n <= 64 for n in self.verify_tile),
                "allocate.verify_tile must be [columns, rows] of 16-px blocks, each within [4, 64]")
         _check(not self.verify_gains or (self.verify and self.sensitivity != ""),

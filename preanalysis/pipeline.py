@@ -322,7 +322,8 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
     offsets = candidates[0]
     if a.verify:
         part = middle(len(segment), a.verify_frames)
-        guard = (config.analysis.device, a.verify_margin, a.guard_encoder, a.verify_scorer, guard_params(config))
+        guard = (config.analysis.device, a.verify_margin, a.guard_encoder, a.verify_scorer, guard_params(config),
+                 a.verify_every)
         if a.verify_resolution == "native" and all(fa.guard_luma is not None for fa in segment[part]):
             verdict = verify_native([fa.guard_luma for fa in segment[part]], [c[part] for c in candidates],
                                     NativeSample.for_frame(width, height, a.verify_tile), *guard)

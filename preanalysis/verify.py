@@ -32,7 +32,7 @@ import numpy as np
 from .qpmap import BLOCK, QpMap, grid_shape
 
 CRFS = (27.0, 32.0)  # the teacher's two points: the middle of the CRF 22-37 range maps are measured over
-EVERY = 4  # scored frames: every 4th, as the teacher scores
+EVERY = 4  # scored frames: every 4th, as the teacher scores (allocate.verify_every)
 SAMPLE_PIXELS = 640 * 352  # native samples: the whole frame up to this many pixels, else four tiles of TILE blocks
 TILE = (20, 11)  # 320x176 px: four make a 640x352 mosaic
 WORKERS = 2  # the guard's encodes coded and scored at once with libvmaf (each encoder on one thread)
@@ -108,24 +108,24 @@ def _scorer(device: str, metric: str):
     return VmafGradient(neg=metric == "neg", device=pick_device(device))
 
 
-def mean_scores(lumas: np.ndarray, decoded: np.ndarray, scorer: str = "libvmaf", device: str = "auto"
-                ) -> dict[str, float]:
+def mean_scores(lumas: np.ndarray, decoded: np.ndarray, scorer: str = "libvmaf", device: str = "auto",
+                every: int = EVERY) -> dict[str, float]:
     """Mean VMAF and VMAF-NEG (METRICS) of every EVERY-th decoded frame: by libvmaf (one ffmpeg run for both
     models, the motion feature from every frame; the CPU's choice) or vmaf-torch (on the analysis device)."""
     if scorer == "libvmaf":
         from eval.metrics import luma_vmaf
 
-        means = luma_vmaf(lumas, decoded, EVERY)
+        means = luma_vmaf(lumas, decoded, every)
         return {"vmaf": means["vmaf"], "neg": means["vmaf_neg"]}
     from .learning.teacher_vmaf import vmaf_motion2
 
-    pick = np.arange(0, len(lumas), EVERY)
+    pick = np.arange(0, len(lumas), every)
     motion = vmaf_motion2(lumas)[pick]
     return {m: float(_scorer(device, m).scores(lumas[pick], decoded[pick], motion).mean()) for m in METRICS}
 
 
 def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], device: str = "auto", encoder: str = "x264",
-            scorer: str = "libvmaf", params: str | None = None) -> list[dict[str, float]]:
+            scorer: str = "libvmaf", params: str | None = None, every: int = EVERY) -> list[dict[str, float]]:
     """Each candidate map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w
     even, coded by `encoder` (x264 or x265) with `params` (default: the anchor's, own AQ off) and scored by
     `scorer` (libvmaf or vmaf-torch); every candidate is compared with the same encodes without a map."""
@@ -136,7 +136,7 @@ def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], device: str = 
     def code_and_score(job: tuple[list[QpMap] | None, float]) -> tuple[int, dict[str, float]]:
         qp, crf = job
         decoded, bits = code_lumas(lumas, crf, qp, encoder, keep=False, params=params)  # no map: the teacher's
-        return bits, mean_scores(lumas, decoded, scorer, device)  # the decoded segment is dropped once scored
+        return bits, mean_scores(lumas, decoded, scorer, device, every)  # the decoded segment is dropped once scored
 
     # Each encode runs on one thread (the same stream every time), so several at once give the same figures
     # sooner; vmaf-torch scores one at a time (it has the analysis device's threads to itself).
@@ -203,7 +203,7 @@ class NativeSample:
 
 
 def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], device: str = "auto", margin: float = 0.0,
-           encoder: str = "x264", scorer: str = "libvmaf", params: str | None = None) -> Verdict:
+           encoder: str = "x264", scorer: str = "libvmaf", params: str | None = None, every: int = EVERY) -> Verdict:
     """The guard on one segment at analysis resolution: analysis lumas (floats in [0, 1]) and one or more
     candidate offsets on the encode's grid (each (frames, rows, cols)), area-averaged onto the analysis blocks
     (see judge).  Candidates without offsets, or a segment of one frame, are kept as they are (nothing to
@@ -214,24 +214,25 @@ def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], device: st
 
     frames = np.stack([even_uint8(y) for y in lumas])
     return judge(frames, [analysis_maps(c, frames.shape[1:]) for c in candidates], device, margin, encoder, scorer,
-                 "at analysis resolution", params)
+                 "at analysis resolution", params, every)
 
 
 def verify_native(samples: list[np.ndarray], candidates: Sequence[np.ndarray], sample: NativeSample,
                   device: str = "auto", margin: float = 0.0, encoder: str = "x264", scorer: str = "libvmaf",
-                  params: str | None = None) -> Verdict:
+                  params: str | None = None, every: int = EVERY) -> Verdict:
     """The guard on one segment on native samples (NativeSample.luma of each source frame) with the frames'
     candidate offsets on the encode's grid, exactly as the encoder gets them (see judge)."""
     if not any(np.any(c) for c in candidates) or len(samples) < 2:
         return Verdict((), 0)
     return judge(np.stack(samples), [[sample.qp_map(o) for o in c] for c in candidates], device, margin, encoder,
-                 scorer, "on native samples", params)
+                 scorer, "on native samples", params, every)
 
 
 def judge(frames: np.ndarray, candidates: list[list[QpMap]], device: str, margin: float, encoder: str,
-          scorer: str, where: str, params: str | None = None) -> Verdict:
+          scorer: str, where: str, params: str | None = None, every: int = EVERY) -> Verdict:
     """uint8 frames (n, h, w), h and w even, and the QP maps of each candidate, coded by `encoder` (the one the
-    map is for: x264 or x265) with `params` (None: the anchor's) and scored by `scorer`; the candidate with the
+    map is for: x264 or x265) with `params` (None: the anchor's) and scored by `scorer` on every `every`-th frame;
+    the candidate with the
     lowest estimated BD-rate is kept where that is below -margin (%).  Frames too small for libvmaf are coded
     without a map."""
     from eval.metrics import LIBVMAF_MIN_SIDE
@@ -240,7 +241,7 @@ def judge(frames: np.ndarray, candidates: list[list[QpMap]], device: str, margin
         log.info("segment of %d frames: frames of %dx%d are too small for libvmaf: coded without the map",
                  len(frames), frames.shape[2], frames.shape[1])
         return Verdict((), None)
-    estimates = tuple(measure(frames, candidates, device, encoder, scorer, params))
+    estimates = tuple(measure(frames, candidates, device, encoder, scorer, params, every))
     pick = best(estimates)
     verdict = Verdict(estimates, pick if max(estimates[pick].values()) < -margin else None)
     said = "; ".join(f"{e['vmaf']:+.2f} % VMAF / {e['neg']:+.2f} % VMAF-NEG" for e in estimates)

@@ -471,3 +471,25 @@ def test_the_guard_can_code_with_the_presets_encoder_settings(carphone, monkeypa
     assert code(T.yuv_frames(lumas), 27)[1] != code(T.yuv_frames(lumas), 27, params=seen[0])[1]
     with pytest.raises(PreanalysisError, match="allocate.verify_params must be anchor or encode"):
         with_overrides(config, {"allocate.verify_params": "psy"})
+
+
+def test_the_guard_scores_every_nth_frame_as_told(carphone, monkeypatch):
+    """allocate.verify_every: libvmaf scores every Nth frame of the guard's encodes (its n_subsample); more frames
+    scored give a (slightly) different, less noisy mean."""
+    import eval.metrics as M
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config, with_overrides
+    from preanalysis.verify import mean_scores
+
+    lumas = _carphone_lumas(carphone, 8)
+    from preanalysis.learning import teacher_vmaf as T
+
+    decoded, _ = T.encode_decode(T.yuv_frames(lumas), 36)
+    assert mean_scores(lumas, decoded, every=1) != mean_scores(lumas, decoded, every=4)
+    seen, score = [], M.luma_vmaf
+    monkeypatch.setattr(M, "luma_vmaf", lambda ref, dist, every, *a: seen.append(every) or score(ref, dist, every, *a))
+    config = with_overrides(load_config("default"), {"analysis.device": "cpu", "allocate.verify_every": 1})
+    list(P.analyze(carphone, config, 0, 8))
+    assert seen == [1] * 4
+    with pytest.raises(PreanalysisError, match=r"allocate.verify_every must be within \[1, 64\]"):
+        with_overrides(config, {"allocate.verify_every": 0})
