@@ -79,7 +79,7 @@ def guard_seconds(lumas: list[np.ndarray], scorer: str = "vmaf-torch", cold: boo
     no-map encodes first (the guard alone); else it re-uses those the teacher just made of the same frames."""
     from preanalysis.learning.teacher_vmaf import even_uint8, forget_coded
     from preanalysis.qpmap import grid_shape
-    from preanalysis.verify import analysis_maps, measure
+    from preanalysis.verify import GuardSettings, analysis_maps, measure
 
     frames = np.stack([even_uint8(y) for y in lumas])
     rows, cols = grid_shape(frames.shape[2], frames.shape[1])
@@ -87,7 +87,8 @@ def guard_seconds(lumas: list[np.ndarray], scorer: str = "vmaf-torch", cold: boo
     if cold:
         forget_coded()
     c0 = cpu_seconds()
-    measure(frames, analysis_maps(np.repeat(board[None], len(frames), axis=0), frames.shape[1:]), scorer=scorer)
+    measure(frames, [analysis_maps(np.repeat(board[None], len(frames), axis=0), frames.shape[1:])],
+            GuardSettings(scorer=scorer))
     return cpu_seconds() - c0
 
 

@@ -32,7 +32,7 @@ from .config import AllocateConfig, Config
 from .errors import PreanalysisError
 from .qpmap import QpMap, grid_shape
 from .salience import combine
-from .verify import NativeSample, middle, verify, verify_native
+from .verify import GuardSettings, NativeSample, middle, verify, verify_native
 
 
 @dataclass
@@ -322,13 +322,12 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
     offsets = candidates[0]
     if a.verify:
         part = middle(len(segment), a.verify_frames)
-        guard = (config.analysis.device, a.verify_margin, a.guard_encoder, a.verify_scorer, guard_params(config),
-                 a.verify_every)
+        guard = GuardSettings.of(config)
         if a.verify_resolution == "native" and all(fa.guard_luma is not None for fa in segment[part]):
             verdict = verify_native([fa.guard_luma for fa in segment[part]], [c[part] for c in candidates],
-                                    NativeSample.for_frame(width, height, a.verify_tile), *guard)
+                                    NativeSample.for_frame(width, height, a.verify_tile), guard)
         else:
-            verdict = verify([fa.luma for fa in segment[part]], [c[part] for c in candidates], *guard)
+            verdict = verify([fa.luma for fa in segment[part]], [c[part] for c in candidates], guard)
         offsets = candidates[verdict.choice] if verdict.keep else np.zeros_like(offsets)
         bd = (verdict.bd_rates.get("vmaf", np.nan), verdict.bd_rates.get("neg", np.nan))
         for fa in segment:
@@ -337,18 +336,6 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
     for fa, o in zip(segment, offsets):
         fa.qp = QpMap(o, width, height)
     return segment
-
-
-def guard_params(config: Config) -> str | None:
-    """The encoder settings of the segment guard's encodes (allocate.verify_params): None = the anchor's; with
-    encode, the anchor's followed by the config's own encoder parameters (later ones win)."""
-    a = config.allocate
-    extra = config.encode.params(a.guard_encoder) if a.verify_params == "encode" else {}
-    if not extra:
-        return None
-    from .learning.teacher_vmaf import ANCHOR_PARAMS
-
-    return ":".join([ANCHOR_PARAMS, *(f"{k}={v}" for k, v in extra.items())])
 
 
 def frame_qp(salience: np.ndarray, luma: np.ndarray, width: int, height: int, config: Config,

@@ -72,6 +72,33 @@ def best(estimates: Sequence[dict[str, float]]) -> int:
     return min(range(len(estimates)), key=lambda i: max(estimates[i].values()))
 
 
+@dataclass(frozen=True)
+class GuardSettings:
+    """How the guard codes and scores a segment (allocate.verify_*): the analysis device (vmaf-torch), the margin
+    (%), the encoder and its settings (None: the anchor's, own AQ off), the scorer and every how many frames it
+    scores."""
+
+    device: str = "auto"
+    margin: float = 0.0
+    encoder: str = "x264"
+    scorer: str = "libvmaf"
+    params: str | None = None
+    every: int = EVERY
+
+    @classmethod
+    def of(cls, config) -> GuardSettings:
+        """A config's guard; with allocate.verify_params encode the anchor's settings are followed by the config's
+        own encoder parameters (later ones win)."""
+        a = config.allocate
+        extra = config.encode.params(a.guard_encoder) if a.verify_params == "encode" else {}
+        params = None
+        if extra:
+            from .learning.teacher_vmaf import ANCHOR_PARAMS
+
+            params = ":".join([ANCHOR_PARAMS, *(f"{k}={v}" for k, v in extra.items())])
+        return cls(config.analysis.device, a.verify_margin, a.guard_encoder, a.verify_scorer, params, a.verify_every)
+
+
 def two_point_bd_rate(rate0: tuple[float, float], score0: tuple[float, float], rate1: tuple[float, float],
                       score1: tuple[float, float]) -> float:
     """Rate change (%) of curve 1 against curve 0 at equal score, each curve the line through its two points in
@@ -124,24 +151,24 @@ def mean_scores(lumas: np.ndarray, decoded: np.ndarray, scorer: str = "libvmaf",
     return {m: float(_scorer(device, m).scores(lumas[pick], decoded[pick], motion).mean()) for m in METRICS}
 
 
-def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], device: str = "auto", encoder: str = "x264",
-            scorer: str = "libvmaf", params: str | None = None, every: int = EVERY) -> list[dict[str, float]]:
+def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], guard: GuardSettings | None = None
+            ) -> list[dict[str, float]]:
     """Each candidate map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w
-    even, coded by `encoder` (x264 or x265) with `params` (default: the anchor's, own AQ off) and scored by
-    `scorer` (libvmaf or vmaf-torch); every candidate is compared with the same encodes without a map."""
+    even, coded and scored as `guard` says; every candidate is compared with the same encodes without a map."""
     from .learning.teacher_vmaf import ANCHOR_PARAMS, code_lumas
 
-    params = params or ANCHOR_PARAMS
+    g = guard or GuardSettings()
+    params = g.params or ANCHOR_PARAMS
 
     def code_and_score(job: tuple[list[QpMap] | None, float]) -> tuple[int, dict[str, float]]:
         qp, crf = job
-        decoded, bits = code_lumas(lumas, crf, qp, encoder, keep=False, params=params)  # no map: the teacher's
-        return bits, mean_scores(lumas, decoded, scorer, device, every)  # the decoded segment is dropped once scored
+        decoded, bits = code_lumas(lumas, crf, qp, g.encoder, keep=False, params=params)  # no map: the teacher's
+        return bits, mean_scores(lumas, decoded, g.scorer, g.device, g.every)  # the decoded segment is then dropped
 
     # Each encode runs on one thread (the same stream every time), so several at once give the same figures
     # sooner; vmaf-torch scores one at a time (it has the analysis device's threads to itself).
     jobs = [(qp, crf) for qp in (None, *candidates) for crf in CRFS]
-    with ThreadPoolExecutor(WORKERS if scorer == "libvmaf" else 1) as pool:
+    with ThreadPoolExecutor(WORKERS if g.scorer == "libvmaf" else 1) as pool:
         points = list(pool.map(code_and_score, jobs))
     curves = []
     for start in range(0, len(points), len(CRFS)):
@@ -202,8 +229,8 @@ class NativeSample:
         return QpMap(np.block([[parts[0], parts[1]], [parts[2], parts[3]]]), 2 * tw * BLOCK, 2 * th * BLOCK)
 
 
-def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], device: str = "auto", margin: float = 0.0,
-           encoder: str = "x264", scorer: str = "libvmaf", params: str | None = None, every: int = EVERY) -> Verdict:
+def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], guard: GuardSettings | None = None
+           ) -> Verdict:
     """The guard on one segment at analysis resolution: analysis lumas (floats in [0, 1]) and one or more
     candidate offsets on the encode's grid (each (frames, rows, cols)), area-averaged onto the analysis blocks
     (see judge).  Candidates without offsets, or a segment of one frame, are kept as they are (nothing to
@@ -213,43 +240,40 @@ def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], device: st
     from .learning.teacher_vmaf import even_uint8
 
     frames = np.stack([even_uint8(y) for y in lumas])
-    return judge(frames, [analysis_maps(c, frames.shape[1:]) for c in candidates], device, margin, encoder, scorer,
-                 "at analysis resolution", params, every)
+    return judge(frames, [analysis_maps(c, frames.shape[1:]) for c in candidates], guard or GuardSettings(),
+                 "at analysis resolution")
 
 
 def verify_native(samples: list[np.ndarray], candidates: Sequence[np.ndarray], sample: NativeSample,
-                  device: str = "auto", margin: float = 0.0, encoder: str = "x264", scorer: str = "libvmaf",
-                  params: str | None = None, every: int = EVERY) -> Verdict:
+                  guard: GuardSettings | None = None) -> Verdict:
     """The guard on one segment on native samples (NativeSample.luma of each source frame) with the frames'
     candidate offsets on the encode's grid, exactly as the encoder gets them (see judge)."""
     if not any(np.any(c) for c in candidates) or len(samples) < 2:
         return Verdict((), 0)
-    return judge(np.stack(samples), [[sample.qp_map(o) for o in c] for c in candidates], device, margin, encoder,
-                 scorer, "on native samples", params, every)
+    return judge(np.stack(samples), [[sample.qp_map(o) for o in c] for c in candidates], guard or GuardSettings(),
+                 "on native samples")
 
 
-def judge(frames: np.ndarray, candidates: list[list[QpMap]], device: str, margin: float, encoder: str,
-          scorer: str, where: str, params: str | None = None, every: int = EVERY) -> Verdict:
+def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSettings, where: str) -> Verdict:
     """uint8 frames (n, h, w), h and w even, and the QP maps of each candidate, coded by `encoder` (the one the
-    map is for: x264 or x265) with `params` (None: the anchor's) and scored by `scorer` on every `every`-th frame;
-    the candidate with the
+    map is for: x264 or x265) with its settings and scored as `guard` says; the candidate with the
     lowest estimated BD-rate is kept where that is below -margin (%).  Frames too small for libvmaf are coded
     without a map."""
     from eval.metrics import LIBVMAF_MIN_SIDE
 
-    if scorer == "libvmaf" and min(frames.shape[1:]) <= LIBVMAF_MIN_SIDE:
+    if guard.scorer == "libvmaf" and min(frames.shape[1:]) <= LIBVMAF_MIN_SIDE:
         log.info("segment of %d frames: frames of %dx%d are too small for libvmaf: coded without the map",
                  len(frames), frames.shape[2], frames.shape[1])
         return Verdict((), None)
-    estimates = tuple(measure(frames, candidates, device, encoder, scorer, params, every))
+    estimates = tuple(measure(frames, candidates, guard))
     pick = best(estimates)
-    verdict = Verdict(estimates, pick if max(estimates[pick].values()) < -margin else None)
+    verdict = Verdict(estimates, pick if max(estimates[pick].values()) < -guard.margin else None)
     said = "; ".join(f"{e['vmaf']:+.2f} % VMAF / {e['neg']:+.2f} % VMAF-NEG" for e in estimates)
     outcome = "switched off" if not verdict.keep else "kept" if len(estimates) == 1 else f"kept map {pick + 1}"
     whose = "the map's BD-rate" if len(estimates) == 1 else f"the {len(estimates)} maps' BD-rates"
     log.info("segment of %d frames: %s %s %s (%dx%d) with %s%s, scored by %s (margin %.2f): %s", len(frames), whose,
-             said, where, frames.shape[2], frames.shape[1], encoder, f" ({params})" if params else "", scorer, margin,
-             outcome)
+             said, where, frames.shape[2], frames.shape[1], guard.encoder, f" ({guard.params})" if guard.params else "",
+             guard.scorer, guard.margin, outcome)
     return verdict
 
 

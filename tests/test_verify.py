@@ -11,7 +11,7 @@ import torch
 
 from preanalysis.errors import PreanalysisError
 from preanalysis.qpmap import QpMap
-from preanalysis.verify import analysis_maps, measure, two_point_bd_rate, verify
+from preanalysis.verify import GuardSettings, analysis_maps, measure, two_point_bd_rate, verify
 
 vmaf_torch = pytest.importorskip("vmaf_torch")
 
@@ -60,9 +60,10 @@ def test_the_guard_switches_off_a_map_that_costs_bits(carphone, encoder, waste, 
     lumas = _carphone_lumas(carphone)
     rng = np.random.default_rng(0)
     offsets = rng.choice([-6, 6], size=(len(lumas), 9, 11)).astype(np.int8)
-    bds, = measure(lumas, [analysis_maps(offsets, (144, 176))], "cpu", encoder, scorer)
+    guard = GuardSettings("cpu", encoder=encoder, scorer=scorer)
+    bds, = measure(lumas, [analysis_maps(offsets, (144, 176))], guard)
     assert all(bd > waste for bd in bds.values())
-    verdict = verify(list(lumas / 255.0), [offsets], "cpu", encoder=encoder, scorer=scorer)
+    verdict = verify(list(lumas / 255.0), [offsets], guard)
     assert verdict.bd_rates == bds and not verdict.keep
 
 
@@ -124,10 +125,10 @@ def test_the_margin_drops_a_map_whose_measured_gain_is_smaller(carphone):
     config.analysis.device = "cpu"
     frames = list(P.analyze(carphone, config, 0, 8))
     lumas, offsets = [f.luma for f in frames], np.stack([f.qp.offsets for f in frames])
-    kept = verify(lumas, [offsets], "cpu")
+    kept = verify(lumas, [offsets], GuardSettings("cpu"))
     assert set(kept.bd_rates) == {"vmaf", "neg"} and kept.bd_rate == max(kept.bd_rates.values())
     assert kept.keep and kept.bd_rate < 0
-    dropped = verify(lumas, [offsets], "cpu", margin=-kept.bd_rate + 0.01)
+    dropped = verify(lumas, [offsets], GuardSettings("cpu", margin=-kept.bd_rate + 0.01))
     assert dropped.bd_rates == kept.bd_rates and not dropped.keep
 
 
@@ -349,13 +350,13 @@ def test_the_guard_keeps_the_candidate_that_saves_most(carphone, monkeypatch):
     calls, code = [], T.encode_decode
     monkeypatch.setattr(T, "encode_decode", lambda frames, crf, qp=None, **k: calls.append(qp is not None)
                         or code(frames, crf, qp, **k))
-    first = verify(lumas, [wasting, saving], "cpu")
+    first = verify(lumas, [wasting, saving], GuardSettings("cpu"))
     assert sorted(calls) == [False, False, True, True, True, True]
     assert first.choice == 1 and first.bd_rates == first.estimates[1] and first.bd_rate < 0
     assert max(first.estimates[0].values()) > 10
-    second = verify(lumas, [saving, wasting], "cpu")
+    second = verify(lumas, [saving, wasting], GuardSettings("cpu"))
     assert second.choice == 0 and second.estimates == first.estimates[::-1]
-    assert verify(lumas, [wasting, wasting], "cpu").choice is None
+    assert verify(lumas, [wasting, wasting], GuardSettings("cpu")).choice is None
 
 
 def test_the_pipeline_codes_the_gain_the_guard_chose(carphone, monkeypatch):
@@ -458,9 +459,10 @@ def test_the_guard_can_code_with_the_presets_encoder_settings(carphone, monkeypa
     from preanalysis.learning import teacher_vmaf as T
 
     config = with_overrides(load_config("default"), {"analysis.device": "cpu", "allocate.verify_params": "encode"})
-    assert P.guard_params(config) == T.ANCHOR_PARAMS + ":psy-rd=0.20,0"
-    assert P.guard_params(with_overrides(config, {"allocate.verify_params": "anchor"})) is None
-    assert P.guard_params(for_x265 := with_overrides(config, {"allocate.verify_encoder": "x265"})) is None  # {} there
+    assert GuardSettings.of(config).params == T.ANCHOR_PARAMS + ":psy-rd=0.20,0"
+    assert GuardSettings.of(with_overrides(config, {"allocate.verify_params": "anchor"})).params is None
+    for_x265 = with_overrides(config, {"allocate.verify_encoder": "x265"})
+    assert GuardSettings.of(for_x265).params is None  # x265_params: {} in the default
     assert for_x265.allocate.guard_encoder == "x265"
     seen, code = [], T.encode_decode
     monkeypatch.setattr(T, "encode_decode", lambda frames, crf, qp=None, **k: seen.append(k["params"])
