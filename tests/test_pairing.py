@@ -210,3 +210,29 @@ def test_without_named_pipes_the_same_scores_come_through_files(moving, tmp_path
     shifted = _encode(moving, tmp_path / "shifted.mp4", list(range(1, 24)))
     with pytest.raises(PreanalysisError, match="encoded frame 0 .* matches reference frame 1"):
         measure(moving, shifted, 23)
+
+
+def test_an_encode_that_codes_a_faint_change_coarsely_is_not_a_shift(tmp_path, monkeypatch):
+    """The first frames of a fade from black: x265 at a high CRF codes the faint frame 1 nearly as black, so
+    encoded frame 1 is closer to reference frame 0 than to its own (3.5x here). It still moved toward its own frame
+    (its distance to it is under half the distance between the two reference frames), so it is not a shift; a
+    real shift (a coded copy of the neighbour) still fails."""
+    import eval.pairing as pairing
+
+    monkeypatch.setattr(pairing, "_length_note", lambda guard: "")  # no files behind these thumbnails
+    rng = np.random.default_rng(0)
+    black = np.zeros((36, 64), np.float32)
+    faint = np.abs(rng.normal(0, 3.5 / 255, black.shape)).astype(np.float32)  # ~1.9e-4 from black, as cytadela_0
+    later = np.clip(faint + rng.normal(0, 20 / 255, black.shape), 0, 1).astype(np.float32)
+    coarse = 0.35 * faint  # the encoder keeps a third of the faint change
+    assert pairing._mse(coarse, black) * pairing.MARGIN < pairing._mse(coarse, faint)  # the ratio test alone fails
+    guard = pairing.AlignmentGuard(tmp_path / "ref.mkv", tmp_path / "enc.mp4")
+    for ref, enc in ((black, black), (faint, coarse), (later, later)):
+        guard.add(ref, enc)
+    guard.finish()
+    shifted = pairing.AlignmentGuard(tmp_path / "ref.mkv", tmp_path / "enc.mp4")
+    noise = rng.normal(0, 0.5 / 255, black.shape).astype(np.float32)
+    with pytest.raises(PreanalysisError, match="encoded frame 2 .* matches reference frame 1 .*one frame behind"):
+        for ref, enc in ((black, black), (faint, faint), (later, faint + noise)):
+            shifted.add(ref, enc)
+        shifted.finish()
