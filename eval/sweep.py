@@ -7,6 +7,7 @@ the salience used for region metrics) is cached the same way.  Points run in par
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -153,6 +154,14 @@ class ClipAnalysis:
 
 
 def file_hash(path: str | Path) -> str:
+    """The content hash of an input (cache keys); read once per file version in a process: sweep, the judged
+    coverage and the guard's per-clip record all key the same analysis by it."""
+    st = os.stat(path)
+    return _content_hash(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _content_hash(path: str, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
