@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from preanalysis.qpmap import QpMap
@@ -151,6 +152,7 @@ class ClipAnalysis:
     salience: Sequence[np.ndarray]
     salience_key: str  # identifies the salience (region metrics) for point cache keys
     guard: list[dict] | None = None  # the segment guard's verdicts (verify.guard_runs), None where it did not run
+    ids: Sequence[np.ndarray] | None = None  # object ids per frame at the salience's size (visualize.frame_ids)
 
 
 def file_hash(path: str | Path) -> str:
@@ -208,19 +210,25 @@ def analysis_dict(config: Config) -> dict:
 
 
 def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, input_hash: str) -> ClipAnalysis:
-    """QP maps and salience of the first `frames` frames (cached by input content and config), written and
-    read a frame at a time."""
+    """QP maps, salience and object ids of the first `frames` frames (cached by input content and config),
+    written and read a frame at a time."""
     from preanalysis.pipeline import analyze
+    from preanalysis.visualize import frame_ids
 
     key = _key("analysis", input_hash, analysis_dict(config), frames, CACHE_VERSION)
-    meta, qp_file, sal_file = (cache.path(key, s) for s in (".analysis.json", ".qp", ".salience"))
-    if not meta.is_file():
+    meta, qp_file, sal_file, ids_file = (cache.path(key, s) for s in (".analysis.json", ".qp", ".salience", ".ids"))
+    if not meta.is_file() or "ids" not in json.loads(meta.read_text()):  # cached before the ids: analyse again
         info = probe(path)
-        shapes, count, digest, choices, bds = {}, 0, hashlib.sha256(), [], []
-        with atomic_output(qp_file) as qp_tmp, atomic_output(sal_file) as sal_tmp, \
-                open(qp_tmp, "wb") as qp_out, open(sal_tmp, "wb") as sal_out:
+        shapes, count, digest, choices, bds, any_ids = {}, 0, hashlib.sha256(), [], [], False
+        with atomic_output(qp_file) as qp_tmp, atomic_output(sal_file) as sal_tmp, atomic_output(ids_file) as ids_tmp, \
+                open(qp_tmp, "wb") as qp_out, open(sal_tmp, "wb") as sal_out, open(ids_tmp, "wb") as ids_out:
             for fa in analyze(path, config, 0, frames):
-                for name, array, out in (("qp", fa.qp.offsets, qp_out), ("salience", fa.salience, sal_out)):
+                ids = frame_ids(fa)
+                any_ids |= ids is not None
+                ids = np.zeros(fa.salience.shape, np.int16) if ids is None else cv2.resize(
+                    ids.astype(np.int16), fa.salience.shape[::-1], interpolation=cv2.INTER_NEAREST)
+                for name, array, out in (("qp", fa.qp.offsets, qp_out), ("salience", fa.salience, sal_out),
+                                         ("ids", ids, ids_out)):
                     if shapes.setdefault(name, (array.shape, array.dtype.str)) != (array.shape, array.dtype.str):
                         raise PreanalysisError(f"the analysis of {path} changed its map size at frame {fa.index}:"
                                                " give a clip of one frame size")
@@ -231,11 +239,11 @@ def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, i
                 count += 1
         atomic_write_text(meta, json.dumps({"count": count, "size": [info.width, info.height], "shapes": shapes,
                                             "salience_key": digest.hexdigest()[:24],  # by content
-                                            "guard": guard_runs(choices, bds)}))
+                                            "guard": guard_runs(choices, bds), "ids": any_ids}))
     data = json.loads(meta.read_text())
     stack = lambda file, name: FrameStack(file, data["shapes"][name][1], data["shapes"][name][0], data["count"])
     return ClipAnalysis(QpMaps(stack(qp_file, "qp"), *data["size"]), stack(sal_file, "salience"),
-                        data["salience_key"], data.get("guard"))  # analyses cached before the verdicts: None
+                        data["salience_key"], data["guard"], stack(ids_file, "ids") if data["ids"] else None)
 
 
 @dataclass(frozen=True)

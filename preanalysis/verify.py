@@ -322,6 +322,14 @@ def guard_runs(choices: Sequence[int], bds: Sequence[Sequence[float]]) -> list[d
     return runs
 
 
+def run_verdict(runs: Sequence[dict] | None, index: int) -> tuple[int, list[float]]:
+    """Frame `index`'s verdict from guard_runs, as FrameAnalysis.guard / guard_bd (-1 and NaN: not judged)."""
+    for r in runs or ():
+        if r["start"] <= index < r["start"] + r["frames"]:
+            return r["choice"], [np.nan if v is None else v for v in r["estimate"]]
+    return -1, [np.nan, np.nan]
+
+
 def candidate_gains(allocate: dict) -> tuple[float, ...]:
     """The student gains of the guard's candidates, in the order FrameAnalysis.guard counts them, from a config's
     allocate section as plain data (Config.to_dict, or a maps file's config)."""

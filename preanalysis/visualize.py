@@ -7,7 +7,7 @@ Layouts: "side" puts source | salience heatmap (+ object outlines and ids) | QP 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,8 +215,7 @@ def _write_video(images: Iterator, path: Path, fps: float) -> int:
 def visual_frames(path: str | Path, config=None, maps=None, start: int = 0, stop: int | None = None) -> Iterator[VisualFrame]:
     """Frames of a video with what to draw: from a maps file (`maps`, a MapsFile) or a fresh analysis (`config`).
 
-    Object ids come from FrameAnalysis.object_ids when the pipeline provides them (learned objects analyser);
-    otherwise, when an `objects` map exists, from its connected components (untracked, per frame).
+    Object ids as frame_ids gives them; a maps file holds none.
     """
     from . import video
 
@@ -234,25 +233,38 @@ def visual_frames(path: str | Path, config=None, maps=None, start: int = 0, stop
 
     # Analyse first, then decode for drawing: two PyAV decoders of one file interleaved in this process
     # deadlocked (seen with PyAV 18.1), and what is kept per frame is small (mask, QP grid, ids).
-    kept, gains = {}, candidate_gains(config.to_dict()["allocate"])
-    for fa in analyze(path, config, start=start, stop=stop):
-        ids = getattr(fa, "object_ids", None)
-        if ids is None and "objects" in fa.maps:
-            ids = cv2.connectedComponents((fa.maps["objects"] > 0.5).astype(np.uint8))[1].astype(np.int16)
-        kept[fa.index] = (fa.salience, fa.qp, ids, verdict_text(fa.guard, fa.guard_bd, gains))
-    for d in video.decode(path, start, stop):
-        if d.index in kept:
-            yield VisualFrame(d.index, d.frame.to_ndarray(format="rgb24"), *kept.pop(d.index))
+    gains = candidate_gains(config.to_dict()["allocate"])
+    kept = {fa.index: (fa.salience, fa.qp, frame_ids(fa), verdict_text(fa.guard, fa.guard_bd, gains))
+            for fa in analyze(path, config, start=start, stop=stop)}
+    yield from decoded_with(path, kept, start, stop)
 
 
-def write_contact_sheet(path: str | Path, config, out_png: str | Path, frames: int | None = None,
-                        sheet_frames: int = 8, mode: str = "side") -> Path:
-    """Only the contact sheet of a clip's analysis (first `frames` frames): what an eval report links to."""
+def decoded_with(path: str | Path, drawn: dict[int, tuple], start: int = 0, stop: int | None = None
+                 ) -> Iterator[VisualFrame]:
+    """The decoded frames that `drawn` has something for (index -> salience, QP map, ids, note), as VisualFrames."""
     from . import video
 
-    count = frames or video.probe(path).frame_count or 1
+    for d in video.decode(path, start, stop):
+        if d.index in drawn:
+            yield VisualFrame(d.index, d.frame.to_ndarray(format="rgb24"), *drawn.pop(d.index))
+
+
+def frame_ids(fa) -> np.ndarray | None:
+    """A FrameAnalysis's object ids: the learned objects analyser's tracked ids, else the connected components of
+    an `objects` map (untracked, per frame), else None."""
+    ids = getattr(fa, "object_ids", None)
+    if ids is None and "objects" in fa.maps:
+        ids = cv2.connectedComponents((fa.maps["objects"] > 0.5).astype(np.uint8))[1].astype(np.int16)
+    return ids
+
+
+def write_contact_sheet(path: str | Path, drawn: Callable[[int], tuple], count: int, out_png: str | Path,
+                        sheet_frames: int = 8, mode: str = "side") -> Path:
+    """Only the contact sheet of a clip's first `count` frames (what an eval report links to), drawn from an
+    analysis already made: drawn(i) gives frame i's (salience, QP map, ids, note), as VisualFrame takes them.
+    Only the picked frames are fetched and decoded."""
     picks = sheet_indices(count, sheet_frames)
-    chosen = [render(f, mode) for pos, f in enumerate(visual_frames(path, config=config, stop=frames)) if pos in picks]
+    chosen = [render(f, mode) for f in decoded_with(path, {i: drawn(i) for i in picks}, 0, max(picks) + 1)]
     out_png = Path(out_png)
     write_png(out_png, contact_sheet(chosen))
     return out_png

@@ -68,17 +68,26 @@ def test_sweep_writes_every_report_file(swept):
     assert f"]({plots['contact_sheet']})" in summary and f"]({plots['rd_curve']})" in summary
 
 
-def test_second_run_does_no_encodes(swept, monkeypatch, tmp_path):
+def test_second_run_does_no_encodes_and_no_analysis(swept, monkeypatch, tmp_path):
+    """A cached sweep neither encodes nor analyses again, its contact sheet included (with the guard on, an
+    analysis would repeat the guard's encodes)."""
+    import preanalysis.pipeline
+
     out, cache = swept
 
     def no_encode(*args, **kwargs):
         raise AssertionError("a cached sweep encoded again")
 
+    def no_analysis(*args, **kwargs):
+        raise AssertionError("a cached sweep analysed again")
+
     monkeypatch.setattr(eval.sweep.Prober, "encode", no_encode)
+    monkeypatch.setattr(preanalysis.pipeline, "analyze", no_analysis)
     assert main(["eval", str(CARPHONE), *ARGS, "--cache", str(cache), "-o", str(tmp_path),
                  "--regions", f"carphone_pristine={FACE}"]) == 0
     assert json.loads((tmp_path / "report.json").read_text())["mean"] == json.loads(
         (out / "report.json").read_text())["mean"]
+    assert (tmp_path / "visual_carphone_pristine.png").read_bytes() == (out / "visual_carphone_pristine.png").read_bytes()
 
 
 def test_changed_setting_is_not_served_from_cache(swept, monkeypatch, tmp_path):

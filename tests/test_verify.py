@@ -397,7 +397,7 @@ def test_the_guards_verdicts_are_kept_in_the_maps_file_and_drawn(carphone, tmp_p
 
     from preanalysis.cli import main
     from preanalysis.maps import load_maps
-    from preanalysis.verify import guard_runs, guard_summary, verdict_text
+    from preanalysis.verify import guard_runs, guard_summary, run_verdict, verdict_text
 
     out = tmp_path / "maps.npz"
     assert main(["analyze", str(carphone), "-o", str(out), "--frames", "8", "--analysis-device", "cpu"]) == 0
@@ -414,6 +414,10 @@ def test_the_guards_verdicts_are_kept_in_the_maps_file_and_drawn(carphone, tmp_p
     runs = guard_runs([1, 1, 2, 0], [(-2.0, -1.0)] * 2 + [(-3.0, -2.5), (0.5, 0.25)])
     assert guard_summary(runs, (1.5, 2.5)) == "segment guard: map kept on 3 of 4 frames (gain 1.5: 2, gain 2.5: 1)"
     assert guard_summary(guard_runs([-1, -1], [(nan, nan)] * 2), (1.5,)) == ""
+    # eval's contact sheets read each frame's verdict back from the runs its cache keeps
+    assert [run_verdict(runs, i) for i in range(4)] == [(1, [-2.0, -1.0])] * 2 + [(2, [-3.0, -2.5]), (0, [0.5, 0.25])]
+    choice, bd = run_verdict(runs, 4)
+    assert choice == -1 and np.isnan(bd).all() and run_verdict(None, 0)[0] == -1
     old = tmp_path / "old.npz"
     with zipfile.ZipFile(out) as src, zipfile.ZipFile(old, "w") as dst:
         for item in src.infolist():

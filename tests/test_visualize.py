@@ -88,3 +88,21 @@ def test_visualize_refuses_maps_of_another_video(carphone, bikes, tmp_path):
     assert cli_main(["analyze", str(carphone), "-o", str(maps), "--frames", "2"]) == 0
     assert cli_main(["visualize", str(bikes), "-o", str(tmp_path / "v.mp4"), "--maps", str(maps)]) == 2
     assert not (tmp_path / "v.mp4").exists()
+
+
+def test_eval_contact_sheet_from_the_cached_analysis_matches_a_fresh_one(carphone, tmp_path):
+    """eval draws its contact sheet from the sweep's cached analysis (object ids and QP grid included): the
+    same picture as a fresh analysis gives."""
+    from eval.sweep import Cache, analyse_clip, file_hash
+    from preanalysis.config import load_config
+    from preanalysis.visualize import visual_frames, write_contact_sheet
+
+    config = load_config("salience")  # the learned objects analyser: tracked object ids
+    a = analyse_clip(carphone, config, 6, Cache(tmp_path / "cache"), file_hash(carphone))
+    assert a.ids is not None and max(int(i.max()) for i in a.ids) > 0
+    sheet = write_contact_sheet(carphone, lambda i: (a.salience[i], a.qp[i], a.ids[i], ""), len(a.qp),
+                                tmp_path / "cached.png", sheet_frames=3)
+    picks = sheet_indices(6, 3)
+    fresh = contact_sheet([render(f) for f in visual_frames(carphone, config=config, stop=6) if f.index in picks])
+    cached = cv2.cvtColor(cv2.imread(str(sheet)), cv2.COLOR_BGR2RGB)
+    assert cached.shape == fresh.shape and np.array_equal(cached, fresh)

@@ -87,13 +87,19 @@ def sweep_variants(config: Config, baselines: list[str], map_params: dict[str, s
     return anchors, mapped
 
 
-def visual_sheets(inputs, clips, config, frames, out: Path) -> dict:
-    """Per clip: its RD curve and a contact sheet of the mapped analysis (salience, objects, QP grid)."""
+def visual_sheets(inputs, clips, config, frames, cache, out: Path) -> dict:
+    """Per clip: its RD curve and a contact sheet of the mapped analysis (salience, objects, QP grid, the guard's
+    verdict), drawn from the sweep's cached analysis: the clip is not analysed (nor the guard run) again."""
+    from eval.sweep import analyse_clip, file_hash
+    from ..verify import candidate_gains, run_verdict, verdict_text
     from ..visualize import write_contact_sheet
 
-    plots = {}
+    gains, plots = candidate_gains(config.to_dict()["allocate"]), {}
     for path, clip in zip(inputs, clips):
-        sheet = write_contact_sheet(path, config, out / f"visual_{clip}.png", frames)
+        a = analyse_clip(path, config, frames, cache, file_hash(path))
+        drawn = lambda i, a=a: (a.salience[i], a.qp[i], None if a.ids is None else a.ids[i],
+                                verdict_text(*run_verdict(a.guard, i), gains))
+        sheet = write_contact_sheet(path, drawn, len(a.qp), out / f"visual_{clip}.png")
         plots[clip] = {"rd_curve": f"rd_{clip}.png", "contact_sheet": sheet.name}
     return plots
 
@@ -137,7 +143,7 @@ def run(args) -> int:
     if config.allocate.verify:  # what the segment guard decided on each clip (from the cached analysis)
         for path, clip in zip(inputs, clip_names(inputs)):
             report["clips"][clip]["guard"] = clip_guard(path, config, args.frames, cache)
-    report["plots"] = visual_sheets(inputs, clip_names(inputs), config, args.frames, out)
+    report["plots"] = visual_sheets(inputs, clip_names(inputs), config, args.frames, cache, out)
     written = write_report(report, points, out)
     log.info("%d points (%d cached) in %.0f s -> %s", len(points), cache.hits, time.perf_counter() - t0,
              ", ".join(str(w) for w in written))
