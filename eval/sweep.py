@@ -237,6 +237,8 @@ def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, i
                 choices.append(fa.guard)
                 bds.append(fa.guard_bd)
                 count += 1
+        if not any_ids:  # no analyser gave ids: keep no file of zeros
+            ids_file.unlink()
         atomic_write_text(meta, json.dumps({"count": count, "size": [info.width, info.height], "shapes": shapes,
                                             "salience_key": digest.hexdigest()[:24],  # by content
                                             "guard": guard_runs(choices, bds), "ids": any_ids}))
