@@ -163,6 +163,15 @@ CLIPS = [
     Cut("fillets_550.y4m", "fillets_intro.mpg", 550, 60, "y4m"),
     Cut("market_60.y4m", "market_street_1906.mp4", 60, 60, "y4m"),
     Cut("market_1720.y4m", "market_street_1906.mp4", 1720, 60, "y4m"),
+    # eight fresh blind cuts for x264's deblocking and qcomp in the default (docs/splits.md, 05:06)
+    Cut("fillets_1450.y4m", "fillets_intro.mpg", 1450, 60, "y4m"),
+    Cut("fillets_1700.y4m", "fillets_intro.mpg", 1700, 60, "y4m"),
+    Cut("market_230.y4m", "market_street_1906.mp4", 230, 60, "y4m"),
+    Cut("market_470.y4m", "market_street_1906.mp4", 470, 60, "y4m"),
+    Cut("market_1400.y4m", "market_street_1906.mp4", 1400, 60, "y4m"),
+    Cut("cytadela_850.y4m", "cytadela_intro.webm", 850, 60, "y4m"),
+    Cut("cytadela_2600.y4m", "cytadela_intro.webm", 2600, 60, "y4m"),
+    Cut("cytadela_4650.y4m", "cytadela_intro.webm", 4650, 60, "y4m"),
 ]
 
 
