@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from preanalysis.config import AQ_OFF_PARAMS
 from preanalysis.errors import PreanalysisError
 
-X264_AQ_OFF = "aq-mode=1:aq-strength=0.0"  # x264/x265 without their own AQ, map still honoured (docs/encoders.md)
+X264_AQ_OFF = AQ_OFF_PARAMS  # aq-mode=1:aq-strength=0.0: the map still honoured (docs/encoders.md)
 
 
 @dataclass(frozen=True)

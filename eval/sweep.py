@@ -71,8 +71,9 @@ class Variant:
 
     @classmethod
     def full(cls, name: str, map_params: dict[str, str], config: Config, encoder: str) -> Variant:
-        """The whole pre-analysis of a config: its map, its encoder settings over `map_params`, its pre-filter."""
-        return cls(name, {**map_params, **config.encode.params(encoder)}, config, config.encode.prefilter)
+        """The whole pre-analysis of a config: its map, its encoder settings with `map_params` (eval's
+        --map-params) over them, its pre-filter."""
+        return cls(name, {**config.encode.params(encoder), **map_params}, config, config.encode.prefilter)
 
     def without_map(self, name: str = "without map") -> Variant:
         """The same variant with the map switched off (same encoder settings, same pre-filter): the anchor of

@@ -195,13 +195,20 @@ class AllocateConfig:
                "verify off (--no-allocate-verify)")
 
 
+AQ_OFF = {"aq-mode": "1", "aq-strength": "0.0"}  # x264/x265 without their own AQ, the map still honoured
+AQ_OFF_PARAMS = ":".join(f"{k}={v}" for k, v in AQ_OFF.items())  # the same as an encoder's param string
+
+
 @dataclass
 class EncodeConfig:
     """Encoder-level settings the map is combined with: `tune` picks them per title by measurement."""
 
     prefilter: str = "auto"  # off | auto (MCTF following the source noise) | mctf[:S] | temporal[:S]
-    x264_params: dict[str, str] = field(default_factory=lambda: {"psy-rd": "0.20,0"})  # merged over the adapter's
-    x265_params: dict[str, str] = field(default_factory=dict)
+    # Merged over the adapter's.  The map is made for the encoder without its own AQ (aq-strength 0; mbtree /
+    # cutree keep AQ on, so the map is honoured): the setting eval measures the presets with, so an encode gets
+    # what the figures say.  A user's --param aq-strength=1 puts the map on top of the encoder's own AQ.
+    x264_params: dict[str, str] = field(default_factory=lambda: {**AQ_OFF, "psy-rd": "0.20,0"})
+    x265_params: dict[str, str] = field(default_factory=lambda: dict(AQ_OFF))
 
     def __post_init__(self):
         from .prefilters.spec import parse_prefilter

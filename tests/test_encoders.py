@@ -184,6 +184,8 @@ def test_x265_64px_stripes_are_clearly_visible(bikes, tmp_path):
         ("x265", {"lossless": "1"}, 28, "lossless"),
         ("x265", {"aq-strength": "0", "keyint": "1"}, 28, "intra-only turns cutree off"),
         ("x264:ultrafast", {}, 23, "preset ultrafast turns AQ off"),
+        ("x264:superfast", {"aq-strength": "0"}, 23, "preset superfast, which turns mbtree off"),
+        ("x264:ultrafast", {"aq-mode": "1", "aq-strength": "0"}, 23, "preset ultrafast, which turns mbtree off"),
         ("x265:superfast", {}, 28, "preset superfast turns AQ off"),
     ],
 )

@@ -51,6 +51,7 @@ def test_tuner_improves_a_bad_start(tmp_path, caplog):
 
 def test_encoder_setting_is_searched_with_the_map_and_written_to_the_config():
     from eval.tune import search_space, start_params, trial_config
+    from preanalysis.config import AQ_OFF
 
     start = from_dict(Config, {"encode": {"x264_params": {}}})
     assert search_space(["texture"], "efficiency", "x264")["psy_rd"].high == 1.0
@@ -58,7 +59,7 @@ def test_encoder_setting_is_searched_with_the_map_and_written_to_the_config():
     assert start_params(start, ["texture"], "x264")["psy_rd"] == 1.0  # x264's own default
     params = {"w_texture": 0.3, "strength": 0.5, "offset_range": 4, "psy_rd": 0.3}
     tuned = trial_config(start, params, ["texture"], "x264")
-    assert tuned.encode.x264_params == {"psy-rd": "0.30,0"} and tuned.encode.x265_params == {}
+    assert tuned.encode.x264_params == {"psy-rd": "0.30,0"} and tuned.encode.x265_params == AQ_OFF  # untouched
     assert start_params(tuned, ["texture"], "x264")["psy_rd"] == 0.3
     assert load_config_text(tuned.to_yaml()).encode.params("x264") == {"psy-rd": "0.30,0"}
     assert start_params(Config(), ["texture"], "x264")["psy_rd"] == 0.2  # the shipped default's own psy-rd

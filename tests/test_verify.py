@@ -466,7 +466,7 @@ def test_the_guard_can_code_with_the_presets_encoder_settings(carphone, monkeypa
     assert GuardSettings.of(config).params == T.ANCHOR_PARAMS + ":psy-rd=0.20,0"
     assert GuardSettings.of(with_overrides(config, {"allocate.verify_params": "anchor"})).params is None
     for_x265 = with_overrides(config, {"allocate.verify_encoder": "x265"})
-    assert GuardSettings.of(for_x265).params is None  # x265_params: {} in the default
+    assert GuardSettings.of(for_x265).params is None  # the default's x265_params are the anchor's own AQ off
     assert for_x265.allocate.guard_encoder == "x265"
     seen, code = [], T.encode_decode
     monkeypatch.setattr(T, "encode_decode", lambda frames, crf, qp=None, **k: seen.append(k["params"])

@@ -41,6 +41,7 @@ class PyAVAdapter(EncoderAdapter):
     default_params: ClassVar[dict[str, str]] = {}  # added unless the user sets the key
     tree_param: ClassVar[str]  # x264 mbtree / x265 cutree: with aq-strength 0 it decides whether AQ stays on
     presets_without_aq: ClassVar[tuple[str, ...]] = ()  # presets whose default is aq-mode 0 (measured)
+    presets_without_tree: ClassVar[tuple[str, ...]] = ()  # presets whose default turns mbtree/cutree off (measured)
     roi_on_every_frame: ClassVar[bool] = False  # an all-zero map still attaches ROI side data (see attach_qp_map)
 
     def options(self, settings: EncodeSettings, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -87,6 +88,10 @@ class PyAVAdapter(EncoderAdapter):
         if is_zero(settings.param("aq-strength")) and settings.param("keyint") == "1":
             return (f"aq-strength=0 with keyint=1 (intra-only turns {tree} off) makes {self.name} turn AQ off and "
                     "ignore the QP map: use a small non-zero aq-strength (e.g. 0.1), or encode with --no-map")
+        if is_zero(settings.param("aq-strength")) and settings.preset in self.presets_without_tree:
+            return (f"aq-strength=0 (the presets' {self.name} without its own AQ) with preset {settings.preset}, which "
+                    f"turns {tree} off, makes {self.name} turn AQ off and ignore the QP map: use preset veryfast or "
+                    "slower, a small non-zero aq-strength (e.g. --param aq-strength=0.1), or encode with --no-map")
         if is_zero(settings.param("aq-strength")) and tree_off:
             return (f"aq-strength=0 with {tree} off makes {self.name} turn AQ off and ignore the QP map: "
                     f"{self.no_aq_advice()}, or encode with --no-map")

@@ -40,6 +40,7 @@ class X264(PyAVAdapter):
     raw_suffix = ".264"
     tree_param = "mbtree"
     presets_without_aq = ("ultrafast",)
+    presets_without_tree = ("ultrafast", "superfast")
     min_map_effect = 8.0  # QP: the self-check map asks for 20 (left -10, right +10)
     map_effect_unit = "QP"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Config
+from ..config import AQ_OFF, Config
 from ..pipeline import analyze
 from ..learning.scenes import moving_objects, write_video
 from .options import add_config_options, config_from_args
@@ -59,7 +59,7 @@ def run(args) -> int:
     # The anchor: x264 without its own AQ (strength 0, mbtree on), plus the config's encoder
     # settings on both encodes, so only the map differs between them.
     settings = EncodeSettings(encoder="x264", crf=args.crf, preset=args.preset,
-                              params={"aq-strength": "0", **config.encode.params("x264")})
+                              params={**AQ_OFF, **config.encode.params("x264")})
     base = encode_file(clip, out / "baseline.mp4", settings, None)
     mapped = encode_file(clip, out / "mapped.mp4", settings, lambda i: qp_maps[i] if i < len(qp_maps) else None)
 
@@ -71,9 +71,9 @@ def run(args) -> int:
     middle = len(frames) // 2
     write_demo_png(clip, frames[middle], png)
 
-    extra = "".join(f", {k} {v}" for k, v in config.encode.params("x264").items())
+    extra = "".join(f", {k} {v}" for k, v in settings.params.items() if k not in AQ_OFF)
     print(f"\n{clip.name}: {len(frames)} frames analysed in {analysis_s:.1f} s (config {args.config}); x264 "
-          f"{args.preset} CRF {args.crf:g}, aq-strength 0 (the AQ-off anchor){extra}")
+          f"{args.preset} CRF {args.crf:g}, aq-strength {settings.params['aq-strength']} (0: the AQ-off anchor){extra}")
     print(f"{'encode':<10}{'kbit/s':>10}{'PSNR-Y salient':>16}{'PSNR-Y rest':>13}")
     for name, kbps, inside, outside in rows:
         print(f"{name:<10}{kbps:>10.1f}{inside:>16.2f}{outside:>13.2f}")

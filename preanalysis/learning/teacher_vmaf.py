@@ -34,12 +34,13 @@ import cv2
 import numpy as np
 import torch
 
+from ..config import AQ_OFF_PARAMS
 from ..errors import PreanalysisError
 from ..qpmap import QpMap
 from ..video import decode, probe
 
 BLOCK = 16
-ANCHOR_PARAMS = "aq-mode=1:aq-strength=0.0"  # x264 as maps are used (own AQ off, mbtree on): eval.encoder_defaults.X264_AQ_OFF
+ANCHOR_PARAMS = AQ_OFF_PARAMS  # x264 as maps are used (own AQ off, mbtree on)
 MAX_WIDTH = 640  # wider sources are downscaled by a power of two first (the teacher costs ~ pixels)
 LOG_CLIP = 3.0  # |centred log2 w| beyond this is noise of a ratio of small numbers, not information
 # libvmaf's motion filter (feature/motion.c FILTER_5), applied separably with mirrored borders.
