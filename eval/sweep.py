@@ -218,7 +218,8 @@ def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, i
 
     key = _key("analysis", input_hash, analysis_dict(config), frames, CACHE_VERSION)
     meta, qp_file, sal_file, ids_file = (cache.path(key, s) for s in (".analysis.json", ".qp", ".salience", ".ids"))
-    if not meta.is_file() or "ids" not in json.loads(meta.read_text()):  # cached before the ids: analyse again
+    data = json.loads(meta.read_text()) if meta.is_file() else {}
+    if "ids" not in data:  # not cached, or cached before the ids: analyse (again)
         info = probe(path)
         shapes, count, digest, choices, bds, any_ids = {}, 0, hashlib.sha256(), [], [], False
         with atomic_output(qp_file) as qp_tmp, atomic_output(sal_file) as sal_tmp, atomic_output(ids_file) as ids_tmp, \
@@ -243,7 +244,7 @@ def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, i
         atomic_write_text(meta, json.dumps({"count": count, "size": [info.width, info.height], "shapes": shapes,
                                             "salience_key": digest.hexdigest()[:24],  # by content
                                             "guard": guard_runs(choices, bds), "ids": any_ids}))
-    data = json.loads(meta.read_text())
+        data = json.loads(meta.read_text())
     stack = lambda file, name: FrameStack(file, data["shapes"][name][1], data["shapes"][name][0], data["count"])
     return ClipAnalysis(QpMaps(stack(qp_file, "qp"), *data["size"]), stack(sal_file, "salience"),
                         data["salience_key"], data["guard"], stack(ids_file, "ids") if data["ids"] else None)
