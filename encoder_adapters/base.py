@@ -179,6 +179,11 @@ class EncoderAdapter:
         if why:
             raise PreanalysisError(why)
 
+    def param_problem(self, settings: EncodeSettings) -> str | None:
+        """Why the encoder would not take one of the params (None: it takes them all, or cannot be asked);
+        checked on every encode, with or without a map."""
+        return None
+
     # The self-check: a map of -delta on the left half and +delta on the right must show in the output.  By
     # default it is judged by the PSNR gap between the decoded halves of one picture; adapters that can read the
     # applied QPs back from the stream override map_effect and its unit.

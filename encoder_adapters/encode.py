@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from preanalysis.errors import PreanalysisError
 from preanalysis.io import atomic_output, check_output_path
 from preanalysis.video import DecodedFrame, VideoInfo, decode, probe
 
@@ -42,6 +43,9 @@ def encode_frames(
     adapter = get_adapter(settings.encoder)
     output = check_output_path(output_path, info.path)
     adapter.container_format(output)
+    why = adapter.param_problem(settings)
+    if why:
+        raise PreanalysisError(why)
     if qp_for_frame is not None:
         adapter.check_settings(settings, info.bit_depth)
         if self_check:

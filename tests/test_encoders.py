@@ -204,6 +204,25 @@ def test_settings_that_ignore_the_map_are_refused_only_with_a_map(tmp_path, enco
     assert encode_frames(factory, info, tmp_path / "x.mkv", settings, None).frames == 2  # --no-map: allowed
 
 
+@pytest.mark.parametrize("encoder", ["x264", "x265"])
+def test_params_the_encoder_cannot_parse_are_refused_with_or_without_a_map(tmp_path, encoder):
+    """FFmpeg's wrappers only warn about a param they cannot parse and encode without it (a misspelt aq-strength
+    left the encoder's own AQ on): the encoder's own parser is asked first."""
+    from preanalysis.config import AQ_OFF
+
+    factory, info = frames_info(noise_frames(2, 64, 64))
+    for params, words in (({"aq-strenght": "0"}, "has no param 'aq-strenght'"),
+                          ({"aq-strength": "abc"}, "rejects the value of aq-strength=abc")):
+        settings = EncodeSettings(encoder, crf=30, params=params)
+        for qp in (None, lambda i: lr_map(64, 64)):
+            with pytest.raises(PreanalysisError, match=words):
+                encode_frames(factory, info, tmp_path / "x.mkv", settings, qp)
+    assert not (tmp_path / "x.mkv").exists()
+    psy = {"x264": "0.20,0", "x265": "1.0"}[encoder]  # x264's psy-rd is a pair (psy-rd:psy-trellis), x265's one value
+    assert get_adapter(encoder).param_problem(EncodeSettings(encoder, crf=30, params={**AQ_OFF, "psy-rd": psy})) is None
+    assert "psy-rd=0.20,0" in get_adapter("x265").param_problem(EncodeSettings("x265", crf=30, params={"psy-rd": "0.20,0"}))
+
+
 def test_x264_without_own_aq_is_allowed_and_10_bit_crf_0_keeps_the_map():
     _passed.clear()
     assert run_self_check(get_adapter("x264"), EncodeSettings("x264", crf=23, params={"aq-strength": "0"}), 8) >= 8

@@ -25,6 +25,7 @@ from preanalysis.video import DecodedFrame, VideoInfo
 
 from ..base import FALSE_WORDS, TRUE_WORDS, EncoderAdapter, EncodeSettings, is_zero, normalise
 from ..frames import encoded_size, to_encoder_frame
+from .param_check import param_problem
 from .roi_sidedata import attach_qp_map, clear_roi
 
 COLOUR_ATTRIBUTES = ("color_range", "colorspace", "color_primaries", "color_trc")
@@ -71,6 +72,9 @@ class PyAVAdapter(EncoderAdapter):
     def open_pass(self, output: Path, info: VideoInfo, settings: EncodeSettings, pass_params: dict[str, str],
                   mapped: bool) -> PyAVSession:
         return PyAVSession(self, output, info, settings, pass_params, mapped)
+
+    def param_problem(self, settings: EncodeSettings) -> str | None:
+        return param_problem(self.name, settings.params) if self.name in ("x264", "x265") else None
 
     def refusal(self, settings: EncodeSettings, bit_depth: int) -> str | None:
         if settings.param("qp") is not None or settings.param("cqp") is not None:
