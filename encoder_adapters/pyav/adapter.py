@@ -74,7 +74,7 @@ class PyAVAdapter(EncoderAdapter):
         return PyAVSession(self, output, info, settings, pass_params, mapped)
 
     def param_problem(self, settings: EncodeSettings) -> str | None:
-        return param_problem(self.name, settings.params) if self.name in ("x264", "x265") else None
+        return param_problem(self.name, settings.params)
 
     def refusal(self, settings: EncodeSettings, bit_depth: int) -> str | None:
         if settings.param("qp") is not None or settings.param("cqp") is not None:

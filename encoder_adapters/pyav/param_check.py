@@ -13,9 +13,12 @@ BAD_NAME, BAD_VALUE = -1, -2  # X264_PARAM_BAD_NAME / BAD_VALUE; x265's parser r
 X264_PARAM_BYTES = 1 << 16  # x264_param_t is about 1 KB; the buffer only has to hold it
 
 
+PARSERS = ("x264", "x265")  # encoders whose library has a param parser to ask
+
+
 @cache
 def _library(encoder: str) -> ctypes.CDLL | None:
-    lib = pyav_library(f"lib{encoder}")
+    lib = pyav_library(f"lib{encoder}") if encoder in PARSERS else None
     if lib is None or not hasattr(lib, f"{encoder}_param_parse"):
         return None
     if encoder == "x265":
@@ -26,8 +29,8 @@ def _library(encoder: str) -> ctypes.CDLL | None:
 
 
 def parse_result(encoder: str, key: str, value: str) -> int | None:
-    """What the encoder's parser says of key=value on its default params: 0, BAD_NAME or BAD_VALUE (None: the
-    library is not there to ask)."""
+    """What the encoder's parser says of key=value on its default params: 0, BAD_NAME or BAD_VALUE (None: no
+    parser to ask, for this encoder or in this PyAV)."""
     lib = _library(encoder)
     if lib is None:
         return None
