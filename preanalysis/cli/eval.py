@@ -57,7 +57,7 @@ def ablation_variants(config: Config, map_params: dict[str, str], encoder: str) 
     from eval.sweep import Variant
 
     out = []
-    params = {**config.encode.params(encoder), **map_params}
+    params = Variant.full("mapped", map_params, config, encoder).params  # the preset's params, --map-params over them
     combined = params != map_params or config.encode.prefilter != "off"
     weighted = {name: w for name, w in config.salience.weights.items() if w != 0}
     if len(weighted) > 1 or not combined:  # one map alone would repeat "maps only"
