@@ -61,6 +61,11 @@ CLIPS = [
     Cut("dog_phone.mkv", "forensics_dog_phone.mp4", 0, 41, "ffv1"),
     Cut("fillets_1300.mkv", "fillets_intro.mpg", 1300, 120, "ffv1"),
     Cut("surv_meca.mkv", "mecavideo_ball_throw.mp4", 0, 120, "walkers", seed=21),
+    # issue 12 salience, round 7 (bench/salience_candidates/RULE.md): four fresh held-out clips, cut after the rule
+    Cut("sal7_surv_lego.mkv", "mimetype_lego.mp4", 0, 120, "walkers", seed=41),
+    Cut("sal7_surv_selfie.mkv", "pyfeat_selfie_cartoon.mov", 0, 120, "walkers", seed=51),
+    Cut("sal7_meca_150.mkv", "mecavideo_ball_throw.mp4", 150, 105, "rgb", rate=30),
+    Cut("sal7_pexels_240.mkv", "pyfeat_face_pexels.mp4", 240, 120, "rgb", rate=24),
     # issue 12 salience: tuning clips
     Cut("bikes_100.mkv", SK + "bikes.mp4", 100, 120, "ffv1"),
     Cut("carphone.mkv", SK + "carphone_pristine.mp4", 0, 120, "ffv1"),
