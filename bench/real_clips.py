@@ -177,6 +177,15 @@ CLIPS = [
     Cut("cytadela_850.y4m", "cytadela_intro.webm", 850, 60, "y4m"),
     Cut("cytadela_2600.y4m", "cytadela_intro.webm", 2600, 60, "y4m"),
     Cut("cytadela_4650.y4m", "cytadela_intro.webm", 4650, 60, "y4m"),
+    # a seventh blind eight for the default and vmaf-teacher, more evidence, nothing chosen (docs/splits.md, 06:56)
+    Cut("cytadela_400.y4m", "cytadela_intro.webm", 400, 60, "y4m"),
+    Cut("cytadela_2100.y4m", "cytadela_intro.webm", 2100, 60, "y4m"),
+    Cut("cytadela_3000.y4m", "cytadela_intro.webm", 3000, 60, "y4m"),
+    Cut("cytadela_5000.y4m", "cytadela_intro.webm", 5000, 60, "y4m"),
+    Cut("fillets_620.y4m", "fillets_intro.mpg", 620, 60, "y4m"),
+    Cut("fillets_1970.y4m", "fillets_intro.mpg", 1970, 60, "y4m"),
+    Cut("market_740.y4m", "market_street_1906.mp4", 740, 60, "y4m"),
+    Cut("market_1580.y4m", "market_street_1906.mp4", 1580, 60, "y4m"),
 ]
 
 
