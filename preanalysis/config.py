@@ -195,8 +195,13 @@ class AllocateConfig:
                "verify off (--no-allocate-verify)")
 
 
+def param_string(params: dict[str, str]) -> str:
+    """Encoder params as x264/x265 take them on one line (key=value:key=value)."""
+    return ":".join(f"{k}={v}" for k, v in params.items())
+
+
 AQ_OFF = {"aq-mode": "1", "aq-strength": "0.0"}  # x264/x265 without their own AQ, the map still honoured
-AQ_OFF_PARAMS = ":".join(f"{k}={v}" for k, v in AQ_OFF.items())  # the same as an encoder's param string
+AQ_OFF_PARAMS = param_string(AQ_OFF)
 
 
 @dataclass

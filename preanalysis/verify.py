@@ -89,11 +89,11 @@ class GuardSettings:
     def of(cls, config) -> GuardSettings:
         """A config's guard; with allocate.verify_params encode the anchor's settings are followed by the config's
         own encoder parameters (later ones win)."""
-        from .config import AQ_OFF
+        from .config import AQ_OFF, param_string
 
         a = config.allocate
         merged = {**AQ_OFF, **(config.encode.params(a.guard_encoder) if a.verify_params == "encode" else {})}
-        params = None if merged == AQ_OFF else ":".join(f"{k}={v}" for k, v in merged.items())
+        params = None if merged == AQ_OFF else param_string(merged)
         return cls(config.analysis.device, a.verify_margin, a.guard_encoder, a.verify_scorer, params, a.verify_every)
 
 
