@@ -201,12 +201,14 @@ class Cache:
 
 def analysis_dict(config: Config) -> dict:
     """What shapes the maps: the config but `encode` (its params and pre-filter key a point apart), the content
-    of the learned analysers' weights (shipped and named), so retraining never reuses old maps, and the analysis
+    of the learned analysers' weights (shipped and named) and of the region files (salience.roi_files), so
+    retraining or redrawing never reuses old maps, and the analysis
     code itself (every module of the preanalysis package), so a changed analyser never does either."""
     from preanalysis.learning.weights import content_digest, weights_digest
 
     shaping = {k: v for k, v in config.to_dict().items() if k != "encode"}
     return {**shaping, "weights_digest": weights_digest(list(config.analysis.weights.values())),
+            "roi_files_digest": content_digest([Path(f.path) for f in config.salience.roi_files]),
             "code_digest": content_digest(sorted(ANALYSIS_CODE.rglob("*.py")))}
 
 

@@ -36,6 +36,19 @@ class Roi:
 
 
 @dataclass
+class RoiFile:
+    """Regions of interest from a region file (JSON tracks of key boxes, CSV boxes or a mask video:
+    preanalysis.region_files), for regions that move: `weight` is added to the 0..1 salience score inside them."""
+
+    path: str
+    weight: float = 1.0
+
+    def __post_init__(self):
+        _check(bool(self.path), "salience.roi_files needs a path for each file")
+        _check(-4 <= self.weight <= 4, "roi file weight must be within [-4, 4]")
+
+
+@dataclass
 class AnalysisConfig:
     """Where and how the analysers run."""
 
@@ -64,6 +77,7 @@ class SalienceConfig:
 
     weights: dict[str, float] = field(default_factory=_default_weights)
     rois: list[Roi] = field(default_factory=list)
+    roi_files: list[RoiFile] = field(default_factory=list)
     # weights (stable scale) | rank (per-frame ranks: full contrast) | top (top fifth) | evidence (each pixel's
     # strongest weighted map: content evidence marks its own extent; weights >= 0)
     normalise: str = "weights"

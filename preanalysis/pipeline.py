@@ -157,6 +157,7 @@ def _analyse(
 
         decoded = tqdm(decoded, total=total, unit="frame", desc=progress, leave=False)
     stabiliser = mask_stabiliser(config)
+    roi_files = RoiFiles(config, info.width, info.height) if config.salience.roi_files else None
     a = config.allocate
     native = a.verify and a.verify_resolution == "native"
     sample = NativeSample.for_frame(info.width, info.height, a.verify_tile) if native else None
@@ -165,6 +166,8 @@ def _analyse(
     def finish() -> FrameAnalysis:
         d, ctx, cut, results, guard_luma = in_flight.popleft()
         maps, ids = lanes.collect(results)
+        if roi_files:
+            maps[ROI_FILES] = roi_files.score(d.index, ctx.luma.shape)
         salience = frame_salience(maps, config, d.index, scale)
         if stabiliser:
             if cut:
@@ -259,9 +262,30 @@ def _process(analyser: Analyser, ctx: AnalysisContext) -> tuple[dict[str, np.nda
     return analyser.process(ctx), analyser.object_ids()
 
 
+ROI_FILES = "roi_files"  # the map of the user's region files (salience.roi_files): their weights, summed
+
+
 def frame_salience(maps: dict[str, np.ndarray], config: Config, index: int, scale: float) -> np.ndarray:
     s = config.salience
-    return combine(maps, s.weights, s.rois, index, scale, s.normalise, s.grow, s.prior)
+    weighted = {k: v for k, v in maps.items() if k != ROI_FILES}
+    return combine(weighted, s.weights, s.rois, index, scale, s.normalise, s.grow, s.prior, maps.get(ROI_FILES))
+
+
+class RoiFiles:
+    """The user's region files (salience.roi_files) as one map per frame: each file's weight inside its regions.
+    Mask videos are read as the frames come, so a long one is never held in memory."""
+
+    def __init__(self, config: Config, width: int, height: int):
+        from .region_files import load_region_file
+
+        self.files = [(load_region_file(f.path, width, height, stream=True), np.float32(f.weight))
+                      for f in config.salience.roi_files]
+
+    def score(self, index: int, shape: tuple[int, int]) -> np.ndarray:
+        out = np.zeros(shape, np.float32)
+        for regions, weight in self.files:
+            out += weight * regions.mask(index, shape[1], shape[0])
+        return out
 
 
 TEMPORAL = "temporal_masking"

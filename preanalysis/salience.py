@@ -30,8 +30,10 @@ def combine(
     normalise: str = "weights",
     grow: int = 0,
     prior: str = "pixel",
+    roi_score: np.ndarray | None = None,
 ) -> np.ndarray:
-    """uint8 mask at the maps' resolution; scale = full-resolution pixels per map pixel (for ROI rectangles).
+    """uint8 mask at the maps' resolution; scale = full-resolution pixels per map pixel (for ROI rectangles);
+    roi_score: the user's region files' weights at the maps' resolution, added like the rectangles.
 
     normalise="weights" maps the weights' own range to 0..255 (stable over time, but a frame's mask often
     spans only a third of it); "rank" uses each pixel's rank in the frame, so the top 20% of the mask is
@@ -45,14 +47,14 @@ def combine(
     missing = sorted(set(active) - set(maps))
     if missing:
         raise PreanalysisError(f"salience weight names map {missing[0]!r} but no analyser produced it")
-    shape = next(iter(maps.values())).shape if maps else None
+    shape = next(iter(maps.values())).shape if maps else getattr(roi_score, "shape", None)
     if shape is None:
-        raise PreanalysisError("salience needs at least one map")
+        raise PreanalysisError("salience needs at least one map: weight a map or give a region of interest file")
     score = np.zeros(shape, np.float32)
     if normalise == "evidence":
         if any(w < 0 for w in active.values()):
             raise PreanalysisError("salience normalise evidence takes weights >= 0: give the negative ones 0")
-        return _with_rois(evidence_score(maps, active, scale, grow, prior), rois, frame_index, scale)
+        return _with_rois(evidence_score(maps, active, scale, grow, prior, shape), rois, frame_index, scale, roi_score)
     for name, w in active.items():
         score += np.float32(w) * maps[name]
     low = sum(min(w, 0.0) for w in active.values())
@@ -63,14 +65,13 @@ def combine(
         score = (rank_normalise(score) > 1 - TOP_FRACTION).astype(np.float32)
     else:
         score = (score - low) / (high - low) if high > low else np.full(shape, 0.5, np.float32)
-    return _with_rois(score, rois, frame_index, scale)
+    return _with_rois(score, rois, frame_index, scale, roi_score)
 
 
 def evidence_score(maps: dict[str, np.ndarray], weights: dict[str, float], scale: float, grow: int,
-                   prior: str) -> np.ndarray:
+                   prior: str, shape: tuple[int, int]) -> np.ndarray:
     """normalise "evidence" (see combine): 0..1 float score.  Growing: a detector's ellipse or a motion blob
     stops short of the object's outline, and the blocks on the outline pay the positive offset."""
-    shape = next(iter(maps.values())).shape
     evidence, priors = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     for name, w in weights.items():
         target = priors if name in PRIORS else evidence
@@ -87,8 +88,11 @@ def evidence_score(maps: dict[str, np.ndarray], weights: dict[str, float], scale
     return np.maximum(evidence, priors) / np.float32(max(weights.values(), default=1.0))
 
 
-def _with_rois(score: np.ndarray, rois: list[Roi], frame_index: int, scale: float) -> np.ndarray:
-    """The user's regions added to a 0..1 score, as the uint8 mask."""
+def _with_rois(score: np.ndarray, rois: list[Roi], frame_index: int, scale: float,
+               roi_score: np.ndarray | None = None) -> np.ndarray:
+    """The user's regions (rectangles, and region files' roi_score) added to a 0..1 score, as the uint8 mask."""
+    if roi_score is not None:
+        score = score + roi_score
     for roi in rois:
         if roi.active(frame_index):
             y0, x0 = int(roi.y / scale), int(roi.x / scale)

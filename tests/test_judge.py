@@ -11,7 +11,6 @@ import pytest
 from eval.judge import (
     MEDIAN,
     coverage,
-    interpolate_track,
     judged_psnr,
     load_regions,
     mean_judged,
@@ -23,6 +22,7 @@ from preanalysis.cli import main
 from preanalysis.errors import PreanalysisError
 from preanalysis.learning.scenes import moving_objects, write_video
 from preanalysis.qpmap import QpMap
+from preanalysis.region_files import interpolate_track
 
 DATA = Path(__file__).parent / "data"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..config import Config, Roi, for_encoder, load_config, scalar_fields, with_overrides
+from ..config import Config, Roi, RoiFile, for_encoder, load_config, scalar_fields, with_overrides
 from ..errors import PreanalysisError
 
 SHORT_FLAGS = {"encode.prefilter": "--prefilter", "allocate.segment": "--segment",
@@ -39,6 +39,10 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
                        help="salience weight of a map, e.g. texture=0.5 (negative = fewer bits); repeatable")
     group.add_argument("--roi", action="append", default=[], metavar="X,Y,W,H,WEIGHT[,START,END]",
                        help="region of interest in source pixels, optional frame range; repeatable")
+    group.add_argument("--roi-file", action="append", default=[], metavar="FILE[,WEIGHT]",
+                       help="regions of interest that move: JSON tracks of key boxes (interpolated between keys), "
+                            "CSV frame,x,y,w,h or a mask video, as eval --regions reads them; weight default 1; "
+                            "repeatable")
 
 
 def config_from_args(args: argparse.Namespace, encoder: str | None = None) -> Config:
@@ -67,8 +71,20 @@ def config_from_args(args: argparse.Namespace, encoder: str | None = None) -> Co
             )
         except ValueError:
             raise PreanalysisError(f"--roi {item!r} must be X,Y,W,H,WEIGHT or X,Y,W,H,WEIGHT,START,END") from None
+    for item in args.roi_file:
+        path, _, weight = item.rpartition(",") if _weighted(item) else (item, "", "1")
+        config.salience.roi_files.append(RoiFile(path, float(weight)))
     config = with_overrides(config, {})  # re-validate everything together
     return for_encoder(config, encoder) if encoder else config
+
+
+def _weighted(item: str) -> bool:
+    """Whether a --roi-file value ends in ,WEIGHT (a file name may itself contain commas)."""
+    try:
+        float(item.rpartition(",")[2])
+    except ValueError:
+        return False
+    return "," in item
 
 
 def warn_guard_encoder(config: Config, encoder: str) -> None:
