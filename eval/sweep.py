@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -223,16 +224,23 @@ def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, i
     data = json.loads(meta.read_text()) if meta.is_file() else {}
     if "ids" not in data:  # not cached, or cached before the ids: analyse (again)
         info = probe(path)
-        shapes, count, digest, choices, bds, any_ids = {}, 0, hashlib.sha256(), [], [], False
-        with atomic_output(qp_file) as qp_tmp, atomic_output(sal_file) as sal_tmp, atomic_output(ids_file) as ids_tmp, \
-                open(qp_tmp, "wb") as qp_out, open(sal_tmp, "wb") as sal_out, open(ids_tmp, "wb") as ids_out:
+        shapes, count, digest, choices, bds = {}, 0, hashlib.sha256(), [], []
+        with ExitStack() as files:
+            qp_out, sal_out = (files.enter_context(open(files.enter_context(atomic_output(f)), "wb"))
+                               for f in (qp_file, sal_file))
+            ids_out = None  # opened at the first frame with ids (no analyser gives any: no file)
             for fa in analyze(path, config, 0, frames):
+                arrays = [("qp", fa.qp.offsets, qp_out), ("salience", fa.salience, sal_out)]
                 ids = frame_ids(fa)
-                any_ids |= ids is not None
-                ids = np.zeros(fa.salience.shape, np.int16) if ids is None else cv2.resize(
-                    ids.astype(np.int16), fa.salience.shape[::-1], interpolation=cv2.INTER_NEAREST)
-                for name, array, out in (("qp", fa.qp.offsets, qp_out), ("salience", fa.salience, sal_out),
-                                         ("ids", ids, ids_out)):
+                if ids is not None:
+                    if ids_out is None:  # the frames before had no objects
+                        ids_out = files.enter_context(open(files.enter_context(atomic_output(ids_file)), "wb"))
+                        ids_out.write(bytes(count * fa.salience.size * 2))
+                    arrays.append(("ids", cv2.resize(ids.astype(np.int16), fa.salience.shape[::-1],
+                                                     interpolation=cv2.INTER_NEAREST), ids_out))
+                elif ids_out is not None:
+                    arrays.append(("ids", np.zeros(fa.salience.shape, np.int16), ids_out))
+                for name, array, out in arrays:
                     if shapes.setdefault(name, (array.shape, array.dtype.str)) != (array.shape, array.dtype.str):
                         raise PreanalysisError(f"the analysis of {path} changed its map size at frame {fa.index}:"
                                                " give a clip of one frame size")
@@ -241,11 +249,9 @@ def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, i
                 choices.append(fa.guard)
                 bds.append(fa.guard_bd)
                 count += 1
-        if not any_ids:  # no analyser gave ids: keep no file of zeros
-            ids_file.unlink()
         atomic_write_text(meta, json.dumps({"count": count, "size": [info.width, info.height], "shapes": shapes,
                                             "salience_key": digest.hexdigest()[:24],  # by content
-                                            "guard": guard_runs(choices, bds), "ids": any_ids}))
+                                            "guard": guard_runs(choices, bds), "ids": ids_out is not None}))
         data = json.loads(meta.read_text())
     stack = lambda file, name: FrameStack(file, data["shapes"][name][1], data["shapes"][name][0], data["count"])
     return ClipAnalysis(QpMaps(stack(qp_file, "qp"), *data["size"]), stack(sal_file, "salience"),

@@ -106,3 +106,5 @@ def test_eval_contact_sheet_from_the_cached_analysis_matches_a_fresh_one(carphon
     fresh = contact_sheet([render(f) for f in visual_frames(carphone, config=config, stop=6) if f.index in picks])
     cached = cv2.cvtColor(cv2.imread(str(sheet)), cv2.COLOR_BGR2RGB)
     assert cached.shape == fresh.shape and np.array_equal(cached, fresh)
+    plain = analyse_clip(carphone, load_config("default"), 3, Cache(tmp_path / "plain"), file_hash(carphone))
+    assert plain.ids is None and not list((tmp_path / "plain").rglob("*.ids"))  # no object ids: no file of zeros
