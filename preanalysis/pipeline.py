@@ -137,6 +137,10 @@ def analyze_frames(
     """Analyse decoded frames of the video `info` describes, in order; keep_frames hands each source frame
     on in FrameAnalysis.decoded (for a consumer that encodes what it analyses: one decode for both).
     With a segment budget (allocate.segment scene|gop) a segment's frames come out when it closes."""
+    s = config.salience
+    if config.objective == "salience" and not any(s.weights.values()) and not s.rois and not s.roi_files:
+        raise PreanalysisError("the salience objective has nothing to protect: weight a map (--weight), or give "
+                               "regions (--roi-file FILE, --roi X,Y,W,H,WEIGHT); the regions preset needs --roi-file")
     analysers = build_analysers(config)
     segment_level = [a for a in analysers if a.segment_level]
     return allocate_segments(_analyse(frames, info, config, analysers, keep_frames, progress, total), config,

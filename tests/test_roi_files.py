@@ -11,9 +11,10 @@ import pytest
 from eval.sweep import analysis_dict
 from preanalysis.cli import main
 from preanalysis.cli.options import config_from_args
-from preanalysis.config import Config, RoiFile, from_dict
+from preanalysis.config import Config, RoiFile, from_dict, load_config
 from preanalysis.errors import PreanalysisError
 from preanalysis.learning.scenes import moving_objects, write_video
+from preanalysis.maps import load_maps
 from preanalysis.pipeline import analyze
 from preanalysis.region_files import MaskVideoStream, load_region_file
 from preanalysis.salience import combine
@@ -104,3 +105,17 @@ def test_redrawn_regions_are_never_served_from_an_old_analysis(tmp_path):
     before = analysis_dict(roi_only(regions))
     regions.write_text("0,50,10,20,20\n")
     assert analysis_dict(roi_only(regions)) != before
+
+
+
+def test_the_regions_preset_protects_the_users_regions_and_refuses_to_run_without_them(scene_clip, tmp_path):
+    _, clip, _, track = scene_clip
+    out = tmp_path / "m.maps"
+    assert main(["analyze", str(clip), "-o", str(out), "--config", "regions", "--roi-file", str(track)]) == 0
+    regions = load_region_file(track, W, H)
+    for i, offsets in enumerate(load_maps(out).qp_offsets):
+        blocks = np.kron(offsets, np.ones((16, 16), np.int8))[:H, :W]
+        inside = regions.mask(i, W, H)
+        assert blocks[inside].mean() < blocks[~inside].mean()
+    with pytest.raises(PreanalysisError, match="the regions preset needs --roi-file"):
+        next(iter(analyze(clip, load_config("regions"))))

@@ -1,6 +1,8 @@
-"""The oracle of round 8 (RULE.md): configs that hand the salience preset's allocation the judge's own regions.
+"""The oracle of round 8 (RULE.md): configs that hand the `regions` preset the judge's own regions.
 
-For each clip, the regions it is judged by become the preset's only evidence (`salience.roi_files`): a region
+The `regions` preset is the salience preset's allocation with region files as its only evidence (round 9 chose
+its strength with this script on the tuning clips).  For each clip, the regions it is judged by become its
+region file (`salience.roi_files`): a region
 file as is, or for `median-foreground` the judge's masks of the first FRAMES frames written as a lossless mask
 video.  One config per clip and strength (and one without the sensitivity student), to run with compare.py one
 clip at a time (each clip has its own regions):
@@ -49,8 +51,8 @@ def main() -> None:
         path = region_file(Path(clip), spec, args.frames, out)
         for strength in args.strength:
             for student in ("sensitivity", ""):
-                config = load_config("salience").to_dict()
-                config["salience"].update(weights={}, roi_files=[{"path": str(path.resolve()), "weight": 1.0}])
+                config = load_config("regions").to_dict()
+                config["salience"]["roi_files"] = [{"path": str(path.resolve()), "weight": 1.0}]
                 config["allocate"].update(strength=strength, sensitivity=student)
                 tag = f"O{strength:g}".replace(".", "") + ("" if student else "ns")
                 (out / f"{Path(clip).stem}_{tag}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

@@ -27,7 +27,8 @@ def _flag(dotted: str) -> str:
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis config (a YAML file, then single values on top)")
     group.add_argument("--config", metavar="C.yaml|PRESET", help="YAML config (keys as in preanalysis.config), or a "
-                       "shipped preset: default (efficiency, VMAF per bit) or salience (protect the salient regions)")
+                       "shipped preset: default (efficiency, VMAF per bit), salience (protect the salient regions), regions (protect "
+                       "the regions of --roi-file), sensitivity or vmaf-teacher (the VMAF sensitivity map alone)")
     for dotted, kind, default in scalar_fields():
         if kind is bool:
             group.add_argument(_flag(dotted), dest="cfg:" + dotted, action=argparse.BooleanOptionalAction,
