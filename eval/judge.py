@@ -1,8 +1,8 @@
 """An independent judge: quality inside regions the user supplies (gaze maps, hand-drawn boxes, a detector
 they trust), never the product's own mask, so a mask cannot grade itself (`preanalysis eval --regions`).
 
-Regions, one per clip: a region file (JSON tracks of key boxes, CSV boxes or a mask video: preanalysis.region_files,
-the same files `--roi-file` steers the map with), or
+Regions, one per clip: a region file (JSON tracks of key boxes, CSV boxes or a mask video:
+preanalysis.region_files, the same files `--roi-file` steers the map with), or
 - `median-foreground` instead of a file, for a static camera: the pixels far from the clip's temporal median
   (what moves past the camera), found independently of any analyser.  Meaningless for a moving camera.
 Frames are paired by index (decode order), never by timestamp; frame 0 is the first frame evaluated.  A frame
@@ -54,7 +54,8 @@ def load_regions(spec: str | Path, width: int, height: int, clip: str | Path | N
             raise PreanalysisError(f"{MEDIAN} needs the clip it is computed from")
         return median_foreground(clip, frames)
     if not Path(spec).is_file():
-        raise PreanalysisError(f"regions file {spec} does not exist: give a .json, .csv, mask video or {MEDIAN}")
+        raise PreanalysisError(f"regions file {spec} does not exist: give a .json, .csv, mask video or "
+                               f"{MEDIAN}")
     return load_region_file(spec, width, height)
 
 

@@ -234,7 +234,8 @@ def analyse_clip(path: Path, config: Config, frames: int | None, cache: Cache, i
                 ids = frame_ids(fa)
                 if ids is not None:
                     if ids_out is None:  # the frames before had no objects
-                        ids_out = files.enter_context(open(files.enter_context(atomic_output(ids_file)), "wb"))
+                        ids_tmp = files.enter_context(atomic_output(ids_file))
+                        ids_out = files.enter_context(open(ids_tmp, "wb"))
                         ids_out.write(bytes(count * fa.salience.size * 2))
                     arrays.append(("ids", cv2.resize(ids.astype(np.int16), fa.salience.shape[::-1],
                                                      interpolation=cv2.INTER_NEAREST), ids_out))

@@ -38,7 +38,8 @@ class Roi:
 @dataclass
 class RoiFile:
     """Regions of interest from a region file (JSON tracks of key boxes, CSV boxes or a mask video:
-    preanalysis.region_files), for regions that move: `weight` is added to the 0..1 salience score inside them."""
+    preanalysis.region_files), for regions that move: `weight` is added to the 0..1 salience score inside
+    them."""
 
     path: str
     weight: float = 1.0

@@ -139,8 +139,9 @@ def analyze_frames(
     With a segment budget (allocate.segment scene|gop) a segment's frames come out when it closes."""
     s = config.salience
     if config.objective == "salience" and not any(s.weights.values()) and not s.rois and not s.roi_files:
-        raise PreanalysisError("the salience objective has nothing to protect: weight a map (--weight), or give "
-                               "regions (--roi-file FILE, --roi X,Y,W,H,WEIGHT); the regions preset needs --roi-file")
+        raise PreanalysisError("the salience objective has nothing to protect: weight a map (--weight), or "
+                               "give regions (--roi-file FILE, --roi X,Y,W,H,WEIGHT); the regions preset needs "
+                               "--roi-file")
     analysers = build_analysers(config)
     segment_level = [a for a in analysers if a.segment_level]
     return allocate_segments(_analyse(frames, info, config, analysers, keep_frames, progress, total), config,

@@ -8,7 +8,9 @@ video.  One config per clip and strength (and one without the sensitivity studen
 clip at a time (each clip has its own regions):
 
     python bench/salience_candidates/oracle.py CLIP=REGIONS... --frames 60 --strength 0.5 0.75 1.0 -o DIR
-    python bench/salience_candidates/compare.py CLIP --regions NAME=REGIONS --candidate O10=DIR/NAME_O10.yaml ...
+    python bench/salience_candidates/compare.py CLIP --regions NAME=REGIONS --candidate O1=DIR/NAME_O1.yaml
+
+(tags: O + the strength without its point, O05 for 0.5, O0625 for 0.625; `ns`: without the student.)
 
 Why: it separates where the preset protects (its detectors) from how much the allocation can move (RULE.md).
 """

@@ -27,8 +27,9 @@ def _flag(dotted: str) -> str:
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis config (a YAML file, then single values on top)")
     group.add_argument("--config", metavar="C.yaml|PRESET", help="YAML config (keys as in preanalysis.config), or a "
-                       "shipped preset: default (efficiency, VMAF per bit), salience (protect the salient regions), regions (protect "
-                       "the regions of --roi-file), sensitivity or vmaf-teacher (the VMAF sensitivity map alone)")
+                       "shipped preset: default (efficiency, VMAF per bit), salience (protect the salient regions), "
+                       "regions (protect the regions of --roi-file), sensitivity or vmaf-teacher (the VMAF "
+                       "sensitivity map alone)")
     for dotted, kind, default in scalar_fields():
         if kind is bool:
             group.add_argument(_flag(dotted), dest="cfg:" + dotted, action=argparse.BooleanOptionalAction,
@@ -41,9 +42,9 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--roi", action="append", default=[], metavar="X,Y,W,H,WEIGHT[,START,END]",
                        help="region of interest in source pixels, optional frame range; repeatable")
     group.add_argument("--roi-file", action="append", default=[], metavar="FILE[,WEIGHT]",
-                       help="regions of interest that move: JSON tracks of key boxes (interpolated between keys), "
-                            "CSV frame,x,y,w,h or a mask video, as eval --regions reads them; weight default 1; "
-                            "repeatable")
+                       help="regions of interest that move: JSON tracks of key boxes (interpolated between "
+                            "keys), CSV frame,x,y,w,h or a mask video, as eval --regions reads them; weight "
+                            "default 1; repeatable")
 
 
 def config_from_args(args: argparse.Namespace, encoder: str | None = None) -> Config:
