@@ -103,7 +103,7 @@ def test_presets_load_and_the_salience_one_steers_bits(bikes):
     assert np.abs(student).max() >= 3 and (student < 0).mean() > 0.1
     guarded = np.stack([fa.qp.offsets for fa in analyze(bikes, Config(), stop=20)])  # the segment guard decides
     assert np.array_equal(guarded, student) or not np.any(guarded)
-    with pytest.raises(PreanalysisError, match="name a preset \\(default, salience, sensitivity, vmaf-teacher\\)"):
+    with pytest.raises(PreanalysisError, match="name a preset \\(default, regions, salience, sensitivity, vmaf-teacher\\)"):
         load_config("fancy")
 
 
