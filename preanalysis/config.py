@@ -362,6 +362,15 @@ def scalar_fields(cls=Config, prefix: str = ""):
             yield f"{prefix}{f.name}", hint, f.default
 
 
+def check_one_clip_regions(config: Config, inputs, what: str) -> None:
+    """Region files (salience.roi_files) are drawn for one clip: refuse to apply them to several, where the
+    same boxes would silently steer every other clip's map."""
+    clips = {str(Path(i).resolve()) for i in inputs}
+    if config.salience.roi_files and len(clips) > 1:
+        raise PreanalysisError(f"{what}: region files (--roi-file, salience.roi_files) belong to one clip and "
+                               f"{len(clips)} were given: run it once per clip with that clip's regions")
+
+
 def for_encoder(config: Config, encoder: str) -> Config:
     """The config whose maps are made for `encoder`: an `auto` guard encoder (allocate.verify_encoder) becomes
     x265 for x265; for any other encoder it stays auto, which codes with x264 (so the config, and the maps file

@@ -13,6 +13,7 @@ from preanalysis.cli import main
 from preanalysis.cli.options import config_from_args
 from preanalysis.config import Config, RoiFile, from_dict, load_config
 from preanalysis.errors import PreanalysisError
+from preanalysis.farm import load_job
 from preanalysis.learning.scenes import moving_objects, write_video
 from preanalysis.maps import load_maps
 from preanalysis.pipeline import analyze
@@ -119,3 +120,21 @@ def test_the_regions_preset_protects_the_users_regions_and_refuses_to_run_withou
         assert blocks[inside].mean() < blocks[~inside].mean()
     with pytest.raises(PreanalysisError, match="the regions preset needs --roi-file"):
         next(iter(analyze(clip, load_config("regions"))))
+
+
+def test_region_files_are_refused_for_several_clips(scene_clip, tmp_path):
+    """Regions are drawn for one clip: eval, tune and the farm refuse to steer other clips' maps with them."""
+    _, clip, _, track = scene_clip
+    other = tmp_path / "other.mkv"
+    other.write_bytes(clip.read_bytes())
+    for command in (["eval", str(clip), str(other), "-o", str(tmp_path / "e")],
+                    ["tune", str(clip), str(other), "-o", str(tmp_path / "t.yaml")]):
+        assert main([*command, "--config", "regions", "--roi-file", str(track)]) == 2
+    config = tmp_path / "regions.yaml"
+    config.write_text(roi_only(track).to_yaml())
+    job = tmp_path / "job.yaml"
+    job.write_text(f"inputs: [{clip}, {other}]\noutput_dir: {tmp_path / 'farm'}\nconfig: {config}\n")
+    with pytest.raises(PreanalysisError, match="farm job: region files .* belong to one clip and 2 were given"):
+        load_job(job)
+    job.write_text(f"inputs: [{clip}]\noutput_dir: {tmp_path / 'farm'}\nconfig: {config}\n")
+    assert load_job(job).inputs == [str(clip.resolve())]

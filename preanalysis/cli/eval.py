@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from ..config import Config, from_dict
+from ..config import Config, check_one_clip_regions, from_dict
 from ..errors import PreanalysisError
 from .options import add_config_options, config_from_args, warn_guard_encoder
 
@@ -111,6 +111,7 @@ def run(args) -> int:
     from eval.sweep import Cache, SweepSettings, clip_guard, clip_names, judged_coverage, parse_params, sweep
 
     config = config_from_args(args, args.encoder)
+    check_one_clip_regions(config, args.inputs, "eval")
     warn_guard_encoder(config, args.encoder)
     defaults = eval_defaults(args.encoder)
     args.crf = args.crf or list(defaults.crfs)

@@ -11,6 +11,7 @@ import yaml
 
 from ..errors import PreanalysisError
 from ..io import atomic_write_text, check_output_path
+from ..config import check_one_clip_regions
 from .options import add_config_options, config_from_args
 
 HELP = "tune salience weights / allocation per title by measured VMAF BD-rate (Optuna TPE, few probe encodes)"
@@ -85,6 +86,7 @@ def run(args) -> int:
     from eval.tune import load_title, tune
 
     start = config_from_args(args, args.encoder)
+    check_one_clip_regions(start, args.inputs, "tune")
     defaults = eval_defaults(args.encoder)
     args.crf = args.crf or list(defaults.crfs)
     args.baseline = args.baseline or defaults.anchor

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from ..config import Config, for_encoder, from_dict, load_config, read_yaml
+from ..config import Config, check_one_clip_regions, for_encoder, from_dict, load_config, read_yaml
 from ..errors import PreanalysisError
 
 PRODUCTS = ("maps", "qpfile", "encode")  # maps are always made: the other products are built from them
@@ -112,7 +112,7 @@ def resolve(job: Job, base: Path) -> Job:
     out = Path(job.output_dir)
     if out.exists() and not out.is_dir():
         raise PreanalysisError(f"output_dir {out} is a file: give a folder")
-    job.analysis_config()  # fail early on a bad analysis config
+    check_one_clip_regions(job.analysis_config(), job.inputs, "farm job")  # fail early on a bad analysis config
     return job
 
 
