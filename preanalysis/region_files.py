@@ -31,8 +31,9 @@ from .video import decode, to_luma
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".y4m", ".webm", ".nut"}
 
+
 class Regions(Protocol):
-    """What the judge needs of any region source."""
+    """What the judge needs of any region source (the regions of interest need only `mask`)."""
 
     source: str  # what the regions are, for the report (e.g. "boxes regions/a.json")
 
@@ -177,7 +178,8 @@ class MaskVideoStream:
         return grey > 127
 
 
-def load_region_file(path: str | Path, width: int, height: int, stream: bool = False) -> BoxRegions | MaskRegions:
+def load_region_file(path: str | Path, width: int, height: int, stream: bool = False
+                     ) -> BoxRegions | MaskRegions | MaskVideoStream:
     """Regions from JSON tracks, CSV boxes (in width x height pixels, the clip's) or a mask video (stream: read
     as asked for, see MaskVideoStream)."""
     path = Path(path)
@@ -192,7 +194,6 @@ def load_region_file(path: str | Path, width: int, height: int, stream: bool = F
         return MaskVideoStream(path) if stream else mask_video(path)
     raise PreanalysisError(f"regions file {path}: use .json (tracks), .csv (frame,x,y,w,h[,id]) or a mask video "
                            f"({', '.join(sorted(VIDEO_SUFFIXES))})")
-
 
 
 def grey_levels(frame) -> np.ndarray:
