@@ -4,6 +4,7 @@
     preanalysis.encode("in.mp4", "out.mp4", encoder="x264", crf=23)          # the default config
     p = preanalysis.Preanalysis("salience")                                  # a config, reused per title
     p.encode("a.mp4", "a_out.mp4", crf=27); p.encode("b.mp4", "b_out.mp4", bitrate_kbps=3000)
+    preanalysis.Preanalysis("regions").encode("a.mp4", "a_out.mp4", crf=27, regions="a_people.json")  # per title
 
 The frames are decoded once per encoder pass and go through the analysis on their way to the encoder
 (the analysis runs a few frames ahead; each frame's QP map is ready when the encoder asks for it).  With
@@ -17,19 +18,23 @@ analysis sees.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from encoder_adapters import EncodeResult, EncodeSettings, encode_frames
 
 from . import video
-from .config import Config, for_encoder, load_config
+from .config import Config, RoiFile, for_encoder, from_dict, load_config
 from .errors import PreanalysisError
 from .io import check_output_path
 from .maps import load_maps
 from .pipeline import FrameAnalysis, analyze, analyze_frames
 from .prefilters import filtered
 from .qpmap import QpMap
+
+
+Regions = str | Path | tuple | Sequence | None  # a title's region files: path, (path, weight), or a list of them
 
 
 class Preanalysis:
@@ -39,9 +44,20 @@ class Preanalysis:
     def __init__(self, config: Config | str | Path | None = None):
         self.config = config if isinstance(config, Config) else load_config(config)
 
+    def config_for(self, regions: Regions = None) -> Config:
+        """This config with one title's region files added (salience.roi_files): a path, or several, each
+        optionally as (path, weight).  Regions belong to a title, the config to every title it analyses."""
+        if not regions:
+            return self.config
+        items = [regions] if isinstance(regions, (str, Path, tuple)) else list(regions)
+        files = [RoiFile(str(r[0]), float(r[1])) if isinstance(r, tuple) else RoiFile(str(r)) for r in items]
+        data = self.config.to_dict()
+        data["salience"]["roi_files"] += [asdict(f) for f in files]
+        return from_dict(Config, data)
+
     def analyze(self, input: str | Path, start: int = 0, stop: int | None = None,
-                progress: bool = False) -> Iterator[FrameAnalysis]:
-        return analyze(input, self.config, start, stop, progress)
+                progress: bool = False, regions: Regions = None) -> Iterator[FrameAnalysis]:
+        return analyze(input, self.config_for(regions), start, stop, progress)
 
     def settings(self, encoder: str = "x264", crf: float | None = None, bitrate_kbps: float | None = None,
                  preset: str | None = None, params: dict[str, str] | None = None) -> EncodeSettings:
@@ -52,20 +68,21 @@ class Preanalysis:
     def encode(self, input: str | Path, output: str | Path, encoder: str = "x264", crf: float | None = None,
                bitrate_kbps: float | None = None, preset: str | None = None, params: dict[str, str] | None = None,
                maps: str | Path | None = None, use_map: bool = True, progress: bool = False, start: int = 0,
-               stop: int | None = None) -> EncodeResult:
+               stop: int | None = None, regions: Regions = None) -> EncodeResult:
         """Encode frames [start, stop) of `input` into `output` with the QP maps of this config's analysis
         (or those of a maps file from `preanalysis analyze`; or none with use_map=False: the same encode
-        without a map, the baseline)."""
+        without a map, the baseline); `regions`: the title's region files (config_for)."""
         return self.encode_with(input, output, self.settings(encoder, crf, bitrate_kbps, preset, params), maps,
-                                use_map, progress, start, stop)
+                                use_map, progress, start, stop, regions)
 
     def encode_with(self, input: str | Path, output: str | Path, settings: EncodeSettings,
                     maps: str | Path | None = None, use_map: bool = True, progress: bool = False, start: int = 0,
-                    stop: int | None = None) -> EncodeResult:
+                    stop: int | None = None, regions: Regions = None) -> EncodeResult:
         """encode() with the encode settings given whole (the config's encoder params are not added)."""
         check_output_path(output, *[p for p in (input, maps) if p])
         info = video.probe(input)
-        prefilter = self.config.encode.prefilter
+        config = self.config_for(regions)
+        prefilter = config.encode.prefilter
         if not use_map:
             source, qp_for_frame = filtered(lambda: video.decode(input, start, stop), prefilter), None
         elif maps is not None:
@@ -73,7 +90,7 @@ class Preanalysis:
             source = filtered(lambda: video.decode(input, start, stop), prefilter)
             qp_for_frame = load_maps(maps).check_video(info, whole).qp_for_frame
         else:
-            step = AnalysedFrames(input, info, for_encoder(self.config, settings.encoder), start, stop)
+            step = AnalysedFrames(input, info, for_encoder(config, settings.encoder), start, stop)
             source, qp_for_frame = filtered(step.frames, prefilter), step.qp_for_frame
         return encode_frames(source, info, output, settings, qp_for_frame, progress=progress)
 

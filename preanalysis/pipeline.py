@@ -141,7 +141,7 @@ def analyze_frames(
     if config.objective == "salience" and not any(s.weights.values()) and not s.rois and not s.roi_files:
         raise PreanalysisError("the salience objective has nothing to protect: weight a map (--weight), or "
                                "give regions (--roi-file FILE, --roi X,Y,W,H,WEIGHT); the regions preset needs "
-                               "--roi-file")
+                               "--roi-file (from Python: regions=FILE)")
     analysers = build_analysers(config)
     segment_level = [a for a in analysers if a.segment_level]
     return allocate_segments(_analyse(frames, info, config, analysers, keep_frames, progress, total), config,

@@ -138,3 +138,22 @@ def test_region_files_are_refused_for_several_clips(scene_clip, tmp_path):
         load_job(job)
     job.write_text(f"inputs: [{clip}]\noutput_dir: {tmp_path / 'farm'}\nconfig: {config}\n")
     assert load_job(job).inputs == [str(clip.resolve())]
+
+
+def test_python_api_takes_each_titles_regions(scene_clip, tmp_path):
+    """A farm script reuses one Preanalysis for many titles: the regions come with the title, not the config."""
+    import preanalysis
+
+    _, clip, masks, track = scene_clip
+    p = preanalysis.Preanalysis("regions")
+    regions = load_region_file(track, W, H)
+    for fa in p.analyze(clip, regions=track):
+        blocks = np.kron(fa.qp.offsets, np.ones((16, 16), np.int8))[:H, :W]
+        assert blocks[regions.mask(fa.index, W, H)].mean() < blocks[~regions.mask(fa.index, W, H)].mean()
+    assert p.config.salience.roi_files == []  # the title's regions did not stick to the config
+    both = p.config_for([track, (masks, 0.5)]).salience.roi_files
+    assert both == [RoiFile(str(track), 1.0), RoiFile(str(masks), 0.5)]
+    result = p.encode(clip, tmp_path / "a.mp4", crf=30, preset="veryfast", regions=track)
+    assert (tmp_path / "a.mp4").stat().st_size > 0 and result.frames == T
+    with pytest.raises(PreanalysisError, match="the regions preset needs --roi-file"):
+        p.encode(clip, tmp_path / "b.mp4", crf=30, preset="veryfast")
