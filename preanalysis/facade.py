@@ -49,8 +49,11 @@ class Preanalysis:
         optionally as (path, weight).  Regions belong to a title, the config to every title it analyses."""
         if not regions:
             return self.config
-        items = [regions] if isinstance(regions, (str, Path, tuple)) else list(regions)
-        files = [RoiFile(str(r[0]), float(r[1])) if isinstance(r, tuple) else RoiFile(str(r)) for r in items]
+        files = []
+        for r in [regions] if isinstance(regions, (str, Path, tuple)) else list(regions):
+            if isinstance(r, tuple) and len(r) != 2:
+                raise PreanalysisError(f"regions {r!r}: give a path or a (path, weight) pair")
+            files.append(RoiFile(str(r[0]), float(r[1])) if isinstance(r, tuple) else RoiFile(str(r)))
         data = self.config.to_dict()
         data["salience"]["roi_files"] += [asdict(f) for f in files]
         return from_dict(Config, data)

@@ -153,6 +153,8 @@ def test_python_api_takes_each_titles_regions(scene_clip, tmp_path):
     assert p.config.salience.roi_files == []  # the title's regions did not stick to the config
     both = p.config_for([track, (masks, 0.5)]).salience.roi_files
     assert both == [RoiFile(str(track), 1.0), RoiFile(str(masks), 0.5)]
+    with pytest.raises(PreanalysisError, match="give a path or a \\(path, weight\\) pair"):
+        p.config_for([(track,)])
     result = p.encode(clip, tmp_path / "a.mp4", crf=30, preset="veryfast", regions=track)
     assert (tmp_path / "a.mp4").stat().st_size > 0 and result.frames == T
     with pytest.raises(PreanalysisError, match="the regions preset needs --roi-file"):
