@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from ..config import check_one_clip_regions
 from ..errors import PreanalysisError
 from ..io import atomic_write_text, check_output_path
-from ..config import check_one_clip_regions
 from .options import add_config_options, config_from_args
 
 HELP = "tune salience weights / allocation per title by measured VMAF BD-rate (Optuna TPE, few probe encodes)"
