@@ -86,6 +86,10 @@ class SalienceConfig:
     # where priors (the centre) count: pixel = wherever evidence is weaker; frame = only in frames with no evidence
     grow: int = 0
     prior: str = "pixel"
+    # with normalise evidence: weighted maps that stand aside in frames where the camera is still and its learned
+    # background is trusted (the `still_camera` map of analyser still_foreground): there what moves off that
+    # background is the evidence, and frame-pair motion (foreground, objects) and priors only add noise
+    still_camera_drops: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         _check(self.normalise in ("weights", "rank", "top", "evidence"),
@@ -97,6 +101,11 @@ class SalienceConfig:
         for name, w in self.weights.items():
             _check(isinstance(w, (int, float)) and -10 <= w <= 10, f"salience weight {name!r} must be within [-10, 10]")
             _check(self.normalise != "evidence" or w >= 0, f"salience weight {name!r} must be >= 0 with normalise evidence")
+        _check(not self.still_camera_drops or self.normalise == "evidence",
+               "salience.still_camera_drops takes normalise evidence")
+        for name in self.still_camera_drops:
+            _check(self.weights.get(name, 0) != 0,
+                   f"salience.still_camera_drops names {name!r}, which has no salience weight: drop only weighted maps")
 
 
 @dataclass

@@ -89,6 +89,8 @@ def analyser_names(config: Config) -> list[str]:
     """The analysers a config needs: those producing a weighted map, plus any listed explicitly."""
     names = [map_owner(m) for m, w in config.salience.weights.items() if w != 0]
     names += [map_owner(n) for n in config.analysis.analysers]
+    if config.salience.still_camera_drops:
+        names.append(map_owner(STILL_CAMERA))
     if config.allocate.temporal_gain and config.allocate.segment != "frame":
         names.append(TEMPORAL)
     if config.allocate.sensitivity:
@@ -267,13 +269,17 @@ def _process(analyser: Analyser, ctx: AnalysisContext) -> tuple[dict[str, np.nda
     return analyser.process(ctx), analyser.object_ids()
 
 
+STILL_CAMERA = "still_camera"  # 1 while the camera is still and its background trusted (salience.still_camera_drops)
 ROI_FILES = "roi_files"  # the map of the user's region files (salience.roi_files): their weights, summed
 
 
 def frame_salience(maps: dict[str, np.ndarray], config: Config, index: int, scale: float) -> np.ndarray:
     s = config.salience
     weighted = {k: v for k, v in maps.items() if k != ROI_FILES}
-    return combine(weighted, s.weights, s.rois, index, scale, s.normalise, s.grow, s.prior, maps.get(ROI_FILES))
+    weights = s.weights
+    if s.still_camera_drops and weighted[STILL_CAMERA].max() > 0.5:  # a still camera: what leaves its background counts
+        weights = {k: w for k, w in weights.items() if k not in s.still_camera_drops}
+    return combine(weighted, weights, s.rois, index, scale, s.normalise, s.grow, s.prior, maps.get(ROI_FILES))
 
 
 class RoiFiles:

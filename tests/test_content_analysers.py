@@ -15,6 +15,7 @@ from preanalysis.analysers import AnalysisContext
 from preanalysis.analysers.faces import Faces
 from preanalysis.analysers.people import People
 from preanalysis.analysers.spectral import Spectral
+from preanalysis.analysers.still_foreground import MATURE_FRAMES, StillForeground
 from preanalysis.analysers.text import Text
 from preanalysis.analysers.tracking import BoxTracker, ellipse_map, suppress
 from preanalysis.learning.scenes import draw_overlays, moving_objects, walking_people
@@ -230,6 +231,41 @@ def test_people_follow_generated_walkers():
     assert (found & truth).sum() / max(1, found.sum()) >= 0.6  # precision; measured 0.83
     without = run(People(), [luma(f, 2) for f in scene.rgb], scale=2.0)
     assert (without > 0.5).mean() < 0.01  # no people: (almost) nothing marked
+
+
+# --- still_foreground ---------------------------------------------------------------------------------------
+
+
+def noisy_walkers(pan: tuple[float, float], frames: int = 40, sigma: float = 3.0, walkers: bool = True):
+    """Two walkers (already in the first frame, so the model starts with them in it) over a generated scene
+    with sensor noise; (frames at analysis size 320x180, the walkers' boxes at that size)."""
+    scene = moving_objects(width=640, height=360, frames=frames, objects=0, pan=pan, seed=0)
+    rgb, boxes = walking_people(scene.rgb, people=2, seed=0) if walkers else (scene.rgb, None)
+    noise = np.random.default_rng(1).normal(0, sigma, rgb.shape)
+    rgb = np.clip(rgb + noise, 0, 255).astype(np.uint8)
+    return [luma(f, 2) for f in rgb], None if boxes is None else box_masks(boxes, (180, 320), 2)
+
+
+def test_still_foreground_marks_walkers_on_a_still_camera_and_not_the_noise():
+    lumas, truth = noisy_walkers(pan=(0.0, 0.0))
+    maps = run(StillForeground(), lumas, scale=2.0)
+    assert maps[:MATURE_FRAMES].max() == 0  # the background model is not trusted before it has seen enough
+    found, truth = maps[12:] > 0.5, truth[12:]
+    # the walkers' boxes (a stick figure fills 0.48 of its box); where they stood at the start (in the model's
+    # first frame: a ghost once they leave) is not marked
+    assert (found & truth).sum() / found.sum() >= 0.75  # precision; measured 0.85
+    assert (found & truth).sum() / truth.sum() >= 0.4  # coverage of the boxes; measured 0.49
+    empty, _ = noisy_walkers(pan=(0.0, 0.0), walkers=False)
+    assert run(StillForeground(), empty, scale=2.0).max() == 0  # noise alone marks nothing
+
+
+def test_still_foreground_is_silent_while_the_camera_moves_and_starts_again_when_it_stops():
+    panning, _ = noisy_walkers(pan=(1.5, 0.0), frames=20)
+    still, truth = noisy_walkers(pan=(0.0, 0.0), frames=30)
+    maps = run(StillForeground(), panning + still, scale=2.0)
+    assert maps[:20].max() == 0  # a moving camera has no background to learn
+    assert maps[20 : 20 + MATURE_FRAMES].max() == 0  # learnt again from the first still frame
+    assert ((maps[20 + MATURE_FRAMES :] > 0.5) & truth[MATURE_FRAMES:]).any()
 
 
 # --- text ---------------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..morphology import filled, without_specks  # noqa: F401  (labels fill and clean their masks)
 from ..video import analysis_size
 from .blocks import work_size
 from .teacher import resize_flow, teacher_flow, warp
@@ -39,7 +40,6 @@ NOISE_SIGMAS = 1.5  # the 5x5 mean |difference| counts above this many sigmas of
 MIN_DIFFERENCE = 3 / 255  # ... and above this (clean animation has next to no noise)
 EXPLAINED = 2.0  # the flow must explain the difference at least this many times better than the camera
 LABEL_WIDTH = 640
-MIN_OBJECT_PIXELS = 6  # at working resolution: smaller components are specks, not objects
 BOX = 5
 REACH = 6  # label pixels: how far flat pixels moving with evidence join it
 
@@ -116,23 +116,6 @@ def moves_unlike_camera(cur: np.ndarray, other: np.ndarray, flow: np.ndarray, sc
     flat = box(np.abs(gx * residual[..., 0] + gy * residual[..., 1])) < floor  # motion there shows nothing
     near = cv2.dilate(evidence.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1,) * 2)) > 0
     return evidence | (moving & flat & (by_camera <= floor) & near)
-
-
-def filled(mask: np.ndarray) -> np.ndarray:
-    """The mask closed (a 5x5 ellipse) with its enclosed holes filled: the flat inside of a moving object,
-    where the frames cannot show motion, moves with its outline."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
-    outside = np.pad(1 - m, 1, constant_values=1)  # flood the background from the border: the rest is holes
-    cv2.floodFill(outside, None, (0, 0), 2)
-    return (m > 0) | (outside[1:-1, 1:-1] == 1)
-
-
-def without_specks(mask: np.ndarray) -> np.ndarray:
-    n, parts, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    keep = np.zeros(n, bool)
-    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= MIN_OBJECT_PIXELS
-    return keep[parts]
 
 
 def label_frames(full: np.ndarray, frames: list[int] | range | None = None) -> np.ndarray:

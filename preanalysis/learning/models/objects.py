@@ -30,6 +30,7 @@ from ..augment import COMPRESSION_CRFS, compressed, noisy, relit, still_camera
 from ..blocks import TinyUNet, from_work, to_work
 from ..data import clip_window, full_res_luma, head, load_clip, tail, training_videos
 from ..labels import filled, label_frames, moves_unlike_camera, without_specks
+from ...morphology import MIN_OBJECT_PIXELS  # noqa: F401  (the objects tracker's smallest object)
 from ..teacher import resize_flow
 from .flow_motion import FlowMotionModel, backbone_sequence
 from ..scenes import generate_scene
@@ -40,7 +41,6 @@ from ..weights import save_weights
 ARCH = "segmentation-unet16-l4-t3-v2"  # v2: 3 frames in, 4 levels
 NAME = "objects"
 STILL_SHARE = 0.25  # of the real samples in training: a still camera (one frame three times), nothing moves
-MIN_OBJECT_PIXELS = 6  # components smaller than this (at analysis resolution) are noise, not objects
 EVIDENCE_WIDTH = 240  # motion evidence is judged at most this wide (an integer downscale of the analysis frame)
 GROW = 2  # pixels (at EVIDENCE_WIDTH) the motion evidence is grown by (its edge pixels lie on the object's outline)
 NEAR = 4  # analysis pixels from motion evidence within which the network's foreground counts
