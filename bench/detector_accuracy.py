@@ -1,6 +1,7 @@
 """A content analyser's map against hand-drawn regions (docs/results.md, "People, faces and text detectors"):
 
-    PYTHONPATH=. python bench/detector_accuracy.py CLIP REGIONS {faces|people|text} [--max-width 480] [--frames N]
+    PYTHONPATH=. python bench/detector_accuracy.py CLIP REGIONS {faces|people|text|still_foreground} \
+        [--max-width 480] [--frames N]          (REGIONS: a region file, or median-foreground)
 
 Prints one JSON line: frames_found (share of annotated frames where the map > 0.5 covers > 30% of the
 regions), coverage (mean covered share), precision (marked pixels inside the regions, all frames and annotated
@@ -32,12 +33,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("clip")
     p.add_argument("regions")
-    p.add_argument("analyser", choices=["faces", "people", "text"])
+    p.add_argument("analyser", choices=["faces", "people", "text", "still_foreground"])
     p.add_argument("--max-width", type=int, default=480)
     p.add_argument("--frames", type=int, default=None, help="first N frames only (default: all)")
     args = p.parse_args()
     info = video.probe(args.clip)
-    regions = load_regions(args.regions, info.width, info.height)
+    regions = load_regions(args.regions, info.width, info.height, clip=args.clip, frames=args.frames)
     analyser, cuts = ANALYSERS[args.analyser](), SceneCutDetector()
     annotated = set(regions.frames())
     prev, t_flow, t_an, n = None, 0.0, 0.0, 0
