@@ -1,7 +1,6 @@
-"""`objects`: moving objects: motion unlike the camera's in the backbone's field and, on a still camera, what moves
-off its learned background (still_foreground), filled out by the segmentation network's foreground near it
-(preanalysis.learning.models.objects: `motion_evidence`, `with_still_camera`, `foreground`), and object ids that
-stay the same from frame to frame (handed on through Analyser.object_ids)."""
+"""`objects`: moving objects: motion unlike the camera's in the backbone's field, filled out by the segmentation
+network's foreground near it (preanalysis.learning.models.objects: `motion_evidence`, `foreground`), and
+object ids that stay the same from frame to frame (handed on through Analyser.object_ids)."""
 
 from __future__ import annotations
 
@@ -10,8 +9,7 @@ import numpy as np
 
 from .base import AnalysisContext, ModelAnalyser, register_analyser
 from .flow_motion import backbone_outputs
-from ..learning.models.objects import MIN_OBJECT_PIXELS, ObjectsModel, foreground, motion_evidence, with_still_camera
-from .still_foreground import StillForeground
+from ..learning.models.objects import MIN_OBJECT_PIXELS, ObjectsModel, foreground, motion_evidence
 
 
 class ObjectTracker:
@@ -61,7 +59,6 @@ class Objects(ModelAnalyser):
         self.tracker = ObjectTracker()  # a new shot starts with new ids
         self.ids: np.ndarray | None = None
         self.before: np.ndarray | None = None  # the frame before ctx.previous (the shot's first until then)
-        self.still = StillForeground()  # on a still camera, what moves off its learned background
 
     def object_ids(self) -> np.ndarray | None:
         return self.ids
@@ -72,7 +69,6 @@ class Objects(ModelAnalyser):
         prob = self.model.infer(before, prev, ctx.luma)
         self.before = prev
         flow, _ = backbone_outputs(ctx, str(self.model.device))
-        evidence = motion_evidence(ctx.luma, prev, flow[0].cpu().numpy(), ctx.scale)
-        objects = foreground(prob, with_still_camera(evidence, self.still.process(ctx)))
+        objects = foreground(prob, motion_evidence(ctx.luma, prev, flow[0].cpu().numpy(), ctx.scale))
         self.ids = self.tracker.update(objects)
         return {"objects": objects}

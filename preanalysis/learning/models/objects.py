@@ -25,8 +25,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...analysers.base import AnalysisContext
-from ...analysers.still_foreground import StillForeground
 from ...errors import PreanalysisError
 from ..augment import COMPRESSION_CRFS, compressed, noisy, relit, still_camera
 from ..blocks import TinyUNet, from_work, to_work
@@ -104,16 +102,6 @@ def motion_evidence(cur: np.ndarray, prev: np.ndarray, flow: np.ndarray, scale: 
     moving = moves_unlike_camera(c, p, field, scale * cur.shape[1] / c.shape[1])
     evidence = without_specks(filled(cv2.dilate(moving.astype(np.uint8), _disc(GROW)) > 0))
     return from_work(evidence.astype(np.float32), cur.shape) > 0.5
-
-
-def with_still_camera(evidence: np.ndarray, still: dict[str, np.ndarray]) -> np.ndarray:
-    """Motion evidence and, on a still camera whose learned background is trusted (`still`: the maps of analyser
-    still_foreground for this frame), what moves off that background: a walker's flat inside, which one frame
-    pair cannot show."""
-    if still["still_camera"].max() <= 0.5:
-        return evidence
-    off = cv2.resize(still["still_foreground"], evidence.shape[::-1], interpolation=cv2.INTER_LINEAR) > 0.5
-    return evidence | off
 
 
 def foreground(probability: np.ndarray, evidence: np.ndarray) -> np.ndarray:
@@ -254,10 +242,8 @@ def report(clips: list[Path], weights: str | Path = NAME, max_frames: int = 30) 
         clip = load_clip(path, start, stop, teacher=False)
         flows, _ = backbone_sequence(clip, engine)  # flows[t - 1]: frame t -> t - 1
         lum, size = clip.luma, labels.shape[:0:-1]
-        still_camera = StillForeground()
-        still = [still_camera.process(AnalysisContext(t, y, lum[t - 1] if t else None, clip.scale)) for t, y in enumerate(lum)]
-        maps = [foreground(seg.infer(*triple(lum, t)), with_still_camera(
-            motion_evidence(lum[t], lum[t - 1], flows[t - 1].numpy(), clip.scale), still[t])) for t in frames]
+        maps = [foreground(seg.infer(*triple(lum, t)), motion_evidence(lum[t], lum[t - 1], flows[t - 1].numpy(), clip.scale))
+                for t in frames]
         pred = np.stack([cv2.resize(m, size, interpolation=cv2.INTER_AREA) for m in maps]) > 0.5
         truth = labels > 0.5
         marked, moving, hit = float(pred.mean()), float(truth.mean()), float((pred & truth).sum())
