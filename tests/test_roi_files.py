@@ -14,6 +14,7 @@ from preanalysis.cli.options import config_from_args
 from preanalysis.config import Config, RoiFile, from_dict, load_config
 from preanalysis.errors import PreanalysisError
 from preanalysis.farm import load_job
+from preanalysis.farm.job import fingerprint
 from preanalysis.learning.scenes import moving_objects, write_video
 from preanalysis.maps import load_maps
 from preanalysis.pipeline import analyze
@@ -138,6 +139,23 @@ def test_region_files_are_refused_for_several_clips(scene_clip, tmp_path):
         load_job(job)
     job.write_text(f"inputs: [{clip}]\noutput_dir: {tmp_path / 'farm'}\nconfig: {config}\n")
     assert load_job(job).inputs == [str(clip.resolve())]
+
+
+def test_a_redrawn_region_file_invalidates_the_farms_finished_work(scene_clip, tmp_path):
+    """The farm's done-list is keyed by a fingerprint of each input's work; the config names region files only
+    by path, so the fingerprint reads the files too: redrawn regions are analysed again, not skipped as done."""
+    _, clip, _, track = scene_clip
+    regions = tmp_path / "regions.json"
+    regions.write_bytes(track.read_bytes())
+    config = tmp_path / "regions.yaml"
+    config.write_text(roi_only(regions).to_yaml())
+    job_file = tmp_path / "job.yaml"
+    job_file.write_text(f"inputs: [{clip}]\noutput_dir: {tmp_path / 'farm'}\nconfig: {config}\n")
+    job = load_job(job_file)
+    before = fingerprint(job, job.inputs[0], config.read_text())
+    assert fingerprint(job, job.inputs[0], config.read_text()) == before
+    regions.write_text(regions.read_text().replace("]", " ]", 1))  # redrawn (same path, same config text)
+    assert fingerprint(job, job.inputs[0], config.read_text()) != before
 
 
 def test_python_api_takes_each_titles_regions(scene_clip, tmp_path):

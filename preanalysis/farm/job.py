@@ -117,7 +117,15 @@ def resolve(job: Job, base: Path) -> Job:
 
 
 def fingerprint(job: Job, input_path: str, config_yaml: str) -> str:
-    """Identifies one input's work: a changed file, config or frame limit invalidates its done-list entries."""
-    st = Path(input_path).stat()
-    key = f"{input_path}\0{st.st_size}\0{st.st_mtime_ns}\0{config_yaml}\0{job.frames}\0{job.chunk_frames}"
+    """Identifies one input's work: a changed file, config, frame limit or file the config names (region files,
+    other weights: the config holds only their paths) invalidates its done-list entries."""
+    config = job.analysis_config()
+    named = [p for p in [f.path for f in config.salience.roi_files] + list(config.analysis.weights.values())
+             if Path(p).is_file()]  # a missing one fails the analysis with its own message
+    key = "\0".join([*(_file_key(p) for p in [input_path, *named]), config_yaml, str(job.frames), str(job.chunk_frames)])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _file_key(path: str | Path) -> str:
+    st = Path(path).stat()
+    return f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
