@@ -50,6 +50,20 @@ class RoiFile:
 
 
 @dataclass
+class StandAside:
+    """With normalise evidence: in a frame where map `when` is confident somewhere (> 0.5), the weighted maps in
+    `drop` stand aside (say a face was found: the motion maps and the prior, which mark much that nobody looks
+    at, no longer count in that frame)."""
+
+    when: str
+    drop: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        _check(bool(self.when) and bool(self.drop), "salience.stand_aside needs a map `when` and the maps to `drop`")
+        _check(self.when not in self.drop, f"salience.stand_aside: {self.when!r} cannot drop itself")
+
+
+@dataclass
 class AnalysisConfig:
     """Where and how the analysers run."""
 
@@ -86,10 +100,10 @@ class SalienceConfig:
     # where priors (the centre) count: pixel = wherever evidence is weaker; frame = only in frames with no evidence
     grow: int = 0
     prior: str = "pixel"
-    # with normalise evidence: weighted maps that stand aside in frames where the camera is still and its learned
-    # background is trusted (the `still_camera` map of analyser still_foreground): there what moves off that
-    # background is the evidence, and frame-pair motion (foreground, objects) and priors only add noise
-    still_camera_drops: list[str] = field(default_factory=list)
+    # with normalise evidence: maps that stand aside in frames where another is confident (e.g. when: still_camera,
+    # the still_foreground analyser's sign of a still camera with a trusted background: what moves off it is the
+    # evidence, and frame-pair motion and priors only add noise)
+    stand_aside: list[StandAside] = field(default_factory=list)
 
     def __post_init__(self):
         _check(self.normalise in ("weights", "rank", "top", "evidence"),
@@ -101,11 +115,11 @@ class SalienceConfig:
         for name, w in self.weights.items():
             _check(isinstance(w, (int, float)) and -10 <= w <= 10, f"salience weight {name!r} must be within [-10, 10]")
             _check(self.normalise != "evidence" or w >= 0, f"salience weight {name!r} must be >= 0 with normalise evidence")
-        _check(not self.still_camera_drops or self.normalise == "evidence",
-               "salience.still_camera_drops takes normalise evidence")
-        for name in self.still_camera_drops:
-            _check(self.weights.get(name, 0) != 0,
-                   f"salience.still_camera_drops names {name!r}, which has no salience weight: drop only weighted maps")
+        _check(not self.stand_aside or self.normalise == "evidence", "salience.stand_aside takes normalise evidence")
+        for rule in self.stand_aside:
+            for name in rule.drop:
+                _check(self.weights.get(name, 0) != 0,
+                       f"salience.stand_aside drops {name!r}, which has no salience weight: drop only weighted maps")
 
 
 @dataclass

@@ -89,8 +89,11 @@ def analyser_names(config: Config) -> list[str]:
     """The analysers a config needs: those producing a weighted map, plus any listed explicitly."""
     names = [map_owner(m) for m, w in config.salience.weights.items() if w != 0]
     names += [map_owner(n) for n in config.analysis.analysers]
-    if config.salience.still_camera_drops:
-        names.append(map_owner(STILL_CAMERA))
+    for rule in config.salience.stand_aside:
+        try:
+            names.append(map_owner(rule.when))
+        except PreanalysisError as exc:
+            raise PreanalysisError(f"salience.stand_aside: {exc}") from None
     if config.allocate.temporal_gain and config.allocate.segment != "frame":
         names.append(TEMPORAL)
     if config.allocate.sensitivity:
@@ -269,16 +272,14 @@ def _process(analyser: Analyser, ctx: AnalysisContext) -> tuple[dict[str, np.nda
     return analyser.process(ctx), analyser.object_ids()
 
 
-STILL_CAMERA = "still_camera"  # 1 while the camera is still and its background trusted (salience.still_camera_drops)
 ROI_FILES = "roi_files"  # the map of the user's region files (salience.roi_files): their weights, summed
 
 
 def frame_salience(maps: dict[str, np.ndarray], config: Config, index: int, scale: float) -> np.ndarray:
     s = config.salience
     weighted = {k: v for k, v in maps.items() if k != ROI_FILES}
-    weights = s.weights
-    if s.still_camera_drops and weighted[STILL_CAMERA].max() > 0.5:  # a still camera: what leaves its background counts
-        weights = {k: w for k, w in weights.items() if k not in s.still_camera_drops}
+    dropped = {name for rule in s.stand_aside if weighted[rule.when].max() > 0.5 for name in rule.drop}
+    weights = {k: w for k, w in s.weights.items() if k not in dropped}
     return combine(weighted, weights, s.rois, index, scale, s.normalise, s.grow, s.prior, maps.get(ROI_FILES))
 
 

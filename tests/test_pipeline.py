@@ -326,25 +326,35 @@ def test_evidence_grows_by_blocks_and_the_prior_stands_aside_in_frames_with_evid
         from_dict(SalienceConfig, {"weights": {"texture": 1.0}, "normalise": "evidence", "prior": "scene"})
 
 
-def test_still_camera_drops_stand_aside_only_while_the_camera_is_still():
-    """salience.still_camera_drops: on a still camera with a trusted background (`still_camera` 1) the listed maps
+def test_maps_stand_aside_only_in_frames_where_the_named_map_is_confident():
+    """salience.stand_aside: on a still camera with a trusted background (`still_camera` 1) the listed maps
     (frame-pair motion, the prior) stand aside and what moves off the background is the evidence; on a moving
-    camera (`still_camera` 0) every weighted map counts as before."""
+    camera (`still_camera` 0) every weighted map counts as before.  The rule reads any map (a found face)."""
     walker, noise = np.zeros((20, 30), np.float32), np.zeros((20, 30), np.float32)
     walker[5:15, 2:6] = 1.0
     noise[2:8, 20:28] = 1.0  # frame-pair motion on sensor noise, away from the walker
     weights = {"still_foreground": 1.0, "objects": 0.5, "spectral": 0.5}
-    config = from_dict(Config, {"salience": {"weights": weights, "normalise": "evidence",
-                                             "still_camera_drops": ["objects", "spectral"]}})
+    config = from_dict(Config, {"salience": {"weights": weights, "normalise": "evidence", "stand_aside": [
+        {"when": "still_camera", "drop": ["objects", "spectral"]}]}})
     maps = {"still_foreground": walker, "objects": noise, "spectral": noise}
     still = frame_salience(maps | {"still_camera": np.ones_like(walker)}, config, 0, 1.0)
     moving = frame_salience(maps | {"still_camera": np.zeros_like(walker)}, config, 0, 1.0)
     assert still[10, 3] == 255 and still[4, 24] == 0
     assert moving[10, 3] == 255 and moving[4, 24] == 128
     assert "still_foreground" in analyser_names(config)
-    assert "still_foreground" in analyser_names(from_dict(Config, {"salience": {
-        "weights": {"objects": 0.5}, "normalise": "evidence", "still_camera_drops": ["objects"]}}))
-    with pytest.raises(PreanalysisError, match="names 'texture', which has no salience weight"):
-        from_dict(SalienceConfig, {"weights": {"objects": 0.5}, "normalise": "evidence", "still_camera_drops": ["texture"]})
-    with pytest.raises(PreanalysisError, match="still_camera_drops takes normalise evidence"):
-        from_dict(SalienceConfig, {"weights": {"objects": 0.5}, "still_camera_drops": ["objects"]})
+    faces = from_dict(Config, {"salience": {"weights": {"faces": 1.0, "objects": 0.5}, "normalise": "evidence",
+                                            "stand_aside": [{"when": "faces", "drop": ["objects"]}]}})
+    face = walker * 0.9
+    assert frame_salience({"faces": face, "objects": noise}, faces, 0, 1.0)[4, 24] == 0
+    assert frame_salience({"faces": face * 0.5, "objects": noise}, faces, 0, 1.0)[4, 24] == 128  # not confident
+    with pytest.raises(PreanalysisError, match="drops 'texture', which has no salience weight"):
+        from_dict(SalienceConfig, {"weights": {"objects": 0.5}, "normalise": "evidence",
+                                   "stand_aside": [{"when": "faces", "drop": ["texture"]}]})
+    with pytest.raises(PreanalysisError, match="stand_aside takes normalise evidence"):
+        from_dict(SalienceConfig, {"weights": {"objects": 0.5}, "stand_aside": [{"when": "faces", "drop": ["objects"]}]})
+    with pytest.raises(PreanalysisError, match="salience.stand_aside: no analyser produces a map called 'gaze'"):
+        analyser_names(from_dict(Config, {"salience": {"weights": {"objects": 0.5}, "normalise": "evidence",
+                                                       "stand_aside": [{"when": "gaze", "drop": ["objects"]}]}}))
+    with pytest.raises(PreanalysisError, match="cannot drop itself"):
+        from_dict(SalienceConfig, {"weights": {"objects": 0.5}, "normalise": "evidence",
+                                   "stand_aside": [{"when": "objects", "drop": ["objects"]}]})

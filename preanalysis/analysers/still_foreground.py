@@ -38,7 +38,7 @@ MIN_AREA = 0.0005  # regions smaller than this share of the frame are noise
 class StillForeground(Analyser):
     """Map `still_foreground`: 1 on regions off a still camera's learned background that move, else 0; map
     `still_camera`: 1 everywhere while the camera is still and its background model is trusted, else 0 (what
-    salience.still_camera_drops reads: the frame-pair motion maps and priors stand aside then)."""
+    a salience.stand_aside rule reads: the frame-pair motion maps and priors may stand aside then)."""
 
     name = "still_foreground"
     maps = ("still_foreground", "still_camera")
