@@ -19,8 +19,8 @@ def filled(mask: np.ndarray) -> np.ndarray:
     return (m > 0) | (outside[1:-1, 1:-1] == 1)
 
 
-def without_specks(mask: np.ndarray) -> np.ndarray:
+def without_specks(mask: np.ndarray, min_pixels: int = MIN_OBJECT_PIXELS) -> np.ndarray:
     n, parts, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     keep = np.zeros(n, bool)
-    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= MIN_OBJECT_PIXELS
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_pixels
     return keep[parts]

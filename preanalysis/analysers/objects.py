@@ -9,7 +9,8 @@ import numpy as np
 
 from .base import AnalysisContext, ModelAnalyser, register_analyser
 from .flow_motion import backbone_outputs
-from ..learning.models.objects import MIN_OBJECT_PIXELS, ObjectsModel, foreground, motion_evidence
+from ..learning.models.objects import ObjectsModel, foreground, motion_evidence
+from ..morphology import MIN_OBJECT_PIXELS
 
 
 class ObjectTracker:

@@ -12,11 +12,13 @@ count, their outline closed and filled.  Forced cuts (analysis.max_scene_frames)
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
 from .base import Analyser, AnalysisContext, register_analyser
-from ..morphology import filled
+from ..morphology import filled, without_specks
 
 WORK_WIDTH = 320  # the model runs at most this wide (an integer downscale of the analysis frame)
 MAX_OFF_SHARE = 0.3  # a frame more off the background than this share means the camera moved: learn again
@@ -102,8 +104,4 @@ class StillForeground(Analyser):
         who has left, shows the background again and stays still: it is dropped."""
         recent = self.last_moved >= self.still_frames - MOTION_MEMORY
         mask = cv2.morphologyEx((off_background & recent).astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-        mask = filled(mask > 0).astype(np.uint8)
-        n, parts, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        keep = stats[:, cv2.CC_STAT_AREA] >= MIN_AREA * mask.size
-        keep[0] = False
-        return keep[parts]
+        return without_specks(filled(mask > 0), math.ceil(MIN_AREA * mask.size))

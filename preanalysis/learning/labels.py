@@ -28,7 +28,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..morphology import filled, without_specks  # noqa: F401  (labels fill and clean their masks)
+from ..morphology import filled, without_specks
 from ..video import analysis_size
 from .blocks import work_size
 from .teacher import resize_flow, teacher_flow, warp

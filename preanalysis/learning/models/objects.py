@@ -29,8 +29,8 @@ from ...errors import PreanalysisError
 from ..augment import COMPRESSION_CRFS, compressed, noisy, relit, still_camera
 from ..blocks import TinyUNet, from_work, to_work
 from ..data import clip_window, full_res_luma, head, load_clip, tail, training_videos
-from ..labels import filled, label_frames, moves_unlike_camera, without_specks
-from ...morphology import MIN_OBJECT_PIXELS  # noqa: F401  (the objects tracker's smallest object)
+from ...morphology import filled, without_specks
+from ..labels import label_frames, moves_unlike_camera
 from ..teacher import resize_flow
 from .flow_motion import FlowMotionModel, backbone_sequence
 from ..scenes import generate_scene
