@@ -183,9 +183,9 @@ def _analyse(
             if cut:
                 stabiliser.reset()
             salience = stabiliser.step(salience, ctx)
-        if config.allocate.segment == "frame":
+        if config.allocate.segment == "frame" and not (cut and config.allocate.plain_scene_start):
             qp = frame_qp(salience, ctx.luma, info.width, info.height, config, maps)
-        else:  # the segment stage allocates when the segment closes
+        else:  # the segment stage allocates when the segment closes (or a plain scene start)
             qp = QpMap(np.zeros(grid_shape(info.width, info.height), np.int8), info.width, info.height)
         return FrameAnalysis(d.index, d.pts, d.time, ctx.luma, maps, salience, qp, cut, ids,
                              d if keep_frames else None, guard_luma)

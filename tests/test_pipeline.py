@@ -358,3 +358,26 @@ def test_maps_stand_aside_only_in_frames_where_the_named_map_is_confident():
     with pytest.raises(PreanalysisError, match="cannot drop itself"):
         from_dict(SalienceConfig, {"weights": {"objects": 0.5}, "normalise": "evidence",
                                    "stand_aside": [{"when": "objects", "drop": ["objects"]}]})
+
+
+def test_plain_scene_start_leaves_each_scenes_first_frame_without_offsets(tmp_path):
+    """allocate.plain_scene_start: the frame that starts a scene (where the encoder puts its I frame at a cut) gets
+    no offsets, the rest of the scene the same offsets as without the option; only with segment frame."""
+    from preanalysis.config import with_overrides
+    from preanalysis.learning.scenes import moving_objects, write_video
+
+    first = moving_objects(width=160, height=96, frames=6, objects=2, pan=(1.0, 0.0), seed=1).rgb
+    second = moving_objects(width=160, height=96, frames=6, objects=2, pan=(0.0, 1.0), seed=2).rgb  # a cut
+    clip = write_video(np.concatenate([first, second]), tmp_path / "two_scenes.mkv")
+    base = with_overrides(Config(), {"allocate.segment": "frame", "allocate.strength": 1.0, "allocate.verify": False})
+    mapped = list(analyze(clip, base))
+    plain = list(analyze(clip, with_overrides(base, {"allocate.plain_scene_start": True})))
+    starts = [fa.index for fa in plain if fa.scene_start]
+    assert starts[:2] == [0, 6]
+    for m, p in zip(mapped, plain):
+        if p.scene_start:
+            assert not p.qp.offsets.any() and m.qp.offsets.any()
+        else:
+            assert np.array_equal(p.qp.offsets, m.qp.offsets)
+    with pytest.raises(PreanalysisError, match="plain_scene_start takes segment frame"):
+        from_dict(Config, {"allocate": {"plain_scene_start": True, "segment": "gop"}})
