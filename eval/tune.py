@@ -94,7 +94,7 @@ def qp_maps(title: Title, config: Config) -> list[QpMap]:
     frames = []
     for i, (maps, luma, start) in enumerate(zip(title.maps, title.luma, title.scene_start)):
         sal = frame_salience(maps, config, i, title.scale)
-        qp = frame_qp(sal, luma, title.width, title.height, config, maps)
+        qp = frame_qp(sal, luma, title.width, title.height, config, maps, scene_start=start)
         frames.append(FrameAnalysis(i, i, 0.0, luma, maps, sal, qp, start))
     return [fa.qp for fa in allocate_segments(frames, config)]
 
@@ -149,8 +149,8 @@ def trial_config(start: Config, params: dict[str, float | int], searched: list[s
         a = data["allocate"]
         a.update(temporal_gain=params["temporal_gain"], temporal_unit=params["temporal_unit"],
                  frame_qp_range=params["frame_qp_range"], temporal_min_spread=0.0)
-        if a["segment"] == "frame":
-            a["segment"] = "gop"
+        if a["segment"] == "frame":  # bits move between frames under a segment budget only
+            a.update(segment="gop", plain_scene_start=False)  # a budget plans a scene's first frame with the rest
     if "sensitivity_gain" in params:
         data["allocate"]["sensitivity_gain"] = params["sensitivity_gain"]
     return from_dict(Config, data)

@@ -183,9 +183,9 @@ def _analyse(
             if cut:
                 stabiliser.reset()
             salience = stabiliser.step(salience, ctx)
-        if config.allocate.segment == "frame" and not (cut and config.allocate.plain_scene_start):
-            qp = frame_qp(salience, ctx.luma, info.width, info.height, config, maps)
-        else:  # the segment stage allocates when the segment closes (or a plain scene start)
+        if config.allocate.segment == "frame":
+            qp = frame_qp(salience, ctx.luma, info.width, info.height, config, maps, scene_start=cut)
+        else:  # the segment stage allocates when the segment closes
             qp = QpMap(np.zeros(grid_shape(info.width, info.height), np.int8), info.width, info.height)
         return FrameAnalysis(d.index, d.pts, d.time, ctx.luma, maps, salience, qp, cut, ids,
                              d if keep_frames else None, guard_luma)
@@ -375,9 +375,12 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
 
 
 def frame_qp(salience: np.ndarray, luma: np.ndarray, width: int, height: int, config: Config,
-             maps: dict[str, np.ndarray] | None = None) -> QpMap:
+             maps: dict[str, np.ndarray] | None = None, scene_start: bool = False) -> QpMap:
     """The allocation step: the mask's block means and the frame's block complexity -> QP offsets (plus the
-    sensitivity map's, allocate.sensitivity, read from `maps`)."""
+    sensitivity map's, allocate.sensitivity, read from `maps`); none on a scene's first frame with
+    allocate.plain_scene_start."""
+    if scene_start and config.allocate.plain_scene_start:
+        return QpMap(np.zeros(grid_shape(width, height), np.int8), width, height)
     offsets = qp_offsets(block_means(salience.astype(np.float32) / 255, width, height),
                          block_complexity(luma, width, height), config.allocate,
                          sensitivity_part(maps or {}, width, height, config.allocate))

@@ -122,12 +122,15 @@ def test_sensitivity_map_adds_its_offsets_to_the_salience_preset(carphone):
     a, b = list(analyze(carphone, plain, stop=6)), list(analyze(carphone, both, stop=6))
     for fa, fb in zip(a, b):
         np.testing.assert_array_equal(fa.salience, fb.salience)
+        if fb.scene_start:  # the preset's plain_scene_start: no offsets there, with or without the map
+            assert not fa.qp.offsets.any() and not fb.qp.offsets.any()
+            continue
         lw = log_weight(block_means(fb.maps["sensitivity"], fb.qp.width, fb.qp.height))
         moved = fb.qp.offsets.astype(int) - fa.qp.offsets
         assert spearmanr(moved.ravel(), -lw.ravel())[0] > 0.5
     np.testing.assert_allclose(log_weight(to_map(np.array([-3.0, 0.0, 2.5]))), [-3.0, 0.0, 2.5], atol=1e-6)
     # under a segment budget too (the segment stage adds the map's offsets before its budget search)
-    seg = with_overrides(plain, {"allocate.segment": "gop"})
+    seg = with_overrides(plain, {"allocate.segment": "gop", "allocate.plain_scene_start": False})
     a = list(analyze(carphone, seg, stop=6))
     b = list(analyze(carphone, with_overrides(seg, {"allocate.sensitivity": "sensitivity"}), stop=6))
     moved = np.stack([fb.qp.offsets.astype(int) - fa.qp.offsets for fa, fb in zip(a, b)])
@@ -379,5 +382,12 @@ def test_plain_scene_start_leaves_each_scenes_first_frame_without_offsets(tmp_pa
             assert not p.qp.offsets.any() and m.qp.offsets.any()
         else:
             assert np.array_equal(p.qp.offsets, m.qp.offsets)
+    # the allocation step itself (what `tune` calls for its probes too) leaves a scene's first frame alone
+    from preanalysis.pipeline import frame_qp
+
+    fa = mapped[0]
+    on = with_overrides(base, {"allocate.plain_scene_start": True})
+    assert not frame_qp(fa.salience, fa.luma, fa.qp.width, fa.qp.height, on, fa.maps, scene_start=True).offsets.any()
+    assert np.array_equal(frame_qp(fa.salience, fa.luma, fa.qp.width, fa.qp.height, on, fa.maps).offsets, fa.qp.offsets)
     with pytest.raises(PreanalysisError, match="plain_scene_start takes segment frame"):
         from_dict(Config, {"allocate": {"plain_scene_start": True, "segment": "gop"}})
