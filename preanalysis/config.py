@@ -207,7 +207,8 @@ class AllocateConfig:
         _check(self.segment in ("frame", "scene", "gop"), "allocate.segment must be frame, scene or gop")
         _check(self.segment_frames >= 1, "allocate.segment_frames must be >= 1")
         _check(not self.plain_scene_start or self.segment == "frame",
-               "allocate.plain_scene_start takes segment frame (a segment budget plans its frames together)")
+               "allocate.plain_scene_start takes segment frame (a segment budget plans a scene's first frame with "
+               "the rest): with --segment scene or gop add --no-allocate-plain-scene-start")
         _check(0 <= self.frame_qp_range <= 51, "allocate.frame_qp_range must be within [0, 51]")
         _check(0 <= self.temporal_gain <= 8, "allocate.temporal_gain must be within [0, 8]")
         _check(self.temporal_unit in ("frame", "scene"), "allocate.temporal_unit must be frame or scene")
