@@ -89,19 +89,20 @@ def analyser_names(config: Config) -> list[str]:
     """The analysers a config needs: those producing a weighted map, plus any listed explicitly."""
     names = [map_owner(m) for m, w in config.salience.weights.items() if w != 0]
     names += [map_owner(n) for n in config.analysis.analysers]
-    for rule in config.salience.stand_aside:
-        try:
-            names.append(map_owner(rule.when))
-        except PreanalysisError as exc:
-            raise PreanalysisError(f"salience.stand_aside: {exc}") from None
+    names += [_owner(rule.when, "salience.stand_aside") for rule in config.salience.stand_aside]
     if config.allocate.temporal_gain and config.allocate.segment != "frame":
         names.append(TEMPORAL)
     if config.allocate.sensitivity:
-        try:
-            names.append(map_owner(config.allocate.sensitivity))
-        except PreanalysisError as exc:
-            raise PreanalysisError(f"allocate.sensitivity: {exc}") from None
+        names.append(_owner(config.allocate.sensitivity, "allocate.sensitivity"))
     return list(dict.fromkeys(names))
+
+
+def _owner(map_name: str, setting: str) -> str:
+    """map_owner, its error naming the config setting that asked for the map."""
+    try:
+        return map_owner(map_name)
+    except PreanalysisError as exc:
+        raise PreanalysisError(f"{setting}: {exc}") from None
 
 
 def build_analysers(config: Config) -> list[Analyser]:
