@@ -142,7 +142,9 @@ def test_roi_on_without_events_is_the_same_stream_and_vbr_ignores_maps(tmp_path)
     on, _ = encode_noise(tmp_path / "on.ivf", crf, None)
     mapped, effect = encode_noise(tmp_path / "map.ivf", crf, check_map())
     assert off == on and mapped != on and min(effect) > 5
-    vbr = EncodeSettings("svtav1", bitrate_kbps=800, preset=FAST)
+    # One thread: with two, SVT-AV1's VBR rate control is not repeatable (2 of 100 map-free pairs differed on 2
+    # cores, measured with the test's own encode_noise); CRF was 100 of 100.
+    vbr = EncodeSettings("svtav1", bitrate_kbps=800, preset=FAST, params={"lp": "1"})
     plain, _ = encode_noise(tmp_path / "vbr.ivf", vbr, None)
     with_map, _ = encode_noise(tmp_path / "vbrmap.ivf", vbr, check_map())
     assert plain == with_map
