@@ -150,7 +150,7 @@ def trial_config(start: Config, params: dict[str, float | int], searched: list[s
         a.update(temporal_gain=params["temporal_gain"], temporal_unit=params["temporal_unit"],
                  frame_qp_range=params["frame_qp_range"], temporal_min_spread=0.0)
         if a["segment"] == "frame":  # bits move between frames under a segment budget only
-            a.update(segment="gop", plain_scene_start=False)  # a budget plans a scene's first frame with the rest
+            a["segment"] = "gop"
     if "sensitivity_gain" in params:
         data["allocate"]["sensitivity_gain"] = params["sensitivity_gain"]
     return from_dict(Config, data)

@@ -134,17 +134,25 @@ def recentre(raw: np.ndarray, complexity: np.ndarray, lo: int, hi: int) -> np.nd
 
 
 def segment_offsets(raw: np.ndarray, complexity: np.ndarray, frame_offsets: np.ndarray, frame_qp_range: float,
-                    lo: int, hi: int) -> np.ndarray:
+                    lo: int, hi: int, plain: np.ndarray | None = None) -> np.ndarray:
     """One segment's integer offsets (frames, rows, cols) whose predicted bits stay within its no-map bits.
 
     raw: each frame's block offsets; frame_offsets: each frame's frame-level offset (positive = fewer bits).
     Each frame's mean offset relative to the segment's is clipped to +-frame_qp_range (the frame part), then one
-    shift for the whole segment meets the budget: bits move between frames, never out of the segment."""
+    shift for the whole segment meets the budget: bits move between frames, never out of the segment.
+    plain: frames that keep no offsets (a scene's I frame, allocate.plain_scene_start); they cost their no-map
+    bits, so the other frames share the rest of the budget among themselves."""
     raw = np.asarray(raw, np.float64)
     c = np.asarray(complexity, np.float64)
     if raw.shape != c.shape or raw.ndim != 3 or len(frame_offsets) != len(raw):
         raise PreanalysisError(f"segment offsets {raw.shape}, complexity {c.shape} and {len(frame_offsets)} frame "
                                "offsets do not match")
+    if plain is not None and np.any(plain):
+        rest = ~np.asarray(plain, bool)
+        out = np.zeros(raw.shape, np.int8)
+        if rest.any():
+            out[rest] = segment_offsets(raw[rest], c[rest], np.asarray(frame_offsets)[rest], frame_qp_range, lo, hi)
+        return out
     x = raw + np.asarray(frame_offsets, np.float64)[:, None, None]
     frame = x.mean(axis=(1, 2), keepdims=True)
     centre = float(frame.mean())

@@ -137,8 +137,9 @@ class AllocateConfig:
     segment: str = "gop"
     segment_frames: int = 250
     frame_qp_range: float = 4.0  # how far one frame's mean offset may move from its segment's
-    # segment frame only: no offsets on a frame that starts an analysis scene, where the encoder puts its I frame
-    # at a cut: every later frame predicts from it, so what the map takes from its background costs the whole scene
+    # No offsets on a frame that starts an analysis scene, where the encoder puts its I frame at a cut: every later
+    # frame predicts from it, so what the map takes from its background costs the whole scene.  Under a segment
+    # budget that frame costs its no-map bits and the segment's other frames share the rest.
     plain_scene_start: bool = False
     # Frame-level temporal masking (VMAF motion2, from the temporal_masking analyser): offset = gain * (log2(1 +
     # motion2) - segment mean), per frame or per scene (temporal_unit); 0 = off; unused with segment = frame.
@@ -206,9 +207,6 @@ class AllocateConfig:
                "allocate offsets need -51 <= min_offset <= 0 <= max_offset <= 51")
         _check(self.segment in ("frame", "scene", "gop"), "allocate.segment must be frame, scene or gop")
         _check(self.segment_frames >= 1, "allocate.segment_frames must be >= 1")
-        _check(not self.plain_scene_start or self.segment == "frame",
-               "allocate.plain_scene_start takes segment frame (a segment budget plans a scene's first frame with "
-               "the rest): with --segment scene or gop add --no-allocate-plain-scene-start")
         _check(0 <= self.frame_qp_range <= 51, "allocate.frame_qp_range must be within [0, 51]")
         _check(0 <= self.temporal_gain <= 8, "allocate.temporal_gain must be within [0, 8]")
         _check(self.temporal_unit in ("frame", "scene"), "allocate.temporal_unit must be frame or scene")

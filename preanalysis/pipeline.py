@@ -347,15 +347,16 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
     per_gain = np.stack([sensitivity_part(fa.maps, width, height, a, 1.0) for fa in segment]) if a.sensitivity else 0
     complexity = np.stack([block_complexity(fa.luma, width, height) for fa in segment])
     frame = np.zeros(len(segment))
+    starts = np.array([fa.scene_start for fa in segment])
     if a.temporal_gain:
         from .analysers.temporal_masking import backward_motion, motion2
 
-        starts = np.array([fa.scene_start for fa in segment])
         log_motion = np.log2(1 + motion2(np.array([backward_motion(fa.maps[TEMPORAL]) for fa in segment]), starts))
         if log_motion.std() >= a.temporal_min_spread:
             frame = frame_offsets(log_motion, starts, a.temporal_gain, a.temporal_unit)
+    plain = starts if a.plain_scene_start else None
     candidates = [segment_offsets(raw + gain * per_gain, complexity, frame, a.frame_qp_range, a.min_offset,
-                                  a.max_offset) for gain in (a.sensitivity_gain, *a.verify_gains)]
+                                  a.max_offset, plain) for gain in (a.sensitivity_gain, *a.verify_gains)]
     offsets = candidates[0]
     if a.verify:
         part = middle(len(segment), a.verify_frames)

@@ -365,7 +365,8 @@ def test_maps_stand_aside_only_in_frames_where_the_named_map_is_confident():
 
 def test_plain_scene_start_leaves_each_scenes_first_frame_without_offsets(tmp_path):
     """allocate.plain_scene_start: the frame that starts a scene (where the encoder puts its I frame at a cut) gets
-    no offsets, the rest of the scene the same offsets as without the option; only with segment frame."""
+    no offsets, the rest of the scene the same offsets as without the option (segment frame); under a segment
+    budget the other frames keep offsets and the budget holds."""
     from preanalysis.config import with_overrides
     from preanalysis.learning.scenes import moving_objects, write_video
 
@@ -389,5 +390,13 @@ def test_plain_scene_start_leaves_each_scenes_first_frame_without_offsets(tmp_pa
     on = with_overrides(base, {"allocate.plain_scene_start": True})
     assert not frame_qp(fa.salience, fa.luma, fa.qp.width, fa.qp.height, on, fa.maps, scene_start=True).offsets.any()
     assert np.array_equal(frame_qp(fa.salience, fa.luma, fa.qp.width, fa.qp.height, on, fa.maps).offsets, fa.qp.offsets)
-    with pytest.raises(PreanalysisError, match="plain_scene_start takes segment frame"):
-        from_dict(Config, {"allocate": {"plain_scene_start": True, "segment": "gop"}})
+    from preanalysis.allocate import block_complexity, predicted_bits
+
+    budget = with_overrides(base, {"allocate.segment": "scene", "allocate.plain_scene_start": True})
+    seg = list(analyze(clip, budget))
+    assert [fa.index for fa in seg if fa.scene_start][:2] == [0, 6]
+    for scene in (seg[:6], seg[6:]):
+        assert not scene[0].qp.offsets.any() and all(fa.qp.offsets.any() for fa in scene[1:])
+        offsets = np.stack([fa.qp.offsets for fa in scene])
+        complexity = np.stack([block_complexity(fa.luma, fa.qp.width, fa.qp.height) for fa in scene])
+        assert predicted_bits(offsets, complexity) <= complexity.sum() * (1 + 1e-9)

@@ -32,6 +32,19 @@ def test_segment_budget_is_never_exceeded(segment, frame_range, lo, hi):
     assert out.min() >= lo and out.max() <= hi
 
 
+@settings(max_examples=200, deadline=None)
+@given(segments(), st.data())
+def test_plain_frames_keep_no_offsets_and_the_rest_keep_the_budget(segment, data):
+    raw, complexity, frame = segment
+    plain = data.draw(arrays(np.bool_, (len(raw),)))
+    out = segment_offsets(raw, complexity, frame, 2.0, -6, 6, plain)
+    assert not out[plain].any()
+    assert predicted_bits(out, complexity) <= complexity.sum() * (1 + 1e-9)
+    if plain.any() and not plain.all():  # the other frames are planned as a segment of their own
+        rest = ~plain
+        assert np.array_equal(out[rest], segment_offsets(raw[rest], complexity[rest], frame[rest], 2.0, -6, 6))
+
+
 def test_frames_trade_bits_within_the_segment_and_within_bounds():
     complexity = np.ones((4, 3, 3))
     frame = np.array([-3.0, -3.0, 3.0, 3.0])  # fewer bits on the moving half, more on the still half
