@@ -72,22 +72,23 @@ def block_means(image: np.ndarray, width: int, height: int, block_size: int = BL
 
 def qp_offsets(
     block_salience: np.ndarray, block_complexity: np.ndarray, settings: AllocateConfig,
-    extra: np.ndarray | None = None,
+    extra: np.ndarray | None = None, gain: float = 1.0,
 ) -> np.ndarray:
     """Per-block salience (0..1) -> integer QP offsets whose predicted frame bits do not exceed the no-map bits.
 
     block_complexity is each block's relative cost at the frame's base QP (bits ~ complexity * 2^(-dQP/6));
-    extra: float offsets added to the mask's before the budget (sensitivity_offsets).
+    extra: float offsets added to the mask's before the budget (sensitivity_offsets); gain: both times this
+    (allocate.scene_start_gain on a scene's first frame).
     """
     s = np.asarray(block_salience, dtype=np.float64)
     c = np.asarray(block_complexity, dtype=np.float64)
     if s.shape != c.shape:
         raise PreanalysisError(f"salience grid {s.shape} and complexity grid {c.shape} differ")
     lo, hi = settings.min_offset, settings.max_offset
-    if (settings.strength == 0 and extra is None) or lo == hi == 0:
+    if (settings.strength == 0 and extra is None) or lo == hi == 0 or gain == 0:
         return np.zeros(s.shape, dtype=np.int8)
     raw = raw_offsets(s, settings)
-    return recentre(raw if extra is None else raw + extra, c, lo, hi)
+    return recentre(gain * (raw if extra is None else raw + extra), c, lo, hi)
 
 
 def sensitivity_offsets(log_weight: np.ndarray, gain: float) -> np.ndarray:
@@ -140,7 +141,7 @@ def segment_offsets(raw: np.ndarray, complexity: np.ndarray, frame_offsets: np.n
     raw: each frame's block offsets; frame_offsets: each frame's frame-level offset (positive = fewer bits).
     Each frame's mean offset relative to the segment's is clipped to +-frame_qp_range (the frame part), then one
     shift for the whole segment meets the budget: bits move between frames, never out of the segment.
-    plain: frames that keep no offsets (a scene's I frame, allocate.plain_scene_start); they cost their no-map
+    plain: frames that keep no offsets (a scene's I frame, allocate.scene_start_gain 0); they cost their no-map
     bits, so the other frames share the rest of the budget among themselves."""
     raw = np.asarray(raw, np.float64)
     c = np.asarray(complexity, np.float64)

@@ -137,10 +137,12 @@ class AllocateConfig:
     segment: str = "gop"
     segment_frames: int = 250
     frame_qp_range: float = 4.0  # how far one frame's mean offset may move from its segment's
-    # No offsets on a frame that starts an analysis scene, where the encoder puts its I frame at a cut: every later
-    # frame predicts from it, so what the map takes from its background costs the whole scene.  Under a segment
-    # budget that frame costs its no-map bits and the segment's other frames share the rest.
-    plain_scene_start: bool = False
+    # The map's offsets on a frame that starts an analysis scene (where the encoder puts its I frame at a cut: every
+    # later frame predicts from it) are multiplied by this.  0 = none: that frame costs its no-map bits and, under a
+    # segment budget, the segment's other frames share the rest (the salience preset: what a viewer-salience map
+    # takes from an I frame's background costs the whole scene); > 1 = more contrast there (a VMAF sensitivity map
+    # earns much of its gain on that frame).
+    scene_start_gain: float = 1.0
     # Frame-level temporal masking (VMAF motion2, from the temporal_masking analyser): offset = gain * (log2(1 +
     # motion2) - segment mean), per frame or per scene (temporal_unit); 0 = off; unused with segment = frame.
     temporal_gain: float = 2.0
@@ -208,6 +210,7 @@ class AllocateConfig:
         _check(self.segment in ("frame", "scene", "gop"), "allocate.segment must be frame, scene or gop")
         _check(self.segment_frames >= 1, "allocate.segment_frames must be >= 1")
         _check(0 <= self.frame_qp_range <= 51, "allocate.frame_qp_range must be within [0, 51]")
+        _check(0 <= self.scene_start_gain <= 8, "allocate.scene_start_gain must be within [0, 8]")
         _check(0 <= self.temporal_gain <= 8, "allocate.temporal_gain must be within [0, 8]")
         _check(self.temporal_unit in ("frame", "scene"), "allocate.temporal_unit must be frame or scene")
         _check(self.temporal_min_spread >= 0, "allocate.temporal_min_spread must be >= 0")
@@ -296,6 +299,9 @@ def _check(ok: bool, message: str) -> None:
         raise PreanalysisError(f"invalid config: {message}")
 
 
+RENAMED = {"plain_scene_start": "now scene_start_gain: 0 for true, 1 for false"}
+
+
 def from_dict(cls, data, where: str = "config"):
     """Build dataclass `cls` from plain data, rejecting unknown keys and wrong types with the key's path."""
     if data is None:
@@ -306,7 +312,9 @@ def from_dict(cls, data, where: str = "config"):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise PreanalysisError(f"invalid config: unknown key {where}.{unknown[0]} (known: {', '.join(sorted(names))})")
+        renamed = f" ({RENAMED[unknown[0]]})" if unknown[0] in RENAMED else ""
+        raise PreanalysisError(f"invalid config: unknown key {where}.{unknown[0]}{renamed} (known: "
+                               f"{', '.join(sorted(names))})")
     kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
     try:
         return cls(**kwargs)

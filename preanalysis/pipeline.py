@@ -354,9 +354,10 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
         log_motion = np.log2(1 + motion2(np.array([backward_motion(fa.maps[TEMPORAL]) for fa in segment]), starts))
         if log_motion.std() >= a.temporal_min_spread:
             frame = frame_offsets(log_motion, starts, a.temporal_gain, a.temporal_unit)
-    plain = starts if a.plain_scene_start else None
-    candidates = [segment_offsets(raw + gain * per_gain, complexity, frame, a.frame_qp_range, a.min_offset,
-                                  a.max_offset, plain) for gain in (a.sensitivity_gain, *a.verify_gains)]
+    row_gain = np.where(starts, a.scene_start_gain, 1.0)[:, None, None]
+    plain = starts if a.scene_start_gain == 0 else None
+    candidates = [segment_offsets(row_gain * (raw + gain * per_gain), complexity, frame, a.frame_qp_range,
+                                  a.min_offset, a.max_offset, plain) for gain in (a.sensitivity_gain, *a.verify_gains)]
     offsets = candidates[0]
     if a.verify:
         part = middle(len(segment), a.verify_frames)
@@ -379,13 +380,12 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
 def frame_qp(salience: np.ndarray, luma: np.ndarray, width: int, height: int, config: Config,
              maps: dict[str, np.ndarray] | None = None, scene_start: bool = False) -> QpMap:
     """The allocation step: the mask's block means and the frame's block complexity -> QP offsets (plus the
-    sensitivity map's, allocate.sensitivity, read from `maps`); none on a scene's first frame with
-    allocate.plain_scene_start."""
-    if scene_start and config.allocate.plain_scene_start:
-        return QpMap(np.zeros(grid_shape(width, height), np.int8), width, height)
+    sensitivity map's, allocate.sensitivity, read from `maps`); on a scene's first frame times
+    allocate.scene_start_gain."""
     offsets = qp_offsets(block_means(salience.astype(np.float32) / 255, width, height),
                          block_complexity(luma, width, height), config.allocate,
-                         sensitivity_part(maps or {}, width, height, config.allocate))
+                         sensitivity_part(maps or {}, width, height, config.allocate),
+                         config.allocate.scene_start_gain if scene_start else 1.0)
     return QpMap(offsets, width, height)
 
 

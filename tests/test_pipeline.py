@@ -122,7 +122,7 @@ def test_sensitivity_map_adds_its_offsets_to_the_salience_preset(carphone):
     a, b = list(analyze(carphone, plain, stop=6)), list(analyze(carphone, both, stop=6))
     for fa, fb in zip(a, b):
         np.testing.assert_array_equal(fa.salience, fb.salience)
-        if fb.scene_start:  # the preset's plain_scene_start: no offsets there, with or without the map
+        if fb.scene_start:  # the preset's scene_start_gain 0: no offsets there, with or without the map
             assert not fa.qp.offsets.any() and not fb.qp.offsets.any()
             continue
         lw = log_weight(block_means(fb.maps["sensitivity"], fb.qp.width, fb.qp.height))
@@ -130,7 +130,7 @@ def test_sensitivity_map_adds_its_offsets_to_the_salience_preset(carphone):
         assert spearmanr(moved.ravel(), -lw.ravel())[0] > 0.5
     np.testing.assert_allclose(log_weight(to_map(np.array([-3.0, 0.0, 2.5]))), [-3.0, 0.0, 2.5], atol=1e-6)
     # under a segment budget too (the segment stage adds the map's offsets before its budget search)
-    seg = with_overrides(plain, {"allocate.segment": "gop", "allocate.plain_scene_start": False})
+    seg = with_overrides(plain, {"allocate.segment": "gop", "allocate.scene_start_gain": 1.0})
     a = list(analyze(carphone, seg, stop=6))
     b = list(analyze(carphone, with_overrides(seg, {"allocate.sensitivity": "sensitivity"}), stop=6))
     moved = np.stack([fb.qp.offsets.astype(int) - fa.qp.offsets for fa, fb in zip(a, b)])
@@ -363,40 +363,45 @@ def test_maps_stand_aside_only_in_frames_where_the_named_map_is_confident():
                                    "stand_aside": [{"when": "objects", "drop": ["objects"]}]})
 
 
-def test_plain_scene_start_leaves_each_scenes_first_frame_without_offsets(tmp_path):
-    """allocate.plain_scene_start: the frame that starts a scene (where the encoder puts its I frame at a cut) gets
-    no offsets, the rest of the scene the same offsets as without the option (segment frame); under a segment
-    budget the other frames keep offsets and the budget holds."""
+def test_scene_start_gain_scales_or_removes_the_offsets_of_each_scenes_first_frame(tmp_path):
+    """allocate.scene_start_gain: the frame that starts a scene (where the encoder puts its I frame at a cut) gets
+    its offsets times the gain, the rest of the scene the same offsets as at gain 1 (segment frame); at gain 0
+    under a segment budget the other frames keep offsets and the budget holds."""
+    from preanalysis.allocate import block_complexity, predicted_bits
     from preanalysis.config import with_overrides
     from preanalysis.learning.scenes import moving_objects, write_video
+    from preanalysis.pipeline import frame_qp
 
     first = moving_objects(width=160, height=96, frames=6, objects=2, pan=(1.0, 0.0), seed=1).rgb
     second = moving_objects(width=160, height=96, frames=6, objects=2, pan=(0.0, 1.0), seed=2).rgb  # a cut
     clip = write_video(np.concatenate([first, second]), tmp_path / "two_scenes.mkv")
     base = with_overrides(Config(), {"allocate.segment": "frame", "allocate.strength": 1.0, "allocate.verify": False})
     mapped = list(analyze(clip, base))
-    plain = list(analyze(clip, with_overrides(base, {"allocate.plain_scene_start": True})))
-    starts = [fa.index for fa in plain if fa.scene_start]
-    assert starts[:2] == [0, 6]
-    for m, p in zip(mapped, plain):
+    plain = list(analyze(clip, with_overrides(base, {"allocate.scene_start_gain": 0.0})))
+    strong = list(analyze(clip, with_overrides(base, {"allocate.scene_start_gain": 2.0})))
+    assert [fa.index for fa in plain if fa.scene_start][:2] == [0, 6]
+    for m, p, g in zip(mapped, plain, strong):
         if p.scene_start:
             assert not p.qp.offsets.any() and m.qp.offsets.any()
+            assert np.abs(g.qp.offsets).mean() > 1.3 * np.abs(m.qp.offsets).mean()
         else:
-            assert np.array_equal(p.qp.offsets, m.qp.offsets)
-    # the allocation step itself (what `tune` calls for its probes too) leaves a scene's first frame alone
-    from preanalysis.pipeline import frame_qp
-
+            assert np.array_equal(p.qp.offsets, m.qp.offsets) and np.array_equal(g.qp.offsets, m.qp.offsets)
+    # the allocation step itself (what `tune` calls for its probes too)
     fa = mapped[0]
-    on = with_overrides(base, {"allocate.plain_scene_start": True})
-    assert not frame_qp(fa.salience, fa.luma, fa.qp.width, fa.qp.height, on, fa.maps, scene_start=True).offsets.any()
-    assert np.array_equal(frame_qp(fa.salience, fa.luma, fa.qp.width, fa.qp.height, on, fa.maps).offsets, fa.qp.offsets)
-    from preanalysis.allocate import block_complexity, predicted_bits
-
-    budget = with_overrides(base, {"allocate.segment": "scene", "allocate.plain_scene_start": True})
-    seg = list(analyze(clip, budget))
-    assert [fa.index for fa in seg if fa.scene_start][:2] == [0, 6]
-    for scene in (seg[:6], seg[6:]):
-        assert not scene[0].qp.offsets.any() and all(fa.qp.offsets.any() for fa in scene[1:])
-        offsets = np.stack([fa.qp.offsets for fa in scene])
-        complexity = np.stack([block_complexity(fa.luma, fa.qp.width, fa.qp.height) for fa in scene])
-        assert predicted_bits(offsets, complexity) <= complexity.sum() * (1 + 1e-9)
+    off = with_overrides(base, {"allocate.scene_start_gain": 0.0})
+    assert not frame_qp(fa.salience, fa.luma, fa.qp.width, fa.qp.height, off, fa.maps, scene_start=True).offsets.any()
+    assert np.array_equal(frame_qp(fa.salience, fa.luma, fa.qp.width, fa.qp.height, off, fa.maps).offsets,
+                          fa.qp.offsets)
+    # under a segment budget
+    for gain in (0.0, 2.0):
+        seg = list(analyze(clip, with_overrides(base, {"allocate.segment": "scene", "allocate.scene_start_gain": gain})))
+        assert [fa.index for fa in seg if fa.scene_start][:2] == [0, 6]
+        for scene in (seg[:6], seg[6:]):
+            assert bool(scene[0].qp.offsets.any()) == (gain > 0) and all(fa.qp.offsets.any() for fa in scene[1:])
+            offsets = np.stack([fa.qp.offsets for fa in scene])
+            complexity = np.stack([block_complexity(fa.luma, fa.qp.width, fa.qp.height) for fa in scene])
+            assert predicted_bits(offsets, complexity) <= complexity.sum() * (1 + 1e-9)
+    with pytest.raises(PreanalysisError, match=r"scene_start_gain must be within \[0, 8\]"):
+        from_dict(Config, {"allocate": {"scene_start_gain": -1}})
+    with pytest.raises(PreanalysisError, match="plain_scene_start .now scene_start_gain: 0 for true"):
+        from_dict(Config, {"allocate": {"plain_scene_start": True}})
