@@ -189,6 +189,15 @@ CLIPS = [
     Cut("fillets_1970.y4m", "fillets_intro.mpg", 1970, 60, "y4m"),
     Cut("market_740.y4m", "market_street_1906.mp4", 740, 60, "y4m"),
     Cut("market_1580.y4m", "market_street_1906.mp4", 1580, 60, "y4m"),
+    # the blind eight of the I-frame rounds (docs/splits.md, 12:41 and 13:25 of 2026-11-30)
+    Cut("cytadela_100.y4m", "cytadela_intro.webm", 100, 60, "y4m"),
+    Cut("cytadela_1350.y4m", "cytadela_intro.webm", 1350, 60, "y4m"),
+    Cut("cytadela_3450.y4m", "cytadela_intro.webm", 3450, 60, "y4m"),
+    Cut("cytadela_4350.y4m", "cytadela_intro.webm", 4350, 60, "y4m"),
+    Cut("fillets_280.y4m", "fillets_intro.mpg", 280, 60, "y4m"),
+    Cut("fillets_460.y4m", "fillets_intro.mpg", 460, 60, "y4m"),
+    Cut("fillets_920.y4m", "fillets_intro.mpg", 920, 60, "y4m"),
+    Cut("fillets_1210.y4m", "fillets_intro.mpg", 1210, 60, "y4m"),
 ]
 
 
