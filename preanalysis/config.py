@@ -182,8 +182,10 @@ class AllocateConfig:
     # read better on the fit clips and worse on 32 blind cuts (docs/splits.md 02:31-03:00), at 1.65x the analysis
     # time at 1080p against 1.33x.
     verify_resolution: str = "analysis"
-    # A native tile's size in 16-px blocks (columns, rows) where the frame is larger than 640x352 pixels' worth:
-    # the guard codes four of them side by side, so its cost at 1080p and above is bounded by their size.
+    # The native guard codes the whole frame up to this many pixels, else a mosaic of four tiles (verify_tile).
+    verify_whole_pixels: int = 640 * 352
+    # A native tile's size in 16-px blocks (columns, rows) where the frame is larger than verify_whole_pixels: the
+    # guard codes four of them side by side, so its cost at 1080p and above is bounded by their size.
     verify_tile: list[int] = field(default_factory=lambda: [20, 11])
     # Further student gains (allocate.sensitivity_gain's alternatives) the guard codes the segment's map with; it
     # keeps the candidate, of these and sensitivity_gain, whose estimate is lowest (if below -verify_margin).  Each
@@ -230,6 +232,8 @@ class AllocateConfig:
         _check(all(0 <= g <= 8 for g in self.verify_gains), "allocate.verify_gains must be within [0, 8]")
         _check(self.verify_params in ("anchor", "encode"), "allocate.verify_params must be anchor or encode")
         _check(1 <= self.verify_every <= 64, "allocate.verify_every must be within [1, 64] (score every Nth frame)")
+        _check(64 * 64 <= self.verify_whole_pixels <= 4096 * 2304,
+               "allocate.verify_whole_pixels must be within [4096, 9437184]")
         _check(len(self.verify_tile) == 2 and all(4 <= n <= 64 for n in self.verify_tile),
                "allocate.verify_tile must be [columns, rows] of 16-px blocks, each within [4, 64]")
         _check(not self.verify_gains or (self.verify and self.sensitivity != ""),

@@ -189,8 +189,9 @@ def middle(length: int, frames: int) -> slice:
 class NativeSample:
     """What the guard codes of a source frame with allocate.verify_resolution native: the source's own luma, on
     the encode's 16-px grid, so the encoder sees the offsets exactly as it will.  The whole frame when it has at
-    most SAMPLE_PIXELS; else four block-aligned tiles of TILE (or allocate.verify_tile) blocks, one in the middle
-    of each quadrant, side by side (a 2x2 mosaic): a bounded cost whatever the source's size."""
+    most SAMPLE_PIXELS (allocate.verify_whole_pixels); else four block-aligned tiles of TILE (allocate.verify_tile)
+    blocks, one in the middle of each quadrant, side by side (a 2x2 mosaic): a bounded cost whatever the source's
+    size."""
 
     width: int  # the source's
     height: int
@@ -198,9 +199,11 @@ class NativeSample:
     tile: tuple[int, int] = (0, 0)  # a tile's size in blocks (columns, rows)
 
     @classmethod
-    def for_frame(cls, width: int, height: int, tile: Sequence[int] = TILE) -> NativeSample:
-        """The sample of a width x height source; tile: a tile's size in blocks (allocate.verify_tile)."""
-        if width * height <= SAMPLE_PIXELS:
+    def for_frame(cls, width: int, height: int, tile: Sequence[int] = TILE, whole_pixels: int = SAMPLE_PIXELS
+                  ) -> NativeSample:
+        """The sample of a width x height source; tile: a tile's size in blocks (allocate.verify_tile);
+        whole_pixels: the largest frame sampled whole (allocate.verify_whole_pixels)."""
+        if width * height <= whole_pixels:
             return cls(width, height)
         cols, rows = width // BLOCK, height // BLOCK  # whole blocks only
         tw, th = min(tile[0], cols // 2), min(tile[1], rows // 2)

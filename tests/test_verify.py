@@ -246,7 +246,7 @@ def test_the_native_guard_codes_the_source_luma(carphone, monkeypatch):
     import preanalysis.pipeline as P
     from preanalysis.config import load_config, with_overrides
     from preanalysis.learning import teacher_vmaf as T
-    from preanalysis.verify import verify_native
+    from preanalysis.verify import NativeSample, verify_native
 
     config = with_overrides(load_config("default"), {"allocate.verify_resolution": "native",
                                                      "analysis.device": "cpu"})
@@ -258,6 +258,10 @@ def test_the_native_guard_codes_the_source_luma(carphone, monkeypatch):
     source = np.stack([T.luma_of(f) for f in T.source_frames(carphone, 0, 8, (176, 144))])
     assert not sample.tiles and np.array_equal(np.stack(samples), source)
     assert offsets.shape == (8, 9, 11) and all(f.guard_luma is None for f in frames)
+    assert not NativeSample.for_frame(640, 400, whole_pixels=640 * 400).tiles  # allocate.verify_whole_pixels
+    assert NativeSample.for_frame(640, 400).tiles
+    with pytest.raises(PreanalysisError, match=r"allocate.verify_whole_pixels must be within"):
+        with_overrides(config, {"allocate.verify_whole_pixels": 100})
     with pytest.raises(PreanalysisError, match="allocate.verify_resolution must be analysis or native"):
         with_overrides(config, {"allocate.verify_resolution": "full"})
     with pytest.raises(PreanalysisError, match=r"allocate.verify_tile must be \[columns, rows\]"):
