@@ -198,6 +198,15 @@ CLIPS = [
     Cut("fillets_460.y4m", "fillets_intro.mpg", 460, 60, "y4m"),
     Cut("fillets_920.y4m", "fillets_intro.mpg", 920, 60, "y4m"),
     Cut("fillets_1210.y4m", "fillets_intro.mpg", 1210, 60, "y4m"),
+    # a ninth blind eight, more evidence, nothing chosen (docs/splits.md, 14:30 of 2026-11-30)
+    Cut("cytadela_180.y4m", "cytadela_intro.webm", 180, 60, "y4m"),
+    Cut("cytadela_480.y4m", "cytadela_intro.webm", 480, 60, "y4m"),
+    Cut("cytadela_1100.y4m", "cytadela_intro.webm", 1100, 60, "y4m"),
+    Cut("cytadela_1600.y4m", "cytadela_intro.webm", 1600, 60, "y4m"),
+    Cut("cytadela_2300.y4m", "cytadela_intro.webm", 2300, 60, "y4m"),
+    Cut("cytadela_3100.y4m", "cytadela_intro.webm", 3100, 60, "y4m"),
+    Cut("fillets_340.y4m", "fillets_intro.mpg", 340, 60, "y4m"),
+    Cut("fillets_1060.y4m", "fillets_intro.mpg", 1060, 60, "y4m"),
 ]
 
 
