@@ -142,10 +142,14 @@ def _mse(a: np.ndarray, b: np.ndarray) -> float:
 
 class AlignmentGuard:
     """Fed pair by pair (thumbnails of every frame, a resize each: cheap next to any scorer), raises at the
-    first encoded frame that matches a neighbouring reference frame clearly better than its own.
+    first encoded frame that matches a neighbouring reference frame clearly better than its own, once the next
+    frame that can tell shows the same shift (or the stream ends first).
 
     Static content cannot false-alarm: a neighbour only counts where the reference frames differ by clearly
-    more than the coding error (the smallest of the three distances, whichever frame is the true partner)."""
+    more than the coding error (the smallest of the three distances, whichever frame is the true partner).
+    Why the confirmation: a shift moves every later frame, while an encoder that codes one small change as no
+    change at all (all blocks skipped at a low rate) leaves one frame that is a copy of the one before and the
+    next ones in place (cytadela_intro 2329-2330, vmaf-teacher's map at CRF 37)."""
 
     def __init__(self, reference: str | Path, encoded: str | Path, start: int = 0, stop: int | None = None):
         self.reference, self.encoded, self.start, self.stop = reference, encoded, start, stop
@@ -153,6 +157,7 @@ class AlignmentGuard:
         self.own: np.ndarray | None = None  # reference thumbnail of frame index
         self.enc: np.ndarray | None = None  # encoded thumbnail of frame index
         self.index = -1  # the frame waiting for its next neighbour
+        self.suspect: tuple[int, str] | None = None  # (direction, message) of a shift not yet confirmed
 
     def add(self, ref: np.ndarray, enc: np.ndarray) -> None:
         if self.own is not None:
@@ -160,24 +165,34 @@ class AlignmentGuard:
         self.before, self.own, self.enc, self.index = self.own, ref, enc, self.index + 1
 
     def finish(self) -> None:
-        """Judge the last frame (it has no next neighbour)."""
+        """Judge the last frame (it has no next neighbour); a shift nothing after it could confirm fails."""
         if self.own is not None:
             self._judge(self.before, self.own, None)
             self.before = self.own = self.enc = None
+        if self.suspect is not None:
+            raise PreanalysisError(self.suspect[1])
 
     def _judge(self, before: np.ndarray | None, own: np.ndarray, after: np.ndarray | None) -> None:
         i, enc = self.index, self.enc
         own_d = _mse(enc, own)
         neighbours = [(j, r, _mse(enc, r)) for j, r in ((i - 1, before), (i + 1, after)) if r is not None]
         coding = min([own_d] + [d for _, _, d in neighbours])
+        in_place = False
         for j, ref, d in neighbours:
             apart = _mse(own, ref)
             if apart <= SEPARATION * coding + FLOOR:
                 continue  # the reference barely changes here: nothing to tell the frames apart by
             if own_d < KEPT * apart:
-                continue  # the encode moved toward its own frame: a coarse coding of the change, not a shift
+                in_place = True  # the encode moved toward its own frame: a coarse coding of the change, not a shift
+                continue
             if d * MARGIN < own_d:
-                raise PreanalysisError(self._message(i, j, own_d, d))
+                if self.suspect is not None and self.suspect[0] == j - i:
+                    raise PreanalysisError(self.suspect[1])  # the same shift again: it holds from the first
+                self.suspect = (j - i, self._message(i, j, own_d, d))
+                return
+            in_place = True
+        if in_place:
+            self.suspect = None  # this frame is where it belongs: the one before was a coding of it, not a shift
 
     def _message(self, i: int, j: int, own_d: float, d: float) -> str:
         ahead = j > i
