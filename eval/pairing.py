@@ -143,13 +143,16 @@ def _mse(a: np.ndarray, b: np.ndarray) -> float:
 class AlignmentGuard:
     """Fed pair by pair (thumbnails of every frame, a resize each: cheap next to any scorer), raises at the
     first encoded frame that matches a neighbouring reference frame clearly better than its own, once the next
-    frame that can tell shows the same shift (or the stream ends first).
+    frame that can tell shows the same shift.
 
     Static content cannot false-alarm: a neighbour only counts where the reference frames differ by clearly
     more than the coding error (the smallest of the three distances, whichever frame is the true partner).
     Why the confirmation: a shift moves every later frame, while an encoder that codes one small change as no
     change at all (all blocks skipped at a low rate) leaves one frame that is a copy of the one before and the
-    next ones in place (cytadela_intro 2329-2330, vmaf-teacher's map at CRF 37)."""
+    next ones in place (cytadela_intro 2329-2330, vmaf-teacher's map at CRF 37; the last frame of cytadela_intro
+    1600-1660, the default's at CRF 37).  A shift no later frame can confirm passes: after it the reference does
+    not change (or the stream ends), so the frames it pairs wrongly look the same and score the same; a frame
+    dropped or added at the end changes the length, which `length_mismatch` reports."""
 
     def __init__(self, reference: str | Path, encoded: str | Path, start: int = 0, stop: int | None = None):
         self.reference, self.encoded, self.start, self.stop = reference, encoded, start, stop
@@ -165,12 +168,10 @@ class AlignmentGuard:
         self.before, self.own, self.enc, self.index = self.own, ref, enc, self.index + 1
 
     def finish(self) -> None:
-        """Judge the last frame (it has no next neighbour); a shift nothing after it could confirm fails."""
+        """Judge the last frame (it has no next neighbour)."""
         if self.own is not None:
             self._judge(self.before, self.own, None)
-            self.before = self.own = self.enc = None
-        if self.suspect is not None:
-            raise PreanalysisError(self.suspect[1])
+            self.before = self.own = self.enc = self.suspect = None
 
     def _judge(self, before: np.ndarray | None, own: np.ndarray, after: np.ndarray | None) -> None:
         i, enc = self.index, self.enc

@@ -232,27 +232,30 @@ def test_an_encode_that_codes_a_faint_change_coarsely_is_not_a_shift(tmp_path, m
     guard.finish()
     shifted = pairing.AlignmentGuard(tmp_path / "ref.mkv", tmp_path / "enc.mp4")
     noise = rng.normal(0, 0.5 / 255, black.shape).astype(np.float32)
+    last = np.clip(later + rng.normal(0, 20 / 255, black.shape), 0, 1).astype(np.float32)
     with pytest.raises(PreanalysisError, match="encoded frame 2 .* matches reference frame 1 .*one frame behind"):
-        for ref, enc in ((black, black), (faint, faint), (later, faint + noise)):
+        for ref, enc in ((black, black), (faint, faint), (later, faint + noise), (last, later + noise)):
             shifted.add(ref, enc)
         shifted.finish()
 
 
 def test_one_frame_coded_as_a_copy_of_the_one_before_is_not_a_shift(tmp_path, monkeypatch):
     """An encoder may code one small change as no change (every block skipped at a low rate): that encoded frame
-    is a copy of the one before, but the next frames are in place, so nothing is shifted. A frame repeated for
-    good (every later frame one behind) still fails, at the first repeated frame."""
+    is a copy of the one before, but the next frames are in place, so nothing is shifted; on the last frame there
+    is nothing after it to say otherwise. A frame repeated for good (every later frame one behind) still fails,
+    at the first repeated frame."""
     import eval.pairing as pairing
 
     monkeypatch.setattr(pairing, "_length_note", lambda guard: "")  # no files behind these thumbnails
     rng = np.random.default_rng(1)
     base = rng.uniform(0, 1, (36, 64)).astype(np.float32)
     refs = [np.clip(base + k * rng.normal(0, 8 / 255, base.shape), 0, 1).astype(np.float32) for k in range(6)]
-    skipped = [refs[0], refs[1], refs[1], refs[3], refs[4], refs[5]]  # frame 2 coded as frame 1 again
-    guard = pairing.AlignmentGuard(tmp_path / "ref.mkv", tmp_path / "enc.mp4")
-    for ref, enc in zip(refs, skipped):
-        guard.add(ref, enc)
-    guard.finish()
+    for skipped in ([refs[0], refs[1], refs[1], refs[3], refs[4], refs[5]],  # frame 2 coded as frame 1 again
+                    [refs[0], refs[1], refs[2], refs[3], refs[4], refs[4]]):  # the last frame as the one before
+        guard = pairing.AlignmentGuard(tmp_path / "ref.mkv", tmp_path / "enc.mp4")
+        for ref, enc in zip(refs, skipped):
+            guard.add(ref, enc)
+        guard.finish()
     behind = [refs[0], refs[1], refs[1], refs[2], refs[3], refs[4]]  # frame 1 repeated: one behind from frame 2
     guard = pairing.AlignmentGuard(tmp_path / "ref.mkv", tmp_path / "enc.mp4")
     with pytest.raises(PreanalysisError, match="encoded frame 2 .* matches reference frame 1 .*one frame behind"):
