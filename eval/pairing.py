@@ -160,7 +160,7 @@ class AlignmentGuard:
         self.own: np.ndarray | None = None  # reference thumbnail of frame index
         self.enc: np.ndarray | None = None  # encoded thumbnail of frame index
         self.index = -1  # the frame waiting for its next neighbour
-        self.suspect: tuple[int, str] | None = None  # (direction, message) of a shift not yet confirmed
+        self.suspect: tuple[int, int, float, float] | None = None  # (frame, neighbour, its MSEs) not yet confirmed
 
     def add(self, ref: np.ndarray, enc: np.ndarray) -> None:
         if self.own is not None:
@@ -187,9 +187,9 @@ class AlignmentGuard:
                 in_place = True  # the encode moved toward its own frame: a coarse coding of the change, not a shift
                 continue
             if d * MARGIN < own_d:
-                if self.suspect is not None and self.suspect[0] == j - i:
-                    raise PreanalysisError(self.suspect[1])  # the same shift again: it holds from the first
-                self.suspect = (j - i, self._message(i, j, own_d, d))
+                if self.suspect is not None and self.suspect[1] - self.suspect[0] == j - i:
+                    raise PreanalysisError(self._message(*self.suspect))  # the same shift again: from the first
+                self.suspect = (i, j, own_d, d)  # the message (it counts the files' frames) only when it fails
                 return
             in_place = True
         if in_place:
