@@ -72,13 +72,13 @@ def block_means(image: np.ndarray, width: int, height: int, block_size: int = BL
 
 def qp_offsets(
     block_salience: np.ndarray, block_complexity: np.ndarray, settings: AllocateConfig,
-    extra: np.ndarray | None = None, gain: float = 1.0,
+    extra: np.ndarray | None = None, gain: float = 1.0, still: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-block salience (0..1) -> integer QP offsets whose predicted frame bits do not exceed the no-map bits.
 
     block_complexity is each block's relative cost at the frame's base QP (bits ~ complexity * 2^(-dQP/6));
     extra: float offsets added to the mask's before the budget (sensitivity_offsets); gain: both times this
-    (allocate.scene_start_gain on a scene's first frame).
+    (allocate.scene_start_gain on a scene's first frame); still: blocks that keep no offset (still_blocks).
     """
     s = np.asarray(block_salience, dtype=np.float64)
     c = np.asarray(block_complexity, dtype=np.float64)
@@ -88,7 +88,7 @@ def qp_offsets(
     if (settings.strength == 0 and extra is None) or lo == hi == 0 or gain == 0:
         return np.zeros(s.shape, dtype=np.int8)
     raw = raw_offsets(s, settings)
-    return recentre(gain * (raw if extra is None else raw + extra), c, lo, hi)
+    return recentre(gain * (raw if extra is None else raw + extra), c, lo, hi, still)
 
 
 def sensitivity_offsets(log_weight: np.ndarray, gain: float) -> np.ndarray:
@@ -116,12 +116,14 @@ def predicted_bits(offsets: np.ndarray, complexity: np.ndarray) -> float:
     return float((complexity * np.exp2(-offsets / 6.0)).sum())
 
 
-def recentre(raw: np.ndarray, complexity: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Round and shift the offsets by the smallest delta that keeps predicted bits within the no-map budget."""
+def recentre(raw: np.ndarray, complexity: np.ndarray, lo: int, hi: int, fixed: np.ndarray | None = None) -> np.ndarray:
+    """Round and shift the offsets by the smallest delta that keeps predicted bits within the no-map budget.
+    fixed: blocks that keep offset 0 (they cost their no-map bits; the others share the rest of the budget)."""
     budget = float(complexity.sum())
 
     def quantise(delta: float) -> np.ndarray:
-        return np.clip(np.round(raw + delta), lo, hi)
+        out = np.clip(np.round(raw + delta), lo, hi)
+        return out if fixed is None else np.where(fixed, 0.0, out)
 
     a, b = float(lo - raw.max()) - 1, float(hi - raw.min()) + 1  # all-lo (over budget) .. all-hi (under)
     for _ in range(40):  # 2^-40 of the offset range: far below what rounding can tell apart
@@ -135,14 +137,15 @@ def recentre(raw: np.ndarray, complexity: np.ndarray, lo: int, hi: int) -> np.nd
 
 
 def segment_offsets(raw: np.ndarray, complexity: np.ndarray, frame_offsets: np.ndarray, frame_qp_range: float,
-                    lo: int, hi: int, plain: np.ndarray | None = None) -> np.ndarray:
+                    lo: int, hi: int, plain: np.ndarray | None = None, still: np.ndarray | None = None) -> np.ndarray:
     """One segment's integer offsets (frames, rows, cols) whose predicted bits stay within its no-map bits.
 
     raw: each frame's block offsets; frame_offsets: each frame's frame-level offset (positive = fewer bits).
     Each frame's mean offset relative to the segment's is clipped to +-frame_qp_range (the frame part), then one
     shift for the whole segment meets the budget: bits move between frames, never out of the segment.
     plain: frames that keep no offsets (a scene's I frame, allocate.scene_start_gain 0); they cost their no-map
-    bits, so the other frames share the rest of the budget among themselves."""
+    bits, so the other frames share the rest of the budget among themselves; still: blocks (frames, rows, cols)
+    that keep no offsets likewise (still_blocks)."""
     raw = np.asarray(raw, np.float64)
     c = np.asarray(complexity, np.float64)
     if raw.shape != c.shape or raw.ndim != 3 or len(frame_offsets) != len(raw):
@@ -152,13 +155,14 @@ def segment_offsets(raw: np.ndarray, complexity: np.ndarray, frame_offsets: np.n
         rest = ~np.asarray(plain, bool)
         out = np.zeros(raw.shape, np.int8)
         if rest.any():
-            out[rest] = segment_offsets(raw[rest], c[rest], np.asarray(frame_offsets)[rest], frame_qp_range, lo, hi)
+            out[rest] = segment_offsets(raw[rest], c[rest], np.asarray(frame_offsets)[rest], frame_qp_range, lo, hi,
+                                        None, None if still is None else still[rest])
         return out
     x = raw + np.asarray(frame_offsets, np.float64)[:, None, None]
     frame = x.mean(axis=(1, 2), keepdims=True)
     centre = float(frame.mean())
     x = x - frame + centre + np.clip(frame - centre, -frame_qp_range, frame_qp_range)
-    return recentre(x, c, lo, hi)
+    return recentre(x, c, lo, hi, still)
 
 
 def frame_offsets(log_motion: np.ndarray, scene_starts: np.ndarray, gain: float, unit: str) -> np.ndarray:
@@ -172,6 +176,19 @@ def frame_offsets(log_motion: np.ndarray, scene_starts: np.ndarray, gain: float,
     elif unit != "frame":
         raise PreanalysisError(f"temporal unit {unit!r}: use frame or scene")
     return gain * (m - m.mean()) if len(m) else m
+
+
+def still_blocks(luma: np.ndarray, previous: np.ndarray | None, width: int, height: int, levels: float
+                 ) -> np.ndarray | None:
+    """Blocks whose mean |luma - previous frame's| (analysis resolution, 8-bit levels) is below `levels`, None
+    where there is no previous frame or no threshold (allocate.still_block_levels).  Why: the rate model prices a
+    block by its intra complexity, but an inter frame codes a block that did not change for next to nothing, so
+    a negative offset there buys a refinement of what the reference already shows and a positive one saves
+    nothing (a still text panel of the CGI intro lost +2.0 % VMAF BD on its inter frames alone)."""
+    if previous is None or not levels:
+        return None
+    change = np.abs(luma.astype(np.float32) - previous.astype(np.float32)) * 255.0
+    return block_means(change, width, height) < levels
 
 
 def block_complexity(luma: np.ndarray, width: int, height: int, block_size: int = BLOCK) -> np.ndarray:

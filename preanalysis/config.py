@@ -143,6 +143,9 @@ class AllocateConfig:
     # takes from an I frame's background costs the whole scene); > 1 = more contrast there (a VMAF sensitivity map
     # earns much of its gain on that frame).
     scene_start_gain: float = 1.0
+    # On a frame that does not start a scene, blocks whose mean |luma - the previous frame's| (analysis resolution,
+    # 8-bit levels) is below this keep no offset and cost their no-map bits (allocate.still_blocks); 0 = off.
+    still_block_levels: float = 0.0
     # Frame-level temporal masking (VMAF motion2, from the temporal_masking analyser): offset = gain * (log2(1 +
     # motion2) - segment mean), per frame or per scene (temporal_unit); 0 = off; unused with segment = frame.
     temporal_gain: float = 2.0
@@ -213,6 +216,7 @@ class AllocateConfig:
         _check(self.segment_frames >= 1, "allocate.segment_frames must be >= 1")
         _check(0 <= self.frame_qp_range <= 51, "allocate.frame_qp_range must be within [0, 51]")
         _check(0 <= self.scene_start_gain <= 8, "allocate.scene_start_gain must be within [0, 8]")
+        _check(0 <= self.still_block_levels <= 64, "allocate.still_block_levels must be within [0, 64]")
         _check(0 <= self.temporal_gain <= 8, "allocate.temporal_gain must be within [0, 8]")
         _check(self.temporal_unit in ("frame", "scene"), "allocate.temporal_unit must be frame or scene")
         _check(self.temporal_min_spread >= 0, "allocate.temporal_min_spread must be >= 0")

@@ -20,6 +20,7 @@ import numpy as np
 from . import video
 from .allocate import (
     block_complexity,
+    still_blocks,
     block_means,
     frame_offsets,
     qp_offsets,
@@ -185,7 +186,8 @@ def _analyse(
                 stabiliser.reset()
             salience = stabiliser.step(salience, ctx)
         if config.allocate.segment == "frame":
-            qp = frame_qp(salience, ctx.luma, info.width, info.height, config, maps, scene_start=cut)
+            qp = frame_qp(salience, ctx.luma, info.width, info.height, config, maps, scene_start=cut,
+                          previous=ctx.previous)
         else:  # the segment stage allocates when the segment closes
             qp = QpMap(np.zeros(grid_shape(info.width, info.height), np.int8), info.width, info.height)
         return FrameAnalysis(d.index, d.pts, d.time, ctx.luma, maps, salience, qp, cut, ids,
@@ -356,8 +358,13 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
             frame = frame_offsets(log_motion, starts, a.temporal_gain, a.temporal_unit)
     row_gain = np.where(starts, a.scene_start_gain, 1.0)[:, None, None]
     plain = starts if a.scene_start_gain == 0 else None
+    still = None
+    if a.still_block_levels:
+        none = np.zeros(raw.shape[1:], bool)
+        still = np.stack([none if fa.scene_start or i == 0 else still_blocks(
+            fa.luma, segment[i - 1].luma, width, height, a.still_block_levels) for i, fa in enumerate(segment)])
     candidates = [segment_offsets(row_gain * (raw + gain * per_gain), complexity, frame, a.frame_qp_range,
-                                  a.min_offset, a.max_offset, plain) for gain in (a.sensitivity_gain, *a.verify_gains)]
+                                  a.min_offset, a.max_offset, plain, still) for gain in (a.sensitivity_gain, *a.verify_gains)]
     offsets = candidates[0]
     if a.verify:
         part = middle(len(segment), a.verify_frames)
@@ -378,14 +385,17 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
 
 
 def frame_qp(salience: np.ndarray, luma: np.ndarray, width: int, height: int, config: Config,
-             maps: dict[str, np.ndarray] | None = None, scene_start: bool = False) -> QpMap:
+             maps: dict[str, np.ndarray] | None = None, scene_start: bool = False,
+             previous: np.ndarray | None = None) -> QpMap:
     """The allocation step: the mask's block means and the frame's block complexity -> QP offsets (plus the
     sensitivity map's, allocate.sensitivity, read from `maps`); on a scene's first frame times
-    allocate.scene_start_gain."""
+    allocate.scene_start_gain; blocks that did not change from `previous` (the frame before, analysis luma) keep
+    none (allocate.still_block_levels)."""
+    a = config.allocate
     offsets = qp_offsets(block_means(salience.astype(np.float32) / 255, width, height),
-                         block_complexity(luma, width, height), config.allocate,
-                         sensitivity_part(maps or {}, width, height, config.allocate),
-                         config.allocate.scene_start_gain if scene_start else 1.0)
+                         block_complexity(luma, width, height), a, sensitivity_part(maps or {}, width, height, a),
+                         a.scene_start_gain if scene_start else 1.0,
+                         None if scene_start else still_blocks(luma, previous, width, height, a.still_block_levels))
     return QpMap(offsets, width, height)
 
 
