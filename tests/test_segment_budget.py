@@ -45,6 +45,22 @@ def test_plain_frames_keep_no_offsets_and_the_rest_keep_the_budget(segment, data
         assert np.array_equal(out[rest], segment_offsets(raw[rest], complexity[rest], frame[rest], 2.0, -6, 6))
 
 
+@settings(max_examples=200, deadline=None)
+@given(segments(), st.data())
+def test_still_blocks_keep_no_offsets_and_the_rest_keep_the_budget(segment, data):
+    """allocate.still_block_levels: blocks that did not change keep offset 0 (with or without plain frames)."""
+    raw, complexity, frame = segment
+    still = data.draw(arrays(np.bool_, raw.shape))
+    plain = data.draw(st.none() | arrays(np.bool_, (len(raw),)))
+    out = segment_offsets(raw, complexity, frame, 2.0, -6, 6, plain, still)
+    assert not out[still].any()
+    assert predicted_bits(out, complexity) <= complexity.sum() * (1 + 1e-9)
+    if plain is not None:
+        assert not out[plain].any()
+    if not still.any():
+        assert np.array_equal(out, segment_offsets(raw, complexity, frame, 2.0, -6, 6, plain))
+
+
 def test_frames_trade_bits_within_the_segment_and_within_bounds():
     complexity = np.ones((4, 3, 3))
     frame = np.array([-3.0, -3.0, 3.0, 3.0])  # fewer bits on the moving half, more on the still half
