@@ -98,8 +98,8 @@ def probe(path: str | Path) -> VideoInfo:
             time_base=stream.time_base or Fraction(1, 25),
             frame_rate=stream.average_rate or stream.guessed_rate,
             # the container's duration is the video's only when nothing else (audio) is in it
-            frame_count=stream.frames or _frames_from_duration(
-                stream, _video_span(container) if len(container.streams) == 1 else None),
+            frame_count=stream.frames or (0 if container.format.name in ELEMENTARY_STREAMS else _frames_from_duration(
+                stream, _video_span(container) if len(container.streams) == 1 else None)),
         )
     _check_size(path, width, height)
     return info
@@ -111,6 +111,11 @@ def _check_size(path, width: int, height: int) -> None:
             f"input {path} is {width}x{height}: frame sides must be within {MIN_DIMENSION}..{MAX_DIMENSION} pixels"
             " (scale the video first)"
         )
+
+
+# Raw elementary streams carry no timestamps: FFmpeg guesses their duration from the bit rate (a 79-frame MPEG-1
+# stream read as 1 frame), so their length is unknown until decoded.
+ELEMENTARY_STREAMS = {"mpegvideo", "h264", "hevc", "vvc", "m4v", "cavsvideo", "vc1", "obu", "mjpeg"}
 
 
 def _video_span(container) -> int | None:

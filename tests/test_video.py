@@ -62,6 +62,24 @@ def test_variable_frame_rate_keeps_pts(tmp_path):
     assert [round(f.time, 3) for f in frames] == [0.0, 0.04, 0.06, 0.14, 0.15]
 
 
+def test_raw_elementary_stream_length_is_counted_not_guessed(tmp_path):
+    """A raw elementary stream has no timestamps and FFmpeg guesses its duration from the bit rate its header
+    declares (a real 79-frame MPEG-1 stream read as 1 frame): its length is unknown (0) until decoded, and the
+    report windows count it.  Here the header declares 200 kbit/s and the frames use more: 18 frames, not 30."""
+    from preanalysis.learning.data import frame_count, tail
+
+    path = tmp_path / "raw.mpeg"
+    with av.open(str(path), "w", format="mpeg1video") as out:
+        stream = out.add_stream("mpeg1video", rate=25, options={"maxrate": "200k", "bufsize": "2M", "b": "200k"})
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for rgb in moving_objects(width=96, height=64, frames=30).rgb:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        out.mux(stream.encode())
+    assert video.probe(path).frame_count == 0
+    assert frame_count(path) == 30 == sum(1 for _ in video.decode(path))
+    assert tail(f"{path}@20", 30) == (20, 30)
+
+
 def test_truncated_file_decodes_what_it_can(tmp_path, caplog):
     s = moving_objects(width=160, height=96, frames=12)
     full = write_video(s.rgb, tmp_path / "full.y4m")
