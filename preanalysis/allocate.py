@@ -116,7 +116,8 @@ def predicted_bits(offsets: np.ndarray, complexity: np.ndarray) -> float:
     return float((complexity * np.exp2(-offsets / 6.0)).sum())
 
 
-def recentre(raw: np.ndarray, complexity: np.ndarray, lo: int, hi: int, fixed: np.ndarray | None = None) -> np.ndarray:
+def recentre(raw: np.ndarray, complexity: np.ndarray, lo: int, hi: int, fixed: np.ndarray | None = None
+             ) -> np.ndarray:
     """Round and shift the offsets by the smallest delta that keeps predicted bits within the no-map budget.
     fixed: blocks that keep offset 0 (they cost their no-map bits; the others share the rest of the budget)."""
     budget = float(complexity.sum())
@@ -181,10 +182,10 @@ def frame_offsets(log_motion: np.ndarray, scene_starts: np.ndarray, gain: float,
 def still_blocks(luma: np.ndarray, previous: np.ndarray | None, width: int, height: int, levels: float
                  ) -> np.ndarray | None:
     """Blocks whose mean |luma - previous frame's| (analysis resolution, 8-bit levels) is below `levels`, None
-    where there is no previous frame or no threshold (allocate.still_block_levels).  Why: the rate model prices a
-    block by its intra complexity, but an inter frame codes a block that did not change for next to nothing, so
-    a negative offset there buys a refinement of what the reference already shows and a positive one saves
-    nothing (a still text panel of the CGI intro lost +2.0 % VMAF BD on its inter frames alone)."""
+    where there is no previous frame or no threshold (allocate.still_block_levels).  Why it exists: the rate model
+    prices a block by its intra complexity, but an inter frame codes an unchanged block for next to nothing (a
+    still text panel of the CGI intro lost +2.0 % VMAF BD on its inter frames alone).  Why it is off: on the fit
+    clips keeping such blocks plain cost a third to two thirds of the map's gain (docs/results.md)."""
     if previous is None or not levels:
         return None
     change = np.abs(luma.astype(np.float32) - previous.astype(np.float32)) * 255.0

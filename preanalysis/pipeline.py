@@ -20,13 +20,13 @@ import numpy as np
 from . import video
 from .allocate import (
     block_complexity,
-    still_blocks,
     block_means,
     frame_offsets,
     qp_offsets,
     raw_offsets,
     segment_offsets,
     sensitivity_offsets,
+    still_blocks,
 )
 from .analysers import ANALYSERS, Analyser, AnalysisContext, map_owner
 from .config import AllocateConfig, Config
@@ -364,7 +364,8 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
         still = np.stack([none if fa.scene_start or i == 0 else still_blocks(
             fa.luma, segment[i - 1].luma, width, height, a.still_block_levels) for i, fa in enumerate(segment)])
     candidates = [segment_offsets(row_gain * (raw + gain * per_gain), complexity, frame, a.frame_qp_range,
-                                  a.min_offset, a.max_offset, plain, still) for gain in (a.sensitivity_gain, *a.verify_gains)]
+                                  a.min_offset, a.max_offset, plain, still)
+                  for gain in (a.sensitivity_gain, *a.verify_gains)]
     offsets = candidates[0]
     if a.verify:
         part = middle(len(segment), a.verify_frames)

@@ -98,8 +98,9 @@ def probe(path: str | Path) -> VideoInfo:
             time_base=stream.time_base or Fraction(1, 25),
             frame_rate=stream.average_rate or stream.guessed_rate,
             # the container's duration is the video's only when nothing else (audio) is in it
-            frame_count=stream.frames or (0 if container.format.name in ELEMENTARY_STREAMS else _frames_from_duration(
-                stream, _video_span(container) if len(container.streams) == 1 else None)),
+            frame_count=stream.frames or (0 if container.format.name in ELEMENTARY_STREAMS else
+                                          _frames_from_duration(stream, _video_span(container)
+                                                                if len(container.streams) == 1 else None)),
         )
     _check_size(path, width, height)
     return info

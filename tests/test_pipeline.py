@@ -366,7 +366,7 @@ def test_maps_stand_aside_only_in_frames_where_the_named_map_is_confident():
 def test_still_blocks_keep_no_offsets_on_inter_frames(tmp_path):
     """allocate.still_block_levels: over a still background with moving sprites, an inter frame's blocks that did not
     change keep no offsets and the moving ones keep theirs; the scene's first frame keeps all; the budget holds in
-    frame and segment modes; 0 (the default) changes nothing."""
+    frame and segment modes; at 0 (the default) those blocks keep their offsets."""
     from preanalysis.allocate import block_complexity, predicted_bits, still_blocks
     from preanalysis.config import with_overrides
     from preanalysis.learning.scenes import moving_objects, write_video
@@ -381,16 +381,18 @@ def test_still_blocks_keep_no_offsets_on_inter_frames(tmp_path):
         assert still[0].scene_start and still[0].qp.offsets.any()
         if segment == "frame":  # a frame alone: the first frame's allocation is untouched
             assert np.array_equal(still[0].qp.offsets, plain[0].qp.offsets)
-        for before, fa in zip(still, still[1:]):
+        for before, fa, p in zip(still, still[1:], plain[1:]):
             w, h = fa.qp.width, fa.qp.height
             unchanged = still_blocks(fa.luma, before.luma, w, h, 1.0)
             assert unchanged.any() and not unchanged.all()  # the background stands, the sprites move
             assert not fa.qp.offsets[unchanged].any() and fa.qp.offsets[~unchanged].any()
+            assert p.qp.offsets[unchanged].any()  # without the option they have offsets
         offsets = np.stack([fa.qp.offsets for fa in still])
         complexity = np.stack([block_complexity(fa.luma, fa.qp.width, fa.qp.height) for fa in still])
-        per_frame = [predicted_bits(o, c) <= c.sum() * (1 + 1e-9) for o, c in zip(offsets, complexity)]
-        assert all(per_frame) if segment == "frame" else predicted_bits(offsets, complexity) <= complexity.sum() * (1 + 1e-9)
-    assert still_blocks(still[1].luma, None, 160, 96, 1.0) is None and still_blocks(still[1].luma, still[0].luma, 160, 96, 0) is None
+        budgets = zip(offsets, complexity) if segment == "frame" else [(offsets, complexity)]
+        assert all(predicted_bits(o, c) <= c.sum() * (1 + 1e-9) for o, c in budgets)
+    assert still_blocks(still[1].luma, None, 160, 96, 1.0) is None
+    assert still_blocks(still[1].luma, still[0].luma, 160, 96, 0) is None
     with pytest.raises(PreanalysisError, match=r"still_block_levels must be within \[0, 64\]"):
         from_dict(Config, {"allocate": {"still_block_levels": -1}})
 
