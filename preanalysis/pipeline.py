@@ -172,7 +172,7 @@ def _analyse(
     roi_files = RoiFiles(config, info.width, info.height) if config.salience.roi_files else None
     a = config.allocate
     native = a.verify and a.verify_resolution == "native"
-    sample = NativeSample.for_frame(info.width, info.height, a.verify_tile, a.verify_whole_pixels) if native else None
+    sample = NativeSample.of(info.width, info.height, a) if native else None
     in_flight: deque = deque()
 
     def finish() -> FrameAnalysis:
@@ -372,7 +372,7 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
         guard = GuardSettings.of(config)
         if a.verify_resolution == "native" and all(fa.guard_luma is not None for fa in segment[part]):
             verdict = verify_native([fa.guard_luma for fa in segment[part]], [c[part] for c in candidates],
-                                    NativeSample.for_frame(width, height, a.verify_tile, a.verify_whole_pixels), guard)
+                                    NativeSample.of(width, height, a), guard)
         else:
             verdict = verify([fa.luma for fa in segment[part]], [c[part] for c in candidates], guard)
         offsets = candidates[verdict.choice] if verdict.keep else np.zeros_like(offsets)

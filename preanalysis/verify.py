@@ -211,6 +211,11 @@ class NativeSample:
                       for qy in (0, 1) for qx in (0, 1))
         return cls(width, height, tiles, (tw, th))
 
+    @classmethod
+    def of(cls, width: int, height: int, allocate) -> NativeSample:
+        """The sample a config's guard codes of a width x height source (allocate.verify_tile, verify_whole_pixels)."""
+        return cls.for_frame(width, height, allocate.verify_tile, allocate.verify_whole_pixels)
+
     def luma(self, y: np.ndarray) -> np.ndarray:
         """The sample of a source Y plane (uint8 (height, width)): a new uint8 array, even sides."""
         if not self.tiles:
