@@ -183,7 +183,8 @@ class AllocateConfig:
     # source's own luma with the offsets as the encoder gets them (native: the whole frame up to 640x352 pixels'
     # worth, else a mosaic of four native tiles; preanalysis.verify.NativeSample).  Analysis by default: native
     # read better on the fit clips and worse on 32 blind cuts (docs/splits.md 02:31-03:00), at 1.65x the analysis
-    # time at 1080p against 1.33x.
+    # time at 1080p against 1.33x.  whole: native where the whole frame has at most verify_whole_pixels, else the
+    # analysis luma (no mosaic).
     verify_resolution: str = "analysis"
     # The native guard codes the whole frame up to this many pixels, else a mosaic of four tiles (verify_tile).
     verify_whole_pixels: int = 640 * 352
@@ -225,8 +226,8 @@ class AllocateConfig:
         _check(isinstance(self.verify, bool), "allocate.verify must be true or false")
         _check(self.verify_encoder in ("auto", "x264", "x265"),
                "allocate.verify_encoder must be auto, x264 or x265 (the encoder the map is for; other encoders: auto)")
-        _check(self.verify_resolution in ("analysis", "native"),
-               "allocate.verify_resolution must be analysis or native")
+        _check(self.verify_resolution in ("analysis", "native", "whole"),
+               "allocate.verify_resolution must be analysis, native or whole")
         _check(self.verify_scorer in ("libvmaf", "vmaf-torch"),
                "allocate.verify_scorer must be libvmaf or vmaf-torch")
         _check(self.verify_frames == 0 or self.verify_frames >= 2, "allocate.verify_frames must be 0 (the whole "

@@ -240,6 +240,31 @@ def test_a_native_sample_carries_each_blocks_own_offset(width, height, tile):
         assert len(quads) == 4
 
 
+@pytest.mark.parametrize("whole_pixels, native", [(176 * 144, True), (176 * 144 - 1, False)])
+def test_the_whole_guard_is_native_on_frames_it_can_code_whole_else_on_the_analysis_luma(carphone, monkeypatch,
+                                                                                          whole_pixels, native):
+    """verify_resolution whole: the source's own luma where the whole frame has at most verify_whole_pixels
+    (carphone, 176x144), else the analysis luma as the default guard does (never a mosaic of tiles)."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config, with_overrides
+    from preanalysis.verify import Verdict
+
+    dropped = Verdict(({"vmaf": 1.0, "neg": 1.0},), None)
+    config = with_overrides(load_config("default"), {"allocate.verify_resolution": "whole", "analysis.device": "cpu",
+                                                     "allocate.verify_whole_pixels": whole_pixels})
+    calls = []
+    monkeypatch.setattr(P, "verify_native", lambda samples, offsets, sample, *a: calls.append(("native", sample))
+                        or dropped)
+    monkeypatch.setattr(P, "verify", lambda lumas, offsets, *a: calls.append(("analysis", lumas)) or dropped)
+    frames = list(P.analyze(carphone, config, 0, 8))
+    ((kind, seen),) = calls
+    assert kind == ("native" if native else "analysis") and all(f.guard_luma is None for f in frames)
+    if native:
+        assert not seen.tiles and (seen.width, seen.height) == (176, 144)
+    else:
+        assert np.array_equal(np.stack(seen), np.stack([f.luma for f in frames]))
+
+
 def test_the_native_guard_codes_the_source_luma(carphone, monkeypatch):
     """In the pipeline the native guard judges the source's own luma (carphone: the whole 176x144 frame) with
     the segment's offsets, and the samples are dropped once judged."""
@@ -262,7 +287,7 @@ def test_the_native_guard_codes_the_source_luma(carphone, monkeypatch):
     assert NativeSample.for_frame(640, 400).tiles
     with pytest.raises(PreanalysisError, match=r"allocate.verify_whole_pixels must be within"):
         with_overrides(config, {"allocate.verify_whole_pixels": 100})
-    with pytest.raises(PreanalysisError, match="allocate.verify_resolution must be analysis or native"):
+    with pytest.raises(PreanalysisError, match="allocate.verify_resolution must be analysis, native or whole"):
         with_overrides(config, {"allocate.verify_resolution": "full"})
     with pytest.raises(PreanalysisError, match=r"allocate.verify_tile must be \[columns, rows\]"):
         with_overrides(config, {"allocate.verify_tile": [16]})
