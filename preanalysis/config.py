@@ -202,6 +202,9 @@ class AllocateConfig:
     # The guard scores every verify_every-th frame of its encodes (libvmaf's n_subsample; the motion feature still
     # sees every frame): fewer frames score faster, more give a less noisy estimate.
     verify_every: int = 4
+    # The two CRFs the guard codes each segment at, with and without the map (its two-point BD-rate): the middle
+    # of the 22-37 range maps are measured over, the VMAF teacher's own two points.
+    verify_crfs: list[float] = field(default_factory=lambda: [27.0, 32.0])
 
     @property
     def guard_encoder(self) -> str:
@@ -237,6 +240,8 @@ class AllocateConfig:
         _check(all(0 <= g <= 8 for g in self.verify_gains), "allocate.verify_gains must be within [0, 8]")
         _check(self.verify_params in ("anchor", "encode"), "allocate.verify_params must be anchor or encode")
         _check(1 <= self.verify_every <= 64, "allocate.verify_every must be within [1, 64] (score every Nth frame)")
+        _check(len(self.verify_crfs) == 2 and 0 <= self.verify_crfs[0] < self.verify_crfs[1] <= 51,
+               "allocate.verify_crfs must be two CRFs, the lower first, within [0, 51]")
         _check(64 * 64 <= self.verify_whole_pixels <= 4096 * 2304,
                "allocate.verify_whole_pixels must be within [4096, 9437184]")
         _check(len(self.verify_tile) == 2 and all(4 <= n <= 64 for n in self.verify_tile),

@@ -75,8 +75,8 @@ def best(estimates: Sequence[dict[str, float]]) -> int:
 @dataclass(frozen=True)
 class GuardSettings:
     """How the guard codes and scores a segment (allocate.verify_*): the analysis device (vmaf-torch), the margin
-    (%), the encoder and its settings (None: the anchor's, own AQ off), the scorer and every how many frames it
-    scores."""
+    (%), the encoder and its settings (None: the anchor's, own AQ off), the scorer, every how many frames it
+    scores, and its two CRFs."""
 
     device: str = "auto"
     margin: float = 0.0
@@ -84,6 +84,7 @@ class GuardSettings:
     scorer: str = "libvmaf"
     params: str | None = None
     every: int = EVERY
+    crfs: tuple[float, float] = CRFS
 
     @classmethod
     def of(cls, config) -> GuardSettings:
@@ -94,7 +95,8 @@ class GuardSettings:
         a = config.allocate
         merged = {**AQ_OFF, **(config.encode.params(a.guard_encoder) if a.verify_params == "encode" else {})}
         params = None if merged == AQ_OFF else param_string(merged)
-        return cls(config.analysis.device, a.verify_margin, a.guard_encoder, a.verify_scorer, params, a.verify_every)
+        return cls(config.analysis.device, a.verify_margin, a.guard_encoder, a.verify_scorer, params, a.verify_every,
+                   tuple(a.verify_crfs))
 
 
 def two_point_bd_rate(rate0: tuple[float, float], score0: tuple[float, float], rate1: tuple[float, float],
@@ -165,12 +167,12 @@ def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], guard: GuardSe
 
     # Each encode runs on one thread (the same stream every time), so several at once give the same figures
     # sooner; vmaf-torch scores one at a time (it has the analysis device's threads to itself).
-    jobs = [(qp, crf) for qp in (None, *candidates) for crf in CRFS]
+    jobs = [(qp, crf) for qp in (None, *candidates) for crf in g.crfs]
     with ThreadPoolExecutor(WORKERS if g.scorer == "libvmaf" else 1) as pool:
         points = list(pool.map(code_and_score, jobs))
     curves = []
-    for start in range(0, len(points), len(CRFS)):
-        curve = points[start:start + len(CRFS)]
+    for start in range(0, len(points), len(g.crfs)):
+        curve = points[start:start + len(g.crfs)]
         curves.append((tuple(bits for bits, _ in curve), {m: tuple(s[m] for _, s in curve) for m in METRICS}))
     (rate0, score0), *mapped = curves
     return [{m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in METRICS} for rate1, score1 in mapped]

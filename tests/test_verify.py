@@ -158,6 +158,27 @@ def test_the_guard_reuses_the_teachers_encodes_without_the_map(carphone, monkeyp
     assert len(calls) == 12
 
 
+def test_the_guard_codes_at_the_crfs_it_is_told(carphone, monkeypatch):
+    """allocate.verify_crfs: the guard's four encodes (with and without the map) at those two CRFs; a pair that is
+    not two ascending CRFs is one clear line."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config, with_overrides
+    from preanalysis.learning import teacher_vmaf as T
+
+    torch.set_num_threads(1)
+    config = with_overrides(load_config("default"), {"allocate.verify_crfs": [25, 34], "analysis.device": "cpu"})
+    assert GuardSettings.of(config).crfs == (25, 34) and GuardSettings.of(load_config("default")).crfs == (27, 32)
+    calls, code = [], T.encode_decode
+    monkeypatch.setattr(T, "encode_decode", lambda frames, crf, qp=None, **k: calls.append((crf, qp is not None))
+                        or code(frames, crf, qp, **k))
+    T.forget_coded()
+    list(P.analyze(carphone, config, 0, 8))
+    assert sorted(calls) == [(25, False), (25, True), (34, False), (34, True)]
+    for bad in ([32, 27], [27], [27, 60]):
+        with pytest.raises(PreanalysisError, match=r"allocate.verify_crfs must be two CRFs, the lower first"):
+            with_overrides(config, {"allocate.verify_crfs": bad})
+
+
 def test_a_map_without_offsets_is_kept_without_encoding(monkeypatch):
     from preanalysis.learning import teacher_vmaf as T
 
