@@ -171,8 +171,8 @@ def _analyse(
     stabiliser = mask_stabiliser(config)
     roi_files = RoiFiles(config, info.width, info.height) if config.salience.roi_files else None
     a = config.allocate
-    native = a.verify and (a.verify_resolution == "native" or a.verify_resolution == "whole"
-                           and info.width * info.height <= a.verify_whole_pixels)
+    native = a.verify and (a.verify_resolution == "native"
+                           or (a.verify_resolution == "whole" and info.width * info.height <= a.verify_whole_pixels))
     sample = NativeSample.of(info.width, info.height, a) if native else None
     in_flight: deque = deque()
 
