@@ -206,6 +206,12 @@ class AllocateConfig:
     # of the 22-37 range maps are measured over, the VMAF teacher's own two points (25/34 and 22/37 measured worse).
     verify_crfs: list[float] = field(default_factory=lambda: [27.0, 32.0])
 
+    def guard_native(self, width: int, height: int) -> bool:
+        """Whether the guard codes the source's own luma of a width x height video (verify_resolution native, or
+        whole on a frame of at most verify_whole_pixels) rather than the analysis luma."""
+        return self.verify and (self.verify_resolution == "native" or (
+            self.verify_resolution == "whole" and width * height <= self.verify_whole_pixels))
+
     @property
     def guard_encoder(self) -> str:
         """The encoder the guard codes with: verify_encoder, x264 for an unresolved auto."""

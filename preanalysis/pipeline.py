@@ -171,9 +171,7 @@ def _analyse(
     stabiliser = mask_stabiliser(config)
     roi_files = RoiFiles(config, info.width, info.height) if config.salience.roi_files else None
     a = config.allocate
-    native = a.verify and (a.verify_resolution == "native"
-                           or (a.verify_resolution == "whole" and info.width * info.height <= a.verify_whole_pixels))
-    sample = NativeSample.of(info.width, info.height, a) if native else None
+    sample = NativeSample.of(info.width, info.height, a) if a.guard_native(info.width, info.height) else None
     in_flight: deque = deque()
 
     def finish() -> FrameAnalysis:
@@ -371,7 +369,7 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
     if a.verify:
         part = middle(len(segment), a.verify_frames)
         guard = GuardSettings.of(config)
-        if a.verify_resolution != "analysis" and all(fa.guard_luma is not None for fa in segment[part]):
+        if a.guard_native(width, height) and all(fa.guard_luma is not None for fa in segment[part]):
             verdict = verify_native([fa.guard_luma for fa in segment[part]], [c[part] for c in candidates],
                                     NativeSample.of(width, height, a), guard)
         else:
