@@ -205,6 +205,10 @@ class AllocateConfig:
     # The two CRFs the guard codes each segment at, with and without the map (its two-point BD-rate): the middle
     # of the 22-37 range maps are measured over, the VMAF teacher's own two points (25/34 and 22/37 measured worse).
     verify_crfs: list[float] = field(default_factory=lambda: [27.0, 32.0])
+    # The guard's VMAF ceiling: a segment whose encode without the map at the guard's upper CRF already scores at
+    # least this VMAF is coded without the map, whatever the estimate (easy content, where VMAF's curve over rate is
+    # flat and the maps that lost on blind cuts were: docs/splits.md 20:22 of 2026-11-30).  0 = no ceiling.
+    verify_ceiling: float = 0.0
 
     def guard_native(self, width: int, height: int) -> bool:
         """Whether the guard codes the source's own luma of a width x height video (verify_resolution native, or
@@ -248,6 +252,8 @@ class AllocateConfig:
         _check(1 <= self.verify_every <= 64, "allocate.verify_every must be within [1, 64] (score every Nth frame)")
         _check(len(self.verify_crfs) == 2 and 0 <= self.verify_crfs[0] < self.verify_crfs[1] <= 51,
                "allocate.verify_crfs must be two CRFs, the lower first, within [0, 51]")
+        _check(self.verify_ceiling == 0 or 50 <= self.verify_ceiling <= 100,
+               "allocate.verify_ceiling must be 0 (no ceiling) or a VMAF within [50, 100]")
         _check(64 * 64 <= self.verify_whole_pixels <= 4096 * 2304,
                "allocate.verify_whole_pixels must be within [4096, 9437184]")
         _check(len(self.verify_tile) == 2 and all(4 <= n <= 64 for n in self.verify_tile),

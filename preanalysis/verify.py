@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import cv2
@@ -50,6 +50,7 @@ class Verdict:
 
     estimates: tuple[dict[str, float], ...]
     choice: int | None
+    plain: dict[str, float] = field(default_factory=dict)  # the scores without a map at the upper CRF ({}: none)
 
     @property
     def keep(self) -> bool:
@@ -76,7 +77,7 @@ def best(estimates: Sequence[dict[str, float]]) -> int:
 class GuardSettings:
     """How the guard codes and scores a segment (allocate.verify_*): the analysis device (vmaf-torch), the margin
     (%), the encoder and its settings (None: the anchor's, own AQ off), the scorer, every how many frames it
-    scores, and its two CRFs."""
+    scores, its two CRFs, and its VMAF ceiling (0: none)."""
 
     device: str = "auto"
     margin: float = 0.0
@@ -85,6 +86,7 @@ class GuardSettings:
     params: str | None = None
     every: int = EVERY
     crfs: tuple[float, float] = CRFS
+    ceiling: float = 0.0
 
     @classmethod
     def of(cls, config) -> GuardSettings:
@@ -96,7 +98,7 @@ class GuardSettings:
         merged = {**AQ_OFF, **(config.encode.params(a.guard_encoder) if a.verify_params == "encode" else {})}
         params = None if merged == AQ_OFF else param_string(merged)
         return cls(config.analysis.device, a.verify_margin, a.guard_encoder, a.verify_scorer, params, a.verify_every,
-                   tuple(a.verify_crfs))
+                   tuple(a.verify_crfs), a.verify_ceiling)
 
 
 def two_point_bd_rate(rate0: tuple[float, float], score0: tuple[float, float], rate1: tuple[float, float],
@@ -152,9 +154,10 @@ def mean_scores(lumas: np.ndarray, decoded: np.ndarray, scorer: str = "libvmaf",
 
 
 def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], guard: GuardSettings | None = None
-            ) -> list[dict[str, float]]:
+            ) -> tuple[list[dict[str, float]], dict[str, float]]:
     """Each candidate map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w
-    even, coded and scored as `guard` says; every candidate is compared with the same encodes without a map."""
+    even, coded and scored as `guard` says, every candidate compared with the same encodes without a map; and the
+    scores of the encode without a map at the upper CRF."""
     from .learning.teacher_vmaf import ANCHOR_PARAMS, code_lumas
 
     g = guard or GuardSettings()
@@ -175,7 +178,8 @@ def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], guard: GuardSe
         curve = points[start:start + len(g.crfs)]
         curves.append((tuple(bits for bits, _ in curve), {m: tuple(s[m] for _, s in curve) for m in METRICS}))
     (rate0, score0), *mapped = curves
-    return [{m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in METRICS} for rate1, score1 in mapped]
+    return ([{m: two_point_bd_rate(rate0, score0[m], rate1, score1[m]) for m in METRICS} for rate1, score1 in mapped],
+            {m: score0[m][-1] for m in METRICS})
 
 
 def middle(length: int, frames: int) -> slice:
@@ -265,19 +269,29 @@ def verify_native(samples: list[np.ndarray], candidates: Sequence[np.ndarray], s
 def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSettings, where: str) -> Verdict:
     """uint8 frames (n, h, w), h and w even, and the QP maps of each candidate, coded by `encoder` (the one the
     map is for: x264 or x265) with its settings and scored as `guard` says; the candidate with the
-    lowest estimated BD-rate is kept where that is below -margin (%).  Frames too small for libvmaf are coded
-    without a map."""
+    lowest estimated BD-rate is kept where that is below -margin (%), unless the segment coded without a map at the
+    upper CRF already scores at least the guard's ceiling (VMAF; 0 = none): on such easy content VMAF's curve over
+    rate is flat, so the map's small VMAF changes are large rate changes, the sign of which the two-point estimate
+    misjudged most often (docs/splits.md, 20:22 of 2026-11-30).  Frames too small for libvmaf are coded without a
+    map."""
     from eval.metrics import LIBVMAF_MIN_SIDE
 
     if guard.scorer == "libvmaf" and min(frames.shape[1:]) <= LIBVMAF_MIN_SIDE:
         log.info("segment of %d frames: frames of %dx%d are too small for libvmaf: coded without the map",
                  len(frames), frames.shape[2], frames.shape[1])
         return Verdict((), None)
-    estimates = tuple(measure(frames, candidates, guard))
+    estimates, plain = measure(frames, candidates, guard)
     pick = best(estimates)
-    verdict = Verdict(estimates, pick if max(estimates[pick].values()) < -guard.margin else None)
+    easy = 0 < guard.ceiling <= plain["vmaf"]
+    verdict = Verdict(tuple(estimates), pick if max(estimates[pick].values()) < -guard.margin and not easy else None,
+                      plain)
     said = "; ".join(f"{e['vmaf']:+.2f} % VMAF / {e['neg']:+.2f} % VMAF-NEG" for e in estimates)
     outcome = "switched off" if not verdict.keep else "kept" if len(estimates) == 1 else f"kept map {pick + 1}"
+    if easy:
+        outcome += (f" (without it the segment scores {plain['vmaf']:.2f} VMAF at CRF {guard.crfs[-1]:g}, at or "
+                    f"above the ceiling {guard.ceiling:g})")
+    else:
+        outcome += f" (without it: {plain['vmaf']:.2f} VMAF at CRF {guard.crfs[-1]:g})"
     whose = "the map's BD-rate" if len(estimates) == 1 else f"the {len(estimates)} maps' BD-rates"
     log.info("segment of %d frames: %s %s %s (%dx%d) with %s%s, scored by %s (margin %.2f): %s", len(frames), whose,
              said, where, frames.shape[2], frames.shape[1], guard.encoder, f" ({guard.params})" if guard.params else "",

@@ -61,7 +61,7 @@ def test_the_guard_switches_off_a_map_that_costs_bits(carphone, encoder, waste, 
     rng = np.random.default_rng(0)
     offsets = rng.choice([-6, 6], size=(len(lumas), 9, 11)).astype(np.int8)
     guard = GuardSettings("cpu", encoder=encoder, scorer=scorer)
-    bds, = measure(lumas, [analysis_maps(offsets, (144, 176))], guard)
+    (bds,), plain = measure(lumas, [analysis_maps(offsets, (144, 176))], guard)
     assert all(bd > waste for bd in bds.values())
     verdict = verify(list(lumas / 255.0), [offsets], guard)
     assert verdict.bd_rates == bds and not verdict.keep
@@ -130,6 +130,37 @@ def test_the_margin_drops_a_map_whose_measured_gain_is_smaller(carphone):
     assert kept.keep and kept.bd_rate < 0
     dropped = verify(lumas, [offsets], GuardSettings("cpu", margin=-kept.bd_rate + 0.01))
     assert dropped.bd_rates == kept.bd_rates and not dropped.keep
+
+
+def test_the_ceiling_drops_a_map_where_the_segment_is_already_easy_without_it(carphone):
+    """allocate.verify_ceiling: the same kept map is switched off where the segment coded without it at the upper
+    CRF scores at least the ceiling (VMAF), whatever its estimate, and kept below that; the score is that of the
+    guard's own encode (the same as scoring a fresh one); 0 is no ceiling, other values outside [50, 100] are one
+    clear line."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config, with_overrides
+    from preanalysis.learning import teacher_vmaf as T
+    from preanalysis.verify import mean_scores
+
+    torch.set_num_threads(1)
+    config = with_overrides(load_config("vmaf-teacher"), {"analysis.device": "cpu"})
+    frames = list(P.analyze(carphone, config, 0, 8))
+    lumas, offsets = [f.luma for f in frames], np.stack([f.qp.offsets for f in frames])
+    kept = verify(lumas, [offsets], GuardSettings("cpu"))
+    assert kept.keep and set(kept.plain) == {"vmaf", "neg"}
+    coded = np.stack([T.even_uint8(y) for y in lumas])
+    decoded, _ = T.encode_decode(T.yuv_frames(coded), 32)
+    assert kept.plain == pytest.approx(mean_scores(coded, decoded, "libvmaf", "cpu"), abs=1e-6)
+    score = kept.plain["vmaf"]
+    below = verify(lumas, [offsets], GuardSettings("cpu", ceiling=score - 0.01))
+    above = verify(lumas, [offsets], GuardSettings("cpu", ceiling=score + 0.01))
+    assert not below.keep and below.estimates == kept.estimates
+    assert above.keep and above.estimates == kept.estimates
+    assert GuardSettings.of(with_overrides(config, {"allocate.verify_ceiling": 90})).ceiling == 90
+    assert GuardSettings.of(config).ceiling == 0
+    for bad in (-1, 20, 101):
+        with pytest.raises(PreanalysisError, match=r"allocate.verify_ceiling must be 0 \(no ceiling\) or a VMAF"):
+            with_overrides(config, {"allocate.verify_ceiling": bad})
 
 
 def test_the_guard_reuses_the_teachers_encodes_without_the_map(carphone, monkeypatch):
