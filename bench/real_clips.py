@@ -242,6 +242,13 @@ FIRST_WINDOWS = [c for c in CLIPS if c.name.startswith("src_")]
 CLIPS += [other_window(c, -90, "src2_") for c in FIRST_WINDOWS if c.source != "visp_cube_gray.mpeg"]  # too short
 CLIPS += [other_window(c, 90, "src3_") for c in FIRST_WINDOWS  # the third (18:30; these two are too short)
           if c.source not in ("psychopy_talking_head.mp4", "visp_cube_gray.mpeg")]
+# the test of the guard's VMAF ceiling (docs/splits.md, 20:22 of 2026-11-30): six cytadela ranges never cut, and two
+# more windows of the new-source clips, 180 frames after the first (src4_; four clips end too soon) and 180 before it
+# (src0_; where that is not before the clip's start)
+CLIPS += [Cut(f"cytadela_{s}.y4m", "cytadela_intro.webm", s, 60, "y4m") for s in (3700, 4100, 5100, 5300, 5600, 5800)]
+CLIPS += [other_window(c, 180, "src4_") for c in FIRST_WINDOWS if c.source not in (
+    "psychopy_talking_head.mp4", "visp_cube_gray.mpeg", "kuttypy_lasercut.mp4", "mecavideo_classroom_ball.avi")]
+CLIPS += [other_window(c, -180, "src0_") for c in FIRST_WINDOWS if c.start >= 180]
 
 
 def source_path(cut: Cut, clips: Path) -> Path:
