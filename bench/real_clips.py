@@ -249,6 +249,13 @@ CLIPS += [Cut(f"cytadela_{s}.y4m", "cytadela_intro.webm", s, 60, "y4m") for s in
 CLIPS += [other_window(c, 180, "src4_") for c in FIRST_WINDOWS if c.source not in (
     "psychopy_talking_head.mp4", "visp_cube_gray.mpeg", "kuttypy_lasercut.mp4", "mecavideo_classroom_ball.avi")]
 CLIPS += [other_window(c, -180, "src0_") for c in FIRST_WINDOWS if c.start >= 180]
+# more evidence for the shipped presets (docs/splits.md, 21:03 of 2026-11-30): six more cytadela ranges never cut,
+# and windows 270 frames after the first (src5_; pims_bulk_water ends too soon) and before it (src6_)
+CLIPS += [Cut(f"cytadela_{s}.y4m", "cytadela_intro.webm", s, 60, "y4m") for s in (240, 1270, 2470, 3520, 4570, 5900)]
+CLIPS += [other_window(c, 270, "src5_") for c in FIRST_WINDOWS if c.source not in (
+    "psychopy_talking_head.mp4", "visp_cube_gray.mpeg", "kuttypy_lasercut.mp4", "mecavideo_classroom_ball.avi",
+    "pims_bulk_water.mov")]
+CLIPS += [other_window(c, -270, "src6_") for c in FIRST_WINDOWS if c.start >= 270]
 
 
 def source_path(cut: Cut, clips: Path) -> Path:
