@@ -48,7 +48,7 @@ class FrameAnalysis:
     scene_start: bool
     object_ids: np.ndarray | None = None  # int32 ids per pixel, tracked across frames (learned objects analyser)
     decoded: video.DecodedFrame | None = None  # the source frame, when asked for (analyse and encode in one pass)
-    guard_luma: np.ndarray | None = None  # the segment guard's native sample (allocate.verify_resolution native)
+    guard_luma: np.ndarray | None = None  # the guard's native sample (verify_resolution native, verify_ceiling_native)
     # The segment guard's verdict on this frame's segment: -1 not judged, 0 coded without a map, k the k-th
     # candidate kept (1: allocate.sensitivity_gain, then allocate.verify_gains); and its estimate (VMAF, VMAF-NEG
     # BD-rate %, NaN where nothing was measured), kept in the maps file so a user sees what the guard decided.
@@ -171,7 +171,7 @@ def _analyse(
     stabiliser = mask_stabiliser(config)
     roi_files = RoiFiles(config, info.width, info.height) if config.salience.roi_files else None
     a = config.allocate
-    sample = NativeSample.of(info.width, info.height, a) if a.guard_native(info.width, info.height) else None
+    sample = NativeSample.of(info.width, info.height, a) if a.native_samples(info.width, info.height) else None
     in_flight: deque = deque()
 
     def finish() -> FrameAnalysis:
@@ -373,7 +373,9 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
             verdict = verify_native([fa.guard_luma for fa in segment[part]], [c[part] for c in candidates],
                                     NativeSample.of(width, height, a), guard)
         else:
-            verdict = verify([fa.luma for fa in segment[part]], [c[part] for c in candidates], guard)
+            natives = [fa.guard_luma for fa in segment[part]]
+            ceiling_samples = natives if a.verify_ceiling_native and all(n is not None for n in natives) else None
+            verdict = verify([fa.luma for fa in segment[part]], [c[part] for c in candidates], guard, ceiling_samples)
         offsets = candidates[verdict.choice] if verdict.keep else np.zeros_like(offsets)
         bd = (verdict.bd_rates.get("vmaf", np.nan), verdict.bd_rates.get("neg", np.nan))
         for fa in segment:

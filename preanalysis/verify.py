@@ -182,6 +182,15 @@ def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], guard: GuardSe
             {m: score0[m][-1] for m in METRICS})
 
 
+def plain_scores(frames: np.ndarray, guard: GuardSettings) -> dict[str, float]:
+    """VMAF and VMAF-NEG (METRICS) of uint8 frames (n, h, w) coded without a map at the guard's upper CRF, with its
+    encoder, settings and scorer."""
+    from .learning.teacher_vmaf import ANCHOR_PARAMS, code_lumas
+
+    decoded, _ = code_lumas(frames, guard.crfs[-1], None, guard.encoder, keep=False, params=guard.params or ANCHOR_PARAMS)
+    return mean_scores(frames, decoded, guard.scorer, guard.device, guard.every)
+
+
 def middle(length: int, frames: int) -> slice:
     """The frames of a segment of `length` the guard codes: the middle `frames` of them (all when 0 or more than
     there are).  Why the middle: away from the cuts, where a window of a scene looks most like the rest of it."""
@@ -241,19 +250,20 @@ class NativeSample:
         return QpMap(np.block([[parts[0], parts[1]], [parts[2], parts[3]]]), 2 * tw * BLOCK, 2 * th * BLOCK)
 
 
-def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], guard: GuardSettings | None = None
-           ) -> Verdict:
+def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], guard: GuardSettings | None = None,
+           ceiling_samples: list[np.ndarray] | None = None) -> Verdict:
     """The guard on one segment at analysis resolution: analysis lumas (floats in [0, 1]) and one or more
     candidate offsets on the encode's grid (each (frames, rows, cols)), area-averaged onto the analysis blocks
-    (see judge).  Candidates without offsets, or a segment of one frame, are kept as they are (nothing to
-    measure)."""
+    (see judge); with ceiling_samples (the frames' native samples, allocate.verify_ceiling_native) the ceiling
+    compares their score instead.  Candidates without offsets, or a segment of one frame, are kept as they are
+    (nothing to measure)."""
     if not any(np.any(c) for c in candidates) or len(lumas) < 2:
         return Verdict((), 0)
     from .learning.teacher_vmaf import even_uint8
 
     frames = np.stack([even_uint8(y) for y in lumas])
     return judge(frames, [analysis_maps(c, frames.shape[1:]) for c in candidates], guard or GuardSettings(),
-                 "at analysis resolution")
+                 "at analysis resolution", None if ceiling_samples is None else np.stack(ceiling_samples))
 
 
 def verify_native(samples: list[np.ndarray], candidates: Sequence[np.ndarray], sample: NativeSample,
@@ -266,14 +276,17 @@ def verify_native(samples: list[np.ndarray], candidates: Sequence[np.ndarray], s
                  "on native samples")
 
 
-def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSettings, where: str) -> Verdict:
+def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSettings, where: str,
+          ceiling_frames: np.ndarray | None = None) -> Verdict:
     """uint8 frames (n, h, w), h and w even, and the QP maps of each candidate, coded by `encoder` (the one the
     map is for: x264 or x265) with its settings and scored as `guard` says; the candidate with the
     lowest estimated BD-rate is kept where that is below -margin (%), unless the segment coded without a map at the
     upper CRF already scores at least the guard's ceiling (VMAF; 0 = none): on such easy content VMAF's curve over
     rate is flat, so the map's small VMAF changes are large rate changes, the sign of which the two-point estimate
-    misjudged most often (docs/splits.md, 20:22 of 2026-11-30).  Frames too small for libvmaf are coded without a
-    map."""
+    misjudged most often (docs/splits.md, 20:22 of 2026-11-30).  With ceiling_frames (uint8 native samples of the
+    same frames) the ceiling compares their score, coded once more without a map at the upper CRF: the analysis
+    luma of a large source reads several VMAF lower than the source itself.  Frames too small for libvmaf are coded
+    without a map."""
     from eval.metrics import LIBVMAF_MIN_SIDE
 
     if guard.scorer == "libvmaf" and min(frames.shape[1:]) <= LIBVMAF_MIN_SIDE:
@@ -281,6 +294,10 @@ def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSetting
                  len(frames), frames.shape[2], frames.shape[1])
         return Verdict((), None)
     estimates, plain = measure(frames, candidates, guard)
+    if guard.ceiling and ceiling_frames is not None:
+        plain, where_plain = plain_scores(ceiling_frames, guard), " on native samples"
+    else:
+        where_plain = ""
     pick = best(estimates)
     easy = 0 < guard.ceiling <= plain["vmaf"]
     verdict = Verdict(tuple(estimates), pick if max(estimates[pick].values()) < -guard.margin and not easy else None,
@@ -288,10 +305,10 @@ def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSetting
     said = "; ".join(f"{e['vmaf']:+.2f} % VMAF / {e['neg']:+.2f} % VMAF-NEG" for e in estimates)
     outcome = "switched off" if not verdict.keep else "kept" if len(estimates) == 1 else f"kept map {pick + 1}"
     if easy:
-        outcome += (f" (without it the segment scores {plain['vmaf']:.2f} VMAF at CRF {guard.crfs[-1]:g}, at or "
-                    f"above the ceiling {guard.ceiling:g})")
+        outcome += (f" (without it the segment scores {plain['vmaf']:.2f} VMAF at CRF {guard.crfs[-1]:g}{where_plain},"
+                    f" at or above the ceiling {guard.ceiling:g})")
     else:
-        outcome += f" (without it: {plain['vmaf']:.2f} VMAF at CRF {guard.crfs[-1]:g})"
+        outcome += f" (without it: {plain['vmaf']:.2f} VMAF at CRF {guard.crfs[-1]:g}{where_plain})"
     whose = "the map's BD-rate" if len(estimates) == 1 else f"the {len(estimates)} maps' BD-rates"
     log.info("segment of %d frames: %s %s %s (%dx%d) with %s%s, scored by %s (margin %.2f): %s", len(frames), whose,
              said, where, frames.shape[2], frames.shape[1], guard.encoder, f" ({guard.params})" if guard.params else "",

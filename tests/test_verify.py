@@ -210,6 +210,58 @@ def test_the_guard_codes_at_the_crfs_it_is_told(carphone, monkeypatch):
             with_overrides(config, {"allocate.verify_crfs": bad})
 
 
+def test_the_ceiling_scores_the_native_samples_it_is_given(carphone):
+    """allocate.verify_ceiling_native: the ceiling compares the score of the native samples (coded once more without
+    the map at the upper CRF), not that of the analysis luma: the teacher's kept map on carphone (whose frames score
+    85 VMAF at CRF 32) is switched off under a ceiling of 87 when the samples are easier (its first frame held still:
+    89), kept when they are its own frames; the estimate is the analysis luma's either way."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config, with_overrides
+    from preanalysis.learning import teacher_vmaf as T
+    from preanalysis.verify import plain_scores
+
+    torch.set_num_threads(1)
+    config = with_overrides(load_config("vmaf-teacher"), {"analysis.device": "cpu", "allocate.verify_ceiling": 0})
+    frames = list(P.analyze(carphone, config, 0, 8))
+    lumas, offsets = [f.luma for f in frames], np.stack([f.qp.offsets for f in frames])
+    own = [T.even_uint8(y) for y in lumas]
+    still = [own[0]] * len(own)
+    guard = GuardSettings("cpu", ceiling=87.0)
+    assert plain_scores(np.stack(own), guard)["vmaf"] < 87 < plain_scores(np.stack(still), guard)["vmaf"]
+    kept = verify(lumas, [offsets], guard, own)
+    easy = verify(lumas, [offsets], guard, still)
+    assert kept.keep and not easy.keep and easy.estimates == kept.estimates
+    assert easy.plain == plain_scores(np.stack(still), guard)
+
+
+def test_the_pipeline_hands_the_ceiling_the_sources_own_luma(carphone, monkeypatch):
+    """With verify_ceiling_native the guard still judges the analysis luma (88x72 here) and the ceiling gets the
+    source's own (176x144, the whole frame), dropped once judged; without it no native sample is kept.  The option
+    needs a ceiling: one clear line."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config, with_overrides
+    from preanalysis.verify import Verdict
+
+    dropped = Verdict(({"vmaf": 1.0, "neg": 1.0},), None)
+    base = with_overrides(load_config("default"), {"analysis.device": "cpu", "analysis.max_width": 88,
+                                                   "allocate.verify_ceiling": 92})
+    for native in (True, False):
+        calls = []
+        monkeypatch.setattr(P, "verify", lambda lumas, offsets, guard, ceiling=None: calls.append((lumas, ceiling))
+                            or dropped)
+        config = with_overrides(base, {"allocate.verify_ceiling_native": native})
+        frames = list(P.analyze(carphone, config, 0, 8))
+        ((lumas, ceiling),) = calls
+        assert np.stack(lumas).shape == (8, 72, 88) and all(f.guard_luma is None for f in frames)
+        if native:
+            assert np.stack(ceiling).shape == (8, 144, 176)
+            assert np.abs(np.stack(ceiling)[:, ::2, ::2] / 255.0 - np.stack(lumas)).mean() < 0.05
+        else:
+            assert ceiling is None
+    with pytest.raises(PreanalysisError, match="allocate.verify_ceiling_native scores a ceiling"):
+        with_overrides(base, {"allocate.verify_ceiling": 0, "allocate.verify_ceiling_native": True})
+
+
 def test_a_map_without_offsets_is_kept_without_encoding(monkeypatch):
     from preanalysis.learning import teacher_vmaf as T
 
