@@ -135,8 +135,8 @@ def test_the_margin_drops_a_map_whose_measured_gain_is_smaller(carphone):
 def test_the_ceiling_drops_a_map_where_the_segment_is_already_easy_without_it(carphone):
     """allocate.verify_ceiling: the same kept map is switched off where the segment coded without it at the upper
     CRF scores at least the ceiling (VMAF), whatever its estimate, and kept below that; the score is that of the
-    guard's own encode (the same as scoring a fresh one); vmaf-teacher's ceiling is 92, the default has none (0);
-    values outside [50, 100] are one clear line."""
+    guard's own encode (the same as scoring a fresh one); vmaf-teacher's ceiling is 92 on its analysis luma, the
+    default's 91 on native samples; values outside [50, 100] are one clear line."""
     import preanalysis.pipeline as P
     from preanalysis.config import load_config, with_overrides
     from preanalysis.learning import teacher_vmaf as T
@@ -157,7 +157,8 @@ def test_the_ceiling_drops_a_map_where_the_segment_is_already_easy_without_it(ca
     assert not below.keep and below.estimates == kept.estimates
     assert above.keep and above.estimates == kept.estimates
     assert GuardSettings.of(with_overrides(config, {"allocate.verify_ceiling": 90})).ceiling == 90
-    assert GuardSettings.of(config).ceiling == 92 and GuardSettings.of(load_config("default")).ceiling == 0
+    assert GuardSettings.of(config).ceiling == 92 and GuardSettings.of(load_config("default")).ceiling == 91
+    assert load_config("default").allocate.verify_ceiling_native and not config.allocate.verify_ceiling_native
     for bad in (-1, 20, 101):
         with pytest.raises(PreanalysisError, match=r"allocate.verify_ceiling must be 0 \(no ceiling\) or a VMAF"):
             with_overrides(config, {"allocate.verify_ceiling": bad})
