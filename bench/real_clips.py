@@ -256,6 +256,13 @@ CLIPS += [other_window(c, 270, "src5_") for c in FIRST_WINDOWS if c.source not i
     "psychopy_talking_head.mp4", "visp_cube_gray.mpeg", "kuttypy_lasercut.mp4", "mecavideo_classroom_ball.avi",
     "pims_bulk_water.mov")]
 CLIPS += [other_window(c, -270, "src6_") for c in FIRST_WINDOWS if c.start >= 270]
+# more evidence for both presets with their ceilings (docs/splits.md, 21:50 of 2026-11-30): six more cytadela ranges,
+# and windows 360 frames after the first (src7_) and before it (src8_), where the clip has them
+CLIPS += [Cut(f"cytadela_{s}.y4m", "cytadela_intro.webm", s, 60, "y4m") for s in (540, 760, 1420, 1700, 2900, 4720)]
+CLIPS += [other_window(c, 360, "src7_") for c in FIRST_WINDOWS if c.source not in (
+    "psychopy_talking_head.mp4", "visp_cube_gray.mpeg", "kuttypy_lasercut.mp4", "mecavideo_classroom_ball.avi",
+    "pims_bulk_water.mov", "kuttypy_robot_arm.mp4", "vcmi_battle_tutorial.webm")]
+CLIPS += [other_window(c, -360, "src8_") for c in FIRST_WINDOWS if c.start >= 360]
 
 
 def source_path(cut: Cut, clips: Path) -> Path:
