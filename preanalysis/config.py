@@ -213,12 +213,13 @@ class AllocateConfig:
     # Where the guard codes the analysis luma, score the ceiling on the segment's native sample instead (one more
     # encode without the map, at the upper CRF; the sample as verify_resolution native codes it): the analysis luma
     # of a source reads several VMAF lower than the source, and the ceiling was found on the source's scale.
+    # Without a ceiling (verify_ceiling 0) nothing is scored.
     verify_ceiling_native: bool = True
 
     def native_samples(self, width: int, height: int) -> bool:
         """Whether the guard needs the native samples of a width x height video's frames: it codes them, or scores
-        its ceiling on them (verify_ceiling_native)."""
-        return self.guard_native(width, height) or (self.verify and self.verify_ceiling_native)
+        its ceiling on them (verify_ceiling_native; nothing to score without a ceiling)."""
+        return self.guard_native(width, height) or (self.verify and self.verify_ceiling > 0 and self.verify_ceiling_native)
 
     def guard_native(self, width: int, height: int) -> bool:
         """Whether the guard codes the source's own luma of a width x height video (verify_resolution native, or
@@ -264,8 +265,6 @@ class AllocateConfig:
                "allocate.verify_crfs must be two CRFs, the lower first, within [0, 51]")
         _check(self.verify_ceiling == 0 or 50 <= self.verify_ceiling <= 100,
                "allocate.verify_ceiling must be 0 (no ceiling) or a VMAF within [50, 100]")
-        _check(not self.verify_ceiling_native or self.verify_ceiling > 0,
-               "allocate.verify_ceiling_native scores a ceiling: set allocate.verify_ceiling too (or turn it off)")
         _check(64 * 64 <= self.verify_whole_pixels <= 4096 * 2304,
                "allocate.verify_whole_pixels must be within [4096, 9437184]")
         _check(len(self.verify_tile) == 2 and all(4 <= n <= 64 for n in self.verify_tile),

@@ -374,7 +374,7 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
                                     NativeSample.of(width, height, a), guard)
         else:
             natives = [fa.guard_luma for fa in segment[part]]
-            ceiling_samples = natives if a.verify_ceiling_native and all(n is not None for n in natives) else None
+            ceiling_samples = natives if all(n is not None for n in natives) else None  # a.native_samples
             verdict = verify([fa.luma for fa in segment[part]], [c[part] for c in candidates], guard, ceiling_samples)
         offsets = candidates[verdict.choice] if verdict.keep else np.zeros_like(offsets)
         bd = (verdict.bd_rates.get("vmaf", np.nan), verdict.bd_rates.get("neg", np.nan))

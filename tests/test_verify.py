@@ -61,7 +61,7 @@ def test_the_guard_switches_off_a_map_that_costs_bits(carphone, encoder, waste, 
     rng = np.random.default_rng(0)
     offsets = rng.choice([-6, 6], size=(len(lumas), 9, 11)).astype(np.int8)
     guard = GuardSettings("cpu", encoder=encoder, scorer=scorer)
-    (bds,), plain = measure(lumas, [analysis_maps(offsets, (144, 176))], guard)
+    (bds,), _ = measure(lumas, [analysis_maps(offsets, (144, 176))], guard)
     assert all(bd > waste for bd in bds.values())
     verdict = verify(list(lumas / 255.0), [offsets], guard)
     assert verdict.bd_rates == bds and not verdict.keep
@@ -237,8 +237,8 @@ def test_the_ceiling_scores_the_native_samples_it_is_given(carphone):
 
 def test_the_pipeline_hands_the_ceiling_the_sources_own_luma(carphone, monkeypatch):
     """With verify_ceiling_native the guard still judges the analysis luma (88x72 here) and the ceiling gets the
-    source's own (176x144, the whole frame), dropped once judged; without it no native sample is kept.  The option
-    needs a ceiling: one clear line."""
+    source's own (176x144, the whole frame), dropped once judged; without it, or without a ceiling, no native sample
+    is kept."""
     import preanalysis.pipeline as P
     from preanalysis.config import load_config, with_overrides
     from preanalysis.verify import Verdict
@@ -246,21 +246,19 @@ def test_the_pipeline_hands_the_ceiling_the_sources_own_luma(carphone, monkeypat
     dropped = Verdict(({"vmaf": 1.0, "neg": 1.0},), None)
     base = with_overrides(load_config("default"), {"analysis.device": "cpu", "analysis.max_width": 88,
                                                    "allocate.verify_ceiling": 92})
-    for native in (True, False):
+    for native, level in ((True, 92), (False, 92), (True, 0)):
         calls = []
-        monkeypatch.setattr(P, "verify", lambda lumas, offsets, guard, ceiling=None: calls.append((lumas, ceiling))
-                            or dropped)
-        config = with_overrides(base, {"allocate.verify_ceiling_native": native})
+        monkeypatch.setattr(P, "verify", lambda lumas, offsets, guard, ceiling=None, calls=calls:
+                            calls.append((lumas, ceiling)) or dropped)
+        config = with_overrides(base, {"allocate.verify_ceiling_native": native, "allocate.verify_ceiling": level})
         frames = list(P.analyze(carphone, config, 0, 8))
         ((lumas, ceiling),) = calls
         assert np.stack(lumas).shape == (8, 72, 88) and all(f.guard_luma is None for f in frames)
-        if native:
+        if native and level:
             assert np.stack(ceiling).shape == (8, 144, 176)
             assert np.abs(np.stack(ceiling)[:, ::2, ::2] / 255.0 - np.stack(lumas)).mean() < 0.05
         else:
             assert ceiling is None
-    with pytest.raises(PreanalysisError, match="allocate.verify_ceiling_native scores a ceiling"):
-        with_overrides(base, {"allocate.verify_ceiling": 0, "allocate.verify_ceiling_native": True})
 
 
 def test_a_map_without_offsets_is_kept_without_encoding(monkeypatch):
