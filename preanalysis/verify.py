@@ -158,15 +158,11 @@ def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], guard: GuardSe
     """Each candidate map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w
     even, coded and scored as `guard` says, every candidate compared with the same encodes without a map; and the
     scores of the encode without a map at the upper CRF."""
-    from .learning.teacher_vmaf import ANCHOR_PARAMS, code_lumas
-
     g = guard or GuardSettings()
-    params = g.params or ANCHOR_PARAMS
 
     def code_and_score(job: tuple[list[QpMap] | None, float]) -> tuple[int, dict[str, float]]:
         qp, crf = job
-        decoded, bits = code_lumas(lumas, crf, qp, g.encoder, keep=False, params=params)  # no map: the teacher's
-        return bits, mean_scores(lumas, decoded, g.scorer, g.device, g.every)  # the decoded segment is then dropped
+        return coded_scores(lumas, crf, qp, g)
 
     # Each encode runs on one thread (the same stream every time), so several at once give the same figures
     # sooner; vmaf-torch scores one at a time (it has the analysis device's threads to itself).
@@ -182,13 +178,20 @@ def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], guard: GuardSe
             {m: score0[m][-1] for m in METRICS})
 
 
-def plain_scores(frames: np.ndarray, guard: GuardSettings) -> dict[str, float]:
-    """VMAF and VMAF-NEG (METRICS) of uint8 frames (n, h, w) coded without a map at the guard's upper CRF, with its
-    encoder, settings and scorer."""
+def coded_scores(frames: np.ndarray, crf: float, qp: list[QpMap] | None, guard: GuardSettings
+                 ) -> tuple[int, dict[str, float]]:
+    """The bits and the VMAF and VMAF-NEG (METRICS) of uint8 frames (n, h, w) coded at `crf` with the QP maps `qp`
+    (None: without a map, the teacher's encodes when it has just coded them) with the guard's encoder, settings
+    and scorer; the decoded frames are then dropped."""
     from .learning.teacher_vmaf import ANCHOR_PARAMS, code_lumas
 
-    decoded, _ = code_lumas(frames, guard.crfs[-1], None, guard.encoder, keep=False, params=guard.params or ANCHOR_PARAMS)
-    return mean_scores(frames, decoded, guard.scorer, guard.device, guard.every)
+    decoded, bits = code_lumas(frames, crf, qp, guard.encoder, keep=False, params=guard.params or ANCHOR_PARAMS)
+    return bits, mean_scores(frames, decoded, guard.scorer, guard.device, guard.every)
+
+
+def plain_scores(frames: np.ndarray, guard: GuardSettings) -> dict[str, float]:
+    """VMAF and VMAF-NEG of uint8 frames (n, h, w) coded without a map at the guard's upper CRF."""
+    return coded_scores(frames, guard.crfs[-1], None, guard)[1]
 
 
 def middle(length: int, frames: int) -> slice:
@@ -282,12 +285,11 @@ def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSetting
     map is for: x264 or x265) with its settings and scored as `guard` says; the candidate with the
     lowest estimated BD-rate is kept where that is below -margin (%), unless the segment coded without a map at the
     upper CRF already scores at least the guard's ceiling (VMAF; 0 = none): on such easy content VMAF's curve over
-    rate is flat, so the map's small VMAF changes are large rate changes, the sign of which the two-point estimate
-    misjudged most often (docs/splits.md, 20:22 of 2026-11-30).  With ceiling_frames (uint8 native samples of the
-    same frames) the ceiling compares their score, coded once more without a map at the upper CRF: the analysis
-    luma of a large source reads several VMAF lower than the source itself (samples equal to the frames coded: the
-    guard's own score).  Frames too small for libvmaf are coded
-    without a map."""
+    rate is flat, so the map's small VMAF changes are large rate changes, and there the maps that lost on blind
+    cuts were (docs/splits.md, 20:22 of 2026-11-30).  With ceiling_frames (uint8 native samples of the same frames)
+    the ceiling compares their score, coded once more without a map at the upper CRF: the analysis luma of a large
+    source reads several VMAF lower than the source itself (samples equal to the frames coded: the guard's own
+    score).  Frames too small for libvmaf are coded without a map."""
     from eval.metrics import LIBVMAF_MIN_SIDE
 
     if guard.scorer == "libvmaf" and min(frames.shape[1:]) <= LIBVMAF_MIN_SIDE:
