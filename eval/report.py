@@ -155,9 +155,9 @@ def judged_table(report: dict) -> str:
 def guard_table(report: dict) -> str:
     """Per clip, what the segment guard decided on the primary variant's analysis (clips.<clip>.guard): how many
     frames kept a map, and each run of frames with its estimate and verdict."""
-    from preanalysis.verify import candidate_gains, frames_with, verdict_text
+    from preanalysis.verify import frames_with, verdict_text
 
-    gains = candidate_gains(report["settings"].get("config", {}).get("allocate", {}))
+    allocate = report["settings"].get("config", {}).get("allocate", {})
     lines = ["| clip | frames with a map | frames: the guard's verdict |", "|---|---|---|"]
     for clip, entry in report["clips"].items():
         runs = entry.get("guard")
@@ -165,7 +165,7 @@ def guard_table(report: dict) -> str:
             continue
         said = "; ".join(f"{r['start']}–{r['start'] + r['frames'] - 1}: "
                          + verdict_text(r["choice"], [math.nan if v is None else v for v in r["estimate"]],
-                                        gains).removeprefix("guard: ") for r in runs)
+                                        allocate).removeprefix("guard: ") for r in runs)
         lines.append(f"| {clip} | {frames_with(runs)} of {sum(r['frames'] for r in runs)} | {said} |")
     return "\n".join(lines) + "\n"
 

@@ -319,13 +319,18 @@ def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSetting
     return verdict
 
 
-def verdict_text(choice: int, bd: Sequence[float], gains: Sequence[float]) -> str:
+def verdict_text(choice: int, bd: Sequence[float], allocate: dict) -> str:
     """One frame's guard verdict in words (a contact sheet's label): choice and bd as FrameAnalysis.guard /
-    guard_bd, gains the candidates' student gains (allocate.sensitivity_gain, then verify_gains); "" when not
-    judged."""
+    guard_bd, allocate the config's allocate section as plain data (the candidates' gains, the margin and the
+    ceiling); "" when not judged.  A map off whose estimate was below -margin can only be the ceiling's doing,
+    and says so."""
     if choice < 0:
         return ""
+    gains = candidate_gains(allocate)
     said = "map off" if choice == 0 else "map kept" if len(gains) <= 1 else f"gain {gains[choice - 1]:g} kept"
+    ceiling = allocate.get("verify_ceiling", 0.0)
+    if choice == 0 and ceiling and not np.isnan(bd).any() and max(bd) < -allocate.get("verify_margin", 0.0):
+        said += f" (easy: at or above its VMAF ceiling {ceiling:g} without it)"
     if np.isnan(bd).any():
         return f"guard: {said}"
     return f"guard: {said}, est. BD-rate VMAF {bd[0]:+.1f} % NEG {bd[1]:+.1f} %"

@@ -18,7 +18,7 @@ import numpy as np
 from .qpmap import QpMap
 from .errors import PreanalysisError
 from .io import atomic_output, atomic_write_bytes
-from .verify import candidate_gains, verdict_text
+from .verify import verdict_text
 
 MODES = ("side", "blend")
 SHEET_TILE_HEIGHT = 200
@@ -222,19 +222,19 @@ def visual_frames(path: str | Path, config=None, maps=None, start: int = 0, stop
     if maps is not None:
         if start >= len(maps):
             raise PreanalysisError(f"the maps file has {len(maps)} frames: --start {start} is past its end")
-        gains = candidate_gains(maps.config.get("allocate", {}))
+        allocate = maps.config.get("allocate", {})
         for d in video.decode(path, start, stop):
             if d.index >= len(maps):
                 break
             yield VisualFrame(d.index, d.frame.to_ndarray(format="rgb24"), maps.salience[d.index], maps.qp_map(d.index),
-                              note=verdict_text(int(maps.guard[d.index]), maps.guard_bd[d.index], gains))
+                              note=verdict_text(int(maps.guard[d.index]), maps.guard_bd[d.index], allocate))
         return
     from .pipeline import analyze
 
     # Analyse first, then decode for drawing: two PyAV decoders of one file interleaved in this process
     # deadlocked (seen with PyAV 18.1), and what is kept per frame is small (mask, QP grid, ids).
-    gains = candidate_gains(config.to_dict()["allocate"])
-    kept = {fa.index: (fa.salience, fa.qp, frame_ids(fa), verdict_text(fa.guard, fa.guard_bd, gains))
+    allocate = config.to_dict()["allocate"]
+    kept = {fa.index: (fa.salience, fa.qp, frame_ids(fa), verdict_text(fa.guard, fa.guard_bd, allocate))
             for fa in analyze(path, config, start=start, stop=stop)}
     yield from decoded_with(path, kept, start, stop)
 

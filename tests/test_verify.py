@@ -539,9 +539,16 @@ def test_the_guards_verdicts_are_kept_in_the_maps_file_and_drawn(carphone, tmp_p
     assert np.all(np.isfinite(maps.guard_bd)) and (maps.guard[0] == 1) == (maps.guard_bd[0].max() < 0)
     assert np.any(maps.qp_offsets) == (maps.guard[0] == 1)
     assert main(["visualize", str(carphone), "--maps", str(out), "-o", str(tmp_path / "sheet")]) == 0
-    assert verdict_text(0, (0.5, 1.25), (1.5,)) == "guard: map off, est. BD-rate VMAF +0.5 % NEG +1.2 %"
-    assert verdict_text(2, (-3.0, -2.0), (1.5, 2.5)).startswith("guard: gain 2.5 kept, est. BD-rate VMAF -3.0 %")
-    assert verdict_text(1, (np.nan, np.nan), (1.5,)) == "guard: map kept" and verdict_text(-1, (0, 0), ()) == ""
+    one, two = {"sensitivity_gain": 1.5}, {"sensitivity_gain": 1.5, "verify_gains": [2.5]}
+    assert verdict_text(0, (0.5, 1.25), one) == "guard: map off, est. BD-rate VMAF +0.5 % NEG +1.2 %"
+    assert verdict_text(2, (-3.0, -2.0), two).startswith("guard: gain 2.5 kept, est. BD-rate VMAF -3.0 %")
+    assert verdict_text(1, (np.nan, np.nan), one) == "guard: map kept" and verdict_text(-1, (0, 0), {}) == ""
+    # a map off although its estimate saves bits: the ceiling's doing, said so (not where the margin explains it)
+    ceiling = {**one, "verify_ceiling": 91.0, "verify_margin": 0.0}
+    assert verdict_text(0, (-4.5, -2.7), ceiling) == ("guard: map off (easy: at or above its VMAF ceiling 91 without "
+                                                      "it), est. BD-rate VMAF -4.5 % NEG -2.7 %")
+    assert verdict_text(0, (-0.5, -2.7), {**ceiling, "verify_margin": 1.0}).startswith("guard: map off, est.")
+    assert verdict_text(0, (0.5, -2.7), ceiling).startswith("guard: map off, est.")
     nan = float("nan")
     runs = guard_runs([1, 1, 2, 0], [(-2.0, -1.0)] * 2 + [(-3.0, -2.5), (0.5, 0.25)])
     assert guard_summary(runs, (1.5, 2.5)) == "segment guard: map kept on 3 of 4 frames (gain 1.5: 2, gain 2.5: 1)"

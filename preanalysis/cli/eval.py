@@ -91,14 +91,14 @@ def visual_sheets(inputs, clips, config, frames, cache, out: Path) -> dict:
     """Per clip: its RD curve and a contact sheet of the mapped analysis (salience, objects, QP grid, the guard's
     verdict), drawn from the sweep's cached analysis: the clip is not analysed (nor the guard run) again."""
     from eval.sweep import analyse_clip, file_hash
-    from ..verify import candidate_gains, run_verdict, verdict_text
+    from ..verify import run_verdict, verdict_text
     from ..visualize import write_contact_sheet
 
-    gains, plots = candidate_gains(config.to_dict()["allocate"]), {}
+    allocate, plots = config.to_dict()["allocate"], {}
     for path, clip in zip(inputs, clips):
         a = analyse_clip(path, config, frames, cache, file_hash(path))
         drawn = lambda i, a=a: (a.salience[i], a.qp[i], None if a.ids is None else a.ids[i],
-                                verdict_text(*run_verdict(a.guard, i), gains))
+                                verdict_text(*run_verdict(a.guard, i), allocate))
         sheet = write_contact_sheet(path, drawn, len(a.qp), out / f"visual_{clip}.png")
         plots[clip] = {"rd_curve": f"rd_{clip}.png", "contact_sheet": sheet.name}
     return plots
