@@ -216,10 +216,12 @@ class AllocateConfig:
     # Without a ceiling (verify_ceiling 0) nothing is scored.
     verify_ceiling_native: bool = True
 
-    def native_samples(self, width: int, height: int) -> bool:
-        """Whether the guard needs the native samples of a width x height video's frames: it codes them, or scores
-        its ceiling on them (verify_ceiling_native; nothing to score without a ceiling)."""
-        return self.guard_native(width, height) or (self.verify and self.verify_ceiling > 0 and self.verify_ceiling_native)
+    def native_samples(self, width: int, height: int, analysed: tuple[int, int]) -> bool:
+        """Whether the guard needs the native samples of a width x height video analysed at `analysed` (width,
+        height): it codes them, or scores its ceiling on them (verify_ceiling_native; nothing to score without a
+        ceiling, and nothing more where the analysis luma is the source's own: the guard's score is native)."""
+        return self.guard_native(width, height) or (self.verify and self.verify_ceiling > 0 and self.verify_ceiling_native
+                                                    and analysed != (width, height))
 
     def guard_native(self, width: int, height: int) -> bool:
         """Whether the guard codes the source's own luma of a width x height video (verify_resolution native, or

@@ -171,7 +171,7 @@ def _analyse(
     stabiliser = mask_stabiliser(config)
     roi_files = RoiFiles(config, info.width, info.height) if config.salience.roi_files else None
     a = config.allocate
-    sample = NativeSample.of(info.width, info.height, a) if a.native_samples(info.width, info.height) else None
+    sample = NativeSample.of(info.width, info.height, a) if a.native_samples(info.width, info.height, size) else None
     in_flight: deque = deque()
 
     def finish() -> FrameAnalysis:

@@ -288,8 +288,8 @@ def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSetting
     rate is flat, so the map's small VMAF changes are large rate changes, and there the maps that lost on blind
     cuts were (docs/splits.md, 20:22 of 2026-11-30).  With ceiling_frames (uint8 native samples of the same frames)
     the ceiling compares their score, coded once more without a map at the upper CRF: the analysis luma of a large
-    source reads several VMAF lower than the source itself (samples equal to the frames coded: the guard's own
-    score).  Frames too small for libvmaf are coded without a map."""
+    source reads several VMAF lower than the source itself.  Frames too small for libvmaf are coded without a
+    map."""
     from eval.metrics import LIBVMAF_MIN_SIDE
 
     if guard.scorer == "libvmaf" and min(frames.shape[1:]) <= LIBVMAF_MIN_SIDE:
@@ -297,7 +297,7 @@ def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSetting
                  len(frames), frames.shape[2], frames.shape[1])
         return Verdict((), None)
     estimates, plain = measure(frames, candidates, guard)
-    if guard.ceiling and ceiling_frames is not None and not np.array_equal(ceiling_frames, frames):
+    if guard.ceiling and ceiling_frames is not None:
         plain, where_plain = plain_scores(ceiling_frames, guard), " on native samples"
     else:
         where_plain = ""

@@ -237,8 +237,8 @@ def test_the_ceiling_scores_the_native_samples_it_is_given(carphone):
 
 def test_the_pipeline_hands_the_ceiling_the_sources_own_luma(carphone, monkeypatch):
     """With verify_ceiling_native the guard still judges the analysis luma (88x72 here) and the ceiling gets the
-    source's own (176x144, the whole frame), dropped once judged; without it, or without a ceiling, no native sample
-    is kept."""
+    source's own (176x144, the whole frame), dropped once judged; without it, without a ceiling, or where the
+    analysis luma is the source's own (176x144 analysed whole), no native sample is kept."""
     import preanalysis.pipeline as P
     from preanalysis.config import load_config, with_overrides
     from preanalysis.verify import Verdict
@@ -246,15 +246,17 @@ def test_the_pipeline_hands_the_ceiling_the_sources_own_luma(carphone, monkeypat
     dropped = Verdict(({"vmaf": 1.0, "neg": 1.0},), None)
     base = with_overrides(load_config("default"), {"analysis.device": "cpu", "analysis.max_width": 88,
                                                    "allocate.verify_ceiling": 92})
-    for native, level in ((True, 92), (False, 92), (True, 0)):
+    for native, level, width in ((True, 92, 88), (False, 92, 88), (True, 0, 88), (True, 92, 480)):
         calls = []
         monkeypatch.setattr(P, "verify", lambda lumas, offsets, guard, ceiling=None, calls=calls:
                             calls.append((lumas, ceiling)) or dropped)
-        config = with_overrides(base, {"allocate.verify_ceiling_native": native, "allocate.verify_ceiling": level})
+        config = with_overrides(base, {"allocate.verify_ceiling_native": native, "allocate.verify_ceiling": level,
+                                       "analysis.max_width": width})
         frames = list(P.analyze(carphone, config, 0, 8))
         ((lumas, ceiling),) = calls
-        assert np.stack(lumas).shape == (8, 72, 88) and all(f.guard_luma is None for f in frames)
-        if native and level:
+        assert np.stack(lumas).shape == ((8, 72, 88) if width == 88 else (8, 144, 176))
+        assert all(f.guard_luma is None for f in frames)
+        if native and level and width == 88:
             assert np.stack(ceiling).shape == (8, 144, 176)
             assert np.abs(np.stack(ceiling)[:, ::2, ::2] / 255.0 - np.stack(lumas)).mean() < 0.05
         else:
