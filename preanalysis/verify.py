@@ -68,6 +68,12 @@ class Verdict:
         return max(self.bd_rates.values(), default=0.0)
 
 
+def saves(estimate: Sequence[float], margin: float) -> bool:
+    """The guard's test of an estimate (VMAF, VMAF-NEG BD-rate %): it keeps a map only where the worse of the two
+    saves more than `margin` percent of rate."""
+    return max(estimate) < -margin
+
+
 def best(estimates: Sequence[dict[str, float]]) -> int:
     """The candidate with the lowest estimate (the worse of its metrics)."""
     return min(range(len(estimates)), key=lambda i: max(estimates[i].values()))
@@ -303,7 +309,7 @@ def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSetting
         where_plain = ""
     pick = best(estimates)
     easy = 0 < guard.ceiling <= plain["vmaf"]
-    verdict = Verdict(tuple(estimates), pick if max(estimates[pick].values()) < -guard.margin and not easy else None,
+    verdict = Verdict(tuple(estimates), pick if saves(estimates[pick].values(), guard.margin) and not easy else None,
                       plain)
     said = "; ".join(f"{e['vmaf']:+.2f} % VMAF / {e['neg']:+.2f} % VMAF-NEG" for e in estimates)
     outcome = "switched off" if not verdict.keep else "kept" if len(estimates) == 1 else f"kept map {pick + 1}"
@@ -329,7 +335,7 @@ def verdict_text(choice: int, bd: Sequence[float], allocate: dict) -> str:
     gains = candidate_gains(allocate)
     said = "map off" if choice == 0 else "map kept" if len(gains) <= 1 else f"gain {gains[choice - 1]:g} kept"
     ceiling = allocate.get("verify_ceiling", 0.0)
-    if choice == 0 and ceiling and not np.isnan(bd).any() and max(bd) < -allocate.get("verify_margin", 0.0):
+    if choice == 0 and ceiling and not np.isnan(bd).any() and saves(bd, allocate.get("verify_margin", 0.0)):
         said += f" (easy: at or above its VMAF ceiling {ceiling:g} without it)"
     if np.isnan(bd).any():
         return f"guard: {said}"
