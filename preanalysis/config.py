@@ -63,6 +63,9 @@ class StandAside:
         _check(self.when not in self.drop, f"salience.stand_aside: {self.when!r} cannot drop itself")
 
 
+TEACHER_METRICS = {"neg": ("neg",), "vmaf": ("vmaf",), "both": ("vmaf", "neg")}
+
+
 @dataclass
 class AnalysisConfig:
     """Where and how the analysers run."""
@@ -73,12 +76,15 @@ class AnalysisConfig:
     max_scene_frames: int = 300  # analyser state resets at scene cuts and at least this often
     stabilise: bool = False  # steady the salience mask over time with the learned stabiliser (flow-warped)
     weights: dict[str, str] = field(default_factory=dict)  # learned analyser (or "stabilise") -> weights file
-
+    # the metric whose gradient the vmaf_teacher analyser reads: neg (VMAF-NEG) | vmaf | both (the mean of the two
+    # metrics' log2 weights, one more gradient pass)
+    teacher_metric: str = "neg"
 
     def __post_init__(self):
         _check(64 <= self.max_width <= 4096, "analysis.max_width must be within [64, 4096]")
         _check(16 <= self.max_scene_frames <= 100000, "analysis.max_scene_frames must be within [16, 100000]")
         _check(self.device in ("auto", "cpu", "cuda"), "analysis.device must be auto, cpu or cuda")
+        _check(self.teacher_metric in TEACHER_METRICS, "analysis.teacher_metric must be neg, vmaf or both")
 
 
 def _default_weights() -> dict[str, float]:

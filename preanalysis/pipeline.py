@@ -29,7 +29,7 @@ from .allocate import (
     still_blocks,
 )
 from .analysers import ANALYSERS, Analyser, AnalysisContext, map_owner
-from .config import AllocateConfig, Config
+from .config import TEACHER_METRICS, AllocateConfig, Config
 from .errors import PreanalysisError
 from .qpmap import QpMap, grid_shape
 from .salience import combine
@@ -119,6 +119,8 @@ def build_analysers(config: Config) -> list[Analyser]:
         kwargs = {"device": config.analysis.device} if cls.learned else {}
         if cls.segment_level:
             kwargs["causal"] = config.allocate.segment == "frame"
+        if cls.vmaf_gradient:
+            kwargs["metrics"] = TEACHER_METRICS[config.analysis.teacher_metric]
         if name in config.analysis.weights:
             if not cls.learned:
                 raise PreanalysisError(f"analyser {name!r} takes no weights file: remove it from analysis.weights")

@@ -164,6 +164,28 @@ def test_teacher_on_arriving_frames_agrees_with_the_batch_teacher(carphone):
     assert spearmanr(lw.ravel(), batch.ravel())[0] > 0.35
 
 
+def test_the_teacher_reads_the_metrics_the_config_names(carphone):
+    """analysis.teacher_metric picks whose gradient the teacher reads; `both` is the mean of the two metrics'
+    log2 weights on the same encodes."""
+    from preanalysis.config import AnalysisConfig, load_config
+    from preanalysis.errors import PreanalysisError
+    from preanalysis.pipeline import build_analysers
+
+    torch.set_num_threads(1)
+    lumas = np.stack([T.luma_of(f) for f in T.source_frames(carphone, 0, 8, (176, 144))])
+    neg, vmaf = (T.teach_lumas(lumas, T.VmafGradient(m, "cpu"), pick=[3, 7]) for m in (True, False))
+    both = T.teach_lumas(lumas, [T.VmafGradient(False, "cpu"), T.VmafGradient(True, "cpu")], pick=[3, 7])
+    assert np.abs(neg - vmaf).mean() > 0.01  # the two metrics read the blocks differently
+    np.testing.assert_allclose(both, (neg + vmaf) / 2, atol=1e-5)
+    for metric, negs in (("neg", [True]), ("vmaf", [False]), ("both", [False, True])):
+        config = load_config("vmaf-teacher")
+        config.analysis.device, config.analysis.teacher_metric = "cpu", metric
+        (teacher,) = [a for a in build_analysers(config) if a.name == "vmaf_teacher"]
+        assert [g.neg for g in teacher.gradient] == negs
+    with pytest.raises(PreanalysisError, match="analysis.teacher_metric must be neg, vmaf or both"):
+        AnalysisConfig(teacher_metric="psnr")
+
+
 def _teacher_frames(carphone, monkeypatch, segment: str):
     from preanalysis.analysers import vmaf_teacher as VT
     from preanalysis.config import load_config

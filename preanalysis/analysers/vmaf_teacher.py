@@ -1,7 +1,7 @@
 """`vmaf_teacher`: the VMAF sensitivity teacher itself as an analyser (preanalysis.learning.teacher_vmaf), for
 encodes that can pay for it: x264 codes the analysis frames twice (CRF 27 and 32, luma only) and vmaf-torch's
-VMAF-NEG gradient says, per 16x16 block of every EVERY-th frame, how much score the block loses per unit of
-coding error; the frames between keep that map.
+VMAF-NEG gradient (analysis.teacher_metric: or VMAF's, or the mean of both) says, per 16x16 block of every
+EVERY-th frame, how much score the block loses per unit of coding error; the frames between keep that map.
 
 Under a segment budget (allocate.segment scene|gop, the default) it teaches on the whole segment when the
 segment closes (`segment_maps`, called by the pipeline's segment stage): every frame is coded inside its
@@ -30,16 +30,18 @@ WINDOW = 8  # per frame: past frames coded with the taught one (motion search an
 
 @register_analyser
 class VmafTeacher(Analyser):
-    """Map `vmaf_teacher`: the measured VMAF-NEG weight of each block (high = spend bits here)."""
+    """Map `vmaf_teacher`: the measured VMAF-NEG (or VMAF, or both: `metrics`) weight of each block (high = spend
+    bits here)."""
 
     name = "vmaf_teacher"
     maps = ("vmaf_teacher",)
     learned = True
     segment_level = True
+    vmaf_gradient = True
 
-    def __init__(self, device: str = "auto", causal: bool = True):
+    def __init__(self, device: str = "auto", causal: bool = True, metrics: tuple[str, ...] = ("neg",)):
         self.device = pick_device(device)
-        self.gradient = VmafGradient(neg=True, device=self.device)
+        self.gradient = [VmafGradient(neg=m == "neg", device=self.device) for m in metrics]
         self.causal = causal
         self.reset()
 

@@ -25,6 +25,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -146,6 +147,7 @@ class VmafGradient:
             from vmaf_torch import VMAF
         except ImportError:
             raise PreanalysisError("the sensitivity teacher needs vmaf-torch: pip install vmaf-torch") from None
+        self.neg = neg
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = VMAF(NEG=neg).to(self.device).eval()
         self.batch = batch if self.device.type == "cpu" else 32
@@ -352,18 +354,20 @@ def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, enc
     return decoded, bits
 
 
-def teach_lumas(lumas: np.ndarray, vg: VmafGradient, block: int = BLOCK, pick: np.ndarray | None = None,
-                crf: float = 27, step: float = 5) -> np.ndarray:
+def teach_lumas(lumas: np.ndarray, vg: VmafGradient | Sequence[VmafGradient], block: int = BLOCK,
+                pick: np.ndarray | None = None, crf: float = 27, step: float = 5) -> np.ndarray:
     """The teacher on consecutive luma frames (uint8 (n, h, w), h and w even): x264 codes them all at CRF crf
     and crf + step, the IG1 VMAF attribution of the `pick`ed frames (default all) per block gives each one's
-    centred, clipped log2 weight w = -dV / dMSE, (len(pick), rows, cols): the student's target."""
+    centred, clipped log2 weight w = -dV / dMSE, (len(pick), rows, cols): the student's target.  With several
+    gradients (VMAF and VMAF-NEG) the weight is the mean of theirs, on the same encodes."""
     pick = np.arange(len(lumas)) if pick is None else np.asarray(pick)
+    gradients = [vg] if isinstance(vg, VmafGradient) else list(vg)
     coded = (code_lumas(lumas, crf)[0], code_lumas(lumas, crf + step)[0])
-    dv, dmse, _ = _measure(coded, lumas, pick, {"v": vg}, block)
-    return centred_log_weight(dv["v"], dmse).astype(np.float32)
+    dv, dmse, _ = _measure(coded, lumas, pick, dict(enumerate(gradients)), block)
+    return np.mean([centred_log_weight(v, dmse) for v in dv.values()], axis=0).astype(np.float32)
 
 
-def teach_last(lumas: np.ndarray, vg: VmafGradient, block: int = BLOCK) -> np.ndarray:
+def teach_last(lumas: np.ndarray, vg: VmafGradient | Sequence[VmafGradient], block: int = BLOCK) -> np.ndarray:
     """teach_lumas for the last frame only (rows, cols): the frames as they arrive, no lookahead."""
     return teach_lumas(lumas, vg, block, np.array([len(lumas) - 1]))[0]
 
