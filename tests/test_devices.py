@@ -26,7 +26,7 @@ NETWORKS = {
     "predicted_motion": lambda a: [a.net, engine(device=a.device).net],
     "static": lambda a: [a.model.net],
     "sensitivity": lambda a: [a.model.net],
-    "vmaf_teacher": lambda a: [a.gradient.model],
+    "vmaf_teacher": lambda a: [g.model for g in a.gradients],
 }
 HAS_CUDA = torch.cuda.is_available()
 

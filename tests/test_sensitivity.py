@@ -181,7 +181,7 @@ def test_the_teacher_reads_the_metrics_the_config_names(carphone):
         config = load_config("vmaf-teacher")
         config.analysis.device, config.analysis.teacher_metric = "cpu", metric
         (teacher,) = [a for a in build_analysers(config) if a.name == "vmaf_teacher"]
-        assert [g.neg for g in teacher.gradient] == negs
+        assert [g.neg for g in teacher.gradients] == negs
     with pytest.raises(PreanalysisError, match="analysis.teacher_metric must be neg, vmaf or both"):
         AnalysisConfig(teacher_metric="psnr")
 

@@ -41,7 +41,7 @@ class VmafTeacher(Analyser):
 
     def __init__(self, device: str = "auto", causal: bool = True, metrics: tuple[str, ...] = ("neg",)):
         self.device = pick_device(device)
-        self.gradient = [VmafGradient(neg=m == "neg", device=self.device) for m in metrics]
+        self.gradients = [VmafGradient(neg=m == "neg", device=self.device) for m in metrics]
         self.causal = causal
         self.reset()
 
@@ -55,7 +55,7 @@ class VmafTeacher(Analyser):
         if self.causal:
             self.past = [*self.past[-(WINDOW - 1):], even_uint8(ctx.luma)]
             if self.seen % EVERY == 0:
-                self.lw = teach_last(np.stack(self.past), self.gradient, block)
+                self.lw = teach_last(np.stack(self.past), self.gradients, block)
             self.seen += 1
         return {self.name: block_tiles(to_map(self.lw), block, ctx.luma.shape)}
 
@@ -63,5 +63,5 @@ class VmafTeacher(Analyser):
         """The map of every frame of a closed segment (analysis luma in display order), taught on all of it."""
         block = analysis_block(scale)
         pick, rows = scored_rows(len(lumas), EVERY)
-        lw = teach_lumas(np.stack([even_uint8(y) for y in lumas]), self.gradient, block, pick)
+        lw = teach_lumas(np.stack([even_uint8(y) for y in lumas]), self.gradients, block, pick)
         return [block_tiles(to_map(lw[k]), block, y.shape) for k, y in zip(rows, lumas)]
