@@ -78,6 +78,17 @@ CODERS = {"x264": ("libx264", "h264", "x264-params", ""),
           "x265": ("libx265", "hevc", "x265-params", "log-level=error:pools=1:frame-threads=1")}
 
 
+def _repeatable(encoder: str) -> str:
+    """x264 without its AVX-512 code where the CPU has it, as the x264 adapter codes (repeatable_asm): with it the
+    same frames do not always code to the same stream, and the segment guard's verdicts, so the maps, would change
+    from run to run.  It comes first in the params: an `asm` the caller names wins."""
+    if encoder != "x264":
+        return ""
+    from encoder_adapters.pyav.x264 import repeatable_asm
+
+    return ":".join(f"{k}={v}" for k, v in repeatable_asm().items())
+
+
 def encode_decode(frames: list[av.VideoFrame], crf: float, qp: list[QpMap] | None = None,
                   params: str = ANCHOR_PARAMS, preset: str = "medium", encoder: str = "x264") -> tuple[np.ndarray, int]:
     """Encode the frames with `encoder` (x264 or x265) at `crf` (with each frame's QP map as ROI side data, when
@@ -90,7 +101,8 @@ def encode_decode(frames: list[av.VideoFrame], crf: float, qp: list[QpMap] | Non
     enc = av.CodecContext.create(codec, "w")
     enc.width, enc.height, enc.pix_fmt = first.width, first.height, "yuv420p"
     enc.time_base, enc.framerate = Fraction(1, 25), Fraction(25, 1)
-    enc.options = {"crf": f"{crf:g}", "preset": preset, option: ":".join(p for p in (params, fixed) if p),
+    enc.options = {"crf": f"{crf:g}", "preset": preset,
+                   option: ":".join(p for p in (_repeatable(encoder), params, fixed) if p),
                    **({"threads": "1"} if encoder == "x264" else {})}
     if qp is not None:
         from encoder_adapters.pyav.roi_sidedata import attach_qp_map
