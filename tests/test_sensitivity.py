@@ -186,7 +186,7 @@ def test_the_teacher_reads_the_metrics_the_config_names(carphone):
         AnalysisConfig(teacher_metric="psnr")
 
 
-def _teacher_frames(carphone, monkeypatch, segment: str):
+def _teacher_frames(carphone, monkeypatch, segment: str, every: int = 4):
     from preanalysis.analysers import vmaf_teacher as VT
     from preanalysis.config import load_config
     from preanalysis.pipeline import analyze
@@ -200,6 +200,7 @@ def _teacher_frames(carphone, monkeypatch, segment: str):
     config = load_config("vmaf-teacher")
     # the teacher alone: the preset's segment guard (tests/test_verify.py) would code the segment again
     config.analysis.device, config.allocate.segment, config.allocate.verify = "cpu", segment, False
+    config.analysis.teacher_every = every
     return list(analyze(carphone, config, 0, 9)), taught
 
 
@@ -217,3 +218,19 @@ def test_vmaf_teacher_teaches_every_fourth_frame_and_feeds_the_allocator(carphon
     assert all(np.array_equal(maps[4], m) for m in maps[5:8]) and not np.array_equal(maps[3], maps[4])
     q = frames[4].qp.offsets  # more bits (lower QP) where the teacher measured more VMAF per unit of error
     assert spearmanr(q.ravel(), -maps[4][::16, ::16].ravel())[0] > 0.8
+
+
+@pytest.mark.parametrize("segment", ["gop", "frame"])
+def test_vmaf_teacher_teaches_every_frame_the_config_names(carphone, monkeypatch, segment):
+    """analysis.teacher_every 2: frames 0, 2, 4, 6, 8 are scored, each next frame keeps its map."""
+    from preanalysis.config import AnalysisConfig
+    from preanalysis.errors import PreanalysisError
+
+    frames, taught = _teacher_frames(carphone, monkeypatch, segment, every=2)
+    assert taught == ([(9, [0, 2, 4, 6, 8])] if segment == "gop" else
+                      [(1, [0]), (3, [2]), (5, [4]), (7, [6]), (8, [7])])
+    maps = [f.maps["vmaf_teacher"] for f in frames]
+    assert all(np.array_equal(maps[k], maps[k + 1]) and not np.array_equal(maps[k + 1], maps[k + 2])
+               for k in (0, 2, 4, 6))
+    with pytest.raises(PreanalysisError, match=r"analysis.teacher_every must be within \[1, 64\]"):
+        AnalysisConfig(teacher_every=0)

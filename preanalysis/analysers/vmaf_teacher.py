@@ -1,7 +1,8 @@
 """`vmaf_teacher`: the VMAF sensitivity teacher itself as an analyser (preanalysis.learning.teacher_vmaf), for
 encodes that can pay for it: x264 codes the analysis frames twice (CRF 27 and 32, luma only) and vmaf-torch's
 VMAF-NEG gradient (analysis.teacher_metric: or VMAF's, or the mean of both) says, per 16x16 block of every
-EVERY-th frame, how much score the block loses per unit of coding error; the frames between keep that map.
+EVERY-th frame (analysis.teacher_every), how much score the block loses per unit of coding error; the frames
+between keep that map.
 
 Under a segment budget (allocate.segment scene|gop, the default) it teaches on the whole segment when the
 segment closes (`segment_maps`, called by the pipeline's segment stage): every frame is coded inside its
@@ -24,7 +25,7 @@ from .base import Analyser, AnalysisContext, register_analyser
 from .grid import analysis_block
 from .sensitivity import block_tiles, to_map
 
-EVERY = 4  # frames per teaching (the batch teacher scored every 4th frame too)
+EVERY = 4  # frames per teaching, by default (the batch teacher scored every 4th frame too)
 WINDOW = 8  # per frame: past frames coded with the taught one (motion search and mbtree see a short run)
 
 
@@ -39,8 +40,10 @@ class VmafTeacher(Analyser):
     segment_level = True
     vmaf_gradient = True
 
-    def __init__(self, device: str = "auto", causal: bool = True, metrics: tuple[str, ...] = ("neg",)):
+    def __init__(self, device: str = "auto", causal: bool = True, metrics: tuple[str, ...] = ("neg",),
+                 every: int = EVERY):
         self.device = pick_device(device)
+        self.every = every
         self.gradients = [VmafGradient(neg=m == "neg", device=self.device) for m in metrics]
         self.causal = causal
         self.reset()
@@ -54,7 +57,7 @@ class VmafTeacher(Analyser):
         block = analysis_block(ctx.scale)
         if self.causal:
             self.past = [*self.past[-(WINDOW - 1):], even_uint8(ctx.luma)]
-            if self.seen % EVERY == 0:
+            if self.seen % self.every == 0:
                 self.lw = teach_last(np.stack(self.past), self.gradients, block)
             self.seen += 1
         return {self.name: block_tiles(to_map(self.lw), block, ctx.luma.shape)}
@@ -62,6 +65,6 @@ class VmafTeacher(Analyser):
     def segment_maps(self, lumas: list[np.ndarray], scale: float) -> list[np.ndarray]:
         """The map of every frame of a closed segment (analysis luma in display order), taught on all of it."""
         block = analysis_block(scale)
-        pick, rows = scored_rows(len(lumas), EVERY)
+        pick, rows = scored_rows(len(lumas), self.every)
         lw = teach_lumas(np.stack([even_uint8(y) for y in lumas]), self.gradients, block, pick)
         return [block_tiles(to_map(lw[k]), block, y.shape) for k, y in zip(rows, lumas)]
