@@ -67,6 +67,7 @@ def test_bad_inputs_give_one_line_errors(small_clip, audio_only, tmp_path):
     assert_one_line_error(cli("analyze", audio_only, "-o", out), "no video stream")
     assert_one_line_error(cli("analyze", empty, "-o", out), "no decodable video frames")
     assert_one_line_error(cli("analyze", small_clip, "-o", out, "--config", bad_yaml), "not valid YAML")
+    assert_one_line_error(cli("analyze", small_clip, "-o", out, "--frames", "0"), "--frames >= 1")  # not "all"
     assert_one_line_error(cli("analyze", small_clip, "-o", out, "--config", unknown), "unknown key config.allocate.strenght")
     assert_one_line_error(cli("analyze", small_clip, "-o", out, "--allocate-strength", "99"), "allocate.strength")
     assert_one_line_error(cli("analyze", small_clip, "-o", out, "--weight", "texture"), "NAME=NUMBER")
@@ -89,6 +90,9 @@ def test_truncated_input_is_analysed_as_far_as_it_goes(tmp_path):
     result = cli("analyze", cut, "-o", tmp_path / "m.npz")
     assert result.returncode == 0, result.stderr
     assert "truncated or corrupt" in result.stderr and "the rest is lost" in result.stderr
+    # on a line of its own, not glued to the end of the progress bar it interrupted
+    assert any(line.startswith("preanalysis:") and "truncated or corrupt" in line
+               for line in result.stderr.replace("\r", "\n").splitlines())
     assert 3 <= len(load_maps(tmp_path / "m.npz")) <= 6
     assert cut.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary files left behind"

@@ -9,6 +9,8 @@ import re
 import sys
 from typing import NoReturn
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from ..errors import PreanalysisError
 
 # One module per subcommand; each defines HELP, add_arguments(parser) and run(args) -> int.
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO, format="preanalysis: %(message)s", stream=sys.stderr
     )
     try:
-        return int(args.run(args) or 0)
+        with logging_redirect_tqdm():  # a warning during a progress bar gets its own line, not the bar's
+            return int(args.run(args) or 0)
     except PreanalysisError as exc:
         if args.verbose:
             raise

@@ -6,6 +6,7 @@ import logging
 import time
 
 from .. import video
+from ..errors import PreanalysisError
 from ..io import check_output_path
 from ..maps import write_maps
 from ..pipeline import analyze
@@ -25,6 +26,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    if args.start < 0 or (args.frames is not None and args.frames < 1):
+        raise PreanalysisError("--start must be >= 0 and --frames >= 1 (leave --frames out for every frame)")
     config = config_from_args(args)
     info = video.probe(args.input)
     out = check_output_path(args.output, args.input)
