@@ -34,6 +34,9 @@ FALSE_WORDS = {"0", "false", "no", "off"}
 CONTAINERS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".264": "h264", ".h264": "h264",
               ".265": "hevc", ".hevc": "hevc"}
 RAW_STREAMS = ("h264", "hevc")
+# Muxer options of every encode we write: without bitexact the Matroska muxer writes random segment and track UIDs,
+# so the same encode of the same input made a different .mkv file each run.
+REPEATABLE_MUX = {"fflags": "+bitexact"}
 
 
 @dataclass(frozen=True)

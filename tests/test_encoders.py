@@ -277,6 +277,18 @@ def test_x264_encodes_are_byte_identical_in_one_process(tmp_path):
     assert len(streams) == 1
 
 
+def test_the_same_encode_writes_the_same_file(tmp_path):
+    """The muxers write bitexact (REPEATABLE_MUX): Matroska otherwise draws random segment and track UIDs, and the
+    same encode of the same input made a different .mkv each run."""
+    from preanalysis.learning.scenes import moving_objects, write_video
+
+    clip = write_video(moving_objects(width=96, height=64, frames=6).rgb, tmp_path / "clip.mkv")
+    for suffix in (".mkv", ".mp4"):
+        files = [encode_file(clip, tmp_path / f"out{k}{suffix}", EncodeSettings("x264", crf=30, preset="veryfast"))
+                 for k in range(2)]
+        assert files[0].path.read_bytes() == files[1].path.read_bytes(), suffix
+
+
 def test_x264_keeps_a_user_asm_setting():
     adapter = get_adapter("x264")
     assert "asm=auto" in adapter.options(EncodeSettings("x264", crf=30, preset="fast", params={"asm": "auto"}))["x264-params"]

@@ -23,7 +23,7 @@ from av.video.frame import PictureType
 from preanalysis.qpmap import QpMap
 from preanalysis.video import DecodedFrame, VideoInfo
 
-from ..base import FALSE_WORDS, TRUE_WORDS, EncoderAdapter, EncodeSettings, is_zero, normalise
+from ..base import FALSE_WORDS, REPEATABLE_MUX, TRUE_WORDS, EncoderAdapter, EncodeSettings, is_zero, normalise
 from ..frames import encoded_size, to_encoder_frame
 from .param_check import param_problem
 from .roi_sidedata import attach_qp_map, clear_roi
@@ -135,7 +135,8 @@ class PyAVSession:
         # how far a sane decode timestamp may precede its presentation: a reorder depth far beyond any encoder's
         self.max_reorder_ticks = MAX_REORDER_FRAMES * max(1, round(1 / ((info.frame_rate or 25) * self.time_base)))
         self.payload, self.opened = 0, False
-        self.container = av.open(str(output), "w", format=adapter.container_format(output))
+        self.container = av.open(str(output), "w", format=adapter.container_format(output),
+                                 options=REPEATABLE_MUX)
         stream = self.container.add_stream(adapter.codec, rate=info.frame_rate or 25)
         stream.width, stream.height = encoded_size(info.width, info.height)
         stream.pix_fmt = self.pix_fmt

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import av
 
+from ..base import REPEATABLE_MUX
+
 IVF_HEADER = struct.Struct("<4sHHIHHIIII")  # DKIF, version, header size, fourcc, w, h, tb den, tb num, frames, 0
 IVF_FRAME = struct.Struct("<IQ")
 AV01 = 0x31305641
@@ -36,7 +38,7 @@ class Av1Output:
 
     def write(self, unit: bytes, pts: int, key: bool) -> None:
         if self.container is None:
-            self.container = av.open(str(self.path), "w", format=self.fmt)
+            self.container = av.open(str(self.path), "w", format=self.fmt, options=REPEATABLE_MUX)
             with av.open(one_unit_ivf(*self.size, self.time_base, unit), format="ivf") as template:
                 self.stream = self.container.add_stream_from_template(template.streams.video[0], opaque=True)
             self.stream.time_base = self.time_base
