@@ -11,6 +11,7 @@ What the frames are is the caller's business: decoded as they are (`encode_file`
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -21,10 +22,12 @@ from preanalysis.io import atomic_output, check_output_path
 from preanalysis.video import DecodedFrame, VideoInfo, decode, probe
 
 from .base import EncodeResult, EncodeSettings, get_adapter
+from .frames import encoded_size
 from .passes import QpForFrame, encode_pass
 from .selfcheck import run_self_check
 
 FrameSource = Callable[[], Iterable[DecodedFrame]]
+log = logging.getLogger("preanalysis")
 
 
 def encode_frames(
@@ -50,6 +53,10 @@ def encode_frames(
         adapter.check_settings(settings, info.bit_depth)
         if self_check:
             run_self_check(adapter, settings, adapter.encoded_bit_depth(info))
+    coded = encoded_size(info.width, info.height)
+    if coded != (info.width, info.height):
+        log.warning("%s is %dx%d: coded as %dx%d (4:2:0 needs even sides, so the last column / row is dropped)",
+                    info.path, info.width, info.height, *coded)
     started = time.perf_counter()
     label = f"{adapter.name} {settings.mode}" if progress else None
     with atomic_output(output) as tmp:

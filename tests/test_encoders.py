@@ -381,13 +381,14 @@ def test_ten_bit_input_encodes_ten_bit_with_the_map(tmp_path, encoder):
         assert half_psnr(reference, decoded) > 3
 
 
-def test_odd_size_is_cropped_to_even_and_the_map_still_applies(tmp_path):
+def test_odd_size_is_cropped_to_even_and_the_map_still_applies(tmp_path, caplog):
     src = write_vfr(tmp_path / "odd.mkv", [0, 40, 80], size=(177, 97))
     qp = lr_map(177, 97, delta=10)
     result = encode_file(src, tmp_path / "odd.264", EncodeSettings("x264", crf=26, params={"keyint": "1"}),
                          lambda i: qp)
     info = probe(result.path)
     assert (info.width, info.height) == (176, 96)
+    assert "is 177x97: coded as 176x96" in caplog.text  # the user is told
     kept = luma_plane(next(iter(decode(src))).frame)[:96, :176]
     got = luma_plane(next(iter(decode(result.path))).frame)
     assert np.mean(np.abs(kept - got)) < 8  # cropped (same pixels), not rescaled
