@@ -6,12 +6,11 @@ import logging
 import time
 
 from .. import video
-from ..errors import PreanalysisError
 from ..io import check_output_path
 from ..maps import write_maps
 from ..pipeline import analyze
 from ..verify import candidate_gains, guard_runs, guard_summary
-from .options import add_config_options, config_from_args
+from .options import add_config_options, config_from_args, frame_stop
 
 HELP = "analyse a video and write per-frame salience masks and QP offsets to an .npz"
 log = logging.getLogger("preanalysis")
@@ -26,12 +25,10 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    if args.start < 0 or (args.frames is not None and args.frames < 1):
-        raise PreanalysisError("--start must be >= 0 and --frames >= 1 (leave --frames out for every frame)")
+    stop = frame_stop(args)
     config = config_from_args(args)
     info = video.probe(args.input)
     out = check_output_path(args.output, args.input)
-    stop = args.start + args.frames if args.frames else None
     t0 = time.perf_counter()
     verdicts = []  # the segment guard's verdict per frame, for the summary line
 

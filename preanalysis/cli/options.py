@@ -24,6 +24,14 @@ def _flag(dotted: str) -> str:
     return SHORT_FLAGS.get(dotted) or "--" + dotted.replace(".", "-").replace("_", "-")
 
 
+def frame_stop(args: argparse.Namespace) -> int | None:
+    """The end of the frames --start and --frames ask for (None: to the end), after checking them: --frames 0 would
+    otherwise read as "every frame"."""
+    if args.start < 0 or (args.frames is not None and args.frames < 1):
+        raise PreanalysisError("--start must be >= 0 and --frames >= 1 (leave --frames out for every frame)")
+    return args.start + args.frames if args.frames else None
+
+
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis config (a YAML file, then single values on top)")
     group.add_argument("--config", metavar="C.yaml|PRESET", help="YAML config (keys as in preanalysis.config), or a "

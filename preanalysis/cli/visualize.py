@@ -10,7 +10,7 @@ from ..errors import PreanalysisError
 from ..io import check_output_path
 from ..maps import load_maps
 from ..visualize import MODES, visual_frames, write_report
-from .options import add_config_options, config_from_args
+from .options import add_config_options, config_from_args, frame_stop
 
 HELP = "render salience heatmap, object ids and QP-offset grid over the video (MP4 or PNG folder) + a contact sheet"
 log = logging.getLogger("preanalysis")
@@ -36,9 +36,9 @@ def run(args) -> int:
         check_output_path(out, args.input)
     elif out.suffix:
         raise PreanalysisError(f"output {out} is neither a video (.mp4/.mkv/.mov) nor a folder: fix -o")
-    if args.start < 0 or (args.frames is not None and args.frames < 1) or args.sheet_frames < 1:
-        raise PreanalysisError("--start must be >= 0, --frames and --sheet-frames >= 1")
-    stop = args.start + args.frames if args.frames else None
+    stop = frame_stop(args)
+    if args.sheet_frames < 1:
+        raise PreanalysisError("--sheet-frames must be >= 1")
     maps = load_maps(args.maps) if args.maps else None
     if maps is not None and (maps.width, maps.height) != (info.width, info.height):
         raise PreanalysisError(f"maps are for {maps.width}x{maps.height} but {args.input} is "

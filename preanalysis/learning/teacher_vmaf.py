@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..config import AQ_OFF_PARAMS
+from ..config import AQ_OFF_PARAMS, param_string
 from ..errors import PreanalysisError
 from ..qpmap import QpMap
 from ..video import decode, probe
@@ -86,7 +86,7 @@ def _repeatable(encoder: str) -> str:
         return ""
     from encoder_adapters.pyav.x264 import repeatable_asm
 
-    return ":".join(f"{k}={v}" for k, v in repeatable_asm().items())
+    return param_string(repeatable_asm())
 
 
 def encode_decode(frames: list[av.VideoFrame], crf: float, qp: list[QpMap] | None = None,
