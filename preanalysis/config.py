@@ -82,6 +82,9 @@ class AnalysisConfig:
     # the vmaf_teacher analyser scores every teacher_every-th frame; the frames between keep the last map (4: as
     # every figure of the vmaf-teacher preset was measured; 2 scores twice as many frames at about twice the cost)
     teacher_every: int = 4
+    # each vmaf_teacher map averages the log2 weights of this many scored frames, its own in the middle (in a closed
+    # segment; per frame: the last ones); 0 = all of the segment's (per frame: of the scene so far); 1 = its own
+    teacher_window: int = 1
 
     def __post_init__(self):
         _check(64 <= self.max_width <= 4096, "analysis.max_width must be within [64, 4096]")
@@ -89,6 +92,8 @@ class AnalysisConfig:
         _check(self.device in ("auto", "cpu", "cuda"), "analysis.device must be auto, cpu or cuda")
         _check(self.teacher_metric in TEACHER_METRICS, "analysis.teacher_metric must be neg, vmaf or both")
         _check(1 <= self.teacher_every <= 64, "analysis.teacher_every must be within [1, 64]")
+        _check(self.teacher_window == 0 or (1 <= self.teacher_window <= 63 and self.teacher_window % 2),
+               "analysis.teacher_window must be 0 (all of a segment's scored frames) or odd within [1, 63]")
 
 
 def _default_weights() -> dict[str, float]:

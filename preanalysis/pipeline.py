@@ -122,6 +122,7 @@ def build_analysers(config: Config) -> list[Analyser]:
         if cls.vmaf_gradient:
             kwargs["metrics"] = TEACHER_METRICS[config.analysis.teacher_metric]
             kwargs["every"] = config.analysis.teacher_every
+            kwargs["window"] = config.analysis.teacher_window
         if name in config.analysis.weights:
             if not cls.learned:
                 raise PreanalysisError(f"analyser {name!r} takes no weights file: remove it from analysis.weights")

@@ -186,7 +186,7 @@ def test_the_teacher_reads_the_metrics_the_config_names(carphone):
         AnalysisConfig(teacher_metric="psnr")
 
 
-def _teacher_frames(carphone, monkeypatch, segment: str, every: int = 4):
+def _teacher_frames(carphone, monkeypatch, segment: str, every: int = 4, window: int = 1):
     from preanalysis.analysers import vmaf_teacher as VT
     from preanalysis.config import load_config
     from preanalysis.pipeline import analyze
@@ -200,7 +200,7 @@ def _teacher_frames(carphone, monkeypatch, segment: str, every: int = 4):
     config = load_config("vmaf-teacher")
     # the teacher alone: the preset's segment guard (tests/test_verify.py) would code the segment again
     config.analysis.device, config.allocate.segment, config.allocate.verify = "cpu", segment, False
-    config.analysis.teacher_every = every
+    config.analysis.teacher_every, config.analysis.teacher_window = every, window
     return list(analyze(carphone, config, 0, 9)), taught
 
 
@@ -234,3 +234,32 @@ def test_vmaf_teacher_teaches_every_frame_the_config_names(carphone, monkeypatch
                for k in (0, 2, 4, 6))
     with pytest.raises(PreanalysisError, match=r"analysis.teacher_every must be within \[1, 64\]"):
         AnalysisConfig(teacher_every=0)
+
+
+@pytest.mark.parametrize("segment", ["gop", "frame"])
+def test_vmaf_teacher_averages_the_maps_of_the_window_the_config_names(carphone, monkeypatch, segment):
+    """analysis.teacher_window: in a closed segment each scored frame's log2 weights are averaged with its
+    neighbours' (3: one each side, cut at the ends; 0: all), per frame with the last ones taught."""
+    from preanalysis.analysers.sensitivity import log_weight
+    from preanalysis.config import AnalysisConfig
+    from preanalysis.errors import PreanalysisError
+
+    def weights(window):
+        frames, _ = _teacher_frames(carphone, monkeypatch, segment, window=window)
+        return [log_weight(frames[k].maps["vmaf_teacher"][::16, ::16]) for k in (0, 4, 8)]
+
+    w0, w4, w8 = weights(1)
+    a0, a4, a8 = weights(3)
+    s0, s4, s8 = weights(0)
+    assert np.std(w0 - w4) > 0.1  # the maps differ, so averaging them shows
+    near = dict(atol=1e-3)
+    if segment == "gop":
+        assert np.allclose(a0, (w0 + w4) / 2, **near) and np.allclose(a8, (w4 + w8) / 2, **near)
+        assert all(np.allclose(s, (w0 + w4 + w8) / 3, **near) for s in (s0, s4, s8))
+    else:  # only the past: the last three maps taught; window 0 takes every map of the scene so far
+        assert np.allclose(a0, w0, **near) and np.allclose(a8, (w0 + w4 + w8) / 3, **near)
+        assert np.allclose(s8, (w0 + w4 + w8) / 3, **near)
+    assert np.allclose(a4, (w0 + w4 + w8) / 3 if segment == "gop" else (w0 + w4) / 2, **near)
+    for bad in (-1, 2, 65):
+        with pytest.raises(PreanalysisError, match=r"analysis.teacher_window must be 0 .* or odd within \[1, 63\]"):
+            AnalysisConfig(teacher_window=bad)

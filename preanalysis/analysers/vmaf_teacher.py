@@ -11,6 +11,10 @@ is then neutral until the segment closes.  Per frame (allocate.segment frame) it
 frames as they arrive: measured on held-out clips that keeps about half of the batch teacher's gain, and a
 neutral-chroma check showed the missing lookahead, not the missing chroma, costs it (docs/models.md).
 
+analysis.teacher_window averages each map's log2 weights with those of neighbouring scored frames (centred in a
+closed segment, the last ones per frame; 0 = all of the segment's, or of the scene so far): the maps of successive
+scored frames differ mostly by measurement noise (docs/splits.md, 2026-12-01).
+
 The map is the `sensitivity` analyser's (2^((lw - 3) / 6) for the centred log2 weight lw), so the two are
 interchangeable in a config (the `vmaf-teacher` preset is the `sensitivity` preset with this map).
 """
@@ -41,9 +45,10 @@ class VmafTeacher(Analyser):
     vmaf_gradient = True
 
     def __init__(self, device: str = "auto", causal: bool = True, metrics: tuple[str, ...] = ("neg",),
-                 every: int = EVERY):
+                 every: int = EVERY, window: int = 1):
         self.device = pick_device(device)
         self.every = every
+        self.window = window
         self.gradients = [VmafGradient(neg=m == "neg", device=self.device) for m in metrics]
         self.causal = causal
         self.reset()
@@ -51,6 +56,7 @@ class VmafTeacher(Analyser):
     def reset(self) -> None:
         self.past: list[np.ndarray] = []
         self.seen = 0
+        self.taught: list[np.ndarray] = []
         self.lw = np.zeros((1, 1), np.float32)
 
     def process(self, ctx: AnalysisContext) -> dict[str, np.ndarray]:
@@ -58,7 +64,9 @@ class VmafTeacher(Analyser):
         if self.causal:
             self.past = [*self.past[-(WINDOW - 1):], even_uint8(ctx.luma)]
             if self.seen % self.every == 0:
-                self.lw = teach_last(np.stack(self.past), self.gradients, block)
+                kept = self.taught if self.window == 0 else self.taught[len(self.taught) + 1 - self.window:]
+                self.taught = [*kept, teach_last(np.stack(self.past), self.gradients, block)]
+                self.lw = np.mean(self.taught, axis=0)
             self.seen += 1
         return {self.name: block_tiles(to_map(self.lw), block, ctx.luma.shape)}
 
@@ -66,5 +74,17 @@ class VmafTeacher(Analyser):
         """The map of every frame of a closed segment (analysis luma in display order), taught on all of it."""
         block = analysis_block(scale)
         pick, rows = scored_rows(len(lumas), self.every)
-        lw = teach_lumas(np.stack([even_uint8(y) for y in lumas]), self.gradients, block, pick)
+        lw = averaged(teach_lumas(np.stack([even_uint8(y) for y in lumas]), self.gradients, block, pick), self.window)
         return [block_tiles(to_map(lw[k]), block, y.shape) for k, y in zip(rows, lumas)]
+
+
+def averaged(lw: np.ndarray, window: int) -> np.ndarray:
+    """Each scored frame's log2 weights (frames, rows, cols) averaged with (window - 1) / 2 neighbours each side,
+    cut at the segment's ends (window 0: all of them).  The teacher's maps are centred per frame, so their mean is."""
+    if window == 1:
+        return lw
+    half = len(lw) if window == 0 else (window - 1) // 2
+    sums = np.concatenate([np.zeros((1, *lw.shape[1:])), np.cumsum(lw, axis=0, dtype=np.float64)])
+    lo = np.maximum(np.arange(len(lw)) - half, 0)
+    hi = np.minimum(np.arange(len(lw)) + half + 1, len(lw))
+    return ((sums[hi] - sums[lo]) / (hi - lo)[:, None, None]).astype(np.float32)
