@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 import cv2
+import av
 import numpy as np
 import pytest
 import torch
@@ -48,6 +49,25 @@ def test_the_guards_encodes_are_repeatable_in_one_process():
     lumas = np.array([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in scene.rgb])
     encode_decode(yuv_frames(np.random.default_rng(0).integers(0, 255, (4, 128, 256), np.uint8)), 30)
     assert len({encode_decode(yuv_frames(lumas), 32)[1] for _ in range(12)}) == 1
+
+
+def test_the_teachers_encodes_choose_their_own_frame_types(carphone):
+    """A decoded frame carries its type (every frame of a y4m source is an I frame, an mp4's keep its GOP's), which
+    FFmpeg's libx264 forces, and its decoder's time base, in which the teacher's pts 0, 1, 2 ... were microseconds
+    apart; the teacher's and guard's encodes must code as the encodes they stand for, in x264's own frame types at
+    regular frame times.  Before the fix a y4m cut's 60 frames coded to 12x the bits of the same pixels as fresh
+    frames, and carphone's 12 decoded frames to 0.66x."""
+    from preanalysis.learning import teacher_vmaf as T
+
+    decoded = T.source_frames(carphone, 0, 12, (176, 144))
+    fresh = [av.VideoFrame.from_ndarray(f.to_ndarray(), format="yuv420p") for f in decoded]
+    intra = [av.VideoFrame.from_ndarray(f.to_ndarray(), format="yuv420p") for f in decoded]
+    for f in intra:
+        f.pict_type = av.video.frame.PictureType.I
+    expected, bits = T.encode_decode(fresh, 30)
+    for frames in (decoded, intra):
+        got, got_bits = T.encode_decode(frames, 30)
+        assert got_bits == bits and np.array_equal(got, expected)
 
 
 def _carphone_lumas(carphone, frames=16):

@@ -46,7 +46,7 @@ MAX_WIDTH = 640  # wider sources are downscaled by a power of two first (the tea
 LOG_CLIP = 3.0  # |centred log2 w| beyond this is noise of a ratio of small numbers, not information
 # libvmaf's motion filter (feature/motion.c FILTER_5), applied separably with mirrored borders.
 VMAF_BLUR = np.array([0.054488685, 0.244201342, 0.402619947, 0.244201342, 0.054488685], np.float32)
-VERSION = 1  # bump when what a cached teaching means changes
+VERSION = 2  # bump when what a cached teaching means changes (2: x264's own frame types, regular frame times)
 
 
 def teacher_size(width: int, height: int, max_width: int = MAX_WIDTH) -> tuple[int, int]:
@@ -104,6 +104,11 @@ def encode_decode(frames: list[av.VideoFrame], crf: float, qp: list[QpMap] | Non
     enc.options = {"crf": f"{crf:g}", "preset": preset,
                    option: ":".join(p for p in (_repeatable(encoder), params, fixed) if p),
                    **({"threads": "1"} if encoder == "x264" else {})}
+    # A decoded frame carries its type, which libx264 would force (every frame of a y4m source an I frame), and its
+    # decoder's time base, in which pts 0, 1, 2 ... are microseconds apart (x264's frame durations, so its mbtree,
+    # go wrong): the encodes must code as the encodes they stand for, at regular frame times, in x264's own types.
+    for i, f in enumerate(frames):
+        f.pts, f.time_base, f.pict_type = i, enc.time_base, av.video.frame.PictureType.NONE
     if qp is not None:
         from encoder_adapters.pyav.roi_sidedata import attach_qp_map
 
