@@ -281,6 +281,13 @@ def _process(analyser: Analyser, ctx: AnalysisContext) -> tuple[dict[str, np.nda
 ROI_FILES = "roi_files"  # the map of the user's region files (salience.roi_files): their weights, summed
 
 
+def mask_reads(config: Config, names: Sequence[str]) -> bool:
+    """Whether the salience mask is made from any of these maps (a weight or a stand-aside rule names one): only
+    then does a segment-level analyser's map change it (and undo the mask stabiliser's work)."""
+    s = config.salience
+    return any(s.weights.get(n, 0) for n in names) or any(rule.when in names for rule in s.stand_aside)
+
+
 def frame_salience(maps: dict[str, np.ndarray], config: Config, index: int, scale: float) -> np.ndarray:
     s = config.salience
     weighted = {k: v for k, v in maps.items() if k != ROI_FILES}
@@ -321,7 +328,8 @@ def allocate_segments(analyses: Iterable[FrameAnalysis], config: Config, segment
     start only at cuts and are counted from one, so analysing from a segment start (a farm chunk) gives the
     segments, and maps, of a full run.  allocate.segment = frame: the per-frame maps pass through.
     segment_level: analysers that measure a closed segment (Analyser.segment_level); their maps replace the
-    per-frame ones and the salience is recombined (the learned mask stabiliser, if on, saw the per-frame one)."""
+    per-frame ones, and the salience is recombined where it reads them (the learned mask stabiliser, if on, saw the
+    per-frame one); a map only allocate.sensitivity reads leaves the mask as it was."""
     if config.allocate.segment == "frame":
         yield from analyses
         return
@@ -344,9 +352,11 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
     width, height = segment[0].qp.width, segment[0].qp.height
     scale = width / segment[0].luma.shape[1]
     for analyser in segment_level:
+        recombine = mask_reads(config, analyser.maps)
         for fa, m in zip(segment, analyser.segment_maps([fa.luma for fa in segment], scale)):
             fa.maps[analyser.name] = m
-            fa.salience = frame_salience(fa.maps, config, fa.index, scale)
+            if recombine:
+                fa.salience = frame_salience(fa.maps, config, fa.index, scale)
     raw = np.stack([raw_offsets(block_means(fa.salience.astype(np.float32) / 255, width, height), a)
                     for fa in segment])
     per_gain = np.stack([sensitivity_part(fa.maps, width, height, a, 1.0) for fa in segment]) if a.sensitivity else 0

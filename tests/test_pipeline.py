@@ -189,10 +189,13 @@ def test_top_normalisation_marks_the_most_salient_fifth_and_the_centre_prior_pea
     assert centre[0, 0] < 0.05 < 0.95 < centre[13, 24]
 
 
-def test_stabilised_masks_flicker_less(bikes):
-    """The learned stabiliser on the final mask: less frame-to-frame change, same shape, still in range."""
-    base = from_dict(Config, {"analysis": {"max_width": 160}})
-    steady = from_dict(Config, {"analysis": {"max_width": 160, "stabilise": True}})
+@pytest.mark.parametrize("sensitivity", ["sensitivity", "vmaf_teacher"])
+def test_stabilised_masks_flicker_less(bikes, sensitivity):
+    """The learned stabiliser on the final mask: less frame-to-frame change, same shape, still in range; also when
+    the sensitivity map comes from a segment-level analyser (the teacher), which the mask does not read."""
+    allocate = {"sensitivity": sensitivity, "verify": False}
+    base = from_dict(Config, {"analysis": {"max_width": 160}, "allocate": allocate})
+    steady = from_dict(Config, {"analysis": {"max_width": 160, "stabilise": True}, "allocate": allocate})
 
     def flicker(config):
         masks = [fa.salience.astype(np.float32) for fa in analyze(bikes, config, stop=20)]
