@@ -70,7 +70,7 @@ TEACHER_METRICS = {"neg": ("neg",), "vmaf": ("vmaf",), "both": ("vmaf", "neg")}
 class AnalysisConfig:
     """Where and how the analysers run."""
 
-    max_width: int = 480  # analysis resolution: the source is downscaled by an integer factor to fit
+    max_width: int = 640  # analysis resolution: the source is downscaled by an integer factor to fit
     analysers: list[str] = field(default_factory=list)  # extra analysers to run although no weight uses them
     device: str = "auto"  # torch device for learned analysers: auto | cpu | cuda
     max_scene_frames: int = 300  # analyser state resets at scene cuts and at least this often
@@ -172,8 +172,9 @@ class AllocateConfig:
     # A VMAF sensitivity map (`sensitivity`: the student; `vmaf_teacher`: the measured teacher) whose offsets are
     # added to the mask's: dQP = -sensitivity_gain * log2 w, w the block's VMAF weight (the map is 2^((log2 w - 3)
     # / 6)), centred per frame.  The mask says which regions get bits; the map moves bits, inside and outside
-    # them, to the blocks VMAF notices.  "" = off.  On by default (the student, gain 1.5: docs/splits.md, 21:45).
-    sensitivity: str = "sensitivity"
+    # them, to the blocks VMAF notices.  "" = off.  On by default: the teacher's own map at gain 1.5 (docs/splits.md,
+    # 2026-12-01; the student, `sensitivity`, was the default before: docs/splits.md, 21:45 of 2026-11-30).
+    sensitivity: str = "vmaf_teacher"
     sensitivity_gain: float = 1.5
     # The segment guard (preanalysis.verify): the encoder codes each closed segment (verify_resolution: its
     # analysis luma, or native samples of the source) with and without its offsets, and a map whose estimated

@@ -233,7 +233,8 @@ def test_analysers_on_their_own_threads_give_the_serial_maps(bikes):
     from preanalysis.pipeline import LANE_DEPTH
 
     assert 40 > 2 * LANE_DEPTH  # lanes run ahead across cuts (frames 0, 16, 32)
-    config = from_dict(Config, {"analysis": {"max_scene_frames": 16, "max_width": 160},
+    config = from_dict(Config, {"analysis": {"max_scene_frames": 16, "max_width": 160},  # per-frame maps only:
+                                "allocate": {"sensitivity": "sensitivity"},  # the teacher's is the segment's
                                 "salience": {"weights": {"texture": 1, "motion": -1, "objects": 0.5}}})
     threads = torch.get_num_threads()
     got = list(analyze(bikes, config, stop=40))

@@ -233,7 +233,8 @@ def test_the_guard_codes_at_the_crfs_it_is_told(carphone, monkeypatch):
     from preanalysis.learning import teacher_vmaf as T
 
     torch.set_num_threads(1)
-    config = with_overrides(load_config("default"), {"allocate.verify_crfs": [25, 34], "analysis.device": "cpu"})
+    config = with_overrides(load_config("default"), {"allocate.verify_crfs": [25, 34], "analysis.device": "cpu",
+                                                      "allocate.sensitivity": "sensitivity"})  # no teacher encodes
     assert GuardSettings.of(config).crfs == (25, 34) and GuardSettings.of(load_config("default")).crfs == (27, 32)
     calls, code = [], T.encode_decode
     monkeypatch.setattr(T, "encode_decode", lambda frames, crf, qp=None, **k: calls.append((crf, qp is not None))

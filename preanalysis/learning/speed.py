@@ -48,7 +48,9 @@ def learned_config(only: list[str] | None = None) -> Config:
     for name in names:
         load_learned(name)  # learned analysers register on first import
     maps = [m for name in names for m in ANALYSERS[name].maps]
-    return from_dict(Config, {"salience": {"weights": {m: 0.5 for m in maps}}, "analysis": {"stabilise": True}})
+    # allocate.sensitivity the student's map: the default's teacher is segment-level, timed on its own
+    return from_dict(Config, {"salience": {"weights": {m: 0.5 for m in maps}}, "analysis": {"stabilise": True},
+                              "allocate": {"sensitivity": "sensitivity"}})
 
 
 def analysis_fps(path: Path, max_width: int = 480, warmup: int = 3, only: list[str] | None = None) -> dict:
