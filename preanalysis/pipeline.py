@@ -49,6 +49,7 @@ class FrameAnalysis:
     object_ids: np.ndarray | None = None  # int32 ids per pixel, tracked across frames (learned objects analyser)
     decoded: video.DecodedFrame | None = None  # the source frame, when asked for (analyse and encode in one pass)
     guard_luma: np.ndarray | None = None  # the guard's native sample (verify_resolution native, verify_ceiling_native)
+    chroma: np.ndarray | None = None  # AnalysisContext.chroma, kept until the segment stage has coded the segment
     # The segment guard's verdict on this frame's segment: -1 not judged, 0 coded without a map, k the k-th
     # candidate kept (1: allocate.sensitivity_gain, then allocate.verify_gains); and its estimate (VMAF, VMAF-NEG
     # BD-rate %, NaN where nothing was measured), kept in the maps file so a user sees what the guard decided.
@@ -123,6 +124,7 @@ def build_analysers(config: Config) -> list[Analyser]:
             kwargs["metrics"] = TEACHER_METRICS[config.analysis.teacher_metric]
             kwargs["every"] = config.analysis.teacher_every
             kwargs["window"] = config.analysis.teacher_window
+            kwargs["chroma"] = config.analysis.code_chroma == "all"
         if name in config.analysis.weights:
             if not cls.learned:
                 raise PreanalysisError(f"analyser {name!r} takes no weights file: remove it from analysis.weights")
@@ -176,6 +178,7 @@ def _analyse(
     roi_files = RoiFiles(config, info.width, info.height) if config.salience.roi_files else None
     a = config.allocate
     sample = NativeSample.of(info.width, info.height, a) if a.native_samples(info.width, info.height, size) else None
+    code_chroma = config.analysis.code_chroma != "none"
     in_flight: deque = deque()
 
     def finish() -> FrameAnalysis:
@@ -194,7 +197,8 @@ def _analyse(
         else:  # the segment stage allocates when the segment closes
             qp = QpMap(np.zeros(grid_shape(info.width, info.height), np.int8), info.width, info.height)
         return FrameAnalysis(d.index, d.pts, d.time, ctx.luma, maps, salience, qp, cut, ids,
-                             d if keep_frames else None, guard_luma)
+                             d if keep_frames else None, guard_luma,
+                             None if config.allocate.segment == "frame" else ctx.chroma)
 
     previous = None
     with lanes:
@@ -203,7 +207,8 @@ def _analyse(
             cut = detector.is_cut(luma)
             if cut:
                 previous = None
-            ctx = AnalysisContext(index=d.index, luma=luma, previous=previous, scale=scale, source=source)
+            ctx = AnalysisContext(index=d.index, luma=luma, previous=previous, scale=scale, source=source,
+                                  chroma=video.shrink_chroma(d.frame, size) if code_chroma else None)
             in_flight.append((d, ctx, cut, lanes.submit(ctx, cut), sample.luma(source) if sample else None))
             previous = luma
             if len(in_flight) > LANE_DEPTH:
@@ -353,7 +358,8 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
     scale = width / segment[0].luma.shape[1]
     for analyser in segment_level:
         recombine = mask_reads(config, analyser.maps)
-        for fa, m in zip(segment, analyser.segment_maps([fa.luma for fa in segment], scale)):
+        chroma = [fa.chroma for fa in segment] if all(fa.chroma is not None for fa in segment) else None
+        for fa, m in zip(segment, analyser.segment_maps([fa.luma for fa in segment], scale, chroma)):
             fa.maps[analyser.name] = m
             if recombine:
                 fa.salience = frame_salience(fa.maps, config, fa.index, scale)
@@ -389,14 +395,16 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
         else:
             natives = [fa.guard_luma for fa in segment[part]]
             ceiling_samples = natives if all(n is not None for n in natives) else None  # a.native_samples
-            verdict = verify([fa.luma for fa in segment[part]], [c[part] for c in candidates], guard, ceiling_samples)
+            chroma = [fa.chroma for fa in segment[part]] if config.analysis.code_chroma != "none" else None
+            verdict = verify([fa.luma for fa in segment[part]], [c[part] for c in candidates], guard, ceiling_samples,
+                             chroma)
         offsets = candidates[verdict.choice] if verdict.keep else np.zeros_like(offsets)
         bd = (verdict.bd_rates.get("vmaf", np.nan), verdict.bd_rates.get("neg", np.nan))
         for fa in segment:
             fa.guard_luma = None  # judged: the native samples need not outlive the segment
             fa.guard, fa.guard_bd = (verdict.choice + 1 if verdict.keep else 0), bd
     for fa, o in zip(segment, offsets):
-        fa.qp = QpMap(o, width, height)
+        fa.qp, fa.chroma = QpMap(o, width, height), None  # the chroma served the segment's encodes
     return segment
 
 

@@ -211,6 +211,23 @@ def shrink_luma(y: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return small.astype(np.float32) * np.float32(1 / 255)
 
 
+CHROMA_PLANES = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
+
+
+def shrink_chroma(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
+    """The frame's U and V planes area-resized to the chroma of the analysis size cut to even sides (what
+    teacher_vmaf.even_uint8 codes of the luma): uint8 (2, h // 2, w // 2).  Why: an encode of the analysis luma
+    with neutral chroma spends no bits on colour, so it misjudges what a map costs (analysis.code_chroma)."""
+    if frame.format.name not in CHROMA_PLANES:  # nv12, 10-bit, RGB, gray, ...: to 8-bit 4:2:0 first
+        frame = frame.reformat(format="yuv420p")
+    target = (size[0] // 2, size[1] // 2)
+    out = np.empty((2, target[1], target[0]), np.uint8)
+    for k, plane in enumerate(frame.planes[1:3]):
+        pixels = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+        out[k] = cv2.resize(pixels, target, interpolation=cv2.INTER_AREA)
+    return out
+
+
 def frames(path: str | Path, max_width: int = 480, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
     """Stream analysis frames of a video file."""
     info = probe(path)

@@ -199,30 +199,93 @@ def test_the_ceiling_drops_a_map_where_the_segment_is_already_easy_without_it(ca
             with_overrides(config, {"allocate.verify_ceiling": bad})
 
 
-def test_the_guard_reuses_the_teachers_encodes_without_the_map(carphone, monkeypatch):
+def _coloured(frames) -> bool:
+    """Whether yuv420p frames carry chroma other than neutral grey."""
+    return any(np.any(f.to_ndarray()[f.height:] != 128) for f in frames)
+
+
+@pytest.mark.parametrize("code_chroma", ["none", "guard", "all"])
+def test_the_guard_reuses_the_teachers_encodes_without_the_map(carphone, monkeypatch, code_chroma):
     """The teacher has just coded the segment at the guard's CRFs with the same settings, so the guard codes only
     the two encodes with the map; its estimate is the one fresh encodes give; it takes the teacher's encodes, so
-    none stays in memory after it (a long-lived worker holds no decoded segments)."""
+    none stays in memory after it (a long-lived worker holds no decoded segments).  analysis.code_chroma: the
+    guard's encodes code the frames' own chroma (guard: two more encodes, the teacher's are grey; all: the
+    teacher's too, and the guard re-uses them)."""
     import preanalysis.pipeline as P
     from preanalysis.config import load_config
     from preanalysis.learning import teacher_vmaf as T
 
     torch.set_num_threads(1)
     config = load_config("vmaf-teacher")
-    config.analysis.device = "cpu"
+    config.analysis.device, config.analysis.code_chroma = "cpu", code_chroma
     calls, code = [], T.encode_decode
-    monkeypatch.setattr(T, "encode_decode", lambda frames, crf, qp=None, **k: calls.append((crf, qp is not None))
-                        or code(frames, crf, qp, **k))
+    monkeypatch.setattr(T, "encode_decode", lambda frames, crf, qp=None, **k: calls.append(
+        (crf, qp is not None, _coloured(frames))) or code(frames, crf, qp, **k))
     verdicts = []
     monkeypatch.setattr(P, "verify", lambda *a: verdicts.append((a, verify(*a))) or verdicts[-1][1])
     T.forget_coded()
-    list(P.analyze(carphone, config, 0, 8))
-    assert sorted(calls) == [(27, False), (27, True), (32, False), (32, True)]
+    frames = list(P.analyze(carphone, config, 0, 8))
+    guard, teacher = code_chroma != "none", code_chroma == "all"
+    expected = [(crf, mapped, guard) for crf in (27, 32) for mapped in (False, True)]
+    if guard != teacher:
+        expected += [(27, False, teacher), (32, False, teacher)]
+    assert sorted(calls) == sorted(expected)
+    assert all(f.chroma is None for f in frames)  # the chroma served the segment's encodes
     (args, verdict), = verdicts
     assert verify(*args).bd_rates == verdict.bd_rates  # the guard took the teacher's encodes: nothing left
-    assert len(calls) == 8
+    assert len(calls) == len(expected) + 4
     assert verify(*args).bd_rates == verdict.bd_rates  # and remembered none of its own
-    assert len(calls) == 12
+    assert len(calls) == len(expected) + 8
+
+
+def test_the_frames_own_chroma_reaches_the_encodes_at_the_analysis_size(carphone):
+    """video.shrink_chroma: each chroma plane area-resized to half the (even) analysis size; yuv_frames puts it in
+    the frames the encoder codes unchanged; coding carphone's colour costs bits that neutral grey does not, so a
+    guard coding grey would leave them out of the rate a map changes."""
+    from preanalysis import video
+    from preanalysis.learning import teacher_vmaf as T
+
+    decoded = [d.frame for d in video.decode(carphone, 0, 8)]
+    chroma = np.stack([video.shrink_chroma(f, (88, 72)) for f in decoded])
+    assert chroma.shape == (8, 2, 36, 44) and chroma.dtype == np.uint8
+    u = decoded[3].to_ndarray()[144:144 + 36].reshape(72, 88)  # yuv420p: U (72, 88) packed two rows per row
+    assert np.array_equal(chroma[3, 0], cv2.resize(u, (44, 36), interpolation=cv2.INTER_AREA))
+    assert np.abs(chroma.astype(int) - 128).mean() > 3  # carphone has colour to code
+    lumas = np.stack([cv2.resize(video.y_plane(f), (88, 72), interpolation=cv2.INTER_AREA) for f in decoded])
+    frames = T.yuv_frames(lumas, chroma)
+    assert np.array_equal(frames[5].to_ndarray()[72:].reshape(2, 36, 44), chroma[5])
+    assert np.array_equal(frames[5].to_ndarray()[:72], lumas[5])
+    grey_bits = T.code_lumas(lumas, 27, keep=False)[1]
+    assert T.code_lumas(lumas, 27, keep=False, chroma=chroma)[1] > 1.05 * grey_bits
+    with pytest.raises(PreanalysisError, match="analysis.code_chroma guard: the guard codes chroma only with the "
+                                               "analysis frames: set allocate.verify_resolution analysis"):
+        from preanalysis.config import load_config, with_overrides
+
+        with_overrides(load_config("default"), {"analysis.code_chroma": "guard",
+                                                "allocate.verify_resolution": "native"})
+    with pytest.raises(PreanalysisError, match="analysis.code_chroma must be none, guard or all"):
+        with_overrides(load_config("default"), {"analysis.code_chroma": "yes"})
+
+
+def test_the_teacher_per_frame_codes_the_frames_chroma_when_told(carphone, monkeypatch):
+    """analysis.code_chroma all with allocate.segment frame: the causal teacher codes its window of past frames
+    with their own chroma (grey with none)."""
+    import preanalysis.pipeline as P
+    from preanalysis.config import load_config, with_overrides
+    from preanalysis.learning import teacher_vmaf as T
+
+    torch.set_num_threads(1)
+    code = T.encode_decode
+    for code_chroma in ("none", "all"):
+        config = with_overrides(load_config("vmaf-teacher"), {"analysis.device": "cpu", "allocate.segment": "frame",
+                                                               "allocate.verify": False,
+                                                               "analysis.code_chroma": code_chroma})
+        coloured = []
+        monkeypatch.setattr(T, "encode_decode", lambda frames, *a, seen=coloured, **k: seen.append(_coloured(frames))
+                            or code(frames, *a, **k))
+        frames = list(P.analyze(carphone, config, 0, 5))
+        assert coloured and set(coloured) == {code_chroma == "all"}
+        assert all(f.chroma is None for f in frames)
 
 
 def test_the_guard_codes_at_the_crfs_it_is_told(carphone, monkeypatch):
@@ -284,7 +347,7 @@ def test_the_pipeline_hands_the_ceiling_the_sources_own_luma(carphone, monkeypat
                                                    "allocate.verify_ceiling": 92})
     for native, level, width in ((True, 92, 88), (False, 92, 88), (True, 0, 88), (True, 92, 480)):
         calls = []
-        monkeypatch.setattr(P, "verify", lambda lumas, offsets, guard, ceiling=None, calls=calls:
+        monkeypatch.setattr(P, "verify", lambda lumas, offsets, guard, ceiling=None, chroma=None, calls=calls:
                             calls.append((lumas, ceiling)) or dropped)
         config = with_overrides(base, {"allocate.verify_ceiling_native": native, "allocate.verify_ceiling": level,
                                        "analysis.max_width": width})

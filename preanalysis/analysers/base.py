@@ -29,6 +29,9 @@ class AnalysisContext:
     # uint8 (H, W): the source frame's full-resolution Y plane when the caller has it (the pipeline does), for
     # detectors of objects too small to see at analysis resolution (faces); None: analysers use luma alone
     source: np.ndarray | None = None
+    # uint8 (2, h // 2, w // 2): the frame's U and V at the analysis size cut to even sides, where the config codes
+    # chroma (analysis.code_chroma, video.shrink_chroma); None: encodes of the analysis frames code neutral grey
+    chroma: np.ndarray | None = None
     cache: dict = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -47,7 +50,7 @@ class Analyser:
     maps: ClassVar[tuple[str, ...]]
     learned: ClassVar[bool] = False  # runs a network (worth a GPU; takes `device`, and `weights` in analysis.weights)
     # measures a whole budget segment when it closes (takes `causal`: False under a segment budget, when the
-    # pipeline calls segment_maps(lumas, scale) and its maps replace the per-frame ones)
+    # pipeline calls segment_maps(lumas, scale, chroma) and its maps replace the per-frame ones)
     segment_level: ClassVar[bool] = False
     vmaf_gradient: ClassVar[bool] = False  # reads VMAF gradients (takes `metrics`, `every`, `window`: analysis.teacher_*)
 

@@ -1,8 +1,8 @@
 """`vmaf_teacher`: the VMAF sensitivity teacher itself as an analyser (preanalysis.learning.teacher_vmaf), for
-encodes that can pay for it: x264 codes the analysis frames twice (CRF 27 and 32, luma only) and vmaf-torch's
-VMAF-NEG gradient (analysis.teacher_metric: or VMAF's, or the mean of both) says, per 16x16 block of every
-EVERY-th frame (analysis.teacher_every), how much score the block loses per unit of coding error; the frames
-between keep that map.
+encodes that can pay for it: x264 codes the analysis frames twice (CRF 27 and 32; with neutral chroma, or their
+own with analysis.code_chroma all) and vmaf-torch's VMAF-NEG gradient (analysis.teacher_metric: or VMAF's, or the
+mean of both) says, per 16x16 block of every EVERY-th frame (analysis.teacher_every), how much score the block
+loses per unit of coding error; the frames between keep that map.
 
 Under a segment budget (allocate.segment scene|gop, the default) it teaches on the whole segment when the
 segment closes (`segment_maps`, called by the pipeline's segment stage): every frame is coded inside its
@@ -45,8 +45,9 @@ class VmafTeacher(Analyser):
     vmaf_gradient = True
 
     def __init__(self, device: str = "auto", causal: bool = True, metrics: tuple[str, ...] = ("neg",),
-                 every: int = EVERY, window: int = 1):
+                 every: int = EVERY, window: int = 1, chroma: bool = False):
         self.device = pick_device(device)
+        self.chroma = chroma  # code the frames' own chroma (analysis.code_chroma all), else neutral grey
         self.every = every
         self.window = window
         self.gradients = [VmafGradient(neg=m == "neg", device=self.device) for m in metrics]
@@ -55,6 +56,7 @@ class VmafTeacher(Analyser):
 
     def reset(self) -> None:
         self.past: list[np.ndarray] = []
+        self.past_chroma: list[np.ndarray] = []
         self.seen = 0
         self.taught: list[np.ndarray] = []
         self.lw = np.zeros((1, 1), np.float32)
@@ -63,18 +65,25 @@ class VmafTeacher(Analyser):
         block = analysis_block(ctx.scale)
         if self.causal:
             self.past = [*self.past[-(WINDOW - 1):], even_uint8(ctx.luma)]
+            if self.chroma:
+                self.past_chroma = [*self.past_chroma[-(WINDOW - 1):], ctx.chroma]
             if self.seen % self.every == 0:
                 kept = self.taught if self.window == 0 else self.taught[len(self.taught) + 1 - self.window:]
-                self.taught = [*kept, teach_last(np.stack(self.past), self.gradients, block)]
+                chroma = np.stack(self.past_chroma) if self.chroma else None
+                self.taught = [*kept, teach_last(np.stack(self.past), self.gradients, block, chroma)]
                 self.lw = np.mean(self.taught, axis=0)
             self.seen += 1
         return {self.name: block_tiles(to_map(self.lw), block, ctx.luma.shape)}
 
-    def segment_maps(self, lumas: list[np.ndarray], scale: float) -> list[np.ndarray]:
-        """The map of every frame of a closed segment (analysis luma in display order), taught on all of it."""
+    def segment_maps(self, lumas: list[np.ndarray], scale: float, chroma: list[np.ndarray] | None = None
+                     ) -> list[np.ndarray]:
+        """The map of every frame of a closed segment (analysis luma in display order, and its chroma where the
+        config codes it: AnalysisContext.chroma), taught on all of it."""
         block = analysis_block(scale)
         pick, rows = scored_rows(len(lumas), self.every)
-        lw = averaged(teach_lumas(np.stack([even_uint8(y) for y in lumas]), self.gradients, block, pick), self.window)
+        planes = np.stack(chroma) if self.chroma and chroma is not None else None
+        lw = averaged(teach_lumas(np.stack([even_uint8(y) for y in lumas]), self.gradients, block, pick,
+                                  chroma=planes), self.window)
         return [block_tiles(to_map(lw[k]), block, y.shape) for k, y in zip(rows, lumas)]
 
 

@@ -324,11 +324,14 @@ def even_uint8(luma: np.ndarray) -> np.ndarray:
     return (np.clip(luma[: h // 2 * 2, : w // 2 * 2], 0, 1) * 255).round().astype(np.uint8)
 
 
-def yuv_frames(lumas: np.ndarray) -> list[av.VideoFrame]:
-    """uint8 luma frames (n, h, w), h and w even, as yuv420p frames with neutral chroma (what x264 codes)."""
+def yuv_frames(lumas: np.ndarray, chroma: np.ndarray | None = None) -> list[av.VideoFrame]:
+    """uint8 luma frames (n, h, w), h and w even, as yuv420p frames (what x264 codes): with neutral chroma, or the
+    frames' own (chroma: uint8 (n, 2, h / 2, w / 2), U then V, as video.shrink_chroma gives them)."""
     n, h, w = lumas.shape
     planes = np.full((n, h * 3 // 2, w), 128, np.uint8)
     planes[:, :h] = lumas
+    if chroma is not None:  # yuv420p's layout: U then V, each (h / 2, w / 2), packed two rows per row of width w
+        planes[:, h:] = chroma.reshape(n, h // 2, w)
     return [av.VideoFrame.from_ndarray(p, format="yuv420p") for p in planes]
 
 
@@ -344,8 +347,10 @@ def forget_coded() -> None:
 
 
 def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, encoder: str = "x264",
-               keep: bool = True, params: str = ANCHOR_PARAMS) -> tuple[np.ndarray, int]:
-    """encode_decode of uint8 luma frames (n, h, w) with neutral chroma.  Without a map the last CODED_KEEP results
+               keep: bool = True, params: str = ANCHOR_PARAMS, chroma: np.ndarray | None = None
+               ) -> tuple[np.ndarray, int]:
+    """encode_decode of uint8 luma frames (n, h, w) with neutral chroma, or their own (chroma, see yuv_frames:
+    analysis.code_chroma).  Without a map the last CODED_KEEP results
     are remembered by the frames' content: the segment guard (preanalysis.verify) codes the segment the teacher
     has just coded, at the same CRFs and settings, and the encoder on one thread gives the same stream again, so
     it re-uses them instead of paying for two more encodes.  keep=False (the guard, the last user): a remembered
@@ -353,15 +358,16 @@ def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, enc
     guard.  params: the encoder's settings (x264-params / x265-params), part of what is remembered.  The decoded
     planes returned are read-only."""
     if qp is not None:
-        return encode_decode(yuv_frames(lumas), crf, qp, params=params, encoder=encoder)
-    key = (hashlib.sha1(np.ascontiguousarray(lumas)).hexdigest(), lumas.shape, float(crf), encoder, params)
+        return encode_decode(yuv_frames(lumas, chroma), crf, qp, params=params, encoder=encoder)
+    key = (hashlib.sha1(np.ascontiguousarray(lumas)).hexdigest(), lumas.shape, float(crf), encoder, params,
+           None if chroma is None else hashlib.sha1(np.ascontiguousarray(chroma)).hexdigest())
     with _CODED_LOCK:
         hit = _CODED.get(key) if keep else _CODED.pop(key, None)
         if hit is not None:
             if keep:
                 _CODED.move_to_end(key)
             return hit
-    decoded, bits = encode_decode(yuv_frames(lumas), crf, params=params, encoder=encoder)
+    decoded, bits = encode_decode(yuv_frames(lumas, chroma), crf, params=params, encoder=encoder)
     decoded.setflags(write=False)
     if keep:
         with _CODED_LOCK:
@@ -372,21 +378,23 @@ def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, enc
 
 
 def teach_lumas(lumas: np.ndarray, vg: VmafGradient | Sequence[VmafGradient], block: int = BLOCK,
-                pick: np.ndarray | None = None, crf: float = 27, step: float = 5) -> np.ndarray:
-    """The teacher on consecutive luma frames (uint8 (n, h, w), h and w even): x264 codes them all at CRF crf
-    and crf + step, the IG1 VMAF attribution of the `pick`ed frames (default all) per block gives each one's
+                pick: np.ndarray | None = None, crf: float = 27, step: float = 5, chroma: np.ndarray | None = None
+                ) -> np.ndarray:
+    """The teacher on consecutive luma frames (uint8 (n, h, w), h and w even; with their own chroma, else neutral:
+    see yuv_frames): x264 codes them all at CRF crf and crf + step, the IG1 VMAF attribution of the `pick`ed frames (default all) per block gives each one's
     centred, clipped log2 weight w = -dV / dMSE, (len(pick), rows, cols): the student's target.  With several
     gradients (VMAF and VMAF-NEG) the weight is the mean of theirs, on the same encodes."""
     pick = np.arange(len(lumas)) if pick is None else np.asarray(pick)
     gradients = [vg] if isinstance(vg, VmafGradient) else list(vg)
-    coded = (code_lumas(lumas, crf)[0], code_lumas(lumas, crf + step)[0])
+    coded = (code_lumas(lumas, crf, chroma=chroma)[0], code_lumas(lumas, crf + step, chroma=chroma)[0])
     dv, dmse, _ = _measure(coded, lumas, pick, dict(enumerate(gradients)), block)
     return np.mean([centred_log_weight(v, dmse) for v in dv.values()], axis=0).astype(np.float32)
 
 
-def teach_last(lumas: np.ndarray, vg: VmafGradient | Sequence[VmafGradient], block: int = BLOCK) -> np.ndarray:
+def teach_last(lumas: np.ndarray, vg: VmafGradient | Sequence[VmafGradient], block: int = BLOCK,
+               chroma: np.ndarray | None = None) -> np.ndarray:
     """teach_lumas for the last frame only (rows, cols): the frames as they arrive, no lookahead."""
-    return teach_lumas(lumas, vg, block, np.array([len(lumas) - 1]))[0]
+    return teach_lumas(lumas, vg, block, np.array([len(lumas) - 1]), chroma=chroma)[0]
 
 
 # ---------------------------------------------------------------- libaom's formulation, for comparison
