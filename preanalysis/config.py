@@ -64,7 +64,7 @@ class StandAside:
 
 
 TEACHER_METRICS = {"neg": ("neg",), "vmaf": ("vmaf",), "both": ("vmaf", "neg")}
-CODE_CHROMA = ("none", "guard", "all")
+CODE_SOURCE = ("none", "guard", "all")
 
 
 @dataclass
@@ -86,10 +86,11 @@ class AnalysisConfig:
     # each vmaf_teacher map averages the log2 weights of this many scored frames, its own in the middle (in a closed
     # segment; per frame: the last ones); 0 = all of the segment's (per frame: of the scene so far); 1 = its own
     teacher_window: int = 1
-    # what the teacher's and the guard's encodes code beside the analysis luma: none (neutral grey: no bits go to
-    # colour), guard (the guard codes each frame's own chroma, area-resized: its bits then move as the source's
-    # do) or all (the vmaf_teacher analyser too; the guard then re-uses its encodes without a map)
-    code_chroma: str = "none"
+    # which encodes of the analysis luma code the frames as the source has them (its chroma, area-resized, at its
+    # frame rate: learning.teacher_vmaf.SourceCoding): none (grey at 25 fps: no bits go to colour, and x264's CRF
+    # codes other QPs than at the source's rate), guard (the segment guard's), all (the vmaf_teacher analyser's too;
+    # the guard then re-uses its encodes without a map where their settings agree)
+    code_source: str = "none"
 
     def __post_init__(self):
         _check(64 <= self.max_width <= 4096, "analysis.max_width must be within [64, 4096]")
@@ -99,7 +100,7 @@ class AnalysisConfig:
         _check(1 <= self.teacher_every <= 64, "analysis.teacher_every must be within [1, 64]")
         _check(self.teacher_window == 0 or (1 <= self.teacher_window <= 63 and self.teacher_window % 2),
                "analysis.teacher_window must be 0 (all of a segment's scored frames) or odd within [1, 63]")
-        _check(self.code_chroma in CODE_CHROMA, "analysis.code_chroma must be none, guard or all")
+        _check(self.code_source in CODE_SOURCE, "analysis.code_source must be none, guard or all")
 
 
 def _default_weights() -> dict[str, float]:
@@ -347,9 +348,9 @@ class Config:
     def __post_init__(self):
         _check(self.objective in ("efficiency", "salience"), "objective must be efficiency or salience")
         a = self.allocate
-        _check(self.analysis.code_chroma == "none" or not a.verify or a.verify_resolution == "analysis",
-               f"analysis.code_chroma {self.analysis.code_chroma}: the guard codes chroma only with the analysis "
-               "frames: set allocate.verify_resolution analysis, or analysis.code_chroma none")
+        _check(self.analysis.code_source == "none" or not a.verify or a.verify_resolution == "analysis",
+               f"analysis.code_source {self.analysis.code_source}: the guard codes the source's chroma only with the "
+               "analysis frames: set allocate.verify_resolution analysis, or analysis.code_source none")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Self
 
@@ -34,6 +35,7 @@ from .errors import PreanalysisError
 from .qpmap import QpMap, grid_shape
 from .salience import combine
 from .verify import GuardSettings, NativeSample, middle, verify, verify_native
+from .video import UNIT_RATE, SourceCoding
 
 
 @dataclass
@@ -124,7 +126,7 @@ def build_analysers(config: Config) -> list[Analyser]:
             kwargs["metrics"] = TEACHER_METRICS[config.analysis.teacher_metric]
             kwargs["every"] = config.analysis.teacher_every
             kwargs["window"] = config.analysis.teacher_window
-            kwargs["chroma"] = config.analysis.code_chroma == "all"
+            kwargs["as_source"] = config.analysis.code_source == "all"
         if name in config.analysis.weights:
             if not cls.learned:
                 raise PreanalysisError(f"analyser {name!r} takes no weights file: remove it from analysis.weights")
@@ -158,7 +160,7 @@ def analyze_frames(
     analysers = build_analysers(config)
     segment_level = [a for a in analysers if a.segment_level]
     return allocate_segments(_analyse(frames, info, config, analysers, keep_frames, progress, total), config,
-                             segment_level)
+                             segment_level, info.frame_rate)
 
 
 def _analyse(
@@ -178,7 +180,7 @@ def _analyse(
     roi_files = RoiFiles(config, info.width, info.height) if config.salience.roi_files else None
     a = config.allocate
     sample = NativeSample.of(info.width, info.height, a) if a.native_samples(info.width, info.height, size) else None
-    code_chroma = config.analysis.code_chroma != "none"
+    code_source = config.analysis.code_source != "none"
     in_flight: deque = deque()
 
     def finish() -> FrameAnalysis:
@@ -208,7 +210,8 @@ def _analyse(
             if cut:
                 previous = None
             ctx = AnalysisContext(index=d.index, luma=luma, previous=previous, scale=scale, source=source,
-                                  chroma=video.shrink_chroma(d.frame, size) if code_chroma else None)
+                                  chroma=video.shrink_chroma(d.frame, size) if code_source else None,
+                                  rate=info.frame_rate)
             in_flight.append((d, ctx, cut, lanes.submit(ctx, cut), sample.luma(source) if sample else None))
             previous = luma
             if len(in_flight) > LANE_DEPTH:
@@ -326,8 +329,8 @@ def closes_segment(length: int, config: Config) -> bool:
     return config.allocate.segment == "scene" or length >= config.allocate.segment_frames
 
 
-def allocate_segments(analyses: Iterable[FrameAnalysis], config: Config, segment_level: Sequence[Analyser] = ()
-                      ) -> Iterator[FrameAnalysis]:
+def allocate_segments(analyses: Iterable[FrameAnalysis], config: Config, segment_level: Sequence[Analyser] = (),
+                      rate: Fraction | None = None) -> Iterator[FrameAnalysis]:
     """The segment budget (preanalysis.allocate.segment_offsets): frames are held until their segment closes
     at a scene cut, then get offsets whose predicted bits stay within the segment's no-map bits.  Segments
     start only at cuts and are counted from one, so analysing from a segment start (a farm chunk) gives the
@@ -341,25 +344,28 @@ def allocate_segments(analyses: Iterable[FrameAnalysis], config: Config, segment
     held: list[FrameAnalysis] = []
     for fa in analyses:
         if fa.scene_start and held and closes_segment(len(held), config):
-            yield from reallocate(held, config, segment_level)
+            yield from reallocate(held, config, segment_level, rate)
             held = []
         held.append(fa)
-    yield from reallocate(held, config, segment_level)
+    yield from reallocate(held, config, segment_level, rate)
 
 
-def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequence[Analyser] = ()
-               ) -> list[FrameAnalysis]:
+def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequence[Analyser] = (),
+               rate: Fraction | None = None) -> list[FrameAnalysis]:
     """New QP maps for the frames of one segment: the mask's block offsets plus the frame-level temporal
-    masking offsets, under the segment's budget (after the segment-level analysers' maps, if any)."""
+    masking offsets, under the segment's budget (after the segment-level analysers' maps, if any).  rate: the
+    source's frame rate, for encodes that code the frames as the source has them (analysis.code_source)."""
     if not segment:
         return segment
     a = config.allocate
     width, height = segment[0].qp.width, segment[0].qp.height
     scale = width / segment[0].luma.shape[1]
+    source = None
+    if config.analysis.code_source != "none" and all(fa.chroma is not None for fa in segment):
+        source = SourceCoding(np.stack([fa.chroma for fa in segment]), rate or UNIT_RATE)
     for analyser in segment_level:
         recombine = mask_reads(config, analyser.maps)
-        chroma = [fa.chroma for fa in segment] if all(fa.chroma is not None for fa in segment) else None
-        for fa, m in zip(segment, analyser.segment_maps([fa.luma for fa in segment], scale, chroma)):
+        for fa, m in zip(segment, analyser.segment_maps([fa.luma for fa in segment], scale, source)):
             fa.maps[analyser.name] = m
             if recombine:
                 fa.salience = frame_salience(fa.maps, config, fa.index, scale)
@@ -395,9 +401,8 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
         else:
             natives = [fa.guard_luma for fa in segment[part]]
             ceiling_samples = natives if all(n is not None for n in natives) else None  # a.native_samples
-            chroma = [fa.chroma for fa in segment[part]] if config.analysis.code_chroma != "none" else None
             verdict = verify([fa.luma for fa in segment[part]], [c[part] for c in candidates], guard, ceiling_samples,
-                             chroma)
+                             source and source[part])
         offsets = candidates[verdict.choice] if verdict.keep else np.zeros_like(offsets)
         bd = (verdict.bd_rates.get("vmaf", np.nan), verdict.bd_rates.get("neg", np.nan))
         for fa in segment:

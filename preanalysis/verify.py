@@ -25,11 +25,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from .qpmap import BLOCK, QpMap, grid_shape
+
+if TYPE_CHECKING:
+    from .video import SourceCoding
 
 CRFS = (27.0, 32.0)  # the teacher's two points: the middle of the CRF 22-37 range maps are measured over
 EVERY = 4  # scored frames: every 4th, as the teacher scores (allocate.verify_every)
@@ -160,16 +164,16 @@ def mean_scores(lumas: np.ndarray, decoded: np.ndarray, scorer: str = "libvmaf",
 
 
 def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], guard: GuardSettings | None = None,
-            chroma: np.ndarray | None = None) -> tuple[list[dict[str, float]], dict[str, float]]:
+            source: SourceCoding | None = None) -> tuple[list[dict[str, float]], dict[str, float]]:
     """Each candidate map's two-point BD-rate (%) per metric (of METRICS) on uint8 luma frames (n, h, w), h and w
-    even (with their own chroma, uint8 (n, 2, h / 2, w / 2), else neutral grey), coded and scored as `guard` says,
+    even (grey at 25 fps, or with the source's chroma at its rate: source), coded and scored as `guard` says,
     every candidate compared with the same encodes without a map; and the scores of the encode without a map at
     the upper CRF."""
     g = guard or GuardSettings()
 
     def code_and_score(job: tuple[list[QpMap] | None, float]) -> tuple[int, dict[str, float]]:
         qp, crf = job
-        return coded_scores(lumas, crf, qp, g, chroma)
+        return coded_scores(lumas, crf, qp, g, source)
 
     # Each encode runs on one thread (the same stream every time), so several at once give the same figures
     # sooner; vmaf-torch scores one at a time (it has the analysis device's threads to itself).
@@ -186,14 +190,14 @@ def measure(lumas: np.ndarray, candidates: Sequence[list[QpMap]], guard: GuardSe
 
 
 def coded_scores(frames: np.ndarray, crf: float, qp: list[QpMap] | None, guard: GuardSettings,
-                 chroma: np.ndarray | None = None) -> tuple[int, dict[str, float]]:
-    """The bits and the VMAF and VMAF-NEG (METRICS) of uint8 frames (n, h, w) (with their chroma, see measure)
+                 source: SourceCoding | None = None) -> tuple[int, dict[str, float]]:
+    """The bits and the VMAF and VMAF-NEG (METRICS) of uint8 frames (n, h, w) (coded as `source`, see measure)
     coded at `crf` with the QP maps `qp` (None: without a map, the teacher's encodes when it has just coded them)
     with the guard's encoder, settings and scorer; the decoded frames are then dropped."""
     from .learning.teacher_vmaf import ANCHOR_PARAMS, code_lumas
 
     decoded, bits = code_lumas(frames, crf, qp, guard.encoder, keep=False, params=guard.params or ANCHOR_PARAMS,
-                               chroma=chroma)
+                               source=source)
     return bits, mean_scores(frames, decoded, guard.scorer, guard.device, guard.every)
 
 
@@ -262,12 +266,12 @@ class NativeSample:
 
 
 def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], guard: GuardSettings | None = None,
-           ceiling_samples: list[np.ndarray] | None = None, chroma: list[np.ndarray] | None = None) -> Verdict:
+           ceiling_samples: list[np.ndarray] | None = None, source: SourceCoding | None = None) -> Verdict:
     """The guard on one segment at analysis resolution: analysis lumas (floats in [0, 1]) and one or more
     candidate offsets on the encode's grid (each (frames, rows, cols)), area-averaged onto the analysis blocks
     (see judge); with ceiling_samples (the frames' native samples, allocate.verify_ceiling_native) the ceiling
-    compares their score instead; with chroma (each frame's U and V, AnalysisContext.chroma: analysis.code_chroma)
-    the encodes code it, else neutral grey.  Candidates without offsets, or a segment of one frame, are kept as
+    compares their score instead; with source (the frames' chroma and the source's rate: analysis.code_source) the
+    encodes code the frames as the source has them, else grey at 25 fps.  Candidates without offsets, or a segment of one frame, are kept as
     they are (nothing to measure)."""
     if not any(np.any(c) for c in candidates) or len(lumas) < 2:
         return Verdict((), 0)
@@ -275,9 +279,8 @@ def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], guard: Gua
 
     frames = np.stack([even_uint8(y) for y in lumas])
     return judge(frames, [analysis_maps(c, frames.shape[1:]) for c in candidates], guard or GuardSettings(),
-                 "at analysis resolution" + (" with its chroma" if chroma is not None else ""),
-                 None if ceiling_samples is None else np.stack(ceiling_samples),
-                 None if chroma is None else np.stack(chroma))
+                 "at analysis resolution" + (f" as the source (its chroma, {float(source.rate):g} fps)" if source else ""),
+                 None if ceiling_samples is None else np.stack(ceiling_samples), source)
 
 
 def verify_native(samples: list[np.ndarray], candidates: Sequence[np.ndarray], sample: NativeSample,
@@ -291,7 +294,7 @@ def verify_native(samples: list[np.ndarray], candidates: Sequence[np.ndarray], s
 
 
 def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSettings, where: str,
-          ceiling_frames: np.ndarray | None = None, chroma: np.ndarray | None = None) -> Verdict:
+          ceiling_frames: np.ndarray | None = None, source: SourceCoding | None = None) -> Verdict:
     """uint8 frames (n, h, w), h and w even, and the QP maps of each candidate, coded by `encoder` (the one the
     map is for: x264 or x265) with its settings and scored as `guard` says; the candidate with the
     lowest estimated BD-rate is kept where that is below -margin (%), unless the segment coded without a map at the
@@ -299,15 +302,16 @@ def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSetting
     rate is flat, so the map's small VMAF changes are large rate changes, and there the maps that lost on blind
     cuts were (docs/splits.md, 20:22 of 2026-11-30).  With ceiling_frames (uint8 native samples of the same frames)
     the ceiling compares their score, coded once more without a map at the upper CRF: the analysis luma of a large
-    source reads several VMAF lower than the source itself.  With chroma (uint8 (n, 2, h / 2, w / 2)) the encodes
-    code it (see measure).  Frames too small for libvmaf are coded without a map."""
+    source reads several VMAF lower than the source itself.  With source the encodes code the frames as the source
+    has them (see measure; the ceiling's native encode stays grey at 25 fps, as the ceiling was chosen).  Frames too
+    small for libvmaf are coded without a map."""
     from eval.metrics import LIBVMAF_MIN_SIDE
 
     if guard.scorer == "libvmaf" and min(frames.shape[1:]) <= LIBVMAF_MIN_SIDE:
         log.info("segment of %d frames: frames of %dx%d are too small for libvmaf: coded without the map",
                  len(frames), frames.shape[2], frames.shape[1])
         return Verdict((), None)
-    estimates, plain = measure(frames, candidates, guard, chroma)
+    estimates, plain = measure(frames, candidates, guard, source)
     if guard.ceiling and ceiling_frames is not None:
         plain, where_plain = plain_scores(ceiling_frames, guard), " on native samples"
     else:

@@ -6,6 +6,7 @@ never re-timed).  A truncated or corrupt stream yields what can be decoded and l
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Iterator
@@ -211,13 +212,14 @@ def shrink_luma(y: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return small.astype(np.float32) * np.float32(1 / 255)
 
 
+UNIT_RATE = Fraction(25)  # frames per second of encodes that do not code at the source's rate (x264's unit duration)
 CHROMA_PLANES = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
 
 
 def shrink_chroma(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
     """The frame's U and V planes area-resized to the chroma of the analysis size cut to even sides (what
     teacher_vmaf.even_uint8 codes of the luma): uint8 (2, h // 2, w // 2).  Why: an encode of the analysis luma
-    with neutral chroma spends no bits on colour, so it misjudges what a map costs (analysis.code_chroma)."""
+    with neutral chroma spends no bits on colour, so it misjudges what a map costs (analysis.code_source)."""
     if frame.format.name not in CHROMA_PLANES:  # nv12, 10-bit, RGB, gray, ...: to 8-bit 4:2:0 first
         frame = frame.reformat(format="yuv420p")
     target = (size[0] // 2, size[1] // 2)
@@ -226,6 +228,25 @@ def shrink_chroma(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
         pixels = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
         out[k] = cv2.resize(pixels, target, interpolation=cv2.INTER_AREA)
     return out
+
+
+@dataclass(frozen=True)
+class SourceCoding:
+    """What encodes of the analysis luma code of the source itself (analysis.code_source): each frame's U and V,
+    uint8 (n, 2, h // 2, w // 2) (video.shrink_chroma), and the source's frame rate.  Why: neutral grey spends no
+    bits on colour, and x264's CRF weighs each frame's complexity by its duration (a 25 fps frame is its unit), so
+    at another rate the same CRF codes at other QPs.  On a 30 fps animation cut the guard read -9.3 % VMAF coded
+    grey at 25 fps, where eval measured +3.8 % at its two CRFs; coded as the source, with the preset's encoder
+    settings (allocate.verify_params encode), it read +3.8 % (docs/results.md)."""
+
+    chroma: np.ndarray
+    rate: Fraction
+
+    def __getitem__(self, frames: slice) -> SourceCoding:
+        return SourceCoding(self.chroma[frames], self.rate)
+
+    def key(self) -> tuple[str, Fraction]:
+        return hashlib.sha1(np.ascontiguousarray(self.chroma)).hexdigest(), self.rate
 
 
 def frames(path: str | Path, max_width: int = 480, start: int = 0, stop: int | None = None) -> Iterator[Frame]:

@@ -193,10 +193,10 @@ def _teacher_frames(carphone, monkeypatch, segment: str, every: int = 4, window:
 
     taught = []
     real = VT.teach_lumas
-    monkeypatch.setattr(VT, "teach_lumas", lambda lumas, vg, block, pick: taught.append((len(lumas), list(pick)))
-                        or real(lumas, vg, block, pick))
-    monkeypatch.setattr(VT, "teach_last", lambda lumas, vg, block: taught.append((len(lumas), [len(lumas) - 1]))
-                        or real(lumas, vg, block, [len(lumas) - 1])[0])
+    monkeypatch.setattr(VT, "teach_lumas", lambda lumas, vg, block, pick, source=None: taught.append(
+        (len(lumas), list(pick))) or real(lumas, vg, block, pick, source=source))
+    monkeypatch.setattr(VT, "teach_last", lambda lumas, vg, block, source=None: taught.append(
+        (len(lumas), [len(lumas) - 1])) or real(lumas, vg, block, [len(lumas) - 1], source=source)[0])
     config = load_config("vmaf-teacher")
     # the teacher alone: the preset's segment guard (tests/test_verify.py) would code the segment again
     config.analysis.device, config.allocate.segment, config.allocate.verify = "cpu", segment, False

@@ -4,6 +4,7 @@ at analysis resolution, and switched off where they do not save rate by more tha
 from __future__ import annotations
 
 import argparse
+from fractions import Fraction
 
 import cv2
 import av
@@ -204,31 +205,32 @@ def _coloured(frames) -> bool:
     return any(np.any(f.to_ndarray()[f.height:] != 128) for f in frames)
 
 
-@pytest.mark.parametrize("code_chroma", ["none", "guard", "all"])
-def test_the_guard_reuses_the_teachers_encodes_without_the_map(carphone, monkeypatch, code_chroma):
+@pytest.mark.parametrize("code_source", ["none", "guard", "all"])
+def test_the_guard_reuses_the_teachers_encodes_without_the_map(carphone, monkeypatch, code_source):
     """The teacher has just coded the segment at the guard's CRFs with the same settings, so the guard codes only
     the two encodes with the map; its estimate is the one fresh encodes give; it takes the teacher's encodes, so
-    none stays in memory after it (a long-lived worker holds no decoded segments).  analysis.code_chroma: the
-    guard's encodes code the frames' own chroma (guard: two more encodes, the teacher's are grey; all: the
-    teacher's too, and the guard re-uses them)."""
+    none stays in memory after it (a long-lived worker holds no decoded segments).  analysis.code_source: the
+    guard's encodes code the frames' own chroma at the source's rate (carphone: 29.97 fps; guard: two more
+    encodes, the teacher's stay grey at 25 fps; all: the teacher's too, and the guard re-uses them)."""
     import preanalysis.pipeline as P
     from preanalysis.config import load_config
     from preanalysis.learning import teacher_vmaf as T
 
     torch.set_num_threads(1)
     config = load_config("vmaf-teacher")
-    config.analysis.device, config.analysis.code_chroma = "cpu", code_chroma
+    config.analysis.device, config.analysis.code_source = "cpu", code_source
     calls, code = [], T.encode_decode
     monkeypatch.setattr(T, "encode_decode", lambda frames, crf, qp=None, **k: calls.append(
-        (crf, qp is not None, _coloured(frames))) or code(frames, crf, qp, **k))
+        (crf, qp is not None, _coloured(frames), k["rate"])) or code(frames, crf, qp, **k))
     verdicts = []
     monkeypatch.setattr(P, "verify", lambda *a: verdicts.append((a, verify(*a))) or verdicts[-1][1])
     T.forget_coded()
     frames = list(P.analyze(carphone, config, 0, 8))
-    guard, teacher = code_chroma != "none", code_chroma == "all"
-    expected = [(crf, mapped, guard) for crf in (27, 32) for mapped in (False, True)]
+    guard, teacher = code_source != "none", code_source == "all"
+    as_source = {True: Fraction(30000, 1001), False: 25}
+    expected = [(crf, mapped, guard, as_source[guard]) for crf in (27, 32) for mapped in (False, True)]
     if guard != teacher:
-        expected += [(27, False, teacher), (32, False, teacher)]
+        expected += [(27, False, teacher, as_source[teacher]), (32, False, teacher, as_source[teacher])]
     assert sorted(calls) == sorted(expected)
     assert all(f.chroma is None for f in frames)  # the chroma served the segment's encodes
     (args, verdict), = verdicts
@@ -238,10 +240,11 @@ def test_the_guard_reuses_the_teachers_encodes_without_the_map(carphone, monkeyp
     assert len(calls) == len(expected) + 8
 
 
-def test_the_frames_own_chroma_reaches_the_encodes_at_the_analysis_size(carphone):
+def test_the_encodes_code_the_sources_chroma_at_its_rate_as_told(carphone):
     """video.shrink_chroma: each chroma plane area-resized to half the (even) analysis size; yuv_frames puts it in
-    the frames the encoder codes unchanged; coding carphone's colour costs bits that neutral grey does not, so a
-    guard coding grey would leave them out of the rate a map changes."""
+    the frames the encoder codes unchanged; carphone's colour costs bits that neutral grey does not, and the same
+    CRF codes to other bits at the source's 29.97 fps than at 25 (x264 weighs complexity by frame duration), so a
+    guard coding grey at 25 fps misjudges what a map costs."""
     from preanalysis import video
     from preanalysis.learning import teacher_vmaf as T
 
@@ -256,35 +259,40 @@ def test_the_frames_own_chroma_reaches_the_encodes_at_the_analysis_size(carphone
     assert np.array_equal(frames[5].to_ndarray()[72:].reshape(2, 36, 44), chroma[5])
     assert np.array_equal(frames[5].to_ndarray()[:72], lumas[5])
     grey_bits = T.code_lumas(lumas, 27, keep=False)[1]
-    assert T.code_lumas(lumas, 27, keep=False, chroma=chroma)[1] > 1.05 * grey_bits
-    with pytest.raises(PreanalysisError, match="analysis.code_chroma guard: the guard codes chroma only with the "
-                                               "analysis frames: set allocate.verify_resolution analysis"):
-        from preanalysis.config import load_config, with_overrides
+    grey_at_25 = video.SourceCoding(np.full_like(chroma, 128), video.UNIT_RATE)
+    assert T.code_lumas(lumas, 27, keep=False, source=grey_at_25)[1] == grey_bits
+    assert T.code_lumas(lumas, 27, keep=False, source=video.SourceCoding(chroma, Fraction(25)))[1] > 1.05 * grey_bits
+    grey_at_source = video.SourceCoding(np.full_like(chroma, 128), Fraction(30000, 1001))
+    assert T.code_lumas(lumas, 27, keep=False, source=grey_at_source)[1] != grey_bits
+    from preanalysis.config import load_config, with_overrides
 
-        with_overrides(load_config("default"), {"analysis.code_chroma": "guard",
+    with pytest.raises(PreanalysisError, match="analysis.code_source guard: the guard codes the source's chroma only "
+                                               "with the analysis frames: set allocate.verify_resolution analysis"):
+        with_overrides(load_config("default"), {"analysis.code_source": "guard",
                                                 "allocate.verify_resolution": "native"})
-    with pytest.raises(PreanalysisError, match="analysis.code_chroma must be none, guard or all"):
-        with_overrides(load_config("default"), {"analysis.code_chroma": "yes"})
+    with pytest.raises(PreanalysisError, match="analysis.code_source must be none, guard or all"):
+        with_overrides(load_config("default"), {"analysis.code_source": "yes"})
 
 
-def test_the_teacher_per_frame_codes_the_frames_chroma_when_told(carphone, monkeypatch):
-    """analysis.code_chroma all with allocate.segment frame: the causal teacher codes its window of past frames
-    with their own chroma (grey with none)."""
+def test_the_teacher_per_frame_codes_the_frames_as_the_source_when_told(carphone, monkeypatch):
+    """analysis.code_source all with allocate.segment frame: the causal teacher codes its window of past frames
+    with their own chroma at the source's rate (grey at 25 fps with none)."""
     import preanalysis.pipeline as P
     from preanalysis.config import load_config, with_overrides
     from preanalysis.learning import teacher_vmaf as T
 
     torch.set_num_threads(1)
     code = T.encode_decode
-    for code_chroma in ("none", "all"):
+    for code_source in ("none", "all"):
         config = with_overrides(load_config("vmaf-teacher"), {"analysis.device": "cpu", "allocate.segment": "frame",
                                                                "allocate.verify": False,
-                                                               "analysis.code_chroma": code_chroma})
-        coloured = []
-        monkeypatch.setattr(T, "encode_decode", lambda frames, *a, seen=coloured, **k: seen.append(_coloured(frames))
-                            or code(frames, *a, **k))
+                                                               "analysis.code_source": code_source})
+        coded = []
+        monkeypatch.setattr(T, "encode_decode", lambda frames, *a, seen=coded, **k: seen.append(
+            (_coloured(frames), k["rate"])) or code(frames, *a, **k))
         frames = list(P.analyze(carphone, config, 0, 5))
-        assert coloured and set(coloured) == {code_chroma == "all"}
+        expected = (True, Fraction(30000, 1001)) if code_source == "all" else (False, 25)
+        assert coded and set(coded) == {expected}
         assert all(f.chroma is None for f in frames)
 
 
@@ -347,7 +355,7 @@ def test_the_pipeline_hands_the_ceiling_the_sources_own_luma(carphone, monkeypat
                                                    "allocate.verify_ceiling": 92})
     for native, level, width in ((True, 92, 88), (False, 92, 88), (True, 0, 88), (True, 92, 480)):
         calls = []
-        monkeypatch.setattr(P, "verify", lambda lumas, offsets, guard, ceiling=None, chroma=None, calls=calls:
+        monkeypatch.setattr(P, "verify", lambda lumas, offsets, guard, ceiling=None, source=None, calls=calls:
                             calls.append((lumas, ceiling)) or dropped)
         config = with_overrides(base, {"allocate.verify_ceiling_native": native, "allocate.verify_ceiling": level,
                                        "analysis.max_width": width})

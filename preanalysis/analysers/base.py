@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import ClassVar
 
@@ -29,9 +30,10 @@ class AnalysisContext:
     # uint8 (H, W): the source frame's full-resolution Y plane when the caller has it (the pipeline does), for
     # detectors of objects too small to see at analysis resolution (faces); None: analysers use luma alone
     source: np.ndarray | None = None
-    # uint8 (2, h // 2, w // 2): the frame's U and V at the analysis size cut to even sides, where the config codes
-    # chroma (analysis.code_chroma, video.shrink_chroma); None: encodes of the analysis frames code neutral grey
+    # uint8 (2, h // 2, w // 2): the frame's U and V at the analysis size cut to even sides, where encodes of the
+    # analysis frames code them (analysis.code_source, video.shrink_chroma); None: they code neutral grey
     chroma: np.ndarray | None = None
+    rate: Fraction | None = None  # the source's frame rate (video.VideoInfo.frame_rate) when the caller knows it
     cache: dict = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -50,7 +52,7 @@ class Analyser:
     maps: ClassVar[tuple[str, ...]]
     learned: ClassVar[bool] = False  # runs a network (worth a GPU; takes `device`, and `weights` in analysis.weights)
     # measures a whole budget segment when it closes (takes `causal`: False under a segment budget, when the
-    # pipeline calls segment_maps(lumas, scale, chroma) and its maps replace the per-frame ones)
+    # pipeline calls segment_maps(lumas, scale, source) and its maps replace the per-frame ones)
     segment_level: ClassVar[bool] = False
     vmaf_gradient: ClassVar[bool] = False  # reads VMAF gradients (takes `metrics`, `every`, `window`: analysis.teacher_*)
 

@@ -1,6 +1,6 @@
 """`vmaf_teacher`: the VMAF sensitivity teacher itself as an analyser (preanalysis.learning.teacher_vmaf), for
-encodes that can pay for it: x264 codes the analysis frames twice (CRF 27 and 32; with neutral chroma, or their
-own with analysis.code_chroma all) and vmaf-torch's VMAF-NEG gradient (analysis.teacher_metric: or VMAF's, or the
+encodes that can pay for it: x264 codes the analysis frames twice (CRF 27 and 32; grey at 25 fps, or as the source
+has them with analysis.code_source all) and vmaf-torch's VMAF-NEG gradient (analysis.teacher_metric: or VMAF's, or the
 mean of both) says, per 16x16 block of every EVERY-th frame (analysis.teacher_every), how much score the block
 loses per unit of coding error; the frames between keep that map.
 
@@ -25,6 +25,7 @@ import numpy as np
 
 from ..learning.teacher_vmaf import VmafGradient, even_uint8, scored_rows, teach_last, teach_lumas
 from ..learning.weights import pick_device
+from ..video import UNIT_RATE, SourceCoding
 from .base import Analyser, AnalysisContext, register_analyser
 from .grid import analysis_block
 from .sensitivity import block_tiles, to_map
@@ -45,9 +46,9 @@ class VmafTeacher(Analyser):
     vmaf_gradient = True
 
     def __init__(self, device: str = "auto", causal: bool = True, metrics: tuple[str, ...] = ("neg",),
-                 every: int = EVERY, window: int = 1, chroma: bool = False):
+                 every: int = EVERY, window: int = 1, as_source: bool = False):
         self.device = pick_device(device)
-        self.chroma = chroma  # code the frames' own chroma (analysis.code_chroma all), else neutral grey
+        self.as_source = as_source  # code the frames' own chroma at the source's rate (analysis.code_source all)
         self.every = every
         self.window = window
         self.gradients = [VmafGradient(neg=m == "neg", device=self.device) for m in metrics]
@@ -65,25 +66,24 @@ class VmafTeacher(Analyser):
         block = analysis_block(ctx.scale)
         if self.causal:
             self.past = [*self.past[-(WINDOW - 1):], even_uint8(ctx.luma)]
-            if self.chroma:
+            if self.as_source:
                 self.past_chroma = [*self.past_chroma[-(WINDOW - 1):], ctx.chroma]
             if self.seen % self.every == 0:
                 kept = self.taught if self.window == 0 else self.taught[len(self.taught) + 1 - self.window:]
-                chroma = np.stack(self.past_chroma) if self.chroma else None
-                self.taught = [*kept, teach_last(np.stack(self.past), self.gradients, block, chroma)]
+                source = SourceCoding(np.stack(self.past_chroma), ctx.rate or UNIT_RATE) if self.as_source else None
+                self.taught = [*kept, teach_last(np.stack(self.past), self.gradients, block, source)]
                 self.lw = np.mean(self.taught, axis=0)
             self.seen += 1
         return {self.name: block_tiles(to_map(self.lw), block, ctx.luma.shape)}
 
-    def segment_maps(self, lumas: list[np.ndarray], scale: float, chroma: list[np.ndarray] | None = None
+    def segment_maps(self, lumas: list[np.ndarray], scale: float, source: SourceCoding | None = None
                      ) -> list[np.ndarray]:
-        """The map of every frame of a closed segment (analysis luma in display order, and its chroma where the
-        config codes it: AnalysisContext.chroma), taught on all of it."""
+        """The map of every frame of a closed segment (analysis luma in display order; source: its chroma and rate,
+        where the config codes them), taught on all of it."""
         block = analysis_block(scale)
         pick, rows = scored_rows(len(lumas), self.every)
-        planes = np.stack(chroma) if self.chroma and chroma is not None else None
         lw = averaged(teach_lumas(np.stack([even_uint8(y) for y in lumas]), self.gradients, block, pick,
-                                  chroma=planes), self.window)
+                                  source=source if self.as_source else None), self.window)
         return [block_tiles(to_map(lw[k]), block, y.shape) for k, y in zip(rows, lumas)]
 
 

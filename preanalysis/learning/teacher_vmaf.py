@@ -38,7 +38,7 @@ import torch
 from ..config import AQ_OFF_PARAMS, param_string
 from ..errors import PreanalysisError
 from ..qpmap import QpMap
-from ..video import decode, probe
+from ..video import UNIT_RATE, SourceCoding, decode, probe
 
 BLOCK = 16
 ANCHOR_PARAMS = AQ_OFF_PARAMS  # x264 as maps are used (own AQ off, mbtree on)
@@ -90,17 +90,18 @@ def _repeatable(encoder: str) -> str:
 
 
 def encode_decode(frames: list[av.VideoFrame], crf: float, qp: list[QpMap] | None = None,
-                  params: str = ANCHOR_PARAMS, preset: str = "medium", encoder: str = "x264") -> tuple[np.ndarray, int]:
+                  params: str = ANCHOR_PARAMS, preset: str = "medium", encoder: str = "x264",
+                  rate: Fraction = UNIT_RATE) -> tuple[np.ndarray, int]:
     """Encode the frames with `encoder` (x264 or x265) at `crf` (with each frame's QP map as ROI side data, when
-    given) and decode them again: (the Y planes as the encoder degrades them (frames, H, W) uint8 in display
-    order, paired with the source by index; the stream's bits)."""
+    given) and `rate` frames per second, and decode them again: (the Y planes as the encoder degrades them
+    (frames, H, W) uint8 in display order, paired with the source by index; the stream's bits)."""
     if encoder not in CODERS:
         raise PreanalysisError(f"cannot code with {encoder!r}: use one of {', '.join(CODERS)}")
     codec, decoder, option, fixed = CODERS[encoder]
     first = frames[0]
     enc = av.CodecContext.create(codec, "w")
     enc.width, enc.height, enc.pix_fmt = first.width, first.height, "yuv420p"
-    enc.time_base, enc.framerate = Fraction(1, 25), Fraction(25, 1)
+    enc.time_base, enc.framerate = 1 / Fraction(rate), Fraction(rate)
     enc.options = {"crf": f"{crf:g}", "preset": preset,
                    option: ":".join(p for p in (_repeatable(encoder), params, fixed) if p),
                    **({"threads": "1"} if encoder == "x264" else {})}
@@ -347,27 +348,29 @@ def forget_coded() -> None:
 
 
 def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, encoder: str = "x264",
-               keep: bool = True, params: str = ANCHOR_PARAMS, chroma: np.ndarray | None = None
+               keep: bool = True, params: str = ANCHOR_PARAMS, source: SourceCoding | None = None
                ) -> tuple[np.ndarray, int]:
-    """encode_decode of uint8 luma frames (n, h, w) with neutral chroma, or their own (chroma, see yuv_frames:
-    analysis.code_chroma).  Without a map the last CODED_KEEP results
+    """encode_decode of uint8 luma frames (n, h, w) with neutral chroma at 25 fps, or with the source's chroma at
+    its rate (source).  Without a map the last CODED_KEEP results
     are remembered by the frames' content: the segment guard (preanalysis.verify) codes the segment the teacher
     has just coded, at the same CRFs and settings, and the encoder on one thread gives the same stream again, so
     it re-uses them instead of paying for two more encodes.  keep=False (the guard, the last user): a remembered
     result is handed over and forgotten, a fresh one is not remembered, so nothing stays in memory after the
     guard.  params: the encoder's settings (x264-params / x265-params), part of what is remembered.  The decoded
     planes returned are read-only."""
+    frames = yuv_frames(lumas, None if source is None else source.chroma)
+    rate = UNIT_RATE if source is None else source.rate
     if qp is not None:
-        return encode_decode(yuv_frames(lumas, chroma), crf, qp, params=params, encoder=encoder)
+        return encode_decode(frames, crf, qp, params=params, encoder=encoder, rate=rate)
     key = (hashlib.sha1(np.ascontiguousarray(lumas)).hexdigest(), lumas.shape, float(crf), encoder, params,
-           None if chroma is None else hashlib.sha1(np.ascontiguousarray(chroma)).hexdigest())
+           None if source is None else source.key())
     with _CODED_LOCK:
         hit = _CODED.get(key) if keep else _CODED.pop(key, None)
         if hit is not None:
             if keep:
                 _CODED.move_to_end(key)
             return hit
-    decoded, bits = encode_decode(yuv_frames(lumas, chroma), crf, params=params, encoder=encoder)
+    decoded, bits = encode_decode(frames, crf, params=params, encoder=encoder, rate=rate)
     decoded.setflags(write=False)
     if keep:
         with _CODED_LOCK:
@@ -378,23 +381,23 @@ def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, enc
 
 
 def teach_lumas(lumas: np.ndarray, vg: VmafGradient | Sequence[VmafGradient], block: int = BLOCK,
-                pick: np.ndarray | None = None, crf: float = 27, step: float = 5, chroma: np.ndarray | None = None
+                pick: np.ndarray | None = None, crf: float = 27, step: float = 5, source: SourceCoding | None = None
                 ) -> np.ndarray:
-    """The teacher on consecutive luma frames (uint8 (n, h, w), h and w even; with their own chroma, else neutral:
-    see yuv_frames): x264 codes them all at CRF crf and crf + step, the IG1 VMAF attribution of the `pick`ed frames (default all) per block gives each one's
+    """The teacher on consecutive luma frames (uint8 (n, h, w), h and w even; coded grey at 25 fps, or as the
+    source has them: see code_lumas): x264 codes them all at CRF crf and crf + step, the IG1 VMAF attribution of the `pick`ed frames (default all) per block gives each one's
     centred, clipped log2 weight w = -dV / dMSE, (len(pick), rows, cols): the student's target.  With several
     gradients (VMAF and VMAF-NEG) the weight is the mean of theirs, on the same encodes."""
     pick = np.arange(len(lumas)) if pick is None else np.asarray(pick)
     gradients = [vg] if isinstance(vg, VmafGradient) else list(vg)
-    coded = (code_lumas(lumas, crf, chroma=chroma)[0], code_lumas(lumas, crf + step, chroma=chroma)[0])
+    coded = (code_lumas(lumas, crf, source=source)[0], code_lumas(lumas, crf + step, source=source)[0])
     dv, dmse, _ = _measure(coded, lumas, pick, dict(enumerate(gradients)), block)
     return np.mean([centred_log_weight(v, dmse) for v in dv.values()], axis=0).astype(np.float32)
 
 
 def teach_last(lumas: np.ndarray, vg: VmafGradient | Sequence[VmafGradient], block: int = BLOCK,
-               chroma: np.ndarray | None = None) -> np.ndarray:
+               source: SourceCoding | None = None) -> np.ndarray:
     """teach_lumas for the last frame only (rows, cols): the frames as they arrive, no lookahead."""
-    return teach_lumas(lumas, vg, block, np.array([len(lumas) - 1]), chroma=chroma)[0]
+    return teach_lumas(lumas, vg, block, np.array([len(lumas) - 1]), source=source)[0]
 
 
 # ---------------------------------------------------------------- libaom's formulation, for comparison
