@@ -87,7 +87,7 @@ class AnalysisConfig:
     # segment; per frame: the last ones); 0 = all of the segment's (per frame: of the scene so far); 1 = its own
     teacher_window: int = 1
     # which encodes of the analysis luma code the frames as the source has them (its chroma, area-resized, at its
-    # frame rate: learning.teacher_vmaf.SourceCoding): none (grey at 25 fps: no bits go to colour, and x264's CRF
+    # frame rate: video.SourceCoding): none (grey at 25 fps: no bits go to colour, and x264's CRF
     # codes other QPs than at the source's rate), guard (the segment guard's), all (the vmaf_teacher analyser's too;
     # the guard then re-uses its encodes without a map where their settings agree)
     code_source: str = "none"

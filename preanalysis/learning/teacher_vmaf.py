@@ -384,8 +384,9 @@ def teach_lumas(lumas: np.ndarray, vg: VmafGradient | Sequence[VmafGradient], bl
                 pick: np.ndarray | None = None, crf: float = 27, step: float = 5, source: SourceCoding | None = None
                 ) -> np.ndarray:
     """The teacher on consecutive luma frames (uint8 (n, h, w), h and w even; coded grey at 25 fps, or as the
-    source has them: see code_lumas): x264 codes them all at CRF crf and crf + step, the IG1 VMAF attribution of the `pick`ed frames (default all) per block gives each one's
-    centred, clipped log2 weight w = -dV / dMSE, (len(pick), rows, cols): the student's target.  With several
+    source has them: see code_lumas): x264 codes them all at CRF crf and crf + step, the IG1 VMAF attribution of
+    the `pick`ed frames (default all) per block gives each one's centred, clipped log2 weight w = -dV / dMSE,
+    (len(pick), rows, cols): the student's target.  With several
     gradients (VMAF and VMAF-NEG) the weight is the mean of theirs, on the same encodes."""
     pick = np.arange(len(lumas)) if pick is None else np.asarray(pick)
     gradients = [vg] if isinstance(vg, VmafGradient) else list(vg)
