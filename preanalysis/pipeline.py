@@ -180,7 +180,7 @@ def _analyse(
     roi_files = RoiFiles(config, info.width, info.height) if config.salience.roi_files else None
     a = config.allocate
     sample = NativeSample.of(info.width, info.height, a) if a.native_samples(info.width, info.height, size) else None
-    code_source = config.analysis.code_source != "none"
+    code_source = config.analysis.code_source == "all" or (config.analysis.code_source == "guard" and a.verify)
     in_flight: deque = deque()
 
     def finish() -> FrameAnalysis:
