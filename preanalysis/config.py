@@ -88,7 +88,8 @@ class AnalysisConfig:
     teacher_window: int = 1
     # which encodes of the analysis luma code the frames as the source has them (its chroma, area-resized, at its
     # frame rate: video.SourceCoding): none (grey at 25 fps: no bits go to colour, and x264's CRF
-    # codes other QPs than at the source's rate), guard (the segment guard's), all (the vmaf_teacher analyser's too;
+    # codes other QPs than at the source's rate), guard (the segment guard's; on native samples, verify_resolution
+    # native or whole, the source's rate with grey chroma), all (the vmaf_teacher analyser's too;
     # the guard then re-uses its encodes without a map where their settings agree).  guard by default, with
     # allocate.verify_params encode: the guard's estimate then ranks eval's own at Spearman 0.85, not 0.63, and no seen
     # cut stayed above +1 % (docs/splits.md, 2026-12-01)
@@ -350,10 +351,6 @@ class Config:
 
     def __post_init__(self):
         _check(self.objective in ("efficiency", "salience"), "objective must be efficiency or salience")
-        a = self.allocate
-        _check(self.analysis.code_source == "none" or not a.verify or a.verify_resolution == "analysis",
-               f"analysis.code_source {self.analysis.code_source}: the guard codes the source's chroma only with the "
-               "analysis frames: set allocate.verify_resolution analysis, or analysis.code_source none")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

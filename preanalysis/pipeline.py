@@ -180,7 +180,8 @@ def _analyse(
     roi_files = RoiFiles(config, info.width, info.height) if config.salience.roi_files else None
     a = config.allocate
     sample = NativeSample.of(info.width, info.height, a) if a.native_samples(info.width, info.height, size) else None
-    code_source = config.analysis.code_source == "all" or (config.analysis.code_source == "guard" and a.verify)
+    code_source = config.analysis.code_source == "all" or (  # the frames' chroma, where an encode codes it
+        config.analysis.code_source == "guard" and a.verify and not a.guard_native(info.width, info.height))
     in_flight: deque = deque()
 
     def finish() -> FrameAnalysis:
@@ -396,8 +397,9 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
         part = middle(len(segment), a.verify_frames)
         guard = GuardSettings.of(config)
         if a.guard_native(width, height) and all(fa.guard_luma is not None for fa in segment[part]):
+            at_rate = None if config.analysis.code_source == "none" else SourceCoding(None, rate or UNIT_RATE)
             verdict = verify_native([fa.guard_luma for fa in segment[part]], [c[part] for c in candidates],
-                                    NativeSample.of(width, height, a), guard)
+                                    NativeSample.of(width, height, a), guard, at_rate)
         else:
             natives = [fa.guard_luma for fa in segment[part]]
             ceiling_samples = natives if all(n is not None for n in natives) else None  # a.native_samples

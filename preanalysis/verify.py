@@ -271,26 +271,28 @@ def verify(lumas: list[np.ndarray], candidates: Sequence[np.ndarray], guard: Gua
     candidate offsets on the encode's grid (each (frames, rows, cols)), area-averaged onto the analysis blocks
     (see judge); with ceiling_samples (the frames' native samples, allocate.verify_ceiling_native) the ceiling
     compares their score instead; with source (the frames' chroma and the source's rate: analysis.code_source) the
-    encodes code the frames as the source has them, else grey at 25 fps.  Candidates without offsets, or a segment of one frame, are kept as
-    they are (nothing to measure)."""
+    encodes code the frames as the source has them, else grey at 25 fps.  Candidates without offsets, or a segment
+    of one frame, are kept as they are (nothing to measure)."""
     if not any(np.any(c) for c in candidates) or len(lumas) < 2:
         return Verdict((), 0)
     from .learning.teacher_vmaf import even_uint8
 
     frames = np.stack([even_uint8(y) for y in lumas])
     return judge(frames, [analysis_maps(c, frames.shape[1:]) for c in candidates], guard or GuardSettings(),
-                 "at analysis resolution" + (f" as the source (its chroma, {float(source.rate):g} fps)" if source else ""),
+                 "at analysis resolution" + (f" as the source (its chroma, {float(source.rate):g} fps)"
+                                             if source else ""),
                  None if ceiling_samples is None else np.stack(ceiling_samples), source)
 
 
 def verify_native(samples: list[np.ndarray], candidates: Sequence[np.ndarray], sample: NativeSample,
-                  guard: GuardSettings | None = None) -> Verdict:
+                  guard: GuardSettings | None = None, source: SourceCoding | None = None) -> Verdict:
     """The guard on one segment on native samples (NativeSample.luma of each source frame) with the frames'
-    candidate offsets on the encode's grid, exactly as the encoder gets them (see judge)."""
+    candidate offsets on the encode's grid, exactly as the encoder gets them (see judge); source: the source's frame
+    rate to code them at (its chroma is None: the samples are luma)."""
     if not any(np.any(c) for c in candidates) or len(samples) < 2:
         return Verdict((), 0)
     return judge(np.stack(samples), [[sample.qp_map(o) for o in c] for c in candidates], guard or GuardSettings(),
-                 "on native samples")
+                 "on native samples" + (f" at {float(source.rate):g} fps" if source else ""), source=source)
 
 
 def judge(frames: np.ndarray, candidates: list[list[QpMap]], guard: GuardSettings, where: str,

@@ -239,14 +239,14 @@ class SourceCoding:
     grey at 25 fps, where eval measured +3.8 % at its two CRFs; coded as the source, with the preset's encoder
     settings (allocate.verify_params encode), it read +3.8 % (docs/results.md)."""
 
-    chroma: np.ndarray
+    chroma: np.ndarray | None  # None: grey (the native guard's samples are luma only)
     rate: Fraction
 
     def __getitem__(self, frames: slice) -> SourceCoding:
-        return SourceCoding(self.chroma[frames], self.rate)
+        return SourceCoding(None if self.chroma is None else self.chroma[frames], self.rate)
 
-    def key(self) -> tuple[str, Fraction]:
-        return hashlib.sha1(np.ascontiguousarray(self.chroma)).hexdigest(), self.rate
+    def key(self) -> tuple[str | None, Fraction]:
+        return None if self.chroma is None else hashlib.sha1(np.ascontiguousarray(self.chroma)).hexdigest(), self.rate
 
 
 def frames(path: str | Path, max_width: int = 480, start: int = 0, stop: int | None = None) -> Iterator[Frame]:

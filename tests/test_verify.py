@@ -266,10 +266,6 @@ def test_the_encodes_code_the_sources_chroma_at_its_rate_as_told(carphone):
     assert T.code_lumas(lumas, 27, keep=False, source=grey_at_source)[1] != grey_bits
     from preanalysis.config import load_config, with_overrides
 
-    with pytest.raises(PreanalysisError, match="analysis.code_source guard: the guard codes the source's chroma only "
-                                               "with the analysis frames: set allocate.verify_resolution analysis"):
-        with_overrides(load_config("default"), {"analysis.code_source": "guard",
-                                                "allocate.verify_resolution": "native"})
     with pytest.raises(PreanalysisError, match="analysis.code_source must be none, guard or all"):
         with_overrides(load_config("default"), {"analysis.code_source": "yes"})
 
@@ -489,12 +485,14 @@ def test_the_native_guard_codes_the_source_luma(carphone, monkeypatch):
                                                      "analysis.device": "cpu"})
     seen = []
     monkeypatch.setattr(P, "verify_native", lambda samples, offsets, sample, *a: seen.append(
-        (samples, offsets, sample)) or verify_native(samples, offsets, sample, *a))
+        (samples, offsets, sample, a[1])) or verify_native(samples, offsets, sample, *a))
     frames = list(P.analyze(carphone, config, 0, 8))
-    (samples, (offsets,), sample), = seen
+    (samples, (offsets,), sample, at_rate), = seen
     source = np.stack([T.luma_of(f) for f in T.source_frames(carphone, 0, 8, (176, 144))])
     assert not sample.tiles and np.array_equal(np.stack(samples), source)
     assert offsets.shape == (8, 9, 11) and all(f.guard_luma is None for f in frames)
+    # analysis.code_source guard (the default): the samples are coded at the source's rate, grey (they are luma)
+    assert at_rate.rate == Fraction(30000, 1001) and at_rate.chroma is None and all(f.chroma is None for f in frames)
     assert not NativeSample.for_frame(640, 400, whole_pixels=640 * 400).tiles  # allocate.verify_whole_pixels
     assert NativeSample.for_frame(640, 400).tiles
     with pytest.raises(PreanalysisError, match=r"allocate.verify_whole_pixels must be within"):
