@@ -180,7 +180,7 @@ def _analyse(
     roi_files = RoiFiles(config, info.width, info.height) if config.salience.roi_files else None
     a = config.allocate
     sample = NativeSample.of(info.width, info.height, a) if a.native_samples(info.width, info.height, size) else None
-    code_source = config.analysis.code_source == "all" or (  # the frames' chroma, where an encode codes it
+    decode_chroma = config.analysis.code_source == "all" or (  # the frames' chroma, where an encode codes it
         config.analysis.code_source == "guard" and a.verify and not a.guard_native(info.width, info.height))
     in_flight: deque = deque()
 
@@ -211,7 +211,7 @@ def _analyse(
             if cut:
                 previous = None
             ctx = AnalysisContext(index=d.index, luma=luma, previous=previous, scale=scale, source=source,
-                                  chroma=video.shrink_chroma(d.frame, size) if code_source else None,
+                                  chroma=video.shrink_chroma(d.frame, size) if decode_chroma else None,
                                   rate=info.frame_rate)
             in_flight.append((d, ctx, cut, lanes.submit(ctx, cut), sample.luma(source) if sample else None))
             previous = luma
