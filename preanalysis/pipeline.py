@@ -410,6 +410,10 @@ def reallocate(segment: list[FrameAnalysis], config: Config, segment_level: Sequ
         for fa in segment:
             fa.guard_luma = None  # judged: the native samples need not outlive the segment
             fa.guard, fa.guard_bd = (verdict.choice + 1 if verdict.keep else 0), bd
+    if segment_level:  # the teacher's encodes were remembered for this segment's guard: held no longer (where the
+        from .learning.teacher_vmaf import forget_coded  # guard codes otherwise, or is off, it never took them)
+
+        forget_coded()
     for fa, o in zip(segment, offsets):
         fa.qp, fa.chroma = QpMap(o, width, height), None  # the chroma served the segment's encodes
     return segment

@@ -202,7 +202,11 @@ def y_plane(frame: av.VideoFrame) -> np.ndarray:
     sees, and the detail a detector of small objects needs that the analysis luma has averaged away."""
     if frame.format.name not in PLANAR_YUV:  # 10-bit, RGB, ...: to 8-bit 4:2:0 first (the Y the encoder sees)
         frame = frame.reformat(format="yuv420p")
-    plane = frame.planes[0]
+    return plane_pixels(frame.planes[0])
+
+
+def plane_pixels(plane: av.video.plane.VideoPlane) -> np.ndarray:
+    """An 8-bit plane's pixels without its row padding (uint8 (height, width), a view)."""
     return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
@@ -225,8 +229,7 @@ def shrink_chroma(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
     target = (size[0] // 2, size[1] // 2)
     out = np.empty((2, target[1], target[0]), np.uint8)
     for k, plane in enumerate(frame.planes[1:3]):
-        pixels = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
-        out[k] = cv2.resize(pixels, target, interpolation=cv2.INTER_AREA)
+        out[k] = cv2.resize(plane_pixels(plane), target, interpolation=cv2.INTER_AREA)
     return out
 
 

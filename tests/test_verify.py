@@ -233,6 +233,7 @@ def test_the_guard_reuses_the_teachers_encodes_without_the_map(carphone, monkeyp
         expected += [(27, False, teacher, as_source[teacher]), (32, False, teacher, as_source[teacher])]
     assert sorted(calls) == sorted(expected)
     assert all(f.chroma is None for f in frames)  # the chroma served the segment's encodes
+    assert not T._CODED  # nor the teacher's encodes, where the guard did not take them (guard)
     (args, verdict), = verdicts
     assert verify(*args).bd_rates == verdict.bd_rates  # the guard took the teacher's encodes: nothing left
     assert len(calls) == len(expected) + 4
@@ -717,10 +718,12 @@ def test_the_guard_can_code_with_the_presets_encoder_settings(carphone, monkeypa
     seen, code = [], T.encode_decode
     monkeypatch.setattr(T, "encode_decode", lambda frames, crf, qp=None, **k: seen.append(k["params"])
                         or code(frames, crf, qp, **k))
+    T.forget_coded()
     list(P.analyze(carphone, config, 0, 8))
-    assert seen == [T.ANCHOR_PARAMS + ":psy-rd=0.20,0"] * 4
+    # the guard's four encodes with the preset's settings; the teacher's two keep the anchor's
+    assert sorted(seen) == sorted([T.ANCHOR_PARAMS] * 2 + [T.ANCHOR_PARAMS + ":psy-rd=0.20,0"] * 4)
     lumas = _carphone_lumas(carphone, 4)  # and x264 takes them: psy-rd 0.2 codes the segment differently
-    assert code(T.yuv_frames(lumas), 27)[1] != code(T.yuv_frames(lumas), 27, params=seen[0])[1]
+    assert code(T.yuv_frames(lumas), 27)[1] != code(T.yuv_frames(lumas), 27, params=T.ANCHOR_PARAMS + ":psy-rd=0.20,0")[1]
     with pytest.raises(PreanalysisError, match="allocate.verify_params must be anchor or encode"):
         with_overrides(config, {"allocate.verify_params": "psy"})
 

@@ -38,7 +38,7 @@ import torch
 from ..config import AQ_OFF_PARAMS, param_string
 from ..errors import PreanalysisError
 from ..qpmap import QpMap
-from ..video import UNIT_RATE, SourceCoding, decode, probe
+from ..video import UNIT_RATE, SourceCoding, decode, plane_pixels, probe
 
 BLOCK = 16
 ANCHOR_PARAMS = AQ_OFF_PARAMS  # x264 as maps are used (own AQ off, mbtree on)
@@ -69,7 +69,7 @@ def source_frames(path: str | Path, start: int, stop: int, size: tuple[int, int]
 
 def luma_of(frame: av.VideoFrame) -> np.ndarray:
     p = frame.planes[0]
-    return np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].copy()
+    return plane_pixels(p).copy()
 
 
 # encoder -> (PyAV codec, decoder, its params option, params it always gets).  x265: one thread pool and one frame
@@ -342,7 +342,8 @@ CODED_KEEP = 2  # remembered no-map encodes: a segment's two CRFs
 
 
 def forget_coded() -> None:
-    """Drop the remembered no-map encodes (code_lumas), e.g. to time the guard alone."""
+    """Drop the remembered no-map encodes (code_lumas): once a segment is judged (pipeline.reallocate), or to time
+    the guard alone."""
     with _CODED_LOCK:
         _CODED.clear()
 
