@@ -723,7 +723,8 @@ def test_the_guard_can_code_with_the_presets_encoder_settings(carphone, monkeypa
     # the guard's four encodes with the preset's settings; the teacher's two keep the anchor's
     assert sorted(seen) == sorted([T.ANCHOR_PARAMS] * 2 + [T.ANCHOR_PARAMS + ":psy-rd=0.20,0"] * 4)
     lumas = _carphone_lumas(carphone, 4)  # and x264 takes them: psy-rd 0.2 codes the segment differently
-    assert code(T.yuv_frames(lumas), 27)[1] != code(T.yuv_frames(lumas), 27, params=T.ANCHOR_PARAMS + ":psy-rd=0.20,0")[1]
+    psy = T.ANCHOR_PARAMS + ":psy-rd=0.20,0"
+    assert code(T.yuv_frames(lumas), 27)[1] != code(T.yuv_frames(lumas), 27, params=psy)[1]
     with pytest.raises(PreanalysisError, match="allocate.verify_params must be anchor or encode"):
         with_overrides(config, {"allocate.verify_params": "psy"})
 
