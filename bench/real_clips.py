@@ -294,8 +294,28 @@ CLIPS += [Cut("src16_fillets_10.y4m", "fillets_intro.mpg", 10, 60, "y4m")]
 SRC17 = {("gnome_windows_workspaces.webm", "640:360"): (240, 660, 1260, 2100),
          ("gnome_task_switching.webm", "640:360"): (120, 360, 540, 960),
          ("idtrackerai_zebrafish.avi", "640:518"): (15, 150, 285, 420)}
-CLIPS += [Cut(f"src17_{source.rsplit('.', 1)[0]}_{start}.y4m", source, start, 60, "y4m", scale=scale)
-          for (source, scale), starts in SRC17.items() for start in starts]
+
+
+def scaled_windows(prefix: str, table: dict[tuple[str, str], tuple[int, ...]]) -> list[Cut]:
+    """60-frame y4m windows named PREFIX<source stem>_<start>, from {(source, scale): starts}."""
+    return [Cut(f"{prefix}{source.rsplit('.', 1)[0]}_{start}.y4m", source, start, 60, "y4m", scale=scale)
+            for (source, scale), starts in table.items() for start in starts]
+
+
+CLIPS += scaled_windows("src17_", SRC17)
+# the default on more new sources (docs/splits.md, 2026-12-01, s20): the nine files added to bench/clips/MANIFEST.md
+# then, at most four windows each (starts 120+ frames apart, chosen from the frame-to-frame change only, away from
+# stills, black and title cards, named before any was measured)
+SRC20 = {("freecol_opening_film.ogg", "640:480"): (210, 690, 990, 1380),
+         ("vide_ocean_wave.mp4", "640:360"): (15, 150),
+         ("bideo_night_timelapse.mp4", "640:360"): (30, 300, 600, 850),
+         ("berusky2_anakreon_logo3d.mpg", "640:512"): (40, 160),
+         ("notcurses_wireframe_intro.mkv", "480:320"): (30, 150, 280),
+         ("notcurses_samoa_globe.avi", "640:466"): (40, 160),
+         ("mahjongg_hints_screencast.webm", "640:470"): (20, 150),
+         ("tupi_butterfly_cartoon.avi", "520:380"): (20,),
+         ("ultrastardx_ribbon_bg.mov", "640:480"): (360,)}
+CLIPS += scaled_windows("src20_", SRC20)
 
 
 def source_path(cut: Cut, clips: Path) -> Path:

