@@ -81,6 +81,16 @@ def test_training_windows_spread_over_the_head_and_never_reach_the_held_out_tail
     assert S.windows(bikes, 2, 10_000) == [(head_start, head_stop)]  # a window never outgrows the head
 
 
+def test_rank_correlation_leaves_out_frames_with_a_flat_map():
+    """A black card's teacher map is flat: its frame has no block order, so it must not turn a clip's mean NaN
+    (gradio_text_outro's tail made the report's texture-baseline mean NaN)."""
+    a = np.random.default_rng(0).normal(size=(3, 4, 5))
+    b = a.copy()
+    b[1] = 0.0
+    assert S.rank_correlation(a, b) == pytest.approx(1.0)
+    assert np.isnan(S.rank_correlation(a[1:2], b[1:2]))
+
+
 def test_calibration_puts_the_student_on_the_teachers_scale():
     """After calibrate, the least-squares slope of the teacher's weight on the student's is 1: the student
     predicts the teacher's expected weight, whatever scale its correlation loss left it at."""

@@ -148,8 +148,10 @@ def predict(net: SensitivityNet, inputs: np.ndarray) -> np.ndarray:
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over frames of the Spearman correlation of two block maps (frames, rows, cols)."""
-    return float(np.mean([spearmanr(x.ravel(), y.ravel())[0] for x, y in zip(a, b)]))
+    """Mean over frames of the Spearman correlation of two block maps (frames, rows, cols).  A frame where
+    either map is flat (a black or blank card: no order to agree on) is left out; NaN if every frame is."""
+    r = [spearmanr(x.ravel(), y.ravel())[0] for x, y in zip(a, b) if np.ptp(x) > 0 and np.ptp(y) > 0]
+    return float(np.mean(r)) if r else float("nan")
 
 
 def texture_baseline(inputs: np.ndarray) -> np.ndarray:
@@ -210,7 +212,7 @@ def train(videos: list[Path] | Path | None = None, quick: bool = False, out: Pat
 
     stats = fit(net, step, steps, lr=3e-3, name=NAME)
     stats["calibration_slope"] = calibrate(net, data)
-    stats["fit_rank_correlation"] = float(np.mean([rank_correlation(predict(net, x), y) for x, y in data]))
+    stats["fit_rank_correlation"] = float(np.nanmean([rank_correlation(predict(net, x), y) for x, y in data]))
     stats["windows"] = len(data)
     return ship(net, stats, out, quick, NAME, ARCH,
                 {"metric": METRIC, "windows": WINDOWS, "window_frames": WINDOW_FRAMES, "every": every})
@@ -227,7 +229,7 @@ def report(clips: list[Path], weights: str | Path = NAME, frames: int = REPORT_F
         x, y = segment(path, start, stop, every, max_width)
         per_clip[path.name] = {"student": rank_correlation(predict(net, x), y),
                                "texture_baseline": rank_correlation(texture_baseline(x), y), "frames": len(x)}
-    mean = {k: float(np.mean([c[k] for c in per_clip.values()])) for k in ("student", "texture_baseline")}
+    mean = {k: float(np.nanmean([c[k] for c in per_clip.values()])) for k in ("student", "texture_baseline")}
     return {**mean, "clips": per_clip}
 
 
