@@ -359,10 +359,9 @@ def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, enc
     result is handed over and forgotten, a fresh one is not remembered, so nothing stays in memory after the
     guard.  params: the encoder's settings (x264-params / x265-params), part of what is remembered.  The decoded
     planes returned are read-only."""
-    frames = yuv_frames(lumas, None if source is None else source.chroma)
-    rate = UNIT_RATE if source is None else source.rate
+    chroma, rate = (None, UNIT_RATE) if source is None else (source.chroma, source.rate)
     if qp is not None:
-        return encode_decode(frames, crf, qp, params=params, encoder=encoder, rate=rate)
+        return encode_decode(yuv_frames(lumas, chroma), crf, qp, params=params, encoder=encoder, rate=rate)
     key = (hashlib.sha1(np.ascontiguousarray(lumas)).hexdigest(), lumas.shape, float(crf), encoder, params,
            None if source is None else source.key())
     with _CODED_LOCK:
@@ -371,7 +370,7 @@ def code_lumas(lumas: np.ndarray, crf: float, qp: list[QpMap] | None = None, enc
             if keep:
                 _CODED.move_to_end(key)
             return hit
-    decoded, bits = encode_decode(frames, crf, params=params, encoder=encoder, rate=rate)
+    decoded, bits = encode_decode(yuv_frames(lumas, chroma), crf, params=params, encoder=encoder, rate=rate)
     decoded.setflags(write=False)
     if keep:
         with _CODED_LOCK:
